@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { settingsDefaults } from './defaults';
+
+const defaults = settingsDefaults.checkpointing;
+
+export const CheckpointingSchema = z.strictObject({
+  /** `save_strategy`. @default steps */
+  strategy: z.enum(['no', 'steps', 'epoch']).default(defaults.strategy),
+  /** `save_steps`. @default 500 */
+  steps: z.number().int().positive().default(defaults.steps),
+  /** `save_total_limit`: checkpoints kept on the host; null keeps all. @default 2 */
+  totalLimit: z.number().int().positive().nullable().default(defaults.totalLimit),
+});
+
+export type CheckpointingSettings = z.infer<typeof CheckpointingSchema>;

@@ -1,0 +1,31 @@
+import type { Settings } from './schema';
+import { targetGpuCount } from './target';
+
+/** True when the run has no GPU: a local or ssh target with `gpus: 0`. */
+export function runsOnCpu(settings: Pick<Settings, 'target'>): boolean {
+  return targetGpuCount(settings.target) === 0;
+}
+
+/** Training processes on the host: `distributed.numProcesses`, else one per GPU (1 on a CPU). */
+export function processCount(settings: Pick<Settings, 'target' | 'distributed'>): number {
+  return settings.distributed.numProcesses ?? Math.max(1, targetGpuCount(settings.target));
+}
+
+/**
+ * Held-out samples the split will produce, when the settings alone tell: `testSize` as a count,
+ * or as a fraction of a known `dataset.numSamples` (rounded up, as `datasets` does).
+ */
+export function knownTestSplitSize(dataset: Settings['dataset']): number | undefined {
+  if (dataset.testSize >= 1) return dataset.testSize;
+  if (dataset.numSamples === undefined) return undefined;
+  return Math.ceil(dataset.testSize * dataset.numSamples);
+}
+
+/** Whether any step pushes to or pulls a private repo from the Hugging Face Hub. */
+export function usesHubRepos(settings: Pick<Settings, 'hub' | 'dataset'>): boolean {
+  return (
+    settings.hub.adapterRepo !== undefined ||
+    settings.hub.mergedRepo !== undefined ||
+    settings.dataset.preparedRepo !== undefined
+  );
+}

@@ -1,0 +1,48 @@
+/** Public API of the settings layer: schemas, defaults, types, parsing and loading. */
+export { settingsDefaults } from './defaults';
+export {
+  SettingsSchema,
+  secretKeys,
+  settingsKeys,
+  type SecretKey,
+  type SecretsPresent,
+  type Settings,
+  type SettingsInput,
+} from './schema';
+export { SettingsError, type SettingsIssue } from './errors';
+export { parseSettings, type ParseSettingsOptions } from './parse';
+export {
+  loadSettingsFromPulumiConfig,
+  loadSettingsFromStackFile,
+  type PulumiSettings,
+  type StackFileSettings,
+} from './load';
+export { checkSettingsRules, settingsRules, type SettingsRule } from './rules';
+export { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
+export {
+  AwsTargetSchema,
+  LocalTargetSchema,
+  SshTargetSchema,
+  TargetSchema,
+  awsInstanceTypes,
+  targetGpuCount,
+  type AwsInstanceType,
+  type AwsTarget,
+  type LocalTarget,
+  type SshTarget,
+  type Target,
+} from './target';
+export { RuntimeSchema, type Runtime } from './runtime';
+export { ModelSchema, type ModelSettings } from './model';
+export { DatasetSchema, type DatasetSettings } from './dataset';
+export { ChatSchema, type ChatSettings } from './chat';
+export { LoraSchema, type LoraSettings } from './lora';
+export { QuantizationSchema, type QuantizationSettings } from './quantization';
+export { TrainingSchema, type TrainingSettings } from './training';
+export { DistributedSchema, type DistributedSettings } from './distributed';
+export { AttentionSchema, type AttentionSettings } from './attention';
+export { EvaluationSchema, type EvaluationSettings } from './evaluation';
+export { CheckpointingSchema, type CheckpointingSettings } from './checkpointing';
+export { HubSchema, type HubSettings } from './hub';
+export { TrackingSchema, type TrackingSettings } from './tracking';
+export { BudgetSchema, type BudgetSettings } from './budget';

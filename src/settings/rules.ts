@@ -1,0 +1,288 @@
+import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
+import type { SettingsIssue } from './errors';
+import type { SecretsPresent, Settings } from './schema';
+import { targetGpuCount } from './target';
+
+/** A cross-field rule: checked on settings that already passed the schema. */
+export interface SettingsRule {
+  /** Stable id, used in tests and docs. */
+  id: string;
+  /** One line: what the rule enforces and why. */
+  description: string;
+  /** Whether the rule reads which secrets are set (skipped when secrets are not known, e.g. by `render`). */
+  needsSecrets?: boolean;
+  check(settings: Settings, secrets: SecretsPresent): SettingsIssue[];
+}
+
+const usesZero3 = (s: Settings) => s.distributed.strategy === 'deepspeed-zero3';
+const usesDeepSpeed = (s: Settings) => s.distributed.strategy !== 'ddp';
+const ok: SettingsIssue[] = [];
+
+export const settingsRules: readonly SettingsRule[] = [
+  {
+    id: 'zero3-4bit-storage-dtype',
+    description: 'ZeRO-3 shards the 4-bit weights as storageDtype tensors; they must match computeDtype',
+    check: (s) =>
+      usesZero3(s) && s.quantization.load4bit && s.quantization.storageDtype !== s.quantization.computeDtype
+        ? [
+            {
+              path: 'quantization.storageDtype',
+              message: `ZeRO-3 with 4-bit loading needs storageDtype equal to computeDtype; set stacktune:quantization.storageDtype to ${s.quantization.computeDtype}`,
+            },
+          ]
+        : ok,
+  },
+  {
+    id: 'zero3-qlora-reentrant-checkpointing',
+    description: 'ZeRO-3 + QLoRA needs gradient checkpointing with use_reentrant: true (the reference run)',
+    check: (s) => {
+      if (!usesZero3(s) || !s.quantization.load4bit) return ok;
+      const issues: SettingsIssue[] = [];
+      if (!s.training.gradientCheckpointing)
+        issues.push({
+          path: 'training.gradientCheckpointing',
+          message: 'ZeRO-3 with 4-bit loading (QLoRA) needs gradient checkpointing; set stacktune:training.gradientCheckpointing to true',
+        });
+      if (!s.training.useReentrant)
+        issues.push({
+          path: 'training.useReentrant',
+          message: 'ZeRO-3 with 4-bit loading (QLoRA) needs reentrant checkpointing; set stacktune:training.useReentrant to true',
+        });
+      return issues;
+    },
+  },
+  {
+    id: 'processes-within-gpus',
+    description: 'processes per host must not exceed the GPUs the target has',
+    check: (s) => {
+      const gpus = targetGpuCount(s.target);
+      const processes = processCount(s);
+      return gpus > 0 && processes > gpus
+        ? [
+            {
+              path: 'distributed.numProcesses',
+              message: `${processes} processes but the target has ${gpus} GPU(s); set stacktune:distributed.numProcesses to at most ${gpus} or remove it (one process per GPU)`,
+            },
+          ]
+        : ok;
+    },
+  },
+  {
+    id: 'cpu-ddp-single-process',
+    description: 'on a CPU target (gpus: 0) training is ddp with one process; DeepSpeed needs GPUs',
+    check: (s) => {
+      if (!runsOnCpu(s)) return ok;
+      const issues: SettingsIssue[] = [];
+      if (usesDeepSpeed(s))
+        issues.push({
+          path: 'distributed.strategy',
+          message: 'DeepSpeed needs GPUs and the target has gpus: 0; set stacktune:distributed.strategy to ddp (or give the target GPUs)',
+        });
+      if (processCount(s) !== 1)
+        issues.push({
+          path: 'distributed.numProcesses',
+          message: 'a CPU target (gpus: 0) runs one process; set stacktune:distributed.numProcesses to 1 or remove it',
+        });
+      return issues;
+    },
+  },
+  {
+    id: 'cpu-no-bf16',
+    description: 'bf16 mixed precision is a GPU feature here; CPU runs train in float32',
+    check: (s) =>
+      runsOnCpu(s) && s.training.bf16
+        ? [{ path: 'training.bf16', message: 'bf16 is not used on a CPU target (gpus: 0); use bf16: false (set stacktune:training.bf16 to false)' }]
+        : ok,
+  },
+  {
+    id: 'cpu-no-flash-attention',
+    description: 'flash_attention_2 is CUDA-only',
+    check: (s) =>
+      runsOnCpu(s) && s.attention.implementation === 'flash_attention_2'
+        ? [
+            {
+              path: 'attention.implementation',
+              message: 'flash_attention_2 needs a CUDA GPU and the target has gpus: 0; set stacktune:attention.implementation to sdpa',
+            },
+          ]
+        : ok,
+  },
+  {
+    id: 'cpu-no-4bit',
+    description: 'bitsandbytes 4-bit loading (QLoRA) needs a CUDA GPU',
+    check: (s) =>
+      runsOnCpu(s) && s.quantization.load4bit
+        ? [{ path: 'quantization.load4bit', message: '4-bit loading needs a CUDA GPU and the target has gpus: 0; set stacktune:quantization.load4bit to false' }]
+        : ok,
+  },
+  {
+    id: 'cpu-no-liger',
+    description: 'Liger kernels are Triton GPU kernels',
+    check: (s) =>
+      runsOnCpu(s) && s.training.useLigerKernel
+        ? [{ path: 'training.useLigerKernel', message: 'Liger kernels need a GPU and the target has gpus: 0; set stacktune:training.useLigerKernel to false' }]
+        : ok,
+  },
+  {
+    id: 'bf16-compute-dtype',
+    description: 'bf16 training with float16 4-bit compute mixes half-precision formats',
+    check: (s) =>
+      s.training.bf16 && s.quantization.load4bit && s.quantization.computeDtype === 'float16'
+        ? [{ path: 'quantization.computeDtype', message: 'bf16 training computes in bfloat16; set stacktune:quantization.computeDtype to bfloat16 (or training.bf16 to false)' }]
+        : ok,
+  },
+  {
+    id: 'bfd-packing',
+    description: 'packingStrategy bfd only applies with packing: true',
+    check: (s) =>
+      s.training.packingStrategy === 'bfd' && !s.training.packing
+        ? [{ path: 'training.packingStrategy', message: 'bfd is a packing strategy but packing is false; set stacktune:training.packing to true or remove packingStrategy' }]
+        : ok,
+  },
+  {
+    id: 'padding-free-flash-attention',
+    description: 'padding-free batches (packingStrategy bfd or paddingFree) keep samples apart only with flash_attention_2',
+    check: (s) => {
+      if (s.attention.implementation === 'flash_attention_2') return ok;
+      const issues: SettingsIssue[] = [];
+      if (s.training.packing && s.training.packingStrategy === 'bfd')
+        issues.push({
+          path: 'training.packingStrategy',
+          message: `bfd packing without flash_attention_2 lets packed samples attend to each other; set stacktune:attention.implementation to flash_attention_2 or training.packingStrategy to wrapped`,
+        });
+      if (s.training.paddingFree)
+        issues.push({
+          path: 'training.paddingFree',
+          message: 'padding-free batches need flash_attention_2 to keep samples apart; set stacktune:attention.implementation to flash_attention_2 or training.paddingFree to false',
+        });
+      return issues;
+    },
+  },
+  {
+    id: 'open-ssh-refused',
+    description: 'sshCidr 0.0.0.0/0 opens SSH to the internet; refused unless allowOpenSsh: true',
+    check: (s) =>
+      s.target.kind === 'aws' && s.target.sshCidr.endsWith('/0') && !s.target.allowOpenSsh
+        ? [
+            {
+              path: 'target.sshCidr',
+              message: 'a /0 CIDR opens SSH to the whole internet; set stacktune:target.sshCidr to your IP/32 (or set target.allowOpenSsh: true if you really mean it)',
+            },
+          ]
+        : ok,
+  },
+  {
+    id: 'eval-cap-within-test-split',
+    description: 'evaluation.maxSamples cannot exceed the held-out split when its size is known',
+    check: (s) => {
+      const split = knownTestSplitSize(s.dataset);
+      const cap = s.evaluation.maxSamples;
+      return split !== undefined && cap !== null && cap > split
+        ? [
+            {
+              path: 'evaluation.maxSamples',
+              message: `the test split holds ${split} samples; set stacktune:evaluation.maxSamples to at most ${split} (or null to evaluate the whole split)`,
+            },
+          ]
+        : ok;
+    },
+  },
+  {
+    id: 'test-split-within-dataset',
+    description: 'a test split given as a count must leave samples to train on',
+    check: (s) =>
+      s.dataset.testSize >= 1 && s.dataset.numSamples !== undefined && s.dataset.testSize >= s.dataset.numSamples
+        ? [
+            {
+              path: 'dataset.testSize',
+              message: `the dataset has ${s.dataset.numSamples} samples; set stacktune:dataset.testSize below that (a count) or to a fraction such as 0.3`,
+            },
+          ]
+        : ok,
+  },
+  {
+    id: 'eval-steps-needs-steps',
+    description: 'evaluation.strategy steps needs evaluation.steps; steps with another strategy does nothing',
+    check: (s) => {
+      if (s.evaluation.strategy === 'steps' && s.evaluation.steps === undefined)
+        return [{ path: 'evaluation.steps', message: 'strategy steps needs a step interval; set stacktune:evaluation.steps (e.g. 500)' }];
+      if (s.evaluation.strategy !== 'steps' && s.evaluation.steps !== undefined)
+        return [{ path: 'evaluation.steps', message: `steps is ignored with strategy ${s.evaluation.strategy}; remove stacktune:evaluation.steps or set evaluation.strategy to steps` }];
+      return ok;
+    },
+  },
+  {
+    id: 'tracking-project-needs-wandb',
+    description: 'tracking.project only applies to wandb',
+    check: (s) =>
+      s.tracking.kind === 'none' && s.tracking.project !== undefined
+        ? [{ path: 'tracking.project', message: 'project is ignored with kind none; set stacktune:tracking.kind to wandb or remove tracking.project' }]
+        : ok,
+  },
+  {
+    id: 'spot-price-needs-spot',
+    description: 'a spot maxPrice only applies to spot capacity',
+    check: (s) =>
+      s.target.kind === 'aws' && !s.target.spot.enabled && s.target.spot.maxPrice !== undefined
+        ? [{ path: 'target.spot.maxPrice', message: 'maxPrice is ignored with spot disabled; set stacktune:target.spot.enabled to true or remove target.spot.maxPrice' }]
+        : ok,
+  },
+  {
+    id: 'hub-push-needs-checkpoints',
+    description: 'hub strategy every_save / checkpoint pushes on saves; with checkpointing off nothing is pushed until the end',
+    check: (s) =>
+      s.hub.adapterRepo !== undefined &&
+      s.checkpointing.strategy === 'no' &&
+      (s.hub.strategy === 'every_save' || s.hub.strategy === 'checkpoint' || s.hub.strategy === 'all_checkpoints')
+        ? [{ path: 'hub.strategy', message: `${s.hub.strategy} pushes on checkpoint saves but checkpointing.strategy is no; set stacktune:hub.strategy to end or enable checkpointing` }]
+        : ok,
+  },
+  {
+    id: 'hub-repos-need-token',
+    description: 'a Hub repo (adapter, merged or prepared dataset) needs the hfToken secret',
+    needsSecrets: true,
+    check: (s, secrets) =>
+      usesHubRepos(s) && !secrets.hfToken
+        ? [{ path: 'hfToken', message: 'a Hub repo is set; run `pulumi config set --secret stacktune:hfToken` with a token that can write to it' }]
+        : ok,
+  },
+  {
+    id: 'wandb-needs-key',
+    description: 'tracking kind wandb needs the wandbApiKey secret',
+    needsSecrets: true,
+    check: (s, secrets) =>
+      s.tracking.kind === 'wandb' && !secrets.wandbApiKey
+        ? [{ path: 'wandbApiKey', message: 'tracking.kind is wandb; run `pulumi config set --secret stacktune:wandbApiKey` (from https://wandb.ai/authorize) or set tracking.kind to none' }]
+        : ok,
+  },
+  {
+    id: 'ssh-needs-one-key',
+    description: 'an ssh target needs exactly one private key: target.privateKeyPath or the sshPrivateKey secret',
+    needsSecrets: true,
+    check: (s, secrets) => {
+      if (s.target.kind !== 'ssh') return ok;
+      const fromPath = s.target.privateKeyPath !== undefined;
+      if (fromPath && secrets.sshPrivateKey)
+        return [{ path: 'target.privateKeyPath', message: 'both privateKeyPath and the sshPrivateKey secret are set; remove one of them' }];
+      if (!fromPath && !secrets.sshPrivateKey)
+        return [{ path: 'sshPrivateKey', message: 'no SSH key; set stacktune:target.privateKeyPath or run `pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`' }];
+      return ok;
+    },
+  },
+  {
+    id: 'aws-needs-private-key',
+    description: 'an aws target is reached with the private key matching target.publicKey (sshPrivateKey secret)',
+    needsSecrets: true,
+    check: (s, secrets) =>
+      s.target.kind === 'aws' && !secrets.sshPrivateKey
+        ? [{ path: 'sshPrivateKey', message: 'stacktune reaches the instance over SSH; run `pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519` (the key matching target.publicKey)' }]
+        : ok,
+  },
+];
+
+/** Every cross-field problem at once; `secrets: undefined` skips the rules that need them. */
+export function checkSettingsRules(settings: Settings, secrets: SecretsPresent | undefined): SettingsIssue[] {
+  return settingsRules
+    .filter((rule) => secrets !== undefined || rule.needsSecrets !== true)
+    .flatMap((rule) => rule.check(settings, secrets ?? {}));
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { settingsDefaults } from './defaults';
+
+/** Training image built on the host; the job runs in it with all GPUs. */
+export const DockerRuntimeSchema = z.strictObject({
+  kind: z.literal('docker'),
+});
+
+/** A pinned Python environment on the host. */
+export const VenvRuntimeSchema = z.strictObject({
+  kind: z.literal('venv'),
+  /** An existing environment to use as is; unset = stacktune creates one in the run root. */
+  path: z.string().min(1).optional(),
+  /** Interpreter that creates the environment. @default python3 */
+  python: z.string().min(1).default(settingsDefaults.runtime.python),
+});
+
+export const RuntimeSchema = z
+  .discriminatedUnion('kind', [DockerRuntimeSchema, VenvRuntimeSchema])
+  .prefault({ kind: settingsDefaults.runtime.kind });
+
+export type Runtime = z.infer<typeof RuntimeSchema>;
