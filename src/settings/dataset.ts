@@ -3,11 +3,14 @@ import { settingsDefaults } from './defaults';
 
 const defaults = settingsDefaults.dataset;
 
-/** ShareGPT `from` values mapped to chat roles; an unknown `from` fails data prep. */
+/** Header roles of the Llama-3 chat format. */
+export const ChatRoleSchema = z.enum(['system', 'user', 'assistant', 'ipython']);
+
+/** ShareGPT `from` values mapped to chat roles (`role_map`); an unknown `from` fails data prep. */
 export const RoleMapSchema = z.strictObject({
-  system: z.string().min(1).default(defaults.roles.system),
-  human: z.string().min(1).default(defaults.roles.human),
-  gpt: z.string().min(1).default(defaults.roles.gpt),
+  system: ChatRoleSchema.default(defaults.roles.system),
+  human: ChatRoleSchema.default(defaults.roles.human),
+  gpt: ChatRoleSchema.default(defaults.roles.gpt),
 });
 
 export const DatasetSchema = z.strictObject({
@@ -17,12 +20,8 @@ export const DatasetSchema = z.strictObject({
   /** Field holding each sample's turns (`conversations_field`). */
   conversationsField: z.string().min(1).default(defaults.conversationsField),
   roles: RoleMapSchema.prefault({}),
-  /** Held-out split: a fraction in (0, 1) or a sample count ≥ 1 (`test_size`). @default 0.3 */
-  testSize: z
-    .number()
-    .positive()
-    .refine((n) => n < 1 || Number.isInteger(n), 'must be a fraction between 0 and 1 or a whole sample count')
-    .default(defaults.testSize),
+  /** Fraction of the samples held out for evaluation (`test_size`), as the trainer accepts it. @default 0.3 */
+  testSize: z.number().gt(0).lt(1).default(defaults.testSize),
   /** @default 100 */
   splitSeed: z.number().int().min(0).default(defaults.splitSeed),
   /** Keep only this many samples of the train split (`max_train_samples`). */

@@ -71,5 +71,8 @@ export const settingsDefaults = {
   budget: { maxHours: 24, teardown: 'release-after-push', keepRunDir: false },
 } as const satisfies SettingsDefaultsShape;
 
-/** Structural bound for the defaults object; the schemas check every value's exact type. */
+/**
+ * Structural bound only: each value is type-checked where its schema passes it to `.default()`
+ * (a bound derived from the schemas would make the two modules' types circular).
+ */
 type SettingsDefaultsShape = Record<string, Record<string, unknown>>;

@@ -12,11 +12,10 @@ export function processCount(settings: Pick<Settings, 'target' | 'distributed'>)
 }
 
 /**
- * Held-out samples the split will produce, when the settings alone tell: `testSize` as a count,
- * or as a fraction of a known `dataset.numSamples` (rounded up, as `datasets` does).
+ * Held-out samples the split will produce when the settings alone tell: `testSize` of a known
+ * `dataset.numSamples`, rounded up as `datasets.train_test_split` does.
  */
 export function knownTestSplitSize(dataset: Settings['dataset']): number | undefined {
-  if (dataset.testSize >= 1) return dataset.testSize;
   if (dataset.numSamples === undefined) return undefined;
   return Math.ceil(dataset.testSize * dataset.numSamples);
 }

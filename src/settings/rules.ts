@@ -188,19 +188,6 @@ export const settingsRules: readonly SettingsRule[] = [
     },
   },
   {
-    id: 'test-split-within-dataset',
-    description: 'a test split given as a count must leave samples to train on',
-    check: (s) =>
-      s.dataset.testSize >= 1 && s.dataset.numSamples !== undefined && s.dataset.testSize >= s.dataset.numSamples
-        ? [
-            {
-              path: 'dataset.testSize',
-              message: `the dataset has ${s.dataset.numSamples} samples; set stacktune:dataset.testSize below that (a count) or to a fraction such as 0.3`,
-            },
-          ]
-        : ok,
-  },
-  {
     id: 'eval-steps-needs-steps',
     description: 'evaluation.strategy steps needs evaluation.steps; steps with another strategy does nothing',
     check: (s) => {
@@ -235,6 +222,22 @@ export const settingsRules: readonly SettingsRule[] = [
       s.checkpointing.strategy === 'no' &&
       (s.hub.strategy === 'every_save' || s.hub.strategy === 'checkpoint' || s.hub.strategy === 'all_checkpoints')
         ? [{ path: 'hub.strategy', message: `${s.hub.strategy} pushes on checkpoint saves but checkpointing.strategy is no; set stacktune:hub.strategy to end or enable checkpointing` }]
+        : ok,
+  },
+  {
+    id: 'aws-output-survives-teardown',
+    description: 'an aws instance released after the run takes its disk with it: the model must go to a Hub repo',
+    check: (s) =>
+      s.target.kind === 'aws' &&
+      s.budget.teardown === 'release-after-push' &&
+      s.hub.adapterRepo === undefined &&
+      s.hub.mergedRepo === undefined
+        ? [
+            {
+              path: 'hub.mergedRepo',
+              message: 'the instance is terminated after the run, so a model kept only on its disk is lost; set stacktune:hub.mergedRepo (or hub.adapterRepo), or budget.teardown to keep',
+            },
+          ]
         : ok,
   },
   {
