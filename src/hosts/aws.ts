@@ -1,0 +1,310 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import { JobHost } from "./command";
+import { preflightCommand } from "./preflight";
+import { DEFAULT_RUN_ROOT } from "./ssh";
+
+export type AwsGpuInstanceType = "g5.12xlarge" | "g6.12xlarge";
+
+/** GPUs and nominal memory per GPU of the supported 4×24 GB instance types. */
+export const AWS_GPU_INSTANCES: Record<AwsGpuInstanceType, { gpus: number; gpuMemoryGb: number; gpuModel: string }> = {
+    "g5.12xlarge": { gpus: 4, gpuMemoryGb: 24, gpuModel: "A10G" },
+    "g6.12xlarge": { gpus: 4, gpuMemoryGb: 24, gpuModel: "L4" },
+};
+
+/** The Deep Learning AMI family the host boots: driver, CUDA, docker and the NVIDIA toolkit preinstalled. */
+export const DLAMI_NAME_PATTERN = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *";
+
+export interface AwsGpuHostArgs {
+    region: string;
+    /** @default "g5.12xlarge" */
+    instanceType?: AwsGpuInstanceType;
+    /** Pin an AMI; unset looks up the newest {@link DLAMI_NAME_PATTERN} owned by Amazon. @default undefined */
+    amiId?: string;
+    /** Spot instead of on-demand, with an optional max price (USD/hour). @default { enabled: false } */
+    spot?: { enabled: boolean; maxPrice?: number };
+    /** Root volume (gp3, encrypted) in GB: model + image + checkpoints. @default 300 */
+    rootVolumeGb?: number;
+    /** The only source allowed to reach SSH, e.g. your IP as `203.0.113.7/32`. */
+    sshCidr: string;
+    /** Allow `0.0.0.0/0` as {@link sshCidr}. @default false */
+    allowOpenSsh?: boolean;
+    /** OpenSSH public key installed for {@link sshUser}. */
+    publicKey: string;
+    /** Matching private key, a Pulumi secret; only used by the SSH connection. */
+    privateKey: pulumi.Input<string>;
+    /** @default "ubuntu" */
+    sshUser?: string;
+    /** Create an S3 bucket for checkpoints and a role that can use only that bucket. @default false */
+    checkpointBucket?: boolean;
+    /** Rendered cloud-init user-data (driver wait, runtime setup, budget watchdog). */
+    userData: string;
+    runtime: "docker" | "venv";
+    /** @default "~/.stacktune/runs" */
+    runRoot?: string;
+    /** Free disk the preflight requires, in GB. @default 100 */
+    minFreeDiskGb?: number;
+    /** Tags every resource with the stack and the experiment it serves. */
+    tags: Record<string, string>;
+}
+
+/** The security group's ingress: SSH from exactly one CIDR, never the world unless explicitly allowed. */
+export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.types.input.ec2.SecurityGroupIngress[] {
+    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(sshCidr);
+    if (match === null || match.slice(1, 5).some((o) => Number(o) > 255) || Number(match[5]) > 32) {
+        throw new Error(
+            `stacktune:target.sshCidr "${sshCidr}" is not an IPv4 CIDR: set it to your address, e.g. 203.0.113.7/32`,
+        );
+    }
+    if (Number(match[5]) === 0 && !allowOpenSsh) {
+        throw new Error(
+            `stacktune:target.sshCidr ${sshCidr} opens SSH to the whole internet: set it to your IP/32, ` +
+                "or set stacktune:target.allowOpenSsh: true if you really mean it",
+        );
+    }
+    return [{ description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [sshCidr] }];
+}
+
+/** Arguments of the AMI lookup: newest Amazon-owned x86_64 Deep Learning AMI (Ubuntu). */
+export function dlamiLookup(): aws.ec2.GetAmiArgs {
+    return {
+        mostRecent: true,
+        owners: ["amazon"],
+        filters: [
+            { name: "name", values: [DLAMI_NAME_PATTERN] },
+            { name: "architecture", values: ["x86_64"] },
+            { name: "state", values: ["available"] },
+            { name: "root-device-type", values: ["ebs"] },
+        ],
+    };
+}
+
+/** Least privilege for the checkpoint store: list this bucket, read/write/delete objects in it. Nothing else. */
+export function checkpointBucketPolicy(bucketArn: string): {
+    Version: string;
+    Statement: { Sid: string; Effect: "Allow"; Action: string[]; Resource: string[] }[];
+} {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListCheckpointBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
+            {
+                Sid: "ReadWriteCheckpoints",
+                Effect: "Allow",
+                Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                Resource: [`${bucketArn}/*`],
+            },
+        ],
+    };
+}
+
+/** Lets EC2 (and only EC2) assume the instance role. */
+export function ec2AssumeRolePolicy(): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    });
+}
+
+export interface AwsInstanceSpecInputs {
+    instanceType?: AwsGpuInstanceType;
+    spot?: { enabled: boolean; maxPrice?: number };
+    rootVolumeGb?: number;
+    userData: string;
+}
+
+/** The instance's settings that do not depend on other resources; exact values are unit-tested. */
+export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
+    instanceType: AwsGpuInstanceType;
+    instanceInitiatedShutdownBehavior: "terminate";
+    metadataOptions: { httpEndpoint: "enabled"; httpTokens: "required"; httpPutResponseHopLimit: number };
+    rootBlockDevice: { volumeType: "gp3"; volumeSize: number; encrypted: true; deleteOnTermination: true };
+    instanceMarketOptions?: {
+        marketType: "spot";
+        spotOptions: { spotInstanceType: "one-time"; instanceInterruptionBehavior: "terminate"; maxPrice?: string };
+    };
+    userData: string;
+    userDataReplaceOnChange: true;
+} {
+    const instanceType = inputs.instanceType ?? "g5.12xlarge";
+    if (!(instanceType in AWS_GPU_INSTANCES)) {
+        throw new Error(
+            `stacktune:target.instanceType "${instanceType}" is not supported: use ${Object.keys(AWS_GPU_INSTANCES).join(" or ")}`,
+        );
+    }
+    const rootVolumeGb = inputs.rootVolumeGb ?? 300;
+    if (!Number.isInteger(rootVolumeGb) || rootVolumeGb < 100) {
+        throw new Error(
+            `stacktune:target.rootVolumeGb ${rootVolumeGb} is too small for model + image + checkpoints: use at least 100`,
+        );
+    }
+    const spot = inputs.spot;
+    if (spot?.maxPrice !== undefined && !(spot.maxPrice > 0)) {
+        throw new Error(`stacktune:target.spot.maxPrice must be a positive USD/hour price (got ${spot.maxPrice})`);
+    }
+    return {
+        instanceType,
+        // A `shutdown -h` from the job or the watchdog ends the bill: the instance terminates.
+        instanceInitiatedShutdownBehavior: "terminate",
+        // IMDSv2 only; hop limit 2 so processes in a container can still reach the metadata service.
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+        rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGb, encrypted: true, deleteOnTermination: true },
+        ...(spot?.enabled
+            ? {
+                  instanceMarketOptions: {
+                      marketType: "spot" as const,
+                      spotOptions: {
+                          spotInstanceType: "one-time" as const,
+                          instanceInterruptionBehavior: "terminate" as const,
+                          ...(spot.maxPrice !== undefined ? { maxPrice: spot.maxPrice.toFixed(4) } : {}),
+                      },
+                  },
+              }
+            : {}),
+        userData: inputs.userData,
+        // New user-data means a new machine: cloud-init only runs on first boot.
+        userDataReplaceOnChange: true,
+    };
+}
+
+/** The command that waits for cloud-init (driver, runtime, watchdog) before the preflight runs. */
+export const WAIT_FOR_CLOUD_INIT =
+    'cloud-init status --wait >/dev/null 2>&1; rc=$?; if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then ' +
+    'echo "stacktune: cloud-init failed on this instance:" >&2; cloud-init status --long >&2; exit 1; fi\n';
+
+/**
+ * A 4×24 GB GPU instance on AWS that exists only for one experiment: SSH only from one CIDR,
+ * IMDSv2, encrypted disk, terminates itself on shutdown.
+ */
+export class AwsGpuHost extends pulumi.ComponentResource {
+    public readonly instance: aws.ec2.Instance;
+    public readonly securityGroup: aws.ec2.SecurityGroup;
+    public readonly keyPair: aws.ec2.KeyPair;
+    public readonly bucket?: aws.s3.Bucket;
+    public readonly publicIp: pulumi.Output<string>;
+    public readonly ready: command.remote.Command;
+    public readonly jobHost: JobHost;
+
+    constructor(name: string, args: AwsGpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("stacktune:aws:GpuHost", name, {}, opts);
+        const spec = awsInstanceSpec(args);
+        const ingress = sshIngressRules(args.sshCidr, args.allowOpenSsh ?? false);
+        const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
+        const childOpts = { parent: this, provider };
+
+        const amiId =
+            args.amiId !== undefined
+                ? pulumi.output(args.amiId)
+                : aws.ec2.getAmiOutput(dlamiLookup(), { parent: this, provider }).id;
+
+        this.securityGroup = new aws.ec2.SecurityGroup(
+            `${name}-ssh`,
+            {
+                description: "stacktune: SSH from the operator only",
+                ingress,
+                // The job downloads the model and data and pushes to the Hub.
+                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+                tags: args.tags,
+            },
+            childOpts,
+        );
+        this.keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: args.tags }, childOpts);
+
+        let instanceProfile: aws.iam.InstanceProfile | undefined;
+        if (args.checkpointBucket) {
+            this.bucket = new aws.s3.Bucket(
+                `${name}-checkpoints`,
+                // Checkpoints belong to the experiment: `pulumi destroy` removes them with the bucket.
+                { bucketPrefix: "stacktune-ckpt-", forceDestroy: true, tags: args.tags },
+                childOpts,
+            );
+            new aws.s3.BucketPublicAccessBlock(
+                `${name}-checkpoints`,
+                {
+                    bucket: this.bucket.id,
+                    blockPublicAcls: true,
+                    blockPublicPolicy: true,
+                    ignorePublicAcls: true,
+                    restrictPublicBuckets: true,
+                },
+                childOpts,
+            );
+            new aws.s3.BucketServerSideEncryptionConfiguration(
+                `${name}-checkpoints`,
+                {
+                    bucket: this.bucket.id,
+                    rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+                },
+                childOpts,
+            );
+            const role = new aws.iam.Role(
+                `${name}-role`,
+                { assumeRolePolicy: ec2AssumeRolePolicy(), tags: args.tags },
+                childOpts,
+            );
+            new aws.iam.RolePolicy(
+                `${name}-checkpoints`,
+                { role: role.id, policy: this.bucket.arn.apply((arn) => JSON.stringify(checkpointBucketPolicy(arn))) },
+                childOpts,
+            );
+            instanceProfile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, childOpts);
+        }
+
+        this.instance = new aws.ec2.Instance(
+            `${name}-instance`,
+            {
+                ...spec,
+                ami: amiId,
+                keyName: this.keyPair.keyName,
+                vpcSecurityGroupIds: [this.securityGroup.id],
+                associatePublicIpAddress: true,
+                ...(instanceProfile !== undefined ? { iamInstanceProfile: instanceProfile.name } : {}),
+                tags: { Name: name, ...args.tags },
+                volumeTags: args.tags,
+            },
+            childOpts,
+        );
+        this.publicIp = this.instance.publicIp;
+
+        const instanceInfo = AWS_GPU_INSTANCES[spec.instanceType];
+        const connection: command.types.input.remote.ConnectionArgs = {
+            host: this.publicIp,
+            user: args.sshUser ?? "ubuntu",
+            privateKey: pulumi.secret(args.privateKey),
+            // A fresh instance takes a few minutes before sshd answers.
+            dialErrorLimit: 60,
+            perDialTimeout: 15,
+        };
+        this.ready = new command.remote.Command(
+            `${name}-ready`,
+            {
+                connection,
+                create:
+                    WAIT_FOR_CLOUD_INIT +
+                    preflightCommand({
+                        gpus: instanceInfo.gpus,
+                        gpuMemoryGb: instanceInfo.gpuMemoryGb,
+                        minFreeDiskGb: args.minFreeDiskGb ?? 100,
+                        runtime: args.runtime,
+                        runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
+                    }),
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: [this.instance] },
+        );
+        this.jobHost = {
+            kind: "aws",
+            address: this.publicIp,
+            connection,
+            gpus: instanceInfo.gpus,
+            ready: [this.ready],
+            releaseAction: "poweroff",
+        };
+        this.registerOutputs({
+            publicIp: this.publicIp,
+            instanceId: this.instance.id,
+            bucket: this.bucket?.bucket,
+        });
+    }
+}

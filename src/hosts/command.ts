@@ -1,0 +1,77 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+
+/**
+ * What the image and the job need from a host, whichever target provides it: where to run
+ * commands (SSH connection, or this machine) and what must be ready first.
+ */
+export interface JobHost {
+    kind: "aws" | "ssh" | "local";
+    /** Address shown in the stack outputs (`localhost` for the local target). */
+    address: pulumi.Output<string>;
+    /** SSH connection for `aws` / `ssh`; absent for `local`, whose commands run on this machine. */
+    connection?: command.types.input.remote.ConnectionArgs;
+    /** GPUs the job may use (0 = CPU). */
+    gpus: number;
+    /** Resources that must finish before any work on the host (preflight, cloud-init wait). */
+    ready: pulumi.Resource[];
+    /** What the job does to the host after a successful run: AWS powers off (terminate), others nothing. */
+    releaseAction: "poweroff" | "none";
+}
+
+/** The inputs a host command takes, for both the remote and the local provider. */
+export interface HostCommandArgs {
+    create: pulumi.Input<string>;
+    update?: pulumi.Input<string>;
+    delete?: pulumi.Input<string>;
+    stdin?: pulumi.Input<string>;
+    triggers?: pulumi.Input<unknown[]>;
+}
+
+/** A command resource on the host: remote.Command over SSH, or local.Command for the local target. */
+export type HostCommand = command.remote.Command | command.local.Command;
+
+/**
+ * Creates the command on the host. `addPreviousOutputInEnv` is off: a 15-hour job's stdout must
+ * not be pushed back into the next command's environment.
+ */
+export function hostCommand(
+    name: string,
+    host: JobHost,
+    args: HostCommandArgs,
+    opts: pulumi.CustomResourceOptions,
+): HostCommand {
+    const common = { ...args, addPreviousOutputInEnv: false };
+    if (host.connection !== undefined) {
+        return new command.remote.Command(name, { ...common, connection: host.connection }, opts);
+    }
+    return new command.local.Command(name, { ...common, interpreter: ["/bin/bash", "-c"] }, opts);
+}
+
+/** Runs a shell script through `bash -s` with arguments, without any quoting hazard in the script. */
+export function bashHeredoc(script: string, args: readonly string[], marker = "STACKTUNE_SCRIPT"): string {
+    if (script.includes(`\n${marker}\n`)) {
+        throw new Error(`script contains its heredoc marker ${marker}`);
+    }
+    const body = script.endsWith("\n") ? script : `${script}\n`;
+    return `bash -s -- ${args.join(" ")} <<'${marker}'\n${body}${marker}\n`;
+}
+
+/** Single-quotes a value for POSIX shells. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A host path for shell command text: a leading `~/` becomes `"$HOME"/` (expanded by the host's
+ * shell, for the host's user), the rest is quoted.
+ */
+export function hostPath(dir: string): string {
+    if (dir === "~") {
+        return `"$HOME"`;
+    }
+    if (dir.startsWith("~/")) {
+        return `"$HOME"/${shellQuote(dir.slice(2))}`;
+    }
+    return shellQuote(dir);
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# stacktune preflight: can this machine run the job? Lists everything missing at once.
+# Usage: preflight.sh <gpus> <gpu memory GB> <min free disk GB> <runtime: docker|venv> <run root>
+set -u
+gpus=$1
+gpu_memory_gb=$2
+min_free_disk_gb=$3
+runtime=$4
+run_root=$5
+case $run_root in "~") run_root=$HOME ;; "~/"*) run_root="$HOME/${run_root#"~/"}" ;; esac
+
+missing=()
+report() { echo "stacktune preflight: $*"; }
+
+if [ "$gpus" -gt 0 ]; then
+    if ! command -v nvidia-smi >/dev/null 2>&1; then
+        missing+=("nvidia-smi (install the NVIDIA driver)")
+    elif ! gpu_rows=$(nvidia-smi --query-gpu=memory.total,driver_version --format=csv,noheader,nounits 2>&1); then
+        missing+=("a working NVIDIA driver (nvidia-smi failed: ${gpu_rows//$'\n'/ })")
+    else
+        count=$(printf '%s\n' "$gpu_rows" | grep -c .)
+        driver=$(printf '%s\n' "$gpu_rows" | head -n1 | cut -d, -f2 | tr -d ' ')
+        report "driver $driver, $count GPU(s)"
+        if [ "$count" -lt "$gpus" ]; then
+            missing+=("$gpus GPUs (found $count)")
+        fi
+        # Cards report less than their nominal size (an A10G shows 23028 MiB): require 92% of it.
+        need_mib=$((gpu_memory_gb * 1024 * 92 / 100))
+        small=0
+        while IFS=, read -r mem _; do
+            mem=${mem// /}
+            if [ "${mem%.*}" -lt "$need_mib" ]; then small=$((small + 1)); fi
+        done <<<"$gpu_rows"
+        if [ "$small" -gt 0 ]; then
+            missing+=("${gpu_memory_gb} GB per GPU ($small GPU(s) have less than ${need_mib} MiB)")
+        fi
+    fi
+fi
+
+probe=$run_root
+while [ ! -d "$probe" ]; do probe=$(dirname "$probe"); done
+free_kb=$(df -Pk "$probe" | awk 'NR==2 {print $4}')
+free_gb=$((free_kb / 1024 / 1024))
+report "${free_gb} GB free under $probe"
+if [ "$free_gb" -lt "$min_free_disk_gb" ]; then
+    missing+=("${min_free_disk_gb} GB free disk for $run_root (found ${free_gb} GB)")
+fi
+
+if [ "$runtime" = docker ]; then
+    if ! command -v docker >/dev/null 2>&1; then
+        missing+=("docker (the docker runtime builds and runs the training image)")
+    elif ! docker info >/dev/null 2>&1; then
+        missing+=("access to the docker daemon for user $(id -un) (add it to the docker group)")
+    elif [ "$gpus" -gt 0 ] && ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q nvidia &&
+        ! command -v nvidia-ctk >/dev/null 2>&1; then
+        missing+=("the NVIDIA container toolkit (nvidia-ctk / nvidia runtime for docker)")
+    fi
+else
+    if ! command -v python3 >/dev/null 2>&1; then
+        missing+=("python3 (the venv runtime creates a virtual environment)")
+    elif ! python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 10) else 1)' >/dev/null 2>&1; then
+        missing+=("python3 >= 3.10 with the venv module and ensurepip (e.g. apt-get install python3-venv)")
+    fi
+fi
+
+for tool in bash setsid nohup tail base64 tar timeout pkill pgrep; do
+    if ! command -v "$tool" >/dev/null 2>&1; then missing+=("$tool"); fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "stacktune preflight failed on $(hostname): missing" >&2
+    for item in "${missing[@]}"; do echo "  - $item" >&2; done
+    exit 1
+fi
+report "ok ($runtime runtime, $gpus GPU(s) required)"

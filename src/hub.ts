@@ -1,0 +1,103 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { downloadFile, HubApiError } from "@huggingface/hub";
+
+/** The marker the merge step writes next to the model in the output store (contracts §3). */
+export const COMPLETION_MARKER = "stacktune.json";
+
+/** Where a finished experiment's model lives; what the stack outputs point at. */
+export interface CompletedExperiment {
+    experimentHash: string;
+    /** `hub` (a model repo) or `local` (a directory on the machine running the program). */
+    store: "hub" | "local";
+    /** Repo id (`org/name`) or absolute directory. */
+    location: string;
+    /** The marker's content, as written by the merge step. */
+    marker: Record<string, unknown>;
+}
+
+export interface HubLookupArgs {
+    /** The repo the merge step publishes to and writes its marker into. */
+    repo: string;
+    experimentHash: string;
+    /** Needed for private or gated repos; never logged. */
+    accessToken?: string;
+    /** @default "https://huggingface.co" */
+    hubUrl?: string;
+    /** @default "main" */
+    revision?: string;
+}
+
+function markerMatches(marker: unknown, hash: string): marker is Record<string, unknown> {
+    return (
+        marker !== null && typeof marker === "object" && (marker as Record<string, unknown>).experiment_hash === hash
+    );
+}
+
+function parseMarker(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Asks the Hub whether `repo` holds a model tagged with `experimentHash`. A missing repo or marker
+ * means "not done yet"; an auth failure is an error telling the user which setting to fix (the
+ * token itself is never part of any message).
+ */
+export async function findHubCompletion(args: HubLookupArgs): Promise<CompletedExperiment | undefined> {
+    let blob: Blob | null;
+    try {
+        blob = await downloadFile({
+            repo: { type: "model", name: args.repo },
+            path: COMPLETION_MARKER,
+            revision: args.revision ?? "main",
+            ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
+            ...(args.accessToken !== undefined ? { accessToken: args.accessToken } : {}),
+            xet: false,
+        });
+    } catch (err) {
+        if (err instanceof HubApiError && err.statusCode === 404) {
+            return undefined;
+        }
+        if (err instanceof HubApiError && (err.statusCode === 401 || err.statusCode === 403)) {
+            throw new Error(
+                `the Hub refused to read ${args.repo} (HTTP ${err.statusCode}): set stacktune:hfToken ` +
+                    "(pulumi config set --secret stacktune:hfToken <token>) to a token with read access to it",
+            );
+        }
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new Error(`could not check ${args.repo} on the Hub for a finished run: ${reason}`);
+    }
+    if (blob === null) {
+        return undefined;
+    }
+    const marker = parseMarker(await blob.text());
+    if (!markerMatches(marker, args.experimentHash)) {
+        return undefined;
+    }
+    return { experimentHash: args.experimentHash, store: "hub", location: args.repo, marker };
+}
+
+/** Expands a leading `~/` to the home directory of the user running the program. */
+export function expandHome(dir: string, home: string = os.homedir()): string {
+    return dir === "~" ? home : dir.startsWith("~/") ? path.join(home, dir.slice(2)) : dir;
+}
+
+/** Looks for the marker in a local output directory (the `local` target without hub repos). */
+export function findLocalCompletion(dir: string, experimentHash: string): CompletedExperiment | undefined {
+    const location = expandHome(dir);
+    let text: string;
+    try {
+        text = fs.readFileSync(path.join(location, COMPLETION_MARKER), "utf8");
+    } catch {
+        return undefined;
+    }
+    const marker = parseMarker(text);
+    return markerMatches(marker, experimentHash)
+        ? { experimentHash, store: "local", location, marker }
+        : undefined;
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# stacktune: start this run detached, or re-attach to it, and exit with its status.
+#
+# Usage: start-or-attach.sh <run dir>      stdin: the content of secrets.env (read, never echoed)
+#
+# stdout: `STACKTUNE_PHASE {...}` and `STACKTUNE_PROGRESS {...}` lines while the run goes, then one
+#         JSON summary as the last line.
+# exit:   0 the run succeeded (now or earlier: nothing is trained twice)
+#         the job's own exit status when it failed (124 = stopped at budget.maxHours)
+#         64 the run directory is incomplete, 75 another start-or-attach held the lock too long
+set -uo pipefail
+
+run_dir=$1
+if ! cd "$run_dir" 2>/dev/null; then
+    echo "stacktune: run directory $run_dir is missing; run 'pulumi up' again to upload it" >&2
+    exit 64
+fi
+for required in run.env run-job.sh; do
+    if [ ! -f "$required" ]; then
+        echo "stacktune: $run_dir/$required is missing; run 'pulumi up' again to upload it" >&2
+        exit 64
+    fi
+done
+# shellcheck disable=SC1091
+. ./run.env
+
+# The secrets stay in this shell's memory until a run actually starts; then they go to a 0600 file.
+secrets=$(cat)
+
+expand_home() { case $1 in "~") printf '%s' "$HOME" ;; "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
+
+phase() { printf 'STACKTUNE_PHASE {"phase":"%s","detail":"%s"}\n' "$1" "$2"; }
+
+runner_alive() {
+    local pid
+    pid=$(cat runner.pid 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'run-job.sh'
+}
+
+store_marker_matches() {
+    [ "${STACKTUNE_CHECK_OUTPUT_STORE:-false}" = true ] || return 1
+    local marker
+    marker="$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")/stacktune.json"
+    [ -f "$marker" ] && grep -Eq "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$marker"
+}
+
+already_complete_summary() {
+    local store metrics=null
+    store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
+    if [ -s "$store/metrics.json" ] && head -c1 "$store/metrics.json" | grep -q '{'; then
+        metrics=$(tr -d '\n' <"$store/metrics.json")
+    fi
+    printf '{"experiment_hash":"%s","status":"succeeded","exit_code":0,"starts":%s,"metrics":%s,"output_store":"%s","run_dir":"%s"}\n' \
+        "$STACKTUNE_EXPERIMENT_HASH" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$store" "$run_dir"
+}
+
+# One decision at a time per run directory: two concurrent `pulumi up`s must not both start a run.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>.lock
+    if ! flock -w 600 9; then
+        echo "stacktune: another start-or-attach holds $run_dir/.lock; is a second 'pulumi up' running?" >&2
+        exit 75
+    fi
+fi
+
+if [ "$(cat status 2>/dev/null)" = succeeded ] && [ -s summary.json ]; then
+    phase done "run $STACKTUNE_EXPERIMENT_HASH already succeeded; nothing to train"
+    cat summary.json
+    exit 0
+fi
+if store_marker_matches; then
+    phase done "output store already holds the model of $STACKTUNE_EXPERIMENT_HASH; nothing to train"
+    already_complete_summary
+    exit 0
+fi
+
+if runner_alive; then
+    phase attach "re-attaching to the running job (pid $(cat runner.pid)), start #$(cat starts 2>/dev/null || echo '?')"
+else
+    starts=$(($(cat starts 2>/dev/null || echo 0) + 1))
+    echo "$starts" >starts
+    if [ -f job.log ]; then mv -f job.log "job.$((starts - 1)).log"; fi
+    (
+        umask 077
+        printf '%s\n' "$secrets" >secrets.env.partial && mv -f secrets.env.partial secrets.env
+    )
+    rm -f exit_code summary.json
+    echo running >status
+    # setsid + nohup + no inherited descriptors: the run survives the SSH session that started it.
+    setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 &
+    echo $! >runner.pid
+    phase start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $(cat runner.pid)) in $run_dir"
+fi
+unset secrets
+# Let a concurrent start-or-attach in; it will see the runner and attach too.
+exec 9>&-
+
+tail -n +1 -F --pid="$(cat runner.pid)" job.log 2>/dev/null | grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) '
+
+status=$(cat status 2>/dev/null || echo unknown)
+code=$(cat exit_code 2>/dev/null || echo 1)
+if [ "$status" = succeeded ]; then
+    cat summary.json
+    exit 0
+fi
+{
+    echo "stacktune: run $STACKTUNE_EXPERIMENT_HASH ended with status '$status' (exit $code). Last log lines:"
+    tail -n 30 job.log
+    echo "stacktune: the run directory is $run_dir (log: $run_dir/job.log)"
+} >&2
+if [ -s summary.json ]; then cat summary.json; fi
+if [ "$code" = 0 ]; then exit 1; fi
+exit "$code"
