@@ -1,0 +1,44 @@
+# stacktune training image: the pinned Python set of python/requirements.txt plus the GPU-only
+# packages, on the CUDA toolkit torch 2.11 is built against. Built on the GPU host by `docker build`
+# (src/image.ts), so no registry is involved; the build context is images/ plus python/.
+#
+#   docker build -f train.Dockerfile -t stacktune-train:<inputs hash> <context>
+FROM nvidia/cuda:13.0.2-cudnn-devel-ubuntu24.04
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/stacktune \
+    PATH=/opt/stacktune/bin:$PATH \
+    DS_BUILD_OPS=0
+
+# Ubuntu 24.04's CPython 3.12; git for Hub pushes of large files, ninja/build tools for DeepSpeed's
+# just-in-time ops.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        python3.12=3.12.* python3.12-venv=3.12.* python3.12-dev=3.12.* \
+        git=1:2.* git-lfs=3.* build-essential=12.* ca-certificates=* \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3.12 -m venv /opt/stacktune
+
+WORKDIR /opt/stacktune-src
+
+# Dependencies first, the package last: editing python/ rebuilds one thin layer.
+COPY python/requirements.txt python/requirements.txt
+RUN pip install --no-deps -r python/requirements.txt
+
+COPY images/requirements-gpu.txt images/requirements-sdist.txt images/requirements-flash-attn.txt images/
+RUN pip install --no-deps -r images/requirements-gpu.txt \
+    && pip install --no-deps -r images/requirements-flash-attn.txt \
+    && pip install --no-deps --no-build-isolation -r images/requirements-sdist.txt \
+    && pip check
+
+COPY python/ python/
+RUN pip install --no-deps ./python \
+    && python -c "import stacktune_train, torch, flash_attn, deepspeed, bitsandbytes, peft, trl; print(torch.__version__)"
+
+WORKDIR /workspace
+CMD ["bash"]
