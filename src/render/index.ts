@@ -1,0 +1,42 @@
+import type { Settings } from '../settings';
+import { renderAccelerateConfig } from './accelerate';
+import { renderCloudInit } from './cloudInit';
+import { renderLaunchScript } from './launch';
+import { renderTrainingConfig } from './training';
+
+export { accelerateConfig, renderAccelerateConfig } from './accelerate';
+export {
+  awsLoginUser,
+  budgetMinutes,
+  cloudInitConfig,
+  driverTimeoutSeconds,
+  hostPaths,
+  renderCloudInit,
+} from './cloudInit';
+export { generatedHeader, stackFilePath } from './header';
+export { type LaunchPhase, launchEnvironment, launchPhases, renderLaunchScript } from './launch';
+export { defaultOutputStoreDir, renderTrainingConfig, runDirPaths, smokeTest, trainingConfig } from './training';
+
+/** Names of the rendered files, as uploaded to the run directory and committed under rendered/. */
+export const renderedFileNames = {
+  accelerate: 'accelerate.yaml',
+  training: 'training.yaml',
+  launch: 'launch.sh',
+  cloudInit: 'cloud-init.yaml',
+} as const;
+
+/**
+ * Every file a stack renders, by file name, in a fixed order: the three run-directory files, plus
+ * the instance user-data for aws targets.
+ */
+export function renderAll(settings: Settings, stackName: string): Map<string, string> {
+  const files = new Map<string, string>([
+    [renderedFileNames.accelerate, renderAccelerateConfig(settings, stackName)],
+    [renderedFileNames.training, renderTrainingConfig(settings, stackName)],
+    [renderedFileNames.launch, renderLaunchScript(settings, stackName)],
+  ]);
+  if (settings.target.kind === 'aws') {
+    files.set(renderedFileNames.cloudInit, renderCloudInit(settings, stackName));
+  }
+  return files;
+}

@@ -1,0 +1,125 @@
+import { type Settings, runsOnCpu } from '../settings';
+import { generatedHeader } from './header';
+import { shellQuote } from './shell';
+
+/**
+ * The phases of a run and the exact command of each (docs/contracts.md §3), in order. Every
+ * command runs in the run directory and reads the same `training.yaml`.
+ */
+export const launchPhases = [
+  { phase: 'prepare', command: 'python -m stacktune_train.prepare training.yaml' },
+  {
+    phase: 'train',
+    command: 'accelerate launch --config_file accelerate.yaml -m stacktune_train.train training.yaml',
+  },
+  { phase: 'merge', command: 'python -m stacktune_train.merge training.yaml' },
+  { phase: 'smoke', command: 'python -m stacktune_train.smoke training.yaml' },
+] as const;
+
+export type LaunchPhase = (typeof launchPhases)[number]['phase'];
+
+/**
+ * Non-secret environment of the run, in the order written. Secrets never appear here: they come
+ * from `secrets.env` on the host, by name.
+ */
+export function launchEnvironment(settings: Settings): [name: string, value: string, why: string][] {
+  const env: [string, string, string][] = [
+    ['PYTHONUNBUFFERED', '1', 'progress lines reach the log as they happen'],
+    ['TOKENIZERS_PARALLELISM', 'false', 'no tokenizer thread pools inside forked dataloader workers'],
+  ];
+  if (settings.runtime.kind === 'docker') {
+    // The training image installs hf_transfer; the venv runtime's pinned set does not.
+    env.push(['HF_HUB_ENABLE_HF_TRANSFER', '1', 'parallel Hub downloads (hf_transfer is in the image)']);
+  }
+  if (settings.tracking.kind === 'wandb' && settings.tracking.project !== undefined) {
+    env.push(['WANDB_PROJECT', settings.tracking.project, 'W&B project of the run']);
+  }
+  if (runsOnCpu(settings)) {
+    env.push(['CUDA_VISIBLE_DEVICES', '', 'a CPU run must not pick up a GPU of this machine']);
+  }
+  return env;
+}
+
+/**
+ * `launch.sh`: runs one experiment in its run directory — prepare, train, merge + publish, smoke
+ * test — printing a `STACKTUNE_PHASE` line at the start and end of each phase and keeping the run's
+ * state in `./status` and `./phase`. A phase already finished in this run directory is skipped, so starting the
+ * script again after a failure resumes at the failed phase (the directory is keyed by the
+ * experiment hash, so its inputs never change).
+ */
+export function renderLaunchScript(settings: Settings, stackName: string): string {
+  const header = generatedHeader(stackName).map((line) => `# ${line}`);
+  const env = launchEnvironment(settings).map(
+    ([name, value, why]) => `export ${name}=${shellQuote(value)}  # ${why}`,
+  );
+  const venvDefault =
+    settings.runtime.kind === 'venv' && settings.runtime.path !== undefined
+      ? [`STACKTUNE_VENV="\${STACKTUNE_VENV:-${settings.runtime.path.replace(/["\\$`]/g, '\\$&')}}"`]
+      : [];
+  const phases = launchPhases.map(({ phase, command }) => `run_phase ${phase} ${command}`);
+
+  return [
+    '#!/usr/bin/env bash',
+    ...header,
+    '#',
+    `# Experiment ${stackName}: prepare the data, train, merge the adapter and publish, smoke-test.`,
+    '# Progress: a `STACKTUNE_PHASE {"phase":…,"event":"start"|"end"|"fail"|"skip","elapsed_s":…}` line per',
+    '# phase event and `STACKTUNE_PROGRESS {…}` lines from the Python steps on stdout; ./status',
+    '# (running, succeeded or failed) and ./phase (the phase running or failed) in the run directory.',
+    '# Secrets are read from secrets.env by name only; this script never prints them.',
+    'set -euo pipefail',
+    'cd -- "$(dirname -- "${BASH_SOURCE[0]}")"',
+    '',
+    '# run.env (STACKTUNE_EXPERIMENT_HASH, STACKTUNE_STACK, optional STACKTUNE_VENV) and secrets.env',
+    '# (mode 0600: HF_TOKEN, WANDB_API_KEY) are written by `pulumi up`; exported for the Python steps.',
+    'set -a',
+    'if [[ -f run.env ]]; then source ./run.env; fi',
+    'if [[ -f secrets.env ]]; then source ./secrets.env; fi',
+    'set +a',
+    '',
+    ...env,
+    ...venvDefault,
+    'if [[ -n "${STACKTUNE_VENV:-}" ]]; then',
+    '  export VIRTUAL_ENV="${STACKTUNE_VENV}"',
+    '  export PATH="${STACKTUNE_VENV}/bin:${PATH}"',
+    'fi',
+    '',
+    '# ./status holds one word (running, then succeeded or failed), ./phase the phase that runs or',
+    '# failed; both are replaced atomically, so a reader never sees half a file.',
+    'write_file() {',
+    '  printf \'%s\\n\' "$2" > "$1.partial"',
+    '  mv -f "$1.partial" "$1"',
+    '}',
+    '',
+    'finish() {',
+    '  local rc=$?',
+    '  if (( rc == 0 )); then write_file status succeeded; else write_file status failed; fi',
+    '}',
+    'trap finish EXIT',
+    "trap 'exit 143' TERM",
+    "trap 'exit 130' INT",
+    '',
+    'run_phase() {',
+    '  local name=$1',
+    '  shift',
+    '  if [[ -f "phases/${name}.done" ]]; then',
+    `    printf 'STACKTUNE_PHASE {"phase":"%s","event":"skip","elapsed_s":0}\\n' "\${name}"`,
+    '    return 0',
+    '  fi',
+    '  write_file phase "${name}"',
+    '  write_file status running',
+    '  local started=${SECONDS} rc=0 event=end',
+    `  printf 'STACKTUNE_PHASE {"phase":"%s","event":"start","elapsed_s":0}\\n' "\${name}"`,
+    '  "$@" || rc=$?',
+    '  if (( rc != 0 )); then event=fail; fi',
+    `  printf 'STACKTUNE_PHASE {"phase":"%s","event":"%s","elapsed_s":%d,"exit_code":%d}\\n' \\`,
+    '    "${name}" "${event}" "$((SECONDS - started))" "${rc}"',
+    '  if (( rc != 0 )); then exit "${rc}"; fi',
+    '  mkdir -p phases',
+    '  touch "phases/${name}.done"',
+    '}',
+    '',
+    ...phases,
+    '',
+  ].join('\n');
+}
