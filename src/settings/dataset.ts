@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { RepoIdSchema } from './repo-id';
 
 const defaults = settingsDefaults.dataset;
 
@@ -29,7 +30,7 @@ export const DatasetSchema = z.strictObject({
   /** Samples in the source, when known: lets the settings check split sizes before any download. */
   numSamples: z.number().int().positive().optional(),
   /** Hub dataset repo where the tokenized, split dataset is cached (`prepared_dataset_repo`). */
-  preparedRepo: z.string().regex(/^[\w.-]+\/[\w.-]+$/).optional(),
+  preparedRepo: RepoIdSchema.optional(),
 });
 
 export type DatasetSettings = z.infer<typeof DatasetSchema>;

@@ -17,7 +17,7 @@ export class SettingsError extends Error {
     const where = source === undefined ? '' : ` in ${source}`;
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
     super(
-      [`Invalid stacktune settings${where} (${count}):`, ...issues.map((i) => `  - stacktune:${i.path}: ${i.message}`)].join(
+      [`Invalid stacktune settings${where} (${count}):`, ...issues.map((i) => (i.path === '' ? `  - ${i.message}` : `  - stacktune:${i.path}: ${i.message}`))].join(
         '\n',
       ),
     );

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
-
-const RepoIdSchema = z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be a Hub repo id like your-name/model-name');
+import { RepoIdSchema } from './repo-id';
 
 export const HubSchema = z.strictObject({
   /** Repo that receives the LoRA adapter (`adapter_repo_id`, `hub_model_id`). */

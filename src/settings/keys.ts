@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /**
  * Names users carry over from PEFT / TRL / HF TrainingArguments / Axolotl configs, mapped to
@@ -69,7 +69,8 @@ function unwrap(schema: AnySchema): AnySchema {
 function objectShapeAt(root: AnySchema, path: readonly PropertyKey[], raw: unknown): Record<string, AnySchema> | undefined {
   let schema = unwrap(root);
   let value: unknown = raw;
-  for (let i = 0; ; i++) {
+  let depth = 0;
+  for (;;) {
     const def = schema._zod.def as {
       type: string;
       shape?: Record<string, AnySchema>;
@@ -89,8 +90,9 @@ function objectShapeAt(root: AnySchema, path: readonly PropertyKey[], raw: unkno
       continue;
     }
     if (def.type !== 'object' || !def.shape) return undefined;
-    if (i === path.length) return def.shape;
-    const key = path[i] as string;
+    if (depth === path.length) return def.shape;
+    const key = String(path[depth]);
+    depth += 1;
     const next = def.shape[key];
     if (!next) return undefined;
     schema = unwrap(next);

@@ -27,8 +27,8 @@ export function loadSettingsFromPulumiConfig(): PulumiSettings {
   }
   const known = new Set<string>([...settingsKeys, ...secretKeys]);
   for (const fullKey of Object.keys(pulumi.runtime.allConfig())) {
-    const key = fullKey.slice(namespace.length + 1);
-    if (fullKey.startsWith(`${namespace}:`) && !known.has(key)) raw[key] = null;
+    const key = stacktuneKey(fullKey);
+    if (key !== undefined && !known.has(key)) raw[key] = null;
   }
   const secrets: PulumiSettings['secrets'] = {};
   const present: SecretsPresent = {};
@@ -71,20 +71,18 @@ export function loadSettingsFromStackFile(
   const file = basename(path);
   const match = /^Pulumi\.(.+)\.ya?ml$/.exec(file);
   if (!match?.[1]) {
-    throw new SettingsError([{ path: '', message: `${file} is not a stack file; name it Pulumi.<stack>.yaml` }], path);
+    throw new SettingsError([{ path: '', message: `not a stack file; name it Pulumi.<stack>.yaml` }], path);
   }
   const document: unknown = parseYaml(readFileSync(path, 'utf8'));
-  const config =
-    document !== null && typeof document === 'object' && 'config' in document
-      ? (document as { config: unknown }).config
-      : undefined;
+  const config: unknown =
+    document !== null && typeof document === 'object' && 'config' in document ? document.config : undefined;
   const raw: Record<string, unknown> = {};
   const secrets: SecretsPresent = {};
   const plainSecrets: SecretKey[] = [];
   if (config !== null && typeof config === 'object') {
     for (const [fullKey, value] of Object.entries(config)) {
-      if (!fullKey.startsWith(`${namespace}:`)) continue;
-      const key = fullKey.slice(namespace.length + 1);
+      const key = stacktuneKey(fullKey);
+      if (key === undefined) continue;
       if ((secretKeys as readonly string[]).includes(key)) {
         if (isSecure(value)) secrets[key as SecretKey] = true;
         else plainSecrets.push(key as SecretKey);
@@ -104,6 +102,15 @@ export function loadSettingsFromStackFile(
   }
   const settings = parseSettings(raw, secrets, { source: path, checkSecrets: options.checkSecrets ?? false });
   return { stack: match[1], settings, secrets };
+}
+
+/**
+ * The key under `stacktune`, or undefined for another namespace (e.g. `aws:region`). A key without
+ * a namespace belongs to the project, which is named stacktune (Pulumi.yaml).
+ */
+function stacktuneKey(fullKey: string): string | undefined {
+  if (!fullKey.includes(':')) return fullKey;
+  return fullKey.startsWith(`${namespace}:`) ? fullKey.slice(namespace.length + 1) : undefined;
 }
 
 function isSecure(value: unknown): boolean {

@@ -48,11 +48,17 @@ export const AwsSpotSchema = z.strictObject({
 export const AwsTargetSchema = z.strictObject({
   kind: z.literal('aws'),
   /** @default us-east-1 */
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).default(defaults.aws.region),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
+    .default(defaults.aws.region),
   /** @default g5.12xlarge */
   instanceType: z.enum(['g5.12xlarge', 'g6.12xlarge']).default(defaults.aws.instanceType),
   /** Pinned AMI; unset = the newest Deep Learning AMI found by filter. */
-  amiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/).optional(),
+  amiId: z
+    .string()
+    .regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id such as ami-0123456789abcdef0')
+    .optional(),
   spot: AwsSpotSchema.prefault({}),
   /** Encrypted root volume sized for model + image + checkpoints. @default 200 */
   rootVolumeGb: z.number().int().min(100).max(16384).default(defaults.aws.rootVolumeGb),
@@ -61,7 +67,12 @@ export const AwsTargetSchema = z.strictObject({
   /** Must be true to accept sshCidr 0.0.0.0/0. @default false */
   allowOpenSsh: z.boolean().default(defaults.aws.allowOpenSsh),
   /** OpenSSH public key installed for the login user. */
-  publicKey: z.string().regex(/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/),
+  publicKey: z
+    .string()
+    .regex(
+      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
+      'must be one OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub)',
+    ),
   /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
   checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
 });
