@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command (README): installs what is missing, then runs every check CI runs, printing
+# how long each stage took so a slow stage is visible in the CI log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$SECONDS
+stage() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "::: stage ${name} ..."
+  "$@"
+  echo "::: stage ${name} done in $((SECONDS - t0)) s"
+}
+
+stage setup bash scripts/setup.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+stage typecheck npx tsc --noEmit
+stage lint npx eslint .
+stage render-check npm run --silent render -- --check
+stage unit-tests npx vitest run --project unit
+stage python-tests .venv/bin/python -m pytest python/tests -q
+stage e2e-tests npx vitest run --project e2e
+
+echo "::: all stages passed in $((SECONDS - started)) s"
