@@ -2,7 +2,8 @@
 # stacktune: one detached attempt of launch.sh, bounded by the budget; then status, summary and
 # release. Started by start-or-attach.sh under setsid, so it outlives the SSH session.
 #
-# Writes: status (running → succeeded | failed | budget_exceeded), exit_code, summary.json.
+# Writes: job.status (running → succeeded | failed | budget_exceeded), exit_code, summary.json.
+# (launch.sh keeps its own per-phase state in ./status.)
 set -uo pipefail
 cd "$(dirname "$0")" || exit 64
 # shellcheck disable=SC1091
@@ -15,7 +16,29 @@ phase() { printf 'STACKTUNE_PHASE {"phase":"%s","detail":"%s"}\n' "$1" "$2"; }
 store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
 container="stacktune-${STACKTUNE_EXPERIMENT_HASH:0:12}"
 started=$(date +%s)
+# The shipped package is what the experiment hash covers: it wins over any installed copy.
+export PYTHONPATH="$run_dir/python${PYTHONPATH:+:$PYTHONPATH}"
 phase run "attempt $(cat starts) of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s"
+
+# venv runtime without a configured environment: one per pinned requirement set, shared by runs.
+prepare_venv() {
+    local req_hash venv
+    req_hash=$(cat requirements/*.txt | sha256sum | cut -c1-16)
+    venv="$(expand_home "$STACKTUNE_VENV_ROOT")/$req_hash"
+    if [ ! -f "$venv/.stacktune-ready" ]; then
+        phase venv "creating $venv from the pinned requirements"
+        rm -rf "$venv" && "$STACKTUNE_PYTHON" -m venv "$venv" || return 1
+        "$venv/bin/pip" install --no-deps -r requirements/requirements.txt || return 1
+        if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then
+            "$venv/bin/pip" install --no-deps -r requirements/requirements-gpu.txt \
+                -r requirements/requirements-flash-attn.txt || return 1
+            DS_BUILD_OPS=0 "$venv/bin/pip" install --no-deps --no-build-isolation \
+                -r requirements/requirements-sdist.txt || return 1
+        fi
+        touch "$venv/.stacktune-ready"
+    fi
+    export STACKTUNE_VENV="$venv"
+}
 
 if [ "$STACKTUNE_RUNTIME" = docker ]; then
     mkdir -p "$HOME/.cache/huggingface" "$store" "$run_dir/.home"
@@ -24,15 +47,19 @@ if [ "$STACKTUNE_RUNTIME" = docker ]; then
     # Same paths inside and outside, and the caller's uid, so the host can read and prune every file.
     timeout -k 60 "$STACKTUNE_MAX_SECONDS" docker run --rm --name "$container" "${gpu_args[@]}" \
         --ipc=host --network host --user "$(id -u):$(id -g)" \
-        -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -v "$HOME/.cache/huggingface:/hf-cache" \
-        -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
+        -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" \
+        -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
         "$STACKTUNE_IMAGE" bash launch.sh
     rc=$?
     # timeout stops the docker client, not the container.
     docker rm -f "$container" >/dev/null 2>&1 || true
 else
-    timeout -k 60 "$STACKTUNE_MAX_SECONDS" bash launch.sh
-    rc=$?
+    rc=0
+    if [ -z "${STACKTUNE_VENV:-}" ]; then prepare_venv || rc=$?; fi
+    if [ "$rc" = 0 ]; then
+        timeout -k 60 "$STACKTUNE_MAX_SECONDS" bash launch.sh
+        rc=$?
+    fi
 fi
 elapsed=$(($(date +%s) - started))
 rm -f secrets.env
@@ -54,16 +81,16 @@ printf '{"experiment_hash":"%s","status":"%s","exit_code":%d,"starts":%d,"attemp
     "$STACKTUNE_EXPERIMENT_HASH" "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$store" "$run_dir" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
-echo "$status" >status
+echo "$status" >job.status
 phase end "status $status after ${elapsed}s (exit $rc)"
 
 if [ "$status" = succeeded ]; then
     if [ "${STACKTUNE_KEEP_RUN_DIR:-false}" != true ]; then
-        # Keep only the receipt (status, start counter, summary, logs, scripts): enough to answer
-        # the next `pulumi up` without training; destroy removes the rest.
-        find . -mindepth 1 -maxdepth 1 ! -name status ! -name starts ! -name exit_code ! -name summary.json \
-            ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env ! -name start-or-attach.sh \
-            ! -name run-job.sh -exec rm -rf {} +
+        # Keep only the receipt (states, start counter, summary, logs, scripts): enough to answer
+        # the next `pulumi up` without training; `pulumi destroy` removes the rest.
+        find . -mindepth 1 -maxdepth 1 ! -name job.status ! -name status ! -name starts ! -name exit_code \
+            ! -name summary.json ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env \
+            ! -name start-or-attach.sh ! -name run-job.sh -exec rm -rf {} +
         phase release "pruned the run directory to its receipt (budget.keepRunDir is false)"
     fi
     if [ "${STACKTUNE_RELEASE:-none}" = poweroff ]; then

@@ -63,7 +63,7 @@ if command -v flock >/dev/null 2>&1; then
     fi
 fi
 
-if [ "$(cat status 2>/dev/null)" = succeeded ] && [ -s summary.json ]; then
+if [ "$(cat job.status 2>/dev/null)" = succeeded ] && [ -s summary.json ]; then
     phase done "run $STACKTUNE_EXPERIMENT_HASH already succeeded; nothing to train"
     cat summary.json
     exit 0
@@ -85,7 +85,7 @@ else
         printf '%s\n' "$secrets" >secrets.env.partial && mv -f secrets.env.partial secrets.env
     )
     rm -f exit_code summary.json
-    echo running >status
+    echo running >job.status
     # setsid + nohup + no inherited descriptors: the run survives the SSH session that started it.
     setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 &
     echo $! >runner.pid
@@ -97,7 +97,7 @@ exec 9>&-
 
 tail -n +1 -F --pid="$(cat runner.pid)" job.log 2>/dev/null | grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) '
 
-status=$(cat status 2>/dev/null || echo unknown)
+status=$(cat job.status 2>/dev/null || echo unknown)
 code=$(cat exit_code 2>/dev/null || echo 1)
 if [ "$status" = succeeded ]; then
     cat summary.json

@@ -1,0 +1,26 @@
+// stacktune: `pulumi up` on a stack = one fine-tuning experiment (see README / docs/contracts.md).
+import * as pulumi from "@pulumi/pulumi";
+import { createExperiment } from "./src/experiment";
+import { loadSettingsFromPulumiConfig } from "./src/settings";
+
+export = async () => {
+    const { settings, secrets } = loadSettingsFromPulumiConfig();
+    const experiment = await createExperiment("experiment", {
+        settings,
+        secrets,
+        stack: pulumi.getStack(),
+        repoRoot: __dirname,
+        // The same variable the Python side honours: a Hub mirror, or a test server.
+        ...(process.env.HF_ENDPOINT !== undefined ? { hubUrl: process.env.HF_ENDPOINT } : {}),
+    });
+    const o = experiment.outputs;
+    return {
+        hostAddress: o.hostAddress,
+        experimentHash: o.experimentHash,
+        renderedDigest: o.renderedDigest,
+        model: o.model,
+        status: o.status,
+        metrics: o.metrics,
+        estimatedCost: o.estimatedCost,
+    };
+};

@@ -1,0 +1,380 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { estimateRunCost, CostEstimate, tokensPerStep } from "./cost";
+import { experimentHash, readSourceTree, renderedDigest } from "./hash";
+import { AwsGpuHost } from "./hosts/aws";
+import { JobHost } from "./hosts/command";
+import { LocalHost } from "./hosts/local";
+import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
+import { CompletedExperiment, expandHome, findHubCompletion, findLocalCompletion } from "./hub";
+import { trainingImageInputs, TrainingImage } from "./image";
+import { TrainingJob, JobResult } from "./job";
+import {
+    awsLoginUser,
+    defaultOutputStoreDir,
+    renderAll,
+    renderedFileNames,
+    runDirPaths,
+    trainingConfig,
+} from "./render";
+import { processCount, type PulumiSettings, type Settings } from "./settings";
+
+/**
+ * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
+ * default output directory, none of which change what is trained.
+ */
+export const HASH_STACK_NAME = "<stack>";
+
+/** Everything the program derives from the settings before creating any resource. */
+export interface ExperimentPlan {
+    stack: string;
+    settings: Settings;
+    /** Files rendered for this stack (the run-directory files, plus cloud-init for aws). */
+    renderedFiles: Map<string, string>;
+    /** The three run-directory files only. */
+    runFiles: Map<string, string>;
+    experimentHash: string;
+    renderedDigest: string;
+    pythonSources: Map<string, string>;
+    /** docker runtime: the build context (images/ + python/). */
+    imageInputs?: Map<string, string>;
+    /** Pinned requirement files by base name, for the venv runtime. */
+    requirements: Map<string, string>;
+    /** Where the merged model is published. */
+    model: ModelLocation;
+    /** How completion is checked: on the Hub, in a local directory now, or on the host by the job. */
+    completionCheck: "hub" | "local" | "on-host";
+    estimatedCost: CostEstimate;
+}
+
+export interface ModelLocation {
+    adapterRepo?: string;
+    mergedRepo?: string;
+    /** The output store directory on the host (no merged repo, or hub.localDir set). */
+    localDir?: string;
+}
+
+const RUN_FILE_NAMES = [renderedFileNames.accelerate, renderedFileNames.training, renderedFileNames.launch];
+
+function runFilesOf(rendered: Map<string, string>): Map<string, string> {
+    return new Map(RUN_FILE_NAMES.map((name) => [name, rendered.get(name) ?? ""]));
+}
+
+/** Program-level rules the settings layer cannot see (they need the price table or the repo). */
+export function checkExperimentRules(settings: Settings, cost: CostEstimate): void {
+    if (settings.budget.maxUsd !== undefined && cost.usd > settings.budget.maxUsd) {
+        throw new Error(
+            `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${settings.budget.maxUsd}: ` +
+                "raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice",
+        );
+    }
+}
+
+/** Derives the plan: rendered files, hash, model location, cost. Pure apart from reading the repo. */
+export function planExperiment(settings: Settings, stack: string, repoRoot: string): ExperimentPlan {
+    const renderedFiles = renderAll(settings, stack);
+    const pythonSources = readSourceTree(path.join(repoRoot, "python"), "python", ["tests"]);
+    const imageInputs = settings.runtime.kind === "docker" ? trainingImageInputs(repoRoot) : undefined;
+    const hash = experimentHash({
+        renderedFiles: runFilesOf(renderAll(settings, HASH_STACK_NAME)),
+        pythonSources,
+        runtime: { kind: settings.runtime.kind, ...(imageInputs !== undefined ? { imageInputs } : {}) },
+        dataSpec: settings.dataset,
+    });
+    const requirements = new Map<string, string>();
+    requirements.set("requirements.txt", fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8"));
+    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt", "requirements-flash-attn.txt"]) {
+        requirements.set(name, fs.readFileSync(path.join(repoRoot, "images", name), "utf8"));
+    }
+
+    const outputStore = trainingConfig(settings, stack).output_store_dir as string | undefined;
+    const model: ModelLocation = {
+        ...(settings.hub.adapterRepo !== undefined ? { adapterRepo: settings.hub.adapterRepo } : {}),
+        ...(settings.hub.mergedRepo !== undefined ? { mergedRepo: settings.hub.mergedRepo } : {}),
+        ...(outputStore !== undefined ? { localDir: outputStore } : {}),
+    };
+    const hubRepo = settings.hub.mergedRepo ?? settings.hub.adapterRepo;
+    const completionCheck = hubRepo !== undefined ? "hub" : settings.target.kind === "local" ? "local" : "on-host";
+
+    const t = settings.training;
+    const trainTokens =
+        t.maxSteps > 0
+            ? t.maxSteps *
+              tokensPerStep({
+                  perDeviceTrainBatchSize: t.perDeviceTrainBatchSize,
+                  gradientAccumulationSteps: t.gradientAccumulationSteps,
+                  processes: processCount(settings),
+                  maxLength: t.maxLength,
+              })
+            : undefined;
+    const target = settings.target;
+    const estimatedCost = estimateRunCost({
+        targetKind: target.kind,
+        maxHours: settings.budget.maxHours,
+        ...(target.kind === "aws" ? { instanceType: target.instanceType } : {}),
+        ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
+            ? { spotMaxPricePerHour: target.spot.maxPrice }
+            : {}),
+        ...(trainTokens !== undefined ? { trainTokens } : {}),
+    });
+    checkExperimentRules(settings, estimatedCost);
+
+    return {
+        stack,
+        settings,
+        renderedFiles,
+        runFiles: runFilesOf(renderedFiles),
+        experimentHash: hash,
+        renderedDigest: renderedDigest(renderedFiles),
+        pythonSources,
+        ...(imageInputs !== undefined ? { imageInputs } : {}),
+        requirements,
+        model,
+        completionCheck,
+        estimatedCost,
+    };
+}
+
+/** Resolves an Output's value at program time (config secrets are known in preview too). */
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => {
+        output.apply((value) => {
+            resolve(value);
+            return value;
+        });
+    });
+}
+
+/**
+ * Completion lookup, before any host exists: the Hub repo the merge step publishes to, or the local
+ * output directory for the local target. For ssh/aws without a Hub repo the job checks on the host.
+ */
+export async function lookupCompletion(
+    plan: ExperimentPlan,
+    options: { hfToken?: pulumi.Output<string>; hubUrl?: string },
+): Promise<CompletedExperiment | undefined> {
+    switch (plan.completionCheck) {
+        case "hub": {
+            const repo = plan.model.mergedRepo ?? plan.model.adapterRepo ?? "";
+            const accessToken = options.hfToken !== undefined ? await valueOf(options.hfToken) : undefined;
+            return findHubCompletion({
+                repo,
+                experimentHash: plan.experimentHash,
+                ...(accessToken !== undefined ? { accessToken } : {}),
+                ...(options.hubUrl !== undefined ? { hubUrl: options.hubUrl } : {}),
+            });
+        }
+        case "local":
+            return findLocalCompletion(plan.model.localDir ?? defaultOutputStoreDir(plan.stack), plan.experimentHash);
+        case "on-host":
+            return undefined;
+    }
+}
+
+export interface ExperimentArgs {
+    plan: ExperimentPlan;
+    secrets: PulumiSettings["secrets"];
+    /** The lookup's answer: when set, no host and no job are created. */
+    completed: CompletedExperiment | undefined;
+    /** Where runs live on the host. @default "~/.stacktune/runs" */
+    runRoot?: string;
+}
+
+function readPrivateKey(file: string): pulumi.Output<string> {
+    const resolved = expandHome(file);
+    try {
+        return pulumi.secret(fs.readFileSync(resolved, "utf8"));
+    } catch {
+        throw new Error(
+            `cannot read the SSH private key ${resolved} (stacktune:target.privateKeyPath): fix the path, or ` +
+                "remove it and run `pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`",
+        );
+    }
+}
+
+/** The summary the stack exports. */
+export interface ExperimentOutputs {
+    hostAddress: pulumi.Output<string | undefined>;
+    experimentHash: string;
+    renderedDigest: string;
+    model: ModelLocation & { completedBefore: boolean };
+    metrics: pulumi.Output<Record<string, unknown> | null>;
+    status: pulumi.Output<string>;
+    estimatedCost: CostEstimate;
+}
+
+/**
+ * One fine-tuning experiment: completion lookup first; when the model tagged with this experiment's
+ * hash already exists, nothing else (and any host of an earlier `up` is removed by Pulumi). Otherwise
+ * a host by target kind, the training image (docker runtime) and the job.
+ */
+export class Experiment extends pulumi.ComponentResource {
+    public readonly host?: AwsGpuHost | SshHost | LocalHost;
+    public readonly image?: TrainingImage;
+    public readonly job?: TrainingJob;
+    public readonly outputs: ExperimentOutputs;
+
+    constructor(name: string, args: ExperimentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("stacktune:index:Experiment", name, {}, opts);
+        const { plan, completed } = args;
+        const { settings } = plan;
+        const runRoot = args.runRoot ?? DEFAULT_RUN_ROOT;
+
+        if (completed === undefined) {
+            this.host = createHost(`${name}-host`, plan, args.secrets, runRoot, this);
+            const jobHost: JobHost = this.host.jobHost;
+            if (plan.imageInputs !== undefined) {
+                this.image = new TrainingImage(`${name}-image`, { host: jobHost, inputs: plan.imageInputs }, { parent: this });
+            }
+            const outputStore = plan.model.localDir ?? defaultOutputStoreDir(plan.stack);
+            const runtime = settings.runtime;
+            this.job = new TrainingJob(
+                `${name}-job`,
+                {
+                    host: jobHost,
+                    experimentHash: plan.experimentHash,
+                    stack: plan.stack,
+                    renderedFiles: plan.runFiles,
+                    pythonSources: plan.pythonSources,
+                    requirements: plan.requirements,
+                    runtime:
+                        this.image !== undefined
+                            ? { kind: "docker", image: this.image.tag, imageReady: this.image.build }
+                            : {
+                                  kind: "venv",
+                                  ...(runtime.kind === "venv" && runtime.path !== undefined ? { venvPath: runtime.path } : {}),
+                                  ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
+                              },
+                    secrets: {
+                        ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+                        ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
+                    },
+                    outputStoreDir: outputStore,
+                    checkOutputStore: plan.completionCheck === "on-host",
+                    metricsFile: `${runDirPaths.outputDir}/metrics.json`,
+                    maxHours: settings.budget.maxHours,
+                    keepRunDir: settings.budget.keepRunDir,
+                    release:
+                        settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
+                            ? "poweroff"
+                            : "none",
+                    runRoot,
+                },
+                { parent: this },
+            );
+        }
+
+        const result: pulumi.Output<JobResult | undefined> = this.job?.result ?? pulumi.output(undefined);
+        this.outputs = {
+            hostAddress: this.host?.jobHost.address ?? pulumi.output(undefined),
+            experimentHash: plan.experimentHash,
+            renderedDigest: plan.renderedDigest,
+            model: { ...plan.model, completedBefore: completed !== undefined },
+            metrics: result.apply((r) =>
+                completed !== undefined ? metricsOfMarker(completed.marker) : (r?.metrics ?? null),
+            ),
+            status: result.apply((r) => (completed !== undefined ? "already-complete" : (r?.status ?? "pending"))),
+            estimatedCost: plan.estimatedCost,
+        };
+        this.registerOutputs({
+            experimentHash: this.outputs.experimentHash,
+            renderedDigest: this.outputs.renderedDigest,
+            hostAddress: this.outputs.hostAddress,
+            metrics: this.outputs.metrics,
+            status: this.outputs.status,
+        });
+    }
+}
+
+function metricsOfMarker(marker: Record<string, unknown>): Record<string, unknown> | null {
+    const metrics = marker.metrics;
+    return metrics !== null && typeof metrics === "object" ? (metrics as Record<string, unknown>) : null;
+}
+
+function createHost(
+    name: string,
+    plan: ExperimentPlan,
+    secrets: PulumiSettings["secrets"],
+    runRoot: string,
+    parent: pulumi.Resource,
+): AwsGpuHost | SshHost | LocalHost {
+    const { settings } = plan;
+    const target = settings.target;
+    const runtime = settings.runtime.kind;
+    switch (target.kind) {
+        case "local":
+            return new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
+        case "ssh": {
+            const privateKey =
+                target.privateKeyPath !== undefined ? readPrivateKey(target.privateKeyPath) : secrets.sshPrivateKey;
+            if (privateKey === undefined) {
+                throw new Error(
+                    "no SSH key for the ssh target: set stacktune:target.privateKeyPath or run " +
+                        "`pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`",
+                );
+            }
+            return new SshHost(
+                name,
+                {
+                    host: target.host,
+                    port: target.port,
+                    user: target.user,
+                    privateKey,
+                    gpus: target.gpus,
+                    gpuMemoryGb: Math.floor(target.gpuMemoryGb),
+                    minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
+                    runtime,
+                    runRoot,
+                },
+                { parent },
+            );
+        }
+        case "aws": {
+            if (secrets.sshPrivateKey === undefined) {
+                throw new Error(
+                    "stacktune reaches the instance over SSH: run `pulumi config set --secret stacktune:sshPrivateKey " +
+                        "< ~/.ssh/id_ed25519` (the key matching stacktune:target.publicKey)",
+                );
+            }
+            return new AwsGpuHost(
+                name,
+                {
+                    region: target.region,
+                    instanceType: target.instanceType,
+                    ...(target.amiId !== undefined ? { amiId: target.amiId } : {}),
+                    spot: {
+                        enabled: target.spot.enabled,
+                        ...(target.spot.maxPrice !== undefined ? { maxPrice: target.spot.maxPrice } : {}),
+                    },
+                    rootVolumeGb: target.rootVolumeGb,
+                    sshCidr: target.sshCidr,
+                    allowOpenSsh: target.allowOpenSsh,
+                    publicKey: target.publicKey,
+                    privateKey: secrets.sshPrivateKey,
+                    sshUser: awsLoginUser,
+                    checkpointBucket: target.checkpointBucket,
+                    userData: plan.renderedFiles.get(renderedFileNames.cloudInit) ?? "",
+                    runtime,
+                    runRoot,
+                    tags: { "stacktune:stack": plan.stack, "stacktune:experiment": plan.experimentHash.slice(0, 16) },
+                },
+                { parent },
+            );
+        }
+    }
+}
+
+/** Builds the experiment after the completion lookup (which must finish before resources are declared). */
+export async function createExperiment(
+    name: string,
+    args: { settings: Settings; secrets: PulumiSettings["secrets"]; stack: string; repoRoot: string; hubUrl?: string },
+    opts?: pulumi.ComponentResourceOptions,
+): Promise<Experiment> {
+    const plan = planExperiment(args.settings, args.stack, args.repoRoot);
+    const completed = await lookupCompletion(plan, {
+        ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+        ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
+    });
+    return new Experiment(name, { plan, secrets: args.secrets, completed }, opts);
+}

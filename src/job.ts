@@ -1,0 +1,279 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
+import { deterministicTarGz, TarEntry } from "./job/tarball";
+
+const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
+
+/** The on-host scripts shipped into every run directory (see src/job/remote/). */
+export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh"] as const;
+
+/** `<runRoot>/<experimentHash>`: one directory per experiment on the host (contracts §2). */
+export function runDirectory(runRoot: string, experimentHash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(experimentHash)) {
+        throw new Error(`experiment hash must be 64 hex characters (got "${experimentHash}")`);
+    }
+    return `${runRoot.replace(/\/+$/, "")}/${experimentHash}`;
+}
+
+/** Non-secret settings of the run, sourced by the scripts and by launch.sh (contracts §2). */
+export interface RunEnv {
+    experimentHash: string;
+    stack: string;
+    runtime: "docker" | "venv";
+    /** docker: the image tag to run. */
+    image?: string;
+    /** venv: an existing environment; unset = one is created under {@link venvRoot}. */
+    venvPath?: string;
+    /** venv: interpreter that creates the environment. */
+    python: string;
+    venvRoot: string;
+    gpus: number;
+    /** Directory of the merged model when no Hub repo is set (`output_store_dir`). */
+    outputStoreDir: string;
+    /** Whether start-or-attach looks for the finished model in {@link outputStoreDir} first. */
+    checkOutputStore: boolean;
+    /** metrics.json, relative to the run directory. */
+    metricsFile: string;
+    maxSeconds: number;
+    keepRunDir: boolean;
+    release: "poweroff" | "none";
+}
+
+/** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
+function envValue(value: string): string {
+    return hostPath(value);
+}
+
+/** The content of run.env. Never holds a secret: it travels in the (plain) stage command input. */
+export function renderRunEnv(env: RunEnv): string {
+    const entries: [string, string][] = [
+        ["STACKTUNE_EXPERIMENT_HASH", env.experimentHash],
+        ["STACKTUNE_STACK", env.stack],
+        ["STACKTUNE_RUNTIME", env.runtime],
+        ...(env.image !== undefined ? ([["STACKTUNE_IMAGE", env.image]] as [string, string][]) : []),
+        ...(env.venvPath !== undefined ? ([["STACKTUNE_VENV", env.venvPath]] as [string, string][]) : []),
+        ["STACKTUNE_PYTHON", env.python],
+        ["STACKTUNE_VENV_ROOT", env.venvRoot],
+        ["STACKTUNE_GPUS", String(env.gpus)],
+        ["STACKTUNE_OUTPUT_STORE_DIR", env.outputStoreDir],
+        ["STACKTUNE_CHECK_OUTPUT_STORE", String(env.checkOutputStore)],
+        ["STACKTUNE_METRICS_FILE", env.metricsFile],
+        ["STACKTUNE_MAX_SECONDS", String(Math.ceil(env.maxSeconds))],
+        ["STACKTUNE_KEEP_RUN_DIR", String(env.keepRunDir)],
+        ["STACKTUNE_RELEASE", env.release],
+    ];
+    return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
+}
+
+/** The secrets, as the content of secrets.env. Only ever sent on the job command's stdin. */
+export function renderSecretsEnv(secrets: { hfToken?: string; wandbApiKey?: string }): string {
+    const lines = ["# stacktune secrets (mode 0600, removed when the run ends)"];
+    if (secrets.hfToken !== undefined) {
+        lines.push(`HF_TOKEN=${shellQuote(secrets.hfToken)}`);
+    }
+    if (secrets.wandbApiKey !== undefined) {
+        lines.push(`WANDB_API_KEY=${shellQuote(secrets.wandbApiKey)}`);
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+export interface RunBundleInputs {
+    /** Rendered run-directory files (accelerate.yaml, training.yaml, launch.sh). */
+    renderedFiles: ReadonlyMap<string, string>;
+    runEnv: string;
+    /** python/ sources by `python/…` path. */
+    pythonSources: ReadonlyMap<string, string>;
+    /** Pinned requirement files by base name (requirements.txt, requirements-gpu.txt, …). */
+    requirements: ReadonlyMap<string, string>;
+}
+
+/** The files uploaded into the run directory, with modes. */
+export function runBundleEntries(inputs: RunBundleInputs): Map<string, TarEntry> {
+    const entries = new Map<string, TarEntry>();
+    for (const [name, content] of inputs.renderedFiles) {
+        entries.set(name, { content, mode: name.endsWith(".sh") ? 0o755 : 0o644 });
+    }
+    entries.set("run.env", { content: inputs.runEnv });
+    for (const script of RUN_SCRIPTS) {
+        entries.set(script, { content: fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, script), "utf8"), mode: 0o755 });
+    }
+    for (const [name, content] of inputs.pythonSources) {
+        entries.set(name, { content });
+    }
+    for (const [name, content] of inputs.requirements) {
+        entries.set(`requirements/${name}`, { content });
+    }
+    return entries;
+}
+
+/** Unpacks the bundle (base64 tar.gz on stdin) into the run directory. */
+export function stageCommand(runDir: string): string {
+    return `set -euo pipefail; d=${hostPath(runDir)}; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"`;
+}
+
+/** The job command: start or re-attach (the secrets.env content arrives on stdin). */
+export function startOrAttachCommand(runDir: string): string {
+    return `d=${hostPath(runDir)}; exec bash "$d/start-or-attach.sh" "$d"`;
+}
+
+/** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */
+export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: string): string {
+    const script = fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8");
+    return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [container] : [])]);
+}
+
+/** The job's summary: the last JSON line of the job command's stdout. */
+export interface JobResult {
+    experiment_hash: string;
+    status: string;
+    exit_code: number;
+    starts: number;
+    attempt_seconds?: number;
+    metrics: Record<string, number> | null;
+    output_store: string;
+    run_dir: string;
+}
+
+export function parseJobResult(stdout: string): JobResult | undefined {
+    const lines = stdout.split("\n").map((l) => l.trim());
+    for (let i = lines.length - 1; i >= 0; i--) {
+        const line = lines[i] ?? "";
+        if (line.startsWith("{")) {
+            try {
+                return JSON.parse(line) as JobResult;
+            } catch {
+                return undefined;
+            }
+        }
+    }
+    return undefined;
+}
+
+export interface TrainingJobArgs {
+    host: JobHost;
+    experimentHash: string;
+    stack: string;
+    /** Run-directory files from the renderer (accelerate.yaml, training.yaml, launch.sh). */
+    renderedFiles: ReadonlyMap<string, string>;
+    pythonSources: ReadonlyMap<string, string>;
+    /** Pinned requirement files by base name, for the venv runtime. */
+    requirements: ReadonlyMap<string, string>;
+    runtime:
+        | { kind: "docker"; image: string; imageReady: pulumi.Resource }
+        | { kind: "venv"; venvPath?: string; python?: string };
+    /** Hub token and W&B key; reach the host only through stdin into a 0600 file. @default {} */
+    secrets?: { hfToken?: pulumi.Input<string>; wandbApiKey?: pulumi.Input<string> };
+    /** Output store directory on the host (the model's home when no Hub repo is set). */
+    outputStoreDir: string;
+    /** Look for a finished model in {@link outputStoreDir} before training (no Hub repos). */
+    checkOutputStore: boolean;
+    /** @default "checkpoints/metrics.json" */
+    metricsFile?: string;
+    /** budget.maxHours: the job is stopped when it runs longer. */
+    maxHours: number;
+    /** @default false */
+    keepRunDir?: boolean;
+    /** Power the host off after success (aws) or leave it (ssh/local, or budget.teardown keep). */
+    release: "poweroff" | "none";
+    /** @default "~/.stacktune/runs" */
+    runRoot?: string;
+    /** @default "~/.stacktune/venvs" */
+    venvRoot?: string;
+}
+
+/**
+ * The managed training job. Two commands on the host:
+ * - `stage` unpacks the rendered files, run.env, the scripts and the python/ package into the run
+ *   directory `<runRoot>/<experimentHash>` (plain input: nothing secret is in it);
+ * - `run` pipes secrets.env in on stdin and runs start-or-attach.sh, which starts the job detached or
+ *   re-attaches to it, streams its progress and exits with its status.
+ * Both are triggered by the experiment hash: an unchanged stack is a no-op, a changed setting
+ * replaces them — the old run is stopped first (deleteBeforeReplace), then exactly one new run starts.
+ */
+export class TrainingJob extends pulumi.ComponentResource {
+    public readonly runDir: string;
+    public readonly stage: HostCommand;
+    public readonly run: HostCommand;
+    /** The job's summary (status, starts, metrics, output store). */
+    public readonly result: pulumi.Output<JobResult | undefined>;
+
+    constructor(name: string, args: TrainingJobArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("stacktune:job:TrainingJob", name, {}, opts);
+        const runRoot = args.runRoot ?? "~/.stacktune/runs";
+        this.runDir = runDirectory(runRoot, args.experimentHash);
+        const keepRunDir = args.keepRunDir ?? false;
+        const runEnv = renderRunEnv({
+            experimentHash: args.experimentHash,
+            stack: args.stack,
+            runtime: args.runtime.kind,
+            ...(args.runtime.kind === "docker" ? { image: args.runtime.image } : {}),
+            ...(args.runtime.kind === "venv" && args.runtime.venvPath !== undefined
+                ? { venvPath: args.runtime.venvPath }
+                : {}),
+            python: (args.runtime.kind === "venv" ? args.runtime.python : undefined) ?? "python3",
+            venvRoot: args.venvRoot ?? "~/.stacktune/venvs",
+            gpus: args.host.gpus,
+            outputStoreDir: args.outputStoreDir,
+            checkOutputStore: args.checkOutputStore,
+            metricsFile: args.metricsFile ?? "checkpoints/metrics.json",
+            maxSeconds: args.maxHours * 3600,
+            keepRunDir,
+            release: args.release,
+        });
+        const bundle = deterministicTarGz(
+            runBundleEntries({
+                renderedFiles: args.renderedFiles,
+                runEnv,
+                pythonSources: args.pythonSources,
+                requirements: args.requirements,
+            }),
+        );
+        const ready = [...args.host.ready, ...(args.runtime.kind === "docker" ? [args.runtime.imageReady] : [])];
+        const triggers = [args.experimentHash];
+
+        this.stage = hostCommand(
+            `${name}-stage`,
+            args.host,
+            { create: stageCommand(this.runDir), stdin: bundle.toString("base64"), triggers },
+            { parent: this, dependsOn: ready },
+        );
+
+        const secrets = args.secrets ?? {};
+        const secretsEnv = pulumi.secret(
+            pulumi
+                .all([secrets.hfToken, secrets.wandbApiKey])
+                .apply(([hfToken, wandbApiKey]) =>
+                    renderSecretsEnv({
+                        ...(hfToken !== undefined ? { hfToken } : {}),
+                        ...(wandbApiKey !== undefined ? { wandbApiKey } : {}),
+                    }),
+                ),
+        );
+        const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
+        this.run = hostCommand(
+            `${name}-run`,
+            args.host,
+            {
+                create: startOrAttachCommand(this.runDir),
+                // A changed secret or connection re-runs start-or-attach: it re-attaches, never retrains.
+                update: startOrAttachCommand(this.runDir),
+                delete: stopRunCommand(this.runDir, keepRunDir, container),
+                stdin: secretsEnv,
+                triggers,
+            },
+            {
+                parent: this,
+                dependsOn: [this.stage],
+                additionalSecretOutputs: ["stdin"],
+                // Two runs must never share the GPUs: stop the old run before starting the new one.
+                deleteBeforeReplace: true,
+                // A 15-hour run is one create; Pulumi's default timeouts must not cut it.
+                customTimeouts: { create: `${Math.ceil(args.maxHours * 60) + 30}m`, update: `${Math.ceil(args.maxHours * 60) + 30}m` },
+            },
+        );
+        this.result = this.run.stdout.apply(parseJobResult);
+        this.registerOutputs({ runDir: this.runDir, result: this.result });
+    }
+}
