@@ -132,8 +132,10 @@ describe('settings defaults (the reference run where it applies)', () => {
   });
 
   it('settingsDefaults is the single source: every concern parsed from nothing equals it', () => {
-    const concerns = Object.keys(settingsDefaults).filter((k) => k !== 'target' && k !== 'runtime') as (keyof Settings)[];
-    for (const key of concerns) expect(parsed[key], key).toEqual(settingsDefaults[key as keyof typeof settingsDefaults]);
+    const concerns = (Object.keys(settingsDefaults) as (keyof Settings)[]).filter(
+      (k) => k !== 'target' && k !== 'runtime',
+    );
+    for (const key of concerns) expect(parsed[key], key).toEqual(settingsDefaults[key]);
     expect(parsed.runtime).toEqual(settingsDefaults.runtime);
     expect(concerns.length).toBe(13);
   });
