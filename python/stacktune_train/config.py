@@ -207,8 +207,15 @@ def parse_config(path: str | Path, argv: list[str] | None = None) -> StacktuneCo
     # defaults (YAML 1.1 reads 1e-4 as a string). Mappings go through as JSON like on the CLI.
     parser.set_defaults(**{k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()})
     for action in parser._actions:
-        if action.dest in values and action.required:
-            action.required = False
+        if action.dest not in values:
+            continue
+        action.required = False
+        # argparse checks `choices` only for command-line values, not for defaults: check YAML values here.
+        if action.choices is not None and str(values[action.dest]) not in {str(c) for c in action.choices}:
+            raise ConfigError(
+                f"{path}: {action.dest} {values[action.dest]!r} is not one of "
+                f"{', '.join(str(c) for c in action.choices)}"
+            )
     try:
         model, data, publish, schedule, training = parser.parse_args_into_dataclasses(
             args=list(argv or []), return_remaining_strings=False
