@@ -115,7 +115,11 @@ export function stageCommand(runDir: string): string {
 
 /** The job command: start or re-attach (the secrets.env content arrives on stdin). */
 export function startOrAttachCommand(runDir: string): string {
-    return `d=${hostPath(runDir)}; exec bash "$d/start-or-attach.sh" "$d"`;
+    return (
+        `d=${hostPath(runDir)}; if [ ! -f "$d/start-or-attach.sh" ]; then ` +
+        `echo "stacktune: run directory $d is missing; run 'pulumi up' again to upload it" >&2; exit 64; fi; ` +
+        'exec bash "$d/start-or-attach.sh" "$d"'
+    );
 }
 
 /** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */

@@ -86,8 +86,9 @@ else
     )
     rm -f exit_code summary.json
     echo running >job.status
-    # setsid + nohup + no inherited descriptors: the run survives the SSH session that started it.
-    setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 &
+    # setsid + nohup + no inherited descriptors (not even the lock): the run survives the SSH
+    # session that started it, and a later start-or-attach can take the lock while it runs.
+    setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 9>&- &
     echo $! >runner.pid
     phase start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $(cat runner.pid)) in $run_dir"
 fi

@@ -1,0 +1,258 @@
+// The on-host protocol, executed for real with bash on this machine: stage → start-or-attach →
+// detached runner → summary, re-attach after a dropped connection, no second training of a
+// finished run, failure output, budget stop, and stop-run on destroy. A fake launch.sh stands in
+// for the pipeline; everything else is the shipped scripts.
+import { execFileSync, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, describe, expect, it } from "vitest";
+import { renderRunEnv, renderSecretsEnv, runBundleEntries, RunEnv, stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
+import { deterministicTarGz } from "../src/job/tarball";
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-home-"));
+const CANARY = "CANARY-hf-91b2d4";
+const started: number[] = [];
+
+const FAKE_LAUNCH = `#!/usr/bin/env bash
+set -euo pipefail
+set -a; . ./run.env; if [ -f secrets.env ]; then . ./secrets.env; fi; set +a
+echo "secrets.env mode: $(stat -c %a secrets.env)"
+echo "token present: \${HF_TOKEN:+yes}"
+printf 'STACKTUNE_PHASE {"phase":"train","event":"start","elapsed_s":0}\\n'
+for i in 1 2 3; do
+  printf 'STACKTUNE_PROGRESS {"phase":"train","step":%d,"total":3,"loss":1.5}\\n' "$i"
+  echo "noise line $i"
+  sleep "$(cat sleep_seconds 2>/dev/null || echo 0)"
+done
+mkdir -p checkpoints
+echo '{"train_loss": 1.25, "eval_loss": 1.5}' > checkpoints/metrics.json
+if [ -f fail ]; then echo "boom: the trainer broke"; exit 3; fi
+`;
+
+function hashOf(label: string): string {
+    return label.padEnd(64, "0").replace(/[^0-9a-f]/g, "a").slice(0, 64);
+}
+
+function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<string, string> = {}): string {
+    const runEnv = renderRunEnv({
+        experimentHash: hash,
+        stack: "script-test",
+        runtime: "venv",
+        venvPath: process.env.VIRTUAL_ENV ?? "/usr",
+        python: "python3",
+        venvRoot: "~/.stacktune/venvs",
+        gpus: 0,
+        outputStoreDir: "~/.stacktune/models/script-test",
+        checkOutputStore: false,
+        metricsFile: "checkpoints/metrics.json",
+        maxSeconds: 600,
+        keepRunDir: false,
+        release: "none",
+        ...overrides,
+    });
+    const entries = runBundleEntries({
+        renderedFiles: new Map([
+            ["launch.sh", FAKE_LAUNCH],
+            ["training.yaml", "output_dir: checkpoints\n"],
+            ["accelerate.yaml", "num_processes: 1\n"],
+        ]),
+        runEnv,
+        pythonSources: new Map([["python/stacktune_train/__init__.py", ""]]),
+        requirements: new Map([["requirements.txt", "pyyaml\n"]]),
+    });
+    for (const [name, content] of Object.entries(extra)) entries.set(name, { content });
+    const runDir = `~/.stacktune/runs/${hash}`;
+    execFileSync("bash", ["-c", stageCommand(runDir)], {
+        input: deterministicTarGz(entries).toString("base64"),
+        env: { ...process.env, HOME: home },
+    });
+    return path.join(home, ".stacktune", "runs", hash);
+}
+
+function startOrAttach(hash: string): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
+        input: renderSecretsEnv({ hfToken: CANARY }),
+        env: { ...process.env, HOME: home },
+        encoding: "utf8",
+        timeout: 60_000,
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+    const line = stdout.trim().split("\n").pop() ?? "";
+    return JSON.parse(line) as Record<string, unknown>;
+}
+
+const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8").trim();
+
+function sessionAlive(pid: number): boolean {
+    return spawnSync("pgrep", ["-s", String(pid)]).status === 0;
+}
+
+afterAll(() => {
+    for (const pid of started) {
+        try {
+            process.kill(-pid, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    }
+});
+
+describe("start-or-attach.sh", () => {
+    it("starts the run detached, streams only progress lines and ends with the summary", () => {
+        const hash = hashOf("a1");
+        const dir = stage(hash);
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        const lines = r.stdout.trim().split("\n");
+        expect(lines.filter((l) => l.startsWith("STACKTUNE_PROGRESS ")).map((l) => JSON.parse(l.slice(19)).step)).toEqual([1, 2, 3]);
+        expect(r.stdout).not.toContain("noise line");
+        expect(r.stdout).toContain('STACKTUNE_PHASE {"phase":"start"');
+        expect(lastJson(r.stdout)).toMatchObject({
+            experiment_hash: hash,
+            status: "succeeded",
+            exit_code: 0,
+            starts: 1,
+            metrics: { train_loss: 1.25, eval_loss: 1.5 },
+        });
+        // secrets.env was 0600 while the job ran, is gone now, and its value reached no log
+        expect(read(dir, "job.log")).toContain("secrets.env mode: 600");
+        expect(fs.existsSync(path.join(dir, "secrets.env"))).toBe(false);
+        expect(read(dir, "job.log")).toContain("token present: yes");
+        expect(r.stdout + r.stderr + read(dir, "job.log")).not.toContain(CANARY);
+    });
+
+    it("prunes a succeeded run directory to its receipt unless keepRunDir", () => {
+        const dir = path.join(home, ".stacktune", "runs", hashOf("a1"));
+        expect(fs.readdirSync(dir).sort()).toEqual(
+            [".lock", "exit_code", "job.log", "job.status", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
+        );
+        const kept = stage(hashOf("a2"), { keepRunDir: true });
+        expect(startOrAttach(hashOf("a2")).code).toBe(0);
+        expect(fs.existsSync(path.join(kept, "checkpoints", "metrics.json"))).toBe(true);
+        expect(fs.existsSync(path.join(kept, "launch.sh"))).toBe(true);
+    });
+
+    it("never trains a finished run again: a second call returns the summary, start count stays 1", () => {
+        const hash = hashOf("a1");
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("already succeeded; nothing to train");
+        expect(r.stdout).not.toContain("STACKTUNE_PROGRESS");
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 1 });
+        expect(read(path.join(home, ".stacktune", "runs", hash), "starts")).toBe("1");
+    });
+
+    it("fails with the job's exit status, its last log lines and the run directory; the next call retries", () => {
+        const hash = hashOf("b1");
+        const dir = stage(hash, {}, { fail: "" });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toContain("ended with status 'failed' (exit 3)");
+        expect(r.stderr).toContain("boom: the trainer broke");
+        expect(r.stderr).toContain(`the run directory is ${dir}`);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "failed", exit_code: 3, starts: 1 });
+        expect(fs.existsSync(path.join(dir, "launch.sh"))).toBe(true);
+
+        fs.rmSync(path.join(dir, "fail"));
+        const retry = startOrAttach(hash);
+        expect(retry.code).toBe(0);
+        expect(lastJson(retry.stdout)).toMatchObject({ status: "succeeded", starts: 2 });
+        expect(fs.existsSync(path.join(dir, "job.1.log"))).toBe(true);
+    });
+
+    it("survives a dropped connection and re-attaches without a second start", async () => {
+        const hash = hashOf("c1");
+        const dir = stage(hash, {}, { sleep_seconds: "2" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
+            env: { ...process.env, HOME: home },
+            detached: true,
+        });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({ hfToken: CANARY }));
+        await new Promise<void>((resolve) => {
+            first.stdout.on("data", (chunk: Buffer) => {
+                if (chunk.toString().includes('"step":1')) resolve();
+            });
+        });
+        // the operator's connection drops: the attaching shell and its tail die
+        process.kill(-first.pid!, "SIGHUP");
+        const runner = Number(read(dir, "runner.pid"));
+        expect(sessionAlive(runner)).toBe(true);
+
+        const again = startOrAttach(hash);
+        expect(again.code).toBe(0);
+        expect(again.stdout).toContain('STACKTUNE_PHASE {"phase":"attach"');
+        expect(lastJson(again.stdout)).toMatchObject({ status: "succeeded", starts: 1 });
+        expect(read(dir, "starts")).toBe("1");
+    });
+
+    it("answers from the output store on the host without training (ssh without Hub repos)", () => {
+        const hash = hashOf("d1");
+        const store = path.join(home, ".stacktune", "models", "done");
+        fs.mkdirSync(store, { recursive: true });
+        fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: hash, stack: "x" }));
+        const dir = stage(hash, { checkOutputStore: true, outputStoreDir: "~/.stacktune/models/done" });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("output store already holds the model");
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 0, output_store: store });
+        expect(fs.existsSync(path.join(dir, "runner.pid"))).toBe(false);
+        expect(fs.existsSync(path.join(dir, "secrets.env"))).toBe(false);
+    });
+
+    it("stops a run that exceeds budget.maxHours with status budget_exceeded (exit 124)", () => {
+        const hash = hashOf("e1");
+        const dir = stage(hash, { maxSeconds: 1 }, { sleep_seconds: "2" });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(124);
+        expect(read(dir, "job.status")).toBe("budget_exceeded");
+        expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
+    });
+
+    it("reports an incomplete run directory with exit 64", () => {
+        const r = startOrAttach(hashOf("f1"));
+        expect(r.code).toBe(64);
+        expect(r.stderr).toContain("is missing; run 'pulumi up' again");
+    });
+});
+
+describe("stop-run.sh (the job's delete)", () => {
+    it("stops every process of the run and removes its directory", async () => {
+        const hash = hashOf("9a");
+        const dir = stage(hash, {}, { sleep_seconds: "30" });
+        const child = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
+            env: { ...process.env, HOME: home },
+            detached: true,
+        });
+        started.push(child.pid!);
+        child.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        const runner = Number(read(dir, "runner.pid"));
+        started.push(runner);
+        expect(sessionAlive(runner)).toBe(true);
+
+        const out = execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, false)], {
+            env: { ...process.env, HOME: home },
+            encoding: "utf8",
+        });
+        expect(out).toContain(`stopping run in ${dir}`);
+        expect(sessionAlive(runner)).toBe(false);
+        expect(fs.existsSync(dir)).toBe(false);
+    });
+
+    it("keeps the directory (minus secrets) when keepRunDir, and is a no-op on a missing run", () => {
+        const hash = hashOf("9b");
+        const dir = stage(hash, {}, { "secrets.env": "HF_TOKEN=x\n" });
+        execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, true)], { env: { ...process.env, HOME: home } });
+        expect(fs.existsSync(path.join(dir, "run.env"))).toBe(true);
+        expect(fs.existsSync(path.join(dir, "secrets.env"))).toBe(false);
+        const missing = spawnSync("bash", ["-c", stopRunCommand("~/.stacktune/runs/" + hashOf("9c"), false)], {
+            env: { ...process.env, HOME: home },
+        });
+        expect(missing.status).toBe(0);
+    });
+});
