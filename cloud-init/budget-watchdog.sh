@@ -4,9 +4,10 @@
 # anyone is still connected. The instance's shutdown behaviour is terminate, so powering off ends
 # the bill; counting from the first boot means a reboot does not extend the budget.
 set -euo pipefail
+# The two paths are variables only so tests can run this script outside an instance.
 # shellcheck source=/dev/null
-source /etc/stacktune/host.env
-state=/var/lib/stacktune
+source "${STACKTUNE_HOST_ENV:-/etc/stacktune/host.env}"
+state=${STACKTUNE_STATE_DIR:-/var/lib/stacktune}
 mkdir -p "${state}"
 if [[ ! -f "${state}/deadline" ]]; then
   uptime_s=$(cut -d. -f1 /proc/uptime)

@@ -4,9 +4,10 @@
 # Success: /var/lib/stacktune/host-ready. Failure: the reason in /var/lib/stacktune/host-failed
 # and a non-zero exit, which `cloud-init status --wait` reports to `pulumi up`.
 set -euo pipefail
+# The two paths are variables only so tests can run this script outside an instance.
 # shellcheck source=/dev/null
-source /etc/stacktune/host.env
-state=/var/lib/stacktune
+source "${STACKTUNE_HOST_ENV:-/etc/stacktune/host.env}"
+state=${STACKTUNE_STATE_DIR:-/var/lib/stacktune}
 mkdir -p "${state}"
 rm -f "${state}/host-ready" "${state}/host-failed"
 
