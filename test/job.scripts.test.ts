@@ -108,7 +108,7 @@ describe("start-or-attach.sh", () => {
         const r = startOrAttach(hash);
         expect(r.code).toBe(0);
         const lines = r.stdout.trim().split("\n");
-        expect(lines.filter((l) => l.startsWith("STACKTUNE_PROGRESS ")).map((l) => JSON.parse(l.slice(19)).step)).toEqual([1, 2, 3]);
+        expect(lines.filter((l) => l.startsWith("STACKTUNE_PROGRESS ")).map((l) => (JSON.parse(l.slice(19)) as { step: number }).step)).toEqual([1, 2, 3]);
         expect(r.stdout).not.toContain("noise line");
         expect(r.stdout).toContain('STACKTUNE_PHASE {"phase":"start"');
         expect(lastJson(r.stdout)).toMatchObject({
