@@ -1,0 +1,130 @@
+// The ssh target (docker runtime, no Hub repo) through index.ts under Pulumi mocks: the SSH
+// connection, the preflight, the image built on the host, and the job with the on-host completion check.
+import * as fs from "fs";
+
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { imageBuildCommand, trainingImageInputs, trainingImageTag } from "../src/image";
+import { startOrAttachCommand, stopRunCommand } from "../src/job";
+import { extractBundle, listFiles } from "./helpers/bundle";
+import {
+    installProgramMocks,
+    isSecretInput,
+    nonSecretOccurrences,
+    plain,
+    ProgramMocks,
+    runProgram,
+    RegisteredResource,
+    textInput,
+    valueOf,
+} from "./helpers/pulumiMocks";
+
+const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-ssh-key-55e1\n-----END OPENSSH PRIVATE KEY-----\n";
+const TOKEN_CANARY = "hf_CANARY_ssh_2b7c";
+let mocks: ProgramMocks;
+let outputs: Record<string, unknown>;
+const byName = (name: string): RegisteredResource => mocks.resources.find((r) => r.name === name)!;
+
+beforeAll(async () => {
+    mocks = await installProgramMocks({
+        stack: "box-4090",
+        config: {
+            "stacktune:target": { kind: "ssh", host: "192.0.2.10", port: 2222, user: "trainer", gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 150 },
+            "stacktune:runtime": { kind: "docker" },
+            "stacktune:budget": { maxHours: 20, keepRunDir: true },
+            "stacktune:sshPrivateKey": KEY_CANARY,
+            // Not needed without Hub repos, but set: it must still reach the host only through stdin.
+            "stacktune:hfToken": TOKEN_CANARY,
+        },
+        secretKeys: ["stacktune:sshPrivateKey", "stacktune:hfToken"],
+    });
+    outputs = await runProgram();
+});
+
+describe("ssh target (docker runtime)", () => {
+    it("registers the host with its preflight, the image build and the job", () => {
+        expect(mocks.resources.map((r) => `${r.type} ${r.name}`)).toEqual([
+            "stacktune:index:Experiment experiment",
+            "stacktune:ssh:Host experiment-host",
+            "stacktune:image:TrainingImage experiment-image",
+            "stacktune:job:TrainingJob experiment-job",
+            "command:remote:Command experiment-host-preflight",
+            "command:remote:Command experiment-image-build",
+            "command:remote:Command experiment-job-stage",
+            "command:remote:Command experiment-job-run",
+        ]);
+    });
+
+    it("connects with the configured address and the key as a secret, failing fast when unreachable", () => {
+        for (const name of ["experiment-host-preflight", "experiment-image-build", "experiment-job-stage", "experiment-job-run"]) {
+            const connection = byName(name).inputs.connection;
+            expect(isSecretInput(connection)).toBe(true);
+            expect(plain(connection)).toEqual({
+                host: "192.0.2.10",
+                port: 2222,
+                user: "trainer",
+                privateKey: KEY_CANARY,
+                dialErrorLimit: 3,
+                perDialTimeout: 10,
+            });
+        }
+    });
+
+    it("preflights 4 GPUs of 24 GB, 150 GB free and docker with the NVIDIA toolkit", () => {
+        const create = textInput(byName("experiment-host-preflight"), "create");
+        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+        expect(create).toContain("nvidia-smi --query-gpu=memory.total,driver_version");
+        expect(create).toContain("the NVIDIA container toolkit");
+    });
+
+    it("builds the image on the host from images/ + python/, triggered by the inputs' digest", () => {
+        const build = byName("experiment-image-build");
+        const tag = trainingImageTag(trainingImageInputs(path.join(__dirname, "..")));
+        expect(tag).toMatch(/^stacktune-train:[0-9a-f]{16}$/);
+        expect(build.inputs.create).toBe(imageBuildCommand(tag));
+        expect(build.inputs.triggers).toEqual([tag]);
+        expect(build.inputs.delete).toBeUndefined();
+        const files = listFiles(extractBundle(textInput(build, "stdin")));
+        expect(files).toEqual(expect.arrayContaining(["images/train.Dockerfile", "images/requirements-gpu.txt", "python/pyproject.toml", "python/requirements.txt"]));
+        expect(files.some((f) => f.startsWith("python/tests/"))).toBe(false);
+    });
+
+    it("runs the job in the image, checks the host's output store first, keeps the run dir and never powers off", async () => {
+        const hash = await valueOf(outputs.experimentHash as string);
+        const runDir = `~/.stacktune/runs/${hash}`;
+        const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName("experiment-job-stage"), "stdin")), "run.env"), "utf8");
+        const tag = trainingImageTag(trainingImageInputs(path.join(__dirname, "..")));
+        expect(runEnv).toContain(`STACKTUNE_IMAGE='${tag}'`);
+        expect(runEnv).toContain("STACKTUNE_RUNTIME='docker'");
+        expect(runEnv).toContain("STACKTUNE_GPUS='4'");
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='true'");
+        expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR="$HOME"/'.stacktune/models/box-4090'`);
+        expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR='true'");
+        expect(runEnv).toContain("STACKTUNE_RELEASE='none'");
+        const run = byName("experiment-job-run");
+        expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
+        expect(run.inputs.delete).toBe(stopRunCommand(runDir, true, `stacktune-${hash.slice(0, 12)}`));
+        expect(isSecretInput(run.inputs.stdin)).toBe(true);
+        expect(textInput(run, "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+    });
+
+    it("keeps the key in the connection and the token in the job's stdin, nowhere else", () => {
+        expect(nonSecretOccurrences(mocks.resources, "CANARY-ssh-key")).toEqual([]);
+        expect(nonSecretOccurrences(mocks.resources, TOKEN_CANARY)).toEqual([]);
+        for (const r of mocks.resources) {
+            for (const key of ["create", "update", "delete"]) {
+                const text = JSON.stringify(plain(r.inputs[key]) ?? "");
+                expect(text).not.toContain("CANARY");
+            }
+            expect(r.inputs.environment).toBeUndefined();
+        }
+    });
+
+    it("exports the SSH address and the model's place on the host", async () => {
+        expect(await valueOf(outputs.hostAddress as string)).toBe("trainer@192.0.2.10:2222");
+        expect(await valueOf(outputs.model as object)).toEqual({ localDir: "~/.stacktune/models/box-4090", completedBefore: false });
+        const cost = await valueOf(outputs.estimatedCost as { usd: number; hours: number });
+        expect(cost).toMatchObject({ usd: 0, hours: 20 });
+    });
+});
+
