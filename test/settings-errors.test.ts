@@ -29,6 +29,7 @@ const badInputs: [string, Raw, string, string][] = [
   ['ssh port out of range', merge(gpu, { target: { port: 70000 } }), 'target.port', 'at most 65535'],
   ['lora.r zero', merge(gpu, { lora: { r: 0 } }), 'lora.r', 'greater than 0'],
   ['lora.dropout of 1', merge(gpu, { lora: { dropout: 1 } }), 'lora.dropout', 'less than 1'],
+  ['target modules as one string', merge(gpu, { lora: { targetModules: 'q_proj' } }), 'lora.targetModules', 'must be all-linear or a list of module names'],
   ['empty target module list', merge(gpu, { lora: { targetModules: [] } }), 'lora.targetModules', 'at least 1 item'],
   ['unknown scheduler', merge(gpu, { training: { lrScheduler: 'cosine_annealing' } }), 'training.lrScheduler', 'one of linear, cosine'],
   ['maxSteps 0', merge(gpu, { training: { maxSteps: 0 } }), 'training.maxSteps', 'must be -1 (train for `epochs`) or a positive step count'],

@@ -70,6 +70,19 @@ const cases: Record<string, RuleCases> = {
     fail: [{ raw: merge(cpuRun, { training: { useLigerKernel: true } }), paths: ['training.useLigerKernel'], says: 'set stacktune:training.useLigerKernel to false' }],
     pass: [{ raw: merge(gpu, { training: { useLigerKernel: true } }) }],
   },
+  'flash-attention-needs-half-precision': {
+    fail: [
+      {
+        raw: merge(gpu, { training: { bf16: false }, quantization: { load4bit: false }, distributed: { strategy: 'ddp' } }),
+        paths: ['attention.implementation'],
+        says: 'set stacktune:training.bf16 to true or attention.implementation to sdpa',
+      },
+    ],
+    pass: [
+      { raw: merge(gpu, { training: { bf16: false }, quantization: { load4bit: false }, distributed: { strategy: 'ddp' }, attention: { implementation: 'sdpa' } }) },
+      { raw: merge(gpu, { training: { bf16: false }, quantization: { computeDtype: 'float16', storageDtype: 'float16' } }) },
+    ],
+  },
   'bf16-compute-dtype': {
     fail: [
       {
@@ -153,6 +166,10 @@ const cases: Record<string, RuleCases> = {
   'aws-output-survives-teardown': {
     fail: [{ raw: { target: awsTarget }, paths: ['hub.mergedRepo'], says: 'set stacktune:hub.mergedRepo' }],
     pass: [{ raw: { target: awsTarget, budget: { teardown: 'keep' } } }, { raw: { target: awsTarget, hub: { adapterRepo: 'me/adapter' } } }],
+  },
+  'max-usd-needs-aws': {
+    fail: [{ raw: merge(gpu, { budget: { maxUsd: 100 } }), paths: ['budget.maxUsd'], says: 'remove stacktune:budget.maxUsd' }],
+    pass: [{ raw: merge(aws, { budget: { maxUsd: 100 } }) }],
   },
   'hub-repos-need-token': {
     fail: [

@@ -130,7 +130,8 @@ export function issuesFromZod(
               : `missing; ${requiredAdvice[path] ?? `set stacktune:${path} to one of ${listOptions(options)}`}`,
           });
         } else {
-          out.push({ path, message: `does not match any accepted form; see docs/contracts.md §1 for stacktune:${path}` });
+          const custom = issue.message.startsWith('Invalid') ? undefined : issue.message;
+          out.push({ path, message: `${custom ?? 'does not match any accepted form (see docs/contracts.md §1)'}; change stacktune:${path}` });
         }
         break;
       }

@@ -124,6 +124,19 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'flash-attention-needs-half-precision',
+    description: 'flash_attention_2 only runs in bfloat16/float16; without bf16 (and no 4-bit) the model is float32',
+    check: (s) =>
+      !runsOnCpu(s) && s.attention.implementation === 'flash_attention_2' && !s.training.bf16 && !s.quantization.load4bit
+        ? [
+            {
+              path: 'attention.implementation',
+              message: 'flash_attention_2 needs bfloat16 weights but training.bf16 is false; set stacktune:training.bf16 to true or attention.implementation to sdpa',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'bf16-compute-dtype',
     description: 'bf16 training with float16 4-bit compute mixes half-precision formats',
     check: (s) =>
@@ -238,6 +251,14 @@ export const settingsRules: readonly SettingsRule[] = [
               message: 'the instance is terminated after the run, so a model kept only on its disk is lost; set stacktune:hub.mergedRepo (or hub.adapterRepo), or budget.teardown to keep',
             },
           ]
+        : ok,
+  },
+  {
+    id: 'max-usd-needs-aws',
+    description: 'budget.maxUsd is checked against the instance price; only aws targets have one',
+    check: (s) =>
+      s.target.kind !== 'aws' && s.budget.maxUsd !== undefined
+        ? [{ path: 'budget.maxUsd', message: `a ${s.target.kind} target has no hourly price to check; remove stacktune:budget.maxUsd (budget.maxHours still applies)` }]
         : ok,
   },
   {
