@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from stacktune_train import merge
+from stacktune_train.chat import encode_conversation
+from stacktune_train.config import parse_config
+
+
+@pytest.fixture
+def merged_run(trained_run, monkeypatch):
+    run, _ = trained_run
+    monkeypatch.chdir(run)
+    monkeypatch.setenv("STACKTUNE_EXPERIMENT_HASH", "0123abcd")
+    monkeypatch.setenv("STACKTUNE_STACK", "test-stack")
+    cfg = parse_config(run / "training.yaml", [])
+    merged_dir = merge.main(cfg)
+    return run, cfg, merged_dir
+
+
+def test_merged_logits_equal_adapter_logits(merged_run, tiny_tokenizer):
+    run, cfg, merged_dir = merged_run
+    text = encode_conversation([{"from": "human", "value": "Why is the sky blue? 为什么"},
+                                {"from": "gpt", "value": "Rayleigh scattering."}], sample_index=0)
+    ids = torch.tensor([tiny_tokenizer(text, add_special_tokens=False)["input_ids"]])
+    base = AutoModelForCausalLM.from_pretrained(cfg.model.model_name_or_path, dtype=torch.float32)
+    adapted = PeftModel.from_pretrained(base, run / "out").eval()
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
+    with torch.no_grad():
+        adapter_logits = adapted(input_ids=ids).logits
+        merged_logits = merged(input_ids=ids).logits
+    torch.testing.assert_close(merged_logits, adapter_logits, atol=1e-4, rtol=1e-4)
+    plain = AutoModelForCausalLM.from_pretrained(cfg.model.model_name_or_path, dtype=torch.float32).eval()
+    with torch.no_grad():
+        assert not torch.allclose(plain(input_ids=ids).logits, merged_logits, atol=1e-4), "the adapter changed nothing"
+
+
+def test_merged_dir_loads_as_a_plain_model_with_its_tokenizer(merged_run):
+    _, _, merged_dir = merged_run
+    model = AutoModelForCausalLM.from_pretrained(merged_dir)
+    tokenizer = AutoTokenizer.from_pretrained(merged_dir)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert tokenizer.bos_token == "<|begin_of_text|>" and tokenizer.eos_token == "<|eot_id|>"
+    assert "<|start_header_id|>" in tokenizer.chat_template
+
+
+def test_model_card_records_hash_and_settings(merged_run):
+    _, cfg, merged_dir = merged_run
+    card = (merged_dir / "README.md").read_text()
+    assert "experiment hash: `0123abcd`" in card and "stack: `test-stack`" in card
+    assert f"base_model: {cfg.model.model_name_or_path}" in card
+    assert "learning_rate: 0.005" in card and "packing_strategy: bfd" in card
+
+
+def test_output_store_holds_model_tokenizer_adapter_and_marker(merged_run):
+    run, _, _ = merged_run
+    store = run / "store"
+    assert json.loads((store / "stacktune.json").read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}
+    assert (store / "model.safetensors").is_file() and (store / "tokenizer.json").is_file()
+    assert (store / "adapter" / "adapter_model.safetensors").is_file()
+    AutoModelForCausalLM.from_pretrained(store)
+
+
+def test_merge_without_run_env_says_how_to_run_it(monkeypatch):
+    monkeypatch.delenv("STACKTUNE_EXPERIMENT_HASH", raising=False)
+    monkeypatch.setenv("STACKTUNE_STACK", "s")
+    with pytest.raises(SystemExit, match="STACKTUNE_EXPERIMENT_HASH not set: run the merge through launch.sh"):
+        merge.experiment_identity()

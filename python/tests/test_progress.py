@@ -1,0 +1,24 @@
+from stacktune_train.progress import format_progress_line, parse_progress_line, summarize_log_history
+
+
+def test_progress_line_round_trips_in_the_contract_shape():
+    record = {"phase": "train", "step": 10, "total": 100, "loss": 1.23, "tokens_per_s": 456.7, "eta_s": 89}
+    line = format_progress_line(record)
+    assert line == 'STACKTUNE_PROGRESS {"phase":"train","step":10,"total":100,"loss":1.23,"tokens_per_s":456.7,"eta_s":89}'
+    assert parse_progress_line(line) == record
+    assert parse_progress_line("{'loss': 1.2}") is None
+
+
+def test_log_history_summary_spans_a_resume():
+    history = [
+        {"step": 2, "loss": 4.0, "num_tokens": 100.0},
+        {"step": 4, "loss": 2.0, "num_tokens": 200.0},
+        {"step": 4, "eval_loss": 3.0, "eval_num_tokens": 200.0},
+        # resumed process: TRL's token counter starts again at 0
+        {"step": 5, "loss": 1.0, "num_tokens": 50.0},
+        {"step": 5, "train_loss": 2.6, "train_runtime": 1.0},
+    ]
+    loss, tokens = summarize_log_history(history)
+    assert loss == (4.0 * 2 + 2.0 * 2 + 1.0 * 1) / 5
+    assert tokens == 250
+    assert summarize_log_history([]) == (None, 0)
