@@ -1,0 +1,219 @@
+// The aws target through index.ts under Pulumi mocks, with the completion lookup answered "not
+// done" by a local Hub stand-in: the exact inputs of every AWS resource, the host's readiness
+// command, and where the secrets go.
+import * as fs from "fs";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, WAIT_FOR_CLOUD_INIT } from "../src/hosts/aws";
+import { renderCloudInit } from "../src/render";
+import { loadSettingsFromPulumiConfig } from "../src/settings";
+import { extractBundle } from "./helpers/bundle";
+import { FakeHub } from "./helpers/fakeHub";
+import {
+    installProgramMocks,
+    isSecretInput,
+    MOCK_AMI_ID,
+    nonSecretOccurrences,
+    plain,
+    ProgramMocks,
+    RegisteredResource,
+    runProgram,
+    textInput,
+    valueOf,
+} from "./helpers/pulumiMocks";
+
+const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-aws-key-0c4f\n-----END OPENSSH PRIVATE KEY-----\n";
+const TOKEN_CANARY = "hf_CANARY_aws_91d0";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
+const MERGED_REPO = "me/llama3-openhermes-qlora";
+const hub = new FakeHub();
+let mocks: ProgramMocks;
+let outputs: Record<string, unknown>;
+const one = (type: string): RegisteredResource => mocks.one(type);
+
+beforeAll(async () => {
+    await hub.start();
+    process.env.HF_ENDPOINT = hub.url;
+    mocks = await installProgramMocks({
+        stack: "aws-g5",
+        config: {
+            "stacktune:target": {
+                kind: "aws",
+                region: "us-east-1",
+                instanceType: "g5.12xlarge",
+                spot: { enabled: true, maxPrice: 3.5 },
+                rootVolumeGb: 250,
+                sshCidr: "203.0.113.7/32",
+                publicKey: PUBLIC_KEY,
+                checkpointBucket: true,
+            },
+            "stacktune:runtime": { kind: "docker" },
+            "stacktune:hub": { adapterRepo: "me/llama3-openhermes-adapter", mergedRepo: MERGED_REPO },
+            "stacktune:budget": { maxHours: 24, teardown: "release-after-push" },
+            "stacktune:hfToken": TOKEN_CANARY,
+            "stacktune:sshPrivateKey": KEY_CANARY,
+        },
+        secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"],
+    });
+    outputs = await runProgram();
+});
+afterAll(async () => {
+    delete process.env.HF_ENDPOINT;
+    await hub.stop();
+});
+
+describe("aws target", () => {
+    it("asked the Hub for the merged repo's marker, with the token, before creating anything", () => {
+        expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /${MERGED_REPO}/resolve/main/stacktune.json`]);
+        expect(hub.requests[0]?.authorization).toBe(`Bearer ${TOKEN_CANARY}`);
+    });
+
+    it("registers exactly the GPU host's resources, the image and the job", () => {
+        expect(mocks.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+            [
+                "stacktune:index:Experiment experiment",
+                "stacktune:aws:GpuHost experiment-host",
+                "pulumi:providers:aws experiment-host-aws",
+                "aws:ec2/securityGroup:SecurityGroup experiment-host-ssh",
+                "aws:ec2/keyPair:KeyPair experiment-host-key",
+                "aws:s3/bucket:Bucket experiment-host-checkpoints",
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock experiment-host-checkpoints",
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration experiment-host-checkpoints",
+                "aws:iam/role:Role experiment-host-role",
+                "aws:iam/rolePolicy:RolePolicy experiment-host-checkpoints",
+                "aws:iam/instanceProfile:InstanceProfile experiment-host-profile",
+                "aws:ec2/instance:Instance experiment-host-instance",
+                "command:remote:Command experiment-host-ready",
+                "stacktune:image:TrainingImage experiment-image",
+                "command:remote:Command experiment-image-build",
+                "stacktune:job:TrainingJob experiment-job",
+                "command:remote:Command experiment-job-stage",
+                "command:remote:Command experiment-job-run",
+            ].sort(),
+        );
+    });
+
+    it("uses the region from the settings and looks the Deep Learning AMI up by filter", () => {
+        expect(one("pulumi:providers:aws").inputs.region).toBe("us-east-1");
+        const lookups = mocks.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi");
+        expect(lookups).toHaveLength(1);
+        expect(lookups[0]?.inputs).toEqual(dlamiLookup());
+        expect(dlamiLookup()).toEqual({
+            mostRecent: true,
+            owners: ["amazon"],
+            filters: [
+                { name: "name", values: ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"] },
+                { name: "architecture", values: ["x86_64"] },
+                { name: "state", values: ["available"] },
+                { name: "root-device-type", values: ["ebs"] },
+            ],
+        });
+    });
+
+    it("launches the instance: type, AMI, spot with max price, encrypted gp3, IMDSv2 hop 2, terminate on shutdown, rendered user-data", () => {
+        const settings = loadSettingsFromPulumiConfig().settings;
+        const instance = one("aws:ec2/instance:Instance").inputs;
+        expect(instance.instanceType).toBe("g5.12xlarge");
+        expect(instance.ami).toBe(MOCK_AMI_ID);
+        expect(instance.instanceMarketOptions).toEqual({
+            marketType: "spot",
+            spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate", maxPrice: "3.5000" },
+        });
+        expect(instance.rootBlockDevice).toEqual({ volumeType: "gp3", volumeSize: 250, encrypted: true, deleteOnTermination: true });
+        expect(instance.metadataOptions).toEqual({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 });
+        expect(instance.instanceInitiatedShutdownBehavior).toBe("terminate");
+        expect(instance.userData).toBe(renderCloudInit(settings, "aws-g5"));
+        expect(instance.userDataReplaceOnChange).toBe(true);
+        expect(instance.keyName).toBe("experiment-host-key-keyname");
+        expect(instance.vpcSecurityGroupIds).toEqual(["experiment-host-ssh-id"]);
+        expect(instance.iamInstanceProfile).toBe("experiment-host-profile-profile-name");
+        expect(instance.associatePublicIpAddress).toBe(true);
+        expect(instance.tags).toEqual({
+            Name: "experiment-host",
+            "stacktune:stack": "aws-g5",
+            "stacktune:experiment": (outputs.experimentHash as string).slice(0, 16),
+        });
+    });
+
+    it("allows SSH from exactly the configured CIDR and installs the configured public key", () => {
+        const sg = one("aws:ec2/securityGroup:SecurityGroup").inputs;
+        expect(sg.ingress).toEqual([
+            { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
+        ]);
+        expect(one("aws:ec2/keyPair:KeyPair").inputs.publicKey).toBe(PUBLIC_KEY);
+    });
+
+    it("gives the instance a role that can only use its own checkpoint bucket", () => {
+        expect(one("aws:s3/bucket:Bucket").inputs).toMatchObject({ bucketPrefix: "stacktune-ckpt-", forceDestroy: true });
+        expect(one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toMatchObject({
+            bucket: "experiment-host-checkpoints-id",
+            blockPublicAcls: true,
+            blockPublicPolicy: true,
+            ignorePublicAcls: true,
+            restrictPublicBuckets: true,
+        });
+        expect(
+            one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules,
+        ).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
+        expect(one("aws:iam/role:Role").inputs.assumeRolePolicy).toBe(ec2AssumeRolePolicy());
+        const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy").inputs.policy as string) as unknown;
+        expect(policy).toEqual(checkpointBucketPolicy("arn:aws:s3:::stacktune-ckpt-test"));
+        expect(policy).toEqual({
+            Version: "2012-10-17",
+            Statement: [
+                { Sid: "ListCheckpointBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: ["arn:aws:s3:::stacktune-ckpt-test"] },
+                {
+                    Sid: "ReadWriteCheckpoints",
+                    Effect: "Allow",
+                    Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                    Resource: ["arn:aws:s3:::stacktune-ckpt-test/*"],
+                },
+            ],
+        });
+        expect(one("aws:iam/instanceProfile:InstanceProfile").inputs.role).toBe("stacktune-role-test");
+    });
+
+    it("waits for cloud-init, then preflights 4 GPUs and docker over SSH to the instance's address", () => {
+        const ready = mocks.resources.find((r) => r.name === "experiment-host-ready")!;
+        const create = textInput(ready, "create");
+        expect(create.startsWith(WAIT_FOR_CLOUD_INIT)).toBe(true);
+        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+        expect(isSecretInput(ready.inputs.connection)).toBe(true);
+        expect(plain(ready.inputs.connection)).toEqual({
+            host: "198.51.100.23",
+            port: 22,
+            user: "ubuntu",
+            privateKey: KEY_CANARY,
+            dialErrorLimit: 60,
+            perDialTimeout: 15,
+        });
+    });
+
+    it("tells the job to power the host off after success and to publish to the Hub (no on-host store check)", () => {
+        const stage = mocks.resources.find((r) => r.name === "experiment-job-stage")!;
+        const runEnv = fs.readFileSync(path.join(extractBundle(textInput(stage, "stdin")), "run.env"), "utf8");
+        expect(runEnv).toContain("STACKTUNE_RELEASE='poweroff'");
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='false'");
+        expect(runEnv).toContain("STACKTUNE_MAX_SECONDS='86400'");
+        const run = mocks.resources.find((r) => r.name === "experiment-job-run")!;
+        expect(isSecretInput(run.inputs.stdin)).toBe(true);
+        expect(textInput(run, "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+    });
+
+    it("keeps the token and the private key out of user-data, command texts and every other plain input", () => {
+        expect(nonSecretOccurrences(mocks.resources, TOKEN_CANARY)).toEqual([]);
+        expect(nonSecretOccurrences(mocks.resources, "CANARY-aws-key")).toEqual([]);
+        expect(String(one("aws:ec2/instance:Instance").inputs.userData)).not.toContain("CANARY");
+    });
+
+    it("exports the instance address, the repos and a spot-priced estimate", async () => {
+        expect(await valueOf(outputs.hostAddress as string)).toBe("198.51.100.23");
+        expect(await valueOf(outputs.model as object)).toEqual({
+            adapterRepo: "me/llama3-openhermes-adapter",
+            mergedRepo: MERGED_REPO,
+            completedBefore: false,
+        });
+        const cost = await valueOf(outputs.estimatedCost as { usd: number; hours: number; usdPerHour: number });
+        expect(cost).toMatchObject({ hours: 24, usdPerHour: 3.5, usd: 84 });
+    });
+});
