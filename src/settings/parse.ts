@@ -1,7 +1,7 @@
-import { SettingsError, type SettingsIssue, issuesFromZod } from './errors';
-import { allowedKeysAt, suggestKeyAt } from './keys';
+import { SettingsError, type SettingsIssue } from './errors';
 import { checkSettingsRules } from './rules';
 import { type SecretsPresent, type Settings, SettingsSchema, secretKeys } from './schema';
+import { issuesFromZod } from './zod-issues';
 
 export interface ParseSettingsOptions {
   /**
@@ -35,14 +35,7 @@ export function parseSettings(
   }
   const parsed = SettingsSchema.safeParse(rest);
   if (!parsed.success) {
-    issues.push(
-      ...issuesFromZod(
-        parsed.error,
-        rest,
-        (path, key) => suggestKeyAt(SettingsSchema, path, key, rest),
-        (path) => allowedKeysAt(SettingsSchema, path, rest),
-      ),
-    );
+    issues.push(...issuesFromZod(parsed.error, rest, SettingsSchema));
     throw new SettingsError(issues, options.source);
   }
   issues.push(...checkSettingsRules(parsed.data, options.checkSecrets === false ? undefined : secrets));
