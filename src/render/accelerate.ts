@@ -8,8 +8,8 @@ const zeroStages = { 'deepspeed-zero3': 3, 'deepspeed-zero2': 2 } as const;
 /**
  * The accelerate config object (accelerate's `ClusterConfig` keys, sorted as `accelerate config`
  * writes them). The ZeRO-3 form is the reference run's `deepspeed_config.yaml`; ZeRO-2 drops the
- * ZeRO-3-only keys; `ddp` is plain multi-GPU. On a CPU target DeepSpeed does not apply (it needs
- * CUDA): the run uses accelerate's CPU launcher whatever the strategy.
+ * ZeRO-3-only keys; `ddp` is plain multi-GPU. A CPU target runs one fp32 process (the settings
+ * allow only `ddp` there: DeepSpeed needs GPUs).
  */
 export function accelerateConfig(settings: Settings): Record<string, unknown> {
   const processes = processCount(settings);
@@ -19,10 +19,8 @@ export function accelerateConfig(settings: Settings): Record<string, unknown> {
 
   let distributedType: string;
   let deepspeedConfig: Record<string, unknown> | undefined;
-  if (cpu) {
-    distributedType = processes > 1 ? 'MULTI_CPU' : 'NO';
-  } else if (strategy === 'ddp') {
-    distributedType = processes > 1 ? 'MULTI_GPU' : 'NO';
+  if (cpu || strategy === 'ddp') {
+    distributedType = !cpu && processes > 1 ? 'MULTI_GPU' : 'NO';
   } else {
     distributedType = 'DEEPSPEED';
     const stage = zeroStages[strategy];

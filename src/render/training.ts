@@ -64,7 +64,7 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
     conversations_field: dataset.conversationsField,
     role_map: { system: dataset.roles.system, human: dataset.roles.human, gpt: dataset.roles.gpt },
     chat_format: chat.format,
-    test_size: dataset.testSize < 1 ? yamlFloat(dataset.testSize) : dataset.testSize,
+    test_size: yamlFloat(dataset.testSize),
     split_seed: dataset.splitSeed,
     max_train_samples: dataset.maxTrainSamples,
     max_eval_samples: evaluation.maxSamples,
