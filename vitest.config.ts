@@ -1,14 +1,30 @@
 import vitestConfig = require('vitest/config');
 
+// Two projects, run as separate CI stages (scripts/test.sh): `unit` (fast, mocks only) and
+// `e2e` (real Pulumi CLI, OpenSSH server and CPU training; minutes, one file at a time).
 // Type-level assertions in the tests (`expectTypeOf`, `@ts-expect-error`) are checked by
-// `tsc --noEmit`, which covers test/ (tsconfig.json); vitest runs the runtime assertions.
+// `tsc --noEmit`, which covers test/ (tsconfig.json); vitest runs the runtime halves.
 // CommonJS syntax (`import = require`, `export =`) because package.json has "type": "commonjs".
 export = vitestConfig.defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
-    // Two shared cores: forks keep Pulumi's global runtime state (mocks, config) per file.
+    // Forks keep Pulumi's process-global runtime state (mocks, config) apart per test file.
     pool: 'forks',
-    testTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**'], testTimeout: 30_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 20 * 60_000,
+          hookTimeout: 20 * 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
