@@ -1,0 +1,41 @@
+# Source this file (bash or zsh) to use the project's Pulumi toolchain from any shell:
+#   source scripts/env.sh
+# It only sets variables; scripts/setup.sh builds what they point at. Values already set in the
+# environment win, so CI and tests can point the backend or the passphrase elsewhere.
+
+if [ -n "${BASH_SOURCE:-}" ]; then
+    _stacktune_env_file="${BASH_SOURCE[0]}"
+else
+    _stacktune_env_file="${(%):-%x}"
+fi
+STACKTUNE_ROOT="$(cd "$(dirname "$_stacktune_env_file")/.." && pwd)"
+unset _stacktune_env_file
+export STACKTUNE_ROOT
+
+# Pinned versions: @pulumi/pulumi and @pulumi/command in package.json must say the same.
+export STACKTUNE_PULUMI_VERSION="3.248.0"
+export STACKTUNE_COMMAND_PROVIDER_VERSION="1.2.1"
+export STACKTUNE_ACTIONLINT_VERSION="1.7.12"
+
+case ":$PATH:" in
+    *":$STACKTUNE_ROOT/.tools/bin:"*) ;;
+    *) export PATH="$STACKTUNE_ROOT/.tools/bin:$PATH" ;;
+esac
+
+# Plugins, credentials file and logs of the CLI stay inside the checkout, not in ~/.pulumi.
+export PULUMI_HOME="${PULUMI_HOME:-$STACKTUNE_ROOT/.tools/pulumi-home}"
+# State in a local directory: no Pulumi Cloud account, nothing leaves the machine.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$STACKTUNE_ROOT/.stacktune/state}"
+# Stack secrets are encrypted with this passphrase. The default is a demo value, public in this
+# repository: it keeps `pulumi up` non-interactive on a fresh clone, and it protects nothing. For a
+# real experiment export your own PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) first.
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    export PULUMI_CONFIG_PASSPHRASE="stacktune-demo-passphrase"
+fi
+# The machine reaches no download site: never try to fetch the CLI or a plugin.
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+if [ "${PULUMI_BACKEND_URL#file://}" != "$PULUMI_BACKEND_URL" ]; then
+    mkdir -p "${PULUMI_BACKEND_URL#file://}"
+fi

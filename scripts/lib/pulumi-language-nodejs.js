@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Node.js language host for the Pulumi CLI, installed by scripts/setup.sh as
+// .tools/bin/pulumi-language-nodejs.
+//
+// Why this exists: the Go module proxy this project builds from refuses the upstream language host
+// module (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, HTTP 403), so the CLI
+// built from pkg/v3 would have no way to run a Node.js program. The language host's job is small:
+// serve the LanguageRuntime gRPC service and, on Run, start the program through the runner that
+// ships in the project's own @pulumi/pulumi package (node_modules/@pulumi/pulumi/cmd/run), passing
+// the engine/monitor addresses as flags and the stack config as PULUMI_CONFIG. Everything else
+// (TypeScript via ts-node, config, secrets, resource registration) is done by that runner.
+//
+// Required plugins are reported as none: the engine then loads each provider when the program
+// first registers one of its resources, so packages that are installed but unused (@pulumi/aws,
+// @pulumi/docker) do not need a plugin binary on this machine.
+"use strict";
+
+const childProcess = require("node:child_process");
+const path = require("node:path");
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+const sdkRequire = (id) => require(require.resolve(id, { paths: [repoRoot] }));
+
+const grpc = sdkRequire("@grpc/grpc-js");
+const languageGrpc = sdkRequire("@pulumi/pulumi/proto/language_grpc_pb");
+const language = sdkRequire("@pulumi/pulumi/proto/language_pb");
+const plugin = sdkRequire("@pulumi/pulumi/proto/plugin_pb");
+const emptyPb = sdkRequire("google-protobuf/google/protobuf/empty_pb");
+
+const SDK_VERSION = sdkRequire("@pulumi/pulumi/package.json").version;
+
+/** Exit code of @pulumi/pulumi's runner when it has already shown the error to the user. */
+const ERROR_ALREADY_REPORTED = 32;
+
+let engineAddress = process.argv.slice(2).find((arg) => /^[^-].*:\d+$/.test(arg)) ?? "";
+
+/** Runtime options from Pulumi.yaml (`runtime.options`), with the upstream defaults. */
+function runtimeOptions(info) {
+    const options = info?.getOptions()?.toJavaScript() ?? {};
+    return {
+        typescript: options.typescript !== false,
+        tsconfig: typeof options.tsconfig === "string" ? options.tsconfig : undefined,
+        nodeargs: typeof options.nodeargs === "string" ? options.nodeargs.split(/\s+/).filter(Boolean) : [],
+    };
+}
+
+function runnerPath(programDirectory) {
+    try {
+        return require.resolve("@pulumi/pulumi/cmd/run", { paths: [programDirectory] });
+    } catch {
+        throw new Error(
+            `@pulumi/pulumi is not installed for the program in ${programDirectory}: run npm ci there (or scripts/setup.sh).`,
+        );
+    }
+}
+
+function runArguments(req, programDirectory, entryPoint) {
+    const args = [];
+    const flag = (name, value) => {
+        if (value !== undefined && value !== "") args.push(`--${name}`, String(value));
+    };
+    flag("monitor", req.getMonitorAddress());
+    flag("engine", engineAddress);
+    flag("organization", req.getOrganization());
+    flag("project", req.getProject());
+    flag("stack", req.getStack());
+    flag("pwd", programDirectory);
+    flag("root-directory", req.getInfo()?.getRootDirectory());
+    if (req.getDryrun()) args.push("--dry-run");
+    flag("parallel", req.getParallel());
+    args.push(entryPoint, ...req.getArgsList());
+    return args;
+}
+
+function run(call, callback) {
+    const req = call.request;
+    const info = req.getInfo();
+    const programDirectory = info?.getProgramDirectory() || req.getPwd() || process.cwd();
+    const entryPoint = info?.getEntryPoint() || req.getProgram() || ".";
+    const options = runtimeOptions(info);
+
+    let runner;
+    try {
+        runner = runnerPath(programDirectory);
+    } catch (err) {
+        callback(null, new language.RunResponse().setError(err.message));
+        return;
+    }
+
+    const config = {};
+    for (const [key, value] of req.getConfigMap().entries()) config[key] = value;
+    const env = {
+        ...process.env,
+        PULUMI_CONFIG: JSON.stringify(config),
+        PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()),
+        PULUMI_NODEJS_TYPESCRIPT: String(options.typescript),
+    };
+    if (options.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = options.tsconfig;
+
+    const child = childProcess.spawn(
+        process.execPath,
+        [...options.nodeargs, runner, ...runArguments(req, programDirectory, entryPoint)],
+        { cwd: programDirectory, env, stdio: ["ignore", "inherit", "inherit"] },
+    );
+    child.on("error", (err) => {
+        callback(null, new language.RunResponse().setError(`could not start node: ${err.message}`));
+    });
+    child.on("exit", (code, signal) => {
+        const resp = new language.RunResponse();
+        if (code === ERROR_ALREADY_REPORTED) {
+            resp.setBail(true);
+        } else if (code !== 0) {
+            resp.setError(
+                signal ? `Program was killed by ${signal}` : `Program exited with non-zero exit code: ${code}`,
+            );
+        }
+        callback(null, resp);
+    });
+}
+
+const service = {
+    handshake(call, callback) {
+        engineAddress = call.request.getEngineAddress() || engineAddress;
+        callback(null, new language.LanguageHandshakeResponse());
+    },
+    getRequiredPlugins(_call, callback) {
+        callback(null, new language.GetRequiredPluginsResponse().setPluginsList([]));
+    },
+    getRequiredPackages(_call, callback) {
+        callback(null, new language.GetRequiredPackagesResponse().setPackagesList([]));
+    },
+    getPluginInfo(_call, callback) {
+        callback(null, new plugin.PluginInfo().setVersion(SDK_VERSION));
+    },
+    about(_call, callback) {
+        callback(
+            null,
+            new language.AboutResponse().setExecutable(process.execPath).setVersion(process.version),
+        );
+    },
+    getProgramDependencies(_call, callback) {
+        callback(null, new language.GetProgramDependenciesResponse().setDependenciesList([]));
+    },
+    cancel(_call, callback) {
+        callback(null, new emptyPb.Empty());
+    },
+    run,
+};
+
+const server = new grpc.Server();
+server.addService(languageGrpc.LanguageRuntimeService, service);
+server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
+    if (err) {
+        process.stderr.write(`pulumi-language-nodejs: cannot listen: ${err.message}\n`);
+        process.exit(1);
+    }
+    // The engine reads the port from our first line of stdout.
+    process.stdout.write(`${port}\n`);
+});

