@@ -1,0 +1,150 @@
+// Host specs as pure functions, and the preflight script run for real with stand-in nvidia-smi /
+// docker / python3 binaries on PATH.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { awsInstanceSpec, checkpointBucketPolicy, sshIngressRules } from "../src/hosts/aws";
+import { preflightCommand, PreflightRequirements } from "../src/hosts/preflight";
+
+describe("sshIngressRules", () => {
+    it("opens port 22 to exactly the configured CIDR", () => {
+        expect(sshIngressRules("203.0.113.7/32")).toEqual([
+            { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
+        ]);
+    });
+
+    it("refuses the whole internet unless allowOpenSsh, telling the user what to set", () => {
+        expect(() => sshIngressRules("0.0.0.0/0")).toThrow(
+            "stacktune:target.sshCidr 0.0.0.0/0 opens SSH to the whole internet: set it to your IP/32, or set stacktune:target.allowOpenSsh: true if you really mean it",
+        );
+        expect(sshIngressRules("0.0.0.0/0", true)[0]?.cidrBlocks).toEqual(["0.0.0.0/0"]);
+    });
+
+    it.each(["203.0.113.7", "300.1.1.1/32", "10.0.0.0/33", "::/0"])("rejects %s as not an IPv4 CIDR", (cidr) => {
+        expect(() => sshIngressRules(cidr)).toThrow(/is not an IPv4 CIDR: set it to your address, e\.g\. 203\.0\.113\.7\/32/);
+    });
+});
+
+describe("awsInstanceSpec", () => {
+    it("defaults to an on-demand g5.12xlarge with a 300 GB encrypted gp3 root, IMDSv2 hop 2, terminate on shutdown", () => {
+        expect(awsInstanceSpec({ userData: "#cloud-config\n" })).toEqual({
+            instanceType: "g5.12xlarge",
+            instanceInitiatedShutdownBehavior: "terminate",
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: 300, encrypted: true, deleteOnTermination: true },
+            userData: "#cloud-config\n",
+            userDataReplaceOnChange: true,
+        });
+    });
+
+    it("asks for one-time spot capacity, terminated on interruption, with the max price when set", () => {
+        expect(awsInstanceSpec({ userData: "", instanceType: "g6.12xlarge", spot: { enabled: true } })).toMatchObject({
+            instanceType: "g6.12xlarge",
+            instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } },
+        });
+        expect(
+            awsInstanceSpec({ userData: "", spot: { enabled: true, maxPrice: 2.25 } }).instanceMarketOptions?.spotOptions.maxPrice,
+        ).toBe("2.2500");
+        expect(awsInstanceSpec({ userData: "", spot: { enabled: false, maxPrice: 2 } }).instanceMarketOptions).toBeUndefined();
+    });
+
+    it("rejects bad combinations with the setting to change", () => {
+        expect(() => awsInstanceSpec({ userData: "", instanceType: "p4d.24xlarge" as never })).toThrow(
+            'stacktune:target.instanceType "p4d.24xlarge" is not supported: use g5.12xlarge or g6.12xlarge',
+        );
+        expect(() => awsInstanceSpec({ userData: "", rootVolumeGb: 50 })).toThrow(/rootVolumeGb 50 is too small .* use at least 100/);
+        expect(() => awsInstanceSpec({ userData: "", spot: { enabled: true, maxPrice: 0 } })).toThrow(/spot\.maxPrice must be a positive/);
+    });
+});
+
+describe("checkpointBucketPolicy", () => {
+    it("grants list on the bucket and object read/write/delete inside it, nothing else", () => {
+        const policy = checkpointBucketPolicy("arn:aws:s3:::ckpt");
+        expect(policy.Statement.flatMap((s) => s.Resource)).toEqual(["arn:aws:s3:::ckpt", "arn:aws:s3:::ckpt/*"]);
+        expect(policy.Statement.flatMap((s) => s.Action).sort()).toEqual(
+            ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"].sort(),
+        );
+        expect(JSON.stringify(policy)).not.toMatch(/"\*"|s3:\*/);
+    });
+});
+
+describe("preflight script", () => {
+    /** A directory of stand-in executables placed first on PATH. */
+    function fakeBin(scripts: Record<string, string>): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-bin-"));
+        for (const [name, body] of Object.entries(scripts)) {
+            fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+        }
+        return dir;
+    }
+    const gpus = (n: number, mib: number): string =>
+        `if [ "$1" = "--query-gpu=memory.total,driver_version" ]; then for i in $(seq ${n}); do echo "${mib}, 550.54.15"; done; fi`;
+    const dockerWithToolkit = 'case "$1" in info) if [ "${2:-}" = "--format" ]; then echo \'{"nvidia":{},"runc":{}}\'; fi ;; esac';
+
+    function preflight(req: Partial<PreflightRequirements>, bin: Record<string, string> = {}): { code: number; out: string } {
+        const r = spawnSync("bash", ["-c", preflightCommand({ gpus: 0, gpuMemoryGb: 24, minFreeDiskGb: 1, runtime: "venv", runRoot: "~/.stacktune/runs", ...req })], {
+            env: { ...process.env, PATH: `${fakeBin(bin)}:${process.env.PATH ?? ""}` },
+            encoding: "utf8",
+        });
+        return { code: r.status ?? -1, out: r.stdout + r.stderr };
+    }
+
+    it("passes a 4 × 24 GB GPU host with docker and the NVIDIA toolkit, reporting driver and disk", () => {
+        const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564), docker: dockerWithToolkit });
+        expect(r.out).toContain("stacktune preflight: driver 550.54.15, 4 GPU(s)");
+        expect(r.out).toMatch(/stacktune preflight: \d+ GB free under /);
+        expect(r.out).toContain("stacktune preflight: ok (docker runtime, 4 GPU(s) required)");
+        expect(r.code).toBe(0);
+    });
+
+    it("accepts cards that report a little less than nominal (A10G: 23028 MiB)", () => {
+        expect(preflight({ gpus: 4 }, { "nvidia-smi": gpus(4, 23028) }).code).toBe(0);
+    });
+
+    it("names too few GPUs and too little GPU memory", () => {
+        const r = preflight({ gpus: 4 }, { "nvidia-smi": gpus(2, 16384) });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain("  - 4 GPUs (found 2)");
+        expect(r.out).toContain("  - 24 GB per GPU (2 GPU(s) have less than 22609 MiB)");
+    });
+
+    it("names a broken driver", () => {
+        const r = preflight({ gpus: 1 }, { "nvidia-smi": 'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver"; exit 9' });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain("  - a working NVIDIA driver (nvidia-smi failed: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver)");
+    });
+
+    it("names a missing driver, docker daemon access and disk, all at once", () => {
+        const r = preflight(
+            { gpus: 4, runtime: "docker", minFreeDiskGb: 10_000_000 },
+            { "nvidia-smi": "exit 127", docker: 'echo "permission denied" >&2; exit 1' },
+        );
+        expect(r.code).toBe(1);
+        expect(r.out).toMatch(/stacktune preflight failed on .+: missing/);
+        expect(r.out).toContain("  - a working NVIDIA driver");
+        expect(r.out).toMatch(/ {2}- 10000000 GB free disk for .*\.stacktune\/runs \(found \d+ GB\)/);
+        expect(r.out).toContain(`  - access to the docker daemon for user ${os.userInfo().username} (add it to the docker group)`);
+    });
+
+    it("names a missing NVIDIA container toolkit on a GPU host", () => {
+        const r = preflight({ gpus: 1, runtime: "docker" }, { "nvidia-smi": gpus(1, 24564), docker: 'case "$1" in info) if [ "${2:-}" = "--format" ]; then echo \'{"runc":{}}\'; fi ;; esac' });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain("  - the NVIDIA container toolkit (nvidia-ctk / nvidia runtime for docker)");
+    });
+
+    it("skips every GPU check for a CPU host and checks python3's venv for the venv runtime", () => {
+        expect(preflight({ gpus: 0 }).code).toBe(0);
+        const r = preflight({ gpus: 0 }, { python3: "exit 1" });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain("  - python3 >= 3.10 with the venv module and ensurepip (e.g. apt-get install python3-venv)");
+        expect(r.out).not.toContain("nvidia");
+    });
+
+    it("refuses nonsense requirements before any command is built", () => {
+        expect(() => preflightCommand({ gpus: -1, gpuMemoryGb: 24, minFreeDiskGb: 1, runtime: "venv", runRoot: "~" })).toThrow(
+            "preflight gpus must be a whole number >= 0 (got -1)",
+        );
+    });
+});
