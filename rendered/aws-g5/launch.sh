@@ -13,7 +13,9 @@ cd -- "$(dirname -- "${BASH_SOURCE[0]}")"
 # run.env (STACKTUNE_EXPERIMENT_HASH, STACKTUNE_STACK, optional STACKTUNE_VENV) and secrets.env
 # (mode 0600: HF_TOKEN, WANDB_API_KEY) are written by `pulumi up`; exported for the Python steps.
 set -a
+# shellcheck source=/dev/null
 if [[ -f run.env ]]; then source ./run.env; fi
+# shellcheck source=/dev/null
 if [[ -f secrets.env ]]; then source ./secrets.env; fi
 set +a
 

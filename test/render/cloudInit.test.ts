@@ -40,6 +40,14 @@ describe('renderCloudInit', () => {
     expect(renderCloudInit(awsSettings({ runtime: { kind: 'venv' }, budget: { maxHours: 1.5 } }), 'snapshot')).toMatchSnapshot();
   });
 
+  it.skipIf(!hasBinary('shellcheck'))('ships host scripts that pass shellcheck', () => {
+    const result = spawnSync('shellcheck', ['cloud-init/prepare-host.sh', 'cloud-init/budget-watchdog.sh'], {
+      encoding: 'utf8',
+    });
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+
   it('starts with #cloud-config and arms the watchdog before anything that can hang', () => {
     const text = renderCloudInit(awsSettings({ budget: { maxHours: 10 } }), 'aws');
     expect(text.split('\n')[0]).toBe('#cloud-config');

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchPhases, renderLaunchScript } from '../../src/render';
 import { loadSettingsFromStackFile } from '../../src/settings';
@@ -55,6 +55,20 @@ describe('renderLaunchScript', () => {
     );
     expect(text).toContain(`export WANDB_PROJECT='it'\\''s $HOME' `);
     expect(spawnSync('bash', ['-n'], { input: text }).status).toBe(0);
+  });
+
+  const hasShellcheck = (process.env.PATH ?? '').split(delimiter).some((d) => existsSync(join(d, 'shellcheck')));
+  it.skipIf(!hasShellcheck)('passes shellcheck for every runtime and target', () => {
+    const variants = [
+      script,
+      renderLaunchScript(cpuLocalSettings({ runtime: { kind: 'venv', path: '/opt/venv' } }), 'cpu'),
+      renderLaunchScript(awsSettings({ tracking: { kind: 'wandb', project: 'p' } }), 'aws'),
+    ];
+    for (const text of variants) {
+      const result = spawnSync('shellcheck', ['-s', 'bash', '-'], { input: text, encoding: 'utf8' });
+      expect(result.stdout).toBe('');
+      expect(result.status).toBe(0);
+    }
   });
 
   it('defaults STACKTUNE_VENV to a configured existing environment', () => {
