@@ -11,12 +11,12 @@ export interface SettingsRule {
   description: string;
   /** Whether the rule reads which secrets are set (skipped when secrets are not known, e.g. by `render`). */
   needsSecrets?: boolean;
-  check(settings: Settings, secrets: SecretsPresent): SettingsIssue[];
+  check(settings: Settings, secrets: SecretsPresent): readonly SettingsIssue[];
 }
 
 const usesZero3 = (s: Settings) => s.distributed.strategy === 'deepspeed-zero3';
 const usesDeepSpeed = (s: Settings) => s.distributed.strategy !== 'ddp';
-const ok: SettingsIssue[] = [];
+const ok: readonly SettingsIssue[] = [];
 
 export const settingsRules: readonly SettingsRule[] = [
   {
