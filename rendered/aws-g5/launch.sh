@@ -23,6 +23,7 @@ export PYTHONUNBUFFERED=1  # progress lines reach the log as they happen
 export TOKENIZERS_PARALLELISM=false  # no tokenizer thread pools inside forked dataloader workers
 export HF_HUB_ENABLE_HF_TRANSFER=1  # parallel Hub downloads (hf_transfer is in the image)
 if [[ -n "${STACKTUNE_VENV:-}" ]]; then
+  STACKTUNE_VENV="${STACKTUNE_VENV/#\~/${HOME}}"
   export VIRTUAL_ENV="${STACKTUNE_VENV}"
   export PATH="${STACKTUNE_VENV}/bin:${PATH}"
 fi

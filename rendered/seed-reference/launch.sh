@@ -24,6 +24,7 @@ export TOKENIZERS_PARALLELISM=false  # no tokenizer thread pools inside forked d
 export HF_HUB_ENABLE_HF_TRANSFER=1  # parallel Hub downloads (hf_transfer is in the image)
 export WANDB_PROJECT=stacktune-seed-reference  # W&B project of the run
 if [[ -n "${STACKTUNE_VENV:-}" ]]; then
+  STACKTUNE_VENV="${STACKTUNE_VENV/#\~/${HOME}}"
   export VIRTUAL_ENV="${STACKTUNE_VENV}"
   export PATH="${STACKTUNE_VENV}/bin:${PATH}"
 fi

@@ -42,10 +42,10 @@ export function launchEnvironment(settings: Settings): [name: string, value: str
 
 /**
  * `launch.sh`: runs one experiment in its run directory — prepare, train, merge + publish, smoke
- * test — printing a `STACKTUNE_PHASE` line at the start and end of each phase and keeping the run's
- * state in `./status` and `./phase`. A phase already finished in this run directory is skipped, so starting the
- * script again after a failure resumes at the failed phase (the directory is keyed by the
- * experiment hash, so its inputs never change).
+ * test — printing a `STACKTUNE_PHASE` line at the start and end of each phase and keeping the
+ * run's state in `./status` and `./phase`. A phase already finished in this run directory is
+ * skipped, so starting the script again after a failure resumes at the failed phase (the
+ * directory is keyed by the experiment hash, so its inputs never change).
  */
 export function renderLaunchScript(settings: Settings, stackName: string): string {
   const header = generatedHeader(stackName).map((line) => `# ${line}`);
@@ -82,6 +82,7 @@ export function renderLaunchScript(settings: Settings, stackName: string): strin
     ...env,
     ...venvDefault,
     'if [[ -n "${STACKTUNE_VENV:-}" ]]; then',
+    '  STACKTUNE_VENV="${STACKTUNE_VENV/#\\~/${HOME}}"',
     '  export VIRTUAL_ENV="${STACKTUNE_VENV}"',
     '  export PATH="${STACKTUNE_VENV}/bin:${PATH}"',
     'fi',

@@ -102,7 +102,8 @@ describe('launch.sh, executed with stand-ins for python and accelerate', () => {
       chmodSync(join(bin, tool), 0o755);
     }
     writeFileSync(join(runDir, 'launch.sh'), renderLaunchScript(cpuLocalSettings(), 'cpu'));
-    writeFileSync(join(runDir, 'run.env'), `STACKTUNE_EXPERIMENT_HASH=abc\nSTACKTUNE_VENV=${join(runDir, 'venv')}\n`);
+    // A quoted `~` reaches launch.sh unexpanded; it expands it against HOME (here: the run dir).
+    writeFileSync(join(runDir, 'run.env'), "STACKTUNE_EXPERIMENT_HASH=abc\nSTACKTUNE_VENV='~/venv'\n");
     writeFileSync(join(runDir, 'secrets.env'), `HF_TOKEN=${canary}\n`, { mode: 0o600 });
     return runDir;
   }
@@ -111,7 +112,12 @@ describe('launch.sh, executed with stand-ins for python and accelerate', () => {
     const result = spawnSync('bash', [join(runDir, 'launch.sh')], {
       cwd: tmpdir(),
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, CALLS: join(runDir, 'calls.log'), ...(failOn ? { FAIL_ON: failOn } : {}) },
+      env: {
+        PATH: process.env.PATH,
+        HOME: runDir,
+        CALLS: join(runDir, 'calls.log'),
+        ...(failOn ? { FAIL_ON: failOn } : {}),
+      },
     });
     const events = result.stdout
       .split('\n')
