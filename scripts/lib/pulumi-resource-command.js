@@ -15,7 +15,8 @@
 //                            `environment` is sent like the upstream provider does (SSH "env"
 //                            requests, which sshd applies only for names in its AcceptEnv).
 // A change to `triggers` replaces the resource; any other input change is an update; a change to
-// `stdout`/`stderr` alone is never a diff. Output lines stream into the Pulumi output as they come.
+// `stdout`/`stderr` alone is never a diff. Output lines stream into the Pulumi output as they come;
+// stdout/stderr are stored as secrets when any input is a secret (as upstream).
 // Not implemented (they fail with a clear error): remote:CopyToRemote, remote:CopyFile, local:run,
 // password/agent-only/proxy connections, assetPaths/archivePaths.
 "use strict";
@@ -64,13 +65,15 @@ function nameOf(urn) {
 }
 
 let engine;
+/** Log calls are chained so that lines reach the Pulumi output in the order the command wrote them. */
+let logQueue = Promise.resolve();
 function engineLog(urn, message, severity = engineProto.LogSeverity.INFO) {
     if (!engine) return;
     const req = new engineProto.LogRequest();
     req.setSeverity(severity);
     req.setMessage(message);
     req.setUrn(urn);
-    engine.log(req, () => {});
+    logQueue = logQueue.then(() => new Promise((resolve) => engine.log(req, () => resolve())));
 }
 
 /** Calls onLine for each complete line written to the returned sink. */
@@ -119,9 +122,10 @@ function spawnStreaming(urn, argv, { cwd, env, stdin, logging }) {
             errLines.write(b);
         });
         child.on("error", reject);
-        child.on("close", (code, signal) => {
+        child.on("close", async (code, signal) => {
             outLines.end();
             errLines.end();
+            await logQueue;
             resolve({
                 code: code ?? (signal ? 128 : 1),
                 signal,
@@ -167,8 +171,12 @@ async function runLocal(urn, props, cmd, previous) {
     return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
 }
 
-/** ssh exit status 255 with one of these on stderr means: could not connect (retry), not "command failed". */
-const DIAL_ERROR = /Connection refused|Connection timed out|timed out during banner|No route to host|Network is unreachable|Could not resolve|Connection reset|Connection closed by|kex_exchange_identification/;
+/**
+ * ssh exit status 255 with one of these stderr lines means the connection was never made (retry).
+ * A connection lost mid-command ("Connection to H closed by remote host", "Read from remote host ...")
+ * is not retried: the command may have run.
+ */
+const DIAL_ERROR = /^(ssh: connect to host|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
 
 async function runRemote(urn, props, cmd, previous) {
     const conn = reveal(props.connection) ?? {};
@@ -242,6 +250,22 @@ function runner(urn) {
     }
 }
 
+function containsSecret(v) {
+    if (isSecret(v)) return true;
+    if (v !== null && typeof v === "object") return Object.values(v).some(containsSecret);
+    return false;
+}
+
+/**
+ * stdout/stderr are secret when any input is (stdin, environment, or the connection, which the SDK
+ * always marks secret), as upstream: output of a command fed a secret may contain it. Unwrap a
+ * known-harmless value in the program with pulumi.unsecret().
+ */
+function withOutputs(inputs, outputs) {
+    const wrap = containsSecret(inputs) ? (value) => ({ [SIG_KEY]: SECRET_SIG, value }) : (value) => value;
+    return { ...inputs, stdout: wrap(outputs.stdout), stderr: wrap(outputs.stderr) };
+}
+
 function inputsOf(props) {
     return Object.fromEntries(Object.entries(props).filter(([k]) => !OUTPUT_KEYS.has(k)));
 }
@@ -279,14 +303,16 @@ const provider = {
         const id = `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`;
         const create = reveal(inputs.create);
         const outputs = create ? await runner(urn)(urn, inputs, create, undefined) : { stdout: "", stderr: "" };
-        return { id, outs: { ...inputs, ...outputs } };
+        return { id, outs: withOutputs(inputs, outputs) };
     },
 
     async update(_id, urn, olds, news) {
         unsupportedInputs(news);
         const cmd = reveal(news.update) ?? reveal(news.create);
-        const outputs = cmd ? await runner(urn)(urn, news, cmd, olds) : { stdout: olds.stdout ?? "", stderr: olds.stderr ?? "" };
-        return { outs: { ...news, ...outputs } };
+        const outputs = cmd
+            ? await runner(urn)(urn, news, cmd, olds)
+            : { stdout: reveal(olds.stdout) ?? "", stderr: reveal(olds.stderr) ?? "" };
+        return { outs: withOutputs(news, outputs) };
     },
 
     async delete(_id, urn, props) {
