@@ -12,6 +12,8 @@ const badInputs: [string, Raw, string, string][] = [
   ['PEFT name `rank` for lora.r', merge(gpu, { lora: { rank: 8 } }), 'lora.rank', 'did you mean `lora.r`?'],
   ['HF name learning_rate', merge(gpu, { training: { learning_rate: 2e-4 } }), 'training.learning_rate', 'did you mean `training.learningRate`?'],
   ['TRL name max_seq_length', merge(gpu, { training: { max_seq_length: 1024 } }), 'training.max_seq_length', 'did you mean `training.maxLength`?'],
+  ['a training key at the top of the namespace', merge(gpu, { learning_rate: 2e-4 }), 'learning_rate', 'did you mean `training.learningRate`?'],
+  ['an aws key at the top of the namespace', merge(aws, { sshCidr: '203.0.113.7/32' }), 'sshCidr', 'did you mean `target.sshCidr`?'],
   ['misspelled concern', merge(gpu, { trainig: { epochs: 2 } }), 'trainig', 'did you mean `training`?'],
   ['unknown key with no near match', merge(gpu, { lora: { fancy: true } }), 'lora.fancy', 'remove it (keys allowed in stacktune:lora: r, alpha, dropout, targetModules)'],
   ['unknown nested key', merge(aws, { target: { spot: { colour: 'blue' } } }), 'target.spot.colour', 'remove it'],

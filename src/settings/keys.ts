@@ -131,18 +131,33 @@ export function suggestKeyAt(
   key: string,
   raw: unknown,
 ): string | undefined {
-  const allowed = allowedKeysAt(root, path, raw);
   const prefix = path.length === 0 ? '' : `${path.map(String).join('.')}.`;
-  const candidates = [knownAliases[key], camelCase(key), camelCase(key.replace(/^(lora|bnb_4bit|hub|eval|save)_/, ''))];
-  for (const candidate of candidates) {
-    if (candidate !== undefined && allowed.includes(candidate)) return prefix + candidate;
+  const here = closestKey(key, allowedKeysAt(root, path, raw));
+  if (here !== undefined) return prefix + here;
+  if (path.length > 0) return undefined;
+  // A concern's key written at the top of the namespace (stacktune:learningRate): point into it.
+  for (const concern of allowedKeysAt(root, [], raw)) {
+    const nested = namedKey(key, allowedKeysAt(root, [concern], raw));
+    if (nested !== undefined) return `${concern}.${nested}`;
   }
+  return undefined;
+}
+
+/** `key` under its stacktune name: an alias from PEFT/TRL/HF, or its camelCase form. */
+function namedKey(key: string, allowed: readonly string[]): string | undefined {
+  const candidates = [key, knownAliases[key], camelCase(key), camelCase(key.replace(/^(lora|bnb_4bit|hub|eval|save)_/, ''))];
+  return candidates.find((c): c is string => c !== undefined && allowed.includes(c));
+}
+
+/** {@link namedKey}, else the allowed key within a small edit distance (typos). */
+function closestKey(key: string, allowed: readonly string[]): string | undefined {
+  const named = namedKey(key, allowed);
+  if (named !== undefined) return named;
   const lower = key.toLowerCase();
   let best: { key: string; distance: number } | undefined;
   for (const option of allowed) {
     const distance = editDistance(lower, option.toLowerCase());
     if (best === undefined || distance < best.distance) best = { key: option, distance };
   }
-  if (best !== undefined && best.distance <= Math.max(1, Math.floor(key.length / 3))) return prefix + best.key;
-  return undefined;
+  return best !== undefined && best.distance <= Math.max(1, Math.floor(key.length / 3)) ? best.key : undefined;
 }
