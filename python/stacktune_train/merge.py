@@ -45,11 +45,16 @@ def experiment_identity() -> dict[str, str]:
 
 
 def merge_adapter(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> PreTrainedModel:
-    """Base model (bf16 on GPU, fp32 on CPU) + adapter from output_dir, merged into plain weights."""
+    """Base model (bf16 on GPU, fp32 on CPU) + adapter from output_dir, merged into plain weights.
+
+    The base is loaded unquantized: merging into 4-bit weights would round the adapter away.
+    """
+    on_gpu = torch.cuda.is_available()
     if dtype is None:
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        dtype = torch.bfloat16 if on_gpu else torch.float32
     base = AutoModelForCausalLM.from_pretrained(
-        cfg.model.model_name_or_path, revision=cfg.model.model_revision, dtype=dtype
+        cfg.model.model_name_or_path, revision=cfg.model.model_revision, dtype=dtype,
+        device_map="auto" if on_gpu else None,
     )
     adapted = PeftModel.from_pretrained(base, cfg.training.output_dir)
     merged = adapted.merge_and_unload()
@@ -93,21 +98,31 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
     return out
 
 
-def publish_to_hub(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str]) -> None:
+def hub_api():
     from huggingface_hub import HfApi
 
-    api = HfApi(token=os.environ.get("HF_TOKEN"))
-    message = f"stacktune {identity['stack']} {identity['experiment_hash']}"
-    if cfg.publish.adapter_repo_id:
-        adapter_dir = Path(cfg.training.output_dir)
-        api.create_repo(cfg.publish.adapter_repo_id, private=cfg.publish.hub_private, exist_ok=True)
-        api.upload_folder(
-            repo_id=cfg.publish.adapter_repo_id,
-            folder_path=str(adapter_dir),
-            allow_patterns=[*ADAPTER_FILES, *TOKENIZER_FILES, "README.md"],
-            commit_message=message,
-        )
-        log(f"adapter pushed to {cfg.publish.adapter_repo_id}")
+    return HfApi(token=os.environ.get("HF_TOKEN"))
+
+
+def commit_message(identity: dict[str, str]) -> str:
+    return f"stacktune {identity['stack']} {identity['experiment_hash']}"
+
+
+def push_adapter(cfg: StacktuneConfig, identity: dict[str, str]) -> None:
+    api = hub_api()
+    api.create_repo(cfg.publish.adapter_repo_id, private=cfg.publish.hub_private, exist_ok=True)
+    api.upload_folder(
+        repo_id=cfg.publish.adapter_repo_id,
+        folder_path=str(Path(cfg.training.output_dir)),
+        allow_patterns=[*ADAPTER_FILES, *TOKENIZER_FILES, "README.md"],
+        commit_message=commit_message(identity),
+    )
+    log(f"adapter pushed to {cfg.publish.adapter_repo_id}")
+
+
+def publish_to_hub(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str]) -> None:
+    api = hub_api()
+    message = commit_message(identity)
     # The marker goes in its own, last commit: a repo holding it holds the whole model.
     api.create_repo(cfg.publish.merged_repo_id, private=cfg.publish.hub_private, exist_ok=True)
     api.upload_folder(
@@ -139,6 +154,8 @@ def main(cfg: StacktuneConfig) -> Path:
     identity = experiment_identity()
     log(f"merging adapter {cfg.training.output_dir} into {cfg.model.model_name_or_path}")
     merged_dir = save_merged(cfg, merge_adapter(cfg), identity)
+    if cfg.publish.adapter_repo_id:
+        push_adapter(cfg, identity)
     if cfg.publish.merged_repo_id:
         publish_to_hub(cfg, merged_dir, identity)
     else:
