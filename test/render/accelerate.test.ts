@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { accelerateConfig, renderAccelerateConfig } from '../../src/render';
@@ -96,5 +100,45 @@ describe('renderAccelerateConfig', () => {
 
   it('turns mixed precision off when training.bf16 is false on GPUs', () => {
     expect(accelerateConfig(settingsFrom({ target: sshTarget, training: { bf16: false } })).mixed_precision).toBe('no');
+  });
+
+  const python = '.venv/bin/python';
+  it.skipIf(!existsSync(python) && !process.env.CI)('is read by accelerate itself (its loader rejects unknown keys)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stacktune-accelerate-'));
+    try {
+      const variants: Record<string, string> = {
+        zero3: renderAccelerateConfig(settingsFrom({ target: sshTarget }), 'zero3'),
+        zero2: renderAccelerateConfig(settingsFrom({ target: sshTarget, distributed: { strategy: 'deepspeed-zero2' } }), 'z2'),
+        ddp: renderAccelerateConfig(awsSettings({ distributed: { strategy: 'ddp' } }), 'ddp'),
+        cpu: renderAccelerateConfig(cpuLocalSettings(), 'cpu'),
+      };
+      for (const [name, text] of Object.entries(variants)) writeFileSync(join(dir, `${name}.yaml`), text);
+      const out = execFileSync(
+        python,
+        [
+          '-c',
+          [
+            'import json, sys',
+            'from accelerate.commands.config.config_args import load_config_from_file',
+            'out = {}',
+            'for name in sys.argv[2:]:',
+            '    c = load_config_from_file(f"{sys.argv[1]}/{name}.yaml")',
+            '    out[name] = [c.distributed_type.value, c.num_processes, c.mixed_precision, c.use_cpu, c.deepspeed_config.get("zero_stage")]',
+            'print(json.dumps(out))',
+          ].join('\n'),
+          dir,
+          ...Object.keys(variants),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(JSON.parse(out)).toEqual({
+        zero3: ['DEEPSPEED', 4, 'bf16', false, 3],
+        zero2: ['DEEPSPEED', 4, 'bf16', false, 2],
+        ddp: ['MULTI_GPU', 4, 'bf16', false, null],
+        cpu: ['NO', 1, 'no', true, null],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
