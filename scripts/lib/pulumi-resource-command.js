@@ -176,7 +176,7 @@ async function runLocal(urn, props, cmd, previous) {
  * A connection lost mid-command ("Connection to H closed by remote host", "Read from remote host ...")
  * is not retried: the command may have run.
  */
-const DIAL_ERROR = /^(ssh: connect to host|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
+const DIAL_ERROR = /^(ssh: connect to host|Connection timed out during banner exchange|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
 
 async function runRemote(urn, props, cmd, previous) {
     const conn = reveal(props.connection) ?? {};
