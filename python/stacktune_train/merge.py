@@ -93,6 +93,9 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
         else cfg.model.model_name_or_path
     AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(out)
     (out / "README.md").write_text(model_card(cfg, identity), encoding="utf-8")
+    metrics = Path(cfg.training.output_dir) / "metrics.json"
+    if metrics.is_file():  # travels with the model: the output store's reader reports it
+        shutil.copy2(metrics, out / "metrics.json")
     (out / COMPLETION_MARKER).write_text(json.dumps(identity) + "\n", encoding="utf-8")
     log(f"merged model + tokenizer saved to {out}")
     return out

@@ -30,7 +30,10 @@ def parse_progress_line(line: str) -> dict[str, Any] | None:
 
 
 def emit(record: dict[str, Any]) -> None:
-    print(format_progress_line(record), file=sys.stdout, flush=True)
+    # One write per line: stdout and stderr share the job log, and launch.sh's reader only takes
+    # lines that *start* with the prefix.
+    sys.stdout.write(format_progress_line(record) + "\n")
+    sys.stdout.flush()
 
 
 def summarize_log_history(log_history: list[dict[str, Any]]) -> tuple[float | None, int]:

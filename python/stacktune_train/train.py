@@ -197,6 +197,9 @@ def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
 
 def main(cfg: StacktuneConfig) -> dict:
     training = cfg.training
+    # The progress lines replace tqdm's bar, whose carriage-return updates would otherwise share a
+    # line of the job log with them (the log reader matches lines starting with the prefix).
+    training.disable_tqdm = True
     check_optional_packages(training)
     check_dtypes(cfg.model, training)
     apply_memory_fraction(training)

@@ -25,8 +25,10 @@ use_cpu: true
 
 
 def run_step(args, cwd, env):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    """Run a step with stdout and stderr in one stream, as launch.sh's job log has them."""
+    result = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=300)
+    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout[-6000:]}"
     return result.stdout
 
 
@@ -48,7 +50,11 @@ def test_prepare_train_merge_smoke_as_launch_sh_runs_them(tmp_path):
     out = run_step([str(accelerate), "launch", "--config_file", "accelerate.yaml", "-m", "stacktune_train.train",
                     "training.yaml"], run, env)
     assert "[prepare] reusing" in out
-    assert [r["step"] for r in map(parse_progress_line, out.splitlines()) if r] == [1, 2, 3, 4]
+    # The job log's reader (grep '^STACKTUNE_PROGRESS ') sees every progress line: none shares a
+    # line with a progress bar.
+    lines = [line for line in out.split("\n") if "STACKTUNE_PROGRESS" in line]
+    assert all(line.startswith("STACKTUNE_PROGRESS ") for line in lines), lines
+    assert [parse_progress_line(line)["step"] for line in lines] == [1, 2, 3, 4]
     metrics = json.loads((run / "out" / "metrics.json").read_text())
     assert metrics["eval_loss"] is not None
 

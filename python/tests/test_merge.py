@@ -61,6 +61,7 @@ def test_output_store_holds_model_tokenizer_adapter_and_marker(merged_run):
     assert json.loads((store / "stacktune.json").read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}
     assert (store / "model.safetensors").is_file() and (store / "tokenizer.json").is_file()
     assert (store / "adapter" / "adapter_model.safetensors").is_file()
+    assert json.loads((store / "metrics.json").read_text()) == json.loads((run / "out" / "metrics.json").read_text())
     AutoModelForCausalLM.from_pretrained(store)
 
 
