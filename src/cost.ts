@@ -60,7 +60,7 @@ export function tokensPerStep(args: {
 export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     const throughput = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
     const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 : undefined;
-    const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 3);
+    const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 4);
     const hoursBasis =
         fromTokens === undefined
             ? `budget.maxHours (${inputs.maxHours} h) as upper bound: training tokens unknown before data prep`

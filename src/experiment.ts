@@ -92,7 +92,10 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     const model: ModelLocation = {
         ...(settings.hub.adapterRepo !== undefined ? { adapterRepo: settings.hub.adapterRepo } : {}),
         ...(settings.hub.mergedRepo !== undefined ? { mergedRepo: settings.hub.mergedRepo } : {}),
-        ...(outputStore !== undefined ? { localDir: outputStore } : {}),
+        // The local target's store is on this machine: show it as an absolute path.
+        ...(outputStore !== undefined
+            ? { localDir: settings.target.kind === "local" ? expandHome(outputStore) : outputStore }
+            : {}),
     };
     const hubRepo = settings.hub.mergedRepo ?? settings.hub.adapterRepo;
     const completionCheck = hubRepo !== undefined ? "hub" : settings.target.kind === "local" ? "local" : "on-host";

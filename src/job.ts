@@ -277,7 +277,9 @@ export class TrainingJob extends pulumi.ComponentResource {
                 customTimeouts: { create: `${Math.ceil(args.maxHours * 60) + 30}m`, update: `${Math.ceil(args.maxHours * 60) + 30}m` },
             },
         );
-        this.result = this.run.stdout.apply(parseJobResult);
+        // The summary line is built on the host from fixed fields and metrics.json, never from a
+        // secret; a provider that marks all stdout secret (because stdin is) must not hide it.
+        this.result = pulumi.unsecret(this.run.stdout.apply(parseJobResult));
         this.registerOutputs({ runDir: this.runDir, result: this.result });
     }
 }
