@@ -17,8 +17,10 @@
 // A change to `triggers` replaces the resource; any other input change is an update; a change to
 // `stdout`/`stderr` alone is never a diff. Output lines stream into the Pulumi output as they come;
 // stdout/stderr are stored as secrets when any input is a secret (as upstream).
-// Not implemented (they fail with a clear error): remote:CopyToRemote, remote:CopyFile, local:run,
-// password/agent-only/proxy connections, assetPaths/archivePaths.
+//   command:remote:CopyToRemote  scp of a FileAsset, StringAsset or FileArchive of a directory to
+//                            `remotePath` (parents created); delete leaves the files, as upstream.
+// Not implemented (they fail with a clear error): remote:CopyFile, local:run, password or proxy
+// connections, assetPaths/archivePaths, URI and in-memory archives.
 "use strict";
 
 const childProcess = require("node:child_process");
@@ -36,6 +38,7 @@ const engineGrpc = sdkRequire("@pulumi/pulumi/proto/engine_grpc_pb");
 const engineProto = sdkRequire("@pulumi/pulumi/proto/engine_pb");
 
 const VERSION = "1.2.1";
+const COPY_TO_REMOTE = "command:remote:CopyToRemote";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const OUTPUT_KEYS = new Set(["stdout", "stderr"]);
@@ -178,7 +181,12 @@ async function runLocal(urn, props, cmd, previous) {
  */
 const DIAL_ERROR = /^(ssh: connect to host|Connection timed out during banner exchange|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
 
-async function runRemote(urn, props, cmd, previous) {
+/**
+ * Calls fn(ssh) with an SSH session description for props.connection: `ssh.run(tool, toolArgs, opts)`
+ * runs `ssh` or `scp` with the connection's options, retrying dial failures up to dialErrorLimit.
+ * The private key lives in a 0600 file in a private temp dir for the duration of the call.
+ */
+async function withSsh(props, fn) {
     const conn = reveal(props.connection) ?? {};
     if (!conn.host) throw new Error("connection.host is required");
     if (conn.proxy) throw new Error("connection.proxy is not supported by this command provider");
@@ -189,12 +197,11 @@ async function runRemote(urn, props, cmd, previous) {
     const user = conn.user ?? "root";
     const dialErrorLimit = conn.dialErrorLimit ?? 10;
     const perDialTimeout = conn.perDialTimeout ?? 15;
-    const env = commandEnvironment(props, previous);
+    const where = `${user}@${conn.host}:${port}`;
 
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-ssh-"));
     try {
-        const args = [
-            "-p", String(port),
+        const options = [
             "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null",
@@ -208,34 +215,88 @@ async function runRemote(urn, props, cmd, previous) {
         if (conn.privateKey) {
             const keyPath = path.join(keyDir, "id");
             fs.writeFileSync(keyPath, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
-            args.push("-i", keyPath, "-o", "IdentitiesOnly=yes");
+            options.push("-i", keyPath, "-o", "IdentitiesOnly=yes");
         }
-        if (conn.agentSocketPath) args.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
-        // Values travel in the ssh process's environment and as SSH env requests, never on a command line.
-        for (const name of Object.keys(env)) args.push("-o", `SendEnv=${name}`);
-        args.push("--", `${user}@${conn.host}`, cmd);
+        if (conn.agentSocketPath) options.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
 
-        for (let dial = 1; ; dial++) {
-            const result = await spawnStreaming(urn, ["ssh", ...args], {
-                env: { ...process.env, ...env },
-                stdin: reveal(props.stdin),
-                logging: reveal(props.logging),
-            });
-            const dialError = result.code === 255 && DIAL_ERROR.test(result.stderr);
-            if (dialError && (dialErrorLimit < 0 || dial < dialErrorLimit)) {
-                await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (dial - 1), 5000)));
-                continue;
+        const run = async (urn, tool, toolArgs, opts) => {
+            const portFlag = tool === "scp" ? "-P" : "-p";
+            for (let dial = 1; ; dial++) {
+                const result = await spawnStreaming(urn, [tool, portFlag, String(port), ...options, ...toolArgs], opts);
+                const dialError = result.code === 255 && DIAL_ERROR.test(result.stderr);
+                if (dialError && (dialErrorLimit < 0 || dial < dialErrorLimit)) {
+                    await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (dial - 1), 5000)));
+                    continue;
+                }
+                if (dialError) {
+                    throw new Error(`cannot connect to ${where} after ${dial} attempt(s): ${result.stderr.trim()}`);
+                }
+                return result;
             }
-            if (dialError) {
-                throw new Error(
-                    `cannot connect to ${user}@${conn.host}:${port} after ${dial} attempt(s): ${result.stderr.trim()}`,
-                );
-            }
-            if (result.code !== 0) throw commandFailed(result, ` on ${user}@${conn.host}:${port}`, cmd);
-            return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
-        }
+        };
+        return await fn({ run, user, host: conn.host, where });
     } finally {
         fs.rmSync(keyDir, { recursive: true, force: true });
+    }
+}
+
+async function runRemote(urn, props, cmd, previous) {
+    const env = commandEnvironment(props, previous);
+    return withSsh(props, async (ssh) => {
+        // Values travel in the ssh process's environment and as SSH env requests, never on a command line.
+        const sendEnv = Object.keys(env).flatMap((name) => ["-o", `SendEnv=${name}`]);
+        const result = await ssh.run(urn, "ssh", [...sendEnv, "--", `${ssh.user}@${ssh.host}`, cmd], {
+            env: { ...process.env, ...env },
+            stdin: reveal(props.stdin),
+            logging: reveal(props.logging),
+        });
+        if (result.code !== 0) throw commandFailed(result, ` on ${ssh.where}`, cmd);
+        return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
+    });
+}
+
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
+
+function shellQuote(s) {
+    return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * remote:CopyToRemote: copies a FileAsset, StringAsset or FileArchive of a directory to remotePath
+ * with scp (creating its parent directories). As upstream, an existing directory at remotePath
+ * receives the source inside it, and delete leaves the copied files on the host.
+ */
+async function copyToRemote(urn, props) {
+    const source = reveal(props.source) ?? {};
+    const remotePath = reveal(props.remotePath);
+    if (!remotePath) throw new Error("remotePath is required");
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-copy-"));
+    try {
+        let local;
+        if (source[SIG_KEY] === ASSET_SIG && typeof source.path === "string") {
+            local = source.path;
+        } else if (source[SIG_KEY] === ASSET_SIG && typeof source.text === "string") {
+            local = path.join(tmp, path.basename(remotePath));
+            fs.writeFileSync(local, source.text);
+        } else if (source[SIG_KEY] === ARCHIVE_SIG && typeof source.path === "string" && fs.statSync(source.path).isDirectory()) {
+            local = source.path;
+        } else {
+            throw new Error("CopyToRemote supports FileAsset, StringAsset and FileArchive of a directory as source");
+        }
+        await withSsh(props, async (ssh) => {
+            const parent = path.posix.dirname(remotePath);
+            const mkdir = await ssh.run(urn, "ssh", ["--", `${ssh.user}@${ssh.host}`, `mkdir -p -- ${shellQuote(parent)}`], {
+                logging: "none",
+            });
+            if (mkdir.code !== 0) throw commandFailed(mkdir, ` on ${ssh.where}`, `mkdir -p ${parent}`);
+            const copy = await ssh.run(urn, "scp", ["-r", "-p", "-q", local, `${ssh.user}@${ssh.host}:${remotePath}`], {
+                logging: "none",
+            });
+            if (copy.code !== 0) throw commandFailed(copy, ` to ${ssh.where}`, `scp ${local} ${remotePath}`);
+        });
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
     }
 }
 
@@ -298,6 +359,10 @@ const provider = {
     },
 
     async create(urn, inputs) {
+        if (typeOf(urn) === COPY_TO_REMOTE) {
+            await copyToRemote(urn, inputs);
+            return { id: `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`, outs: inputs };
+        }
         runner(urn);
         unsupportedInputs(inputs);
         const id = `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`;
@@ -307,6 +372,10 @@ const provider = {
     },
 
     async update(_id, urn, olds, news) {
+        if (typeOf(urn) === COPY_TO_REMOTE) {
+            await copyToRemote(urn, news);
+            return { outs: news };
+        }
         unsupportedInputs(news);
         const cmd = reveal(news.update) ?? reveal(news.create);
         const outputs = cmd
@@ -316,6 +385,7 @@ const provider = {
     },
 
     async delete(_id, urn, props) {
+        if (typeOf(urn) === COPY_TO_REMOTE) return;
         const cmd = reveal(props.delete);
         if (cmd) await runner(urn)(urn, props, cmd, props);
     },
