@@ -198,7 +198,8 @@ function readPrivateKey(file: string): pulumi.Output<string> {
 
 /** The summary the stack exports. */
 export interface ExperimentOutputs {
-    hostAddress: pulumi.Output<string | undefined>;
+    /** The host's address, or `none` when the experiment was already complete. */
+    hostAddress: pulumi.Output<string>;
     experimentHash: string;
     renderedDigest: string;
     model: ModelLocation & { completedBefore: boolean };
@@ -270,7 +271,8 @@ export class Experiment extends pulumi.ComponentResource {
 
         const result: pulumi.Output<JobResult | undefined> = this.job?.result ?? pulumi.output(undefined);
         this.outputs = {
-            hostAddress: this.host?.jobHost.address ?? pulumi.output(undefined),
+            // "none" rather than undefined: Pulumi drops undefined outputs with a warning.
+            hostAddress: this.host?.jobHost.address ?? pulumi.output("none"),
             experimentHash: plan.experimentHash,
             renderedDigest: plan.renderedDigest,
             model: { ...plan.model, completedBefore: completed !== undefined },

@@ -97,7 +97,19 @@ export function findLocalCompletion(dir: string, experimentHash: string): Comple
         return undefined;
     }
     const marker = parseMarker(text);
-    return markerMatches(marker, experimentHash)
-        ? { experimentHash, store: "local", location, marker }
-        : undefined;
+    if (!markerMatches(marker, experimentHash)) {
+        return undefined;
+    }
+    // The job copies the run's metrics.json next to the marker (src/job/remote/run-job.sh).
+    if (marker.metrics === undefined) {
+        try {
+            const metrics = parseMarker(fs.readFileSync(path.join(location, "metrics.json"), "utf8"));
+            if (metrics !== null && typeof metrics === "object") {
+                marker.metrics = metrics;
+            }
+        } catch {
+            // no metrics kept: the outputs say null
+        }
+    }
+    return { experimentHash, store: "local", location, marker };
 }

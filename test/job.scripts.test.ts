@@ -190,6 +190,16 @@ describe("start-or-attach.sh", () => {
         expect(read(dir, "starts")).toBe("1");
     });
 
+    it("keeps the metrics next to the model in a local output store", () => {
+        const hash = hashOf("a3");
+        const store = path.join(home, ".stacktune", "models", "a3");
+        fs.mkdirSync(store, { recursive: true });
+        fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: hash }));
+        stage(hash, { outputStoreDir: "~/.stacktune/models/a3" });
+        expect(startOrAttach(hash).code).toBe(0);
+        expect(JSON.parse(fs.readFileSync(path.join(store, "metrics.json"), "utf8"))).toEqual({ train_loss: 1.25, eval_loss: 1.5 });
+    });
+
     it("answers from the output store on the host without training (ssh without Hub repos)", () => {
         const hash = hashOf("d1");
         const store = path.join(home, ".stacktune", "models", "done");

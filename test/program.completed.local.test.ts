@@ -27,6 +27,8 @@ beforeAll(async () => {
     });
     const hash = planExperiment(loadSettingsFromPulumiConfig().settings, "local-demo", path.join(__dirname, "..")).experimentHash;
     fs.writeFileSync(path.join(storeDir, "stacktune.json"), JSON.stringify({ experiment_hash: hash, stack: "local-demo" }));
+    // kept next to the model by the job that trained it
+    fs.writeFileSync(path.join(storeDir, "metrics.json"), JSON.stringify({ train_loss: 6.47, eval_loss: 6.48 }));
     outputs = await runProgram();
 });
 
@@ -35,9 +37,10 @@ describe("completion lookup finds the model in the local output directory", () =
         expect(mocks.resources.map((r) => r.type)).toEqual(["stacktune:index:Experiment"]);
     });
 
-    it("reports the finished model", async () => {
+    it("reports the finished model and the metrics kept beside it", async () => {
         expect(await valueOf(outputs.status as string)).toBe("already-complete");
         expect(await valueOf(outputs.model as object)).toEqual({ localDir: storeDir, completedBefore: true });
-        expect(await valueOf(outputs.metrics as object | null)).toBeNull();
+        expect(await valueOf(outputs.metrics as object | null)).toEqual({ train_loss: 6.47, eval_loss: 6.48 });
+        expect(await valueOf(outputs.hostAddress as string)).toBe("none");
     });
 });

@@ -85,6 +85,11 @@ echo "$status" >job.status
 phase end "status $status after ${elapsed}s (exit $rc)"
 
 if [ "$status" = succeeded ]; then
+    # A local output store keeps the run's metrics next to the model, so a later `pulumi up` that
+    # finds the model (and creates no job) still reports them.
+    if [ "$metrics" != null ] && [ -f "$store/stacktune.json" ]; then
+        cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json"
+    fi
     if [ "${STACKTUNE_KEEP_RUN_DIR:-false}" != true ]; then
         # Keep only the receipt (states, start counter, summary, logs, scripts): enough to answer
         # the next `pulumi up` without training; `pulumi destroy` removes the rest.
