@@ -200,6 +200,11 @@ def main(cfg: StacktuneConfig) -> dict:
     # The progress lines replace tqdm's bar, whose carriage-return updates would otherwise share a
     # line of the job log with them (the log reader matches lines starting with the prefix).
     training.disable_tqdm = True
+    if training.gradient_checkpointing and training.ddp_find_unused_parameters is None:
+        # Every LoRA parameter is used in every forward, and DDP's unused-parameter search breaks
+        # reentrant checkpointing ("Expected to mark a variable ready only once"). transformers
+        # turns it off only for a bare PreTrainedModel, not for the PEFT wrapper.
+        training.ddp_find_unused_parameters = False
     check_optional_packages(training)
     check_dtypes(cfg.model, training)
     apply_memory_fraction(training)

@@ -69,3 +69,25 @@ def test_entry_point_without_a_config_prints_usage(tmp_path):
                             text=True, timeout=120)
     assert result.returncode != 0
     assert "usage: python -m stacktune_train.<step> training.yaml" in result.stderr
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_with_reentrant_checkpointing(tmp_path, tiny_model_dir):
+    """DDP over gloo on CPU: the multi-GPU path (PEFT + reentrant gradient checkpointing) minus CUDA."""
+    write_yaml(tmp_path / "training.yaml", cpu_training_values(
+        tiny_model_dir, max_steps=3, eval_strategy="steps", eval_steps=3, save_steps=3))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
+    out = run_step([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                    "127.0.0.1", "--master_port", str(free_port()), "-m", "stacktune_train.train", "training.yaml"],
+                   tmp_path, env)
+    assert out.count("[train] 28 training samples") == 2  # both ranks ran
+    assert [r["step"] for r in map(parse_progress_line, out.split("\n")) if r] == [1, 2, 3]  # rank 0 reports
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["eval_loss"] is not None and metrics["train_tokens"] > 0
