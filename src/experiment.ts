@@ -311,8 +311,7 @@ function createHost(
         case "local":
             return new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
         case "ssh": {
-            const privateKey =
-                target.privateKeyPath !== undefined ? readPrivateKey(target.privateKeyPath) : secrets.sshPrivateKey;
+            const privateKey = secrets.sshPrivateKey;
             if (privateKey === undefined) {
                 throw new Error(
                     "no SSH key for the ssh target: set stacktune:target.privateKeyPath or run " +
@@ -377,9 +376,15 @@ export async function createExperiment(
     opts?: pulumi.ComponentResourceOptions,
 ): Promise<Experiment> {
     const plan = planExperiment(args.settings, args.stack, args.repoRoot);
+    // An unreadable key file fails here, before any resource is declared.
+    const target = args.settings.target;
+    const secrets =
+        target.kind === "ssh" && target.privateKeyPath !== undefined
+            ? { ...args.secrets, sshPrivateKey: readPrivateKey(target.privateKeyPath) }
+            : args.secrets;
     const completed = await lookupCompletion(plan, {
-        ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+        ...(secrets.hfToken !== undefined ? { hfToken: secrets.hfToken } : {}),
         ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
     });
-    return new Experiment(name, { plan, secrets: args.secrets, completed }, opts);
+    return new Experiment(name, { plan, secrets, completed }, opts);
 }

@@ -1,0 +1,59 @@
+// Bad combinations stop `pulumi up` before any resource exists, with a message that says what to set.
+import { describe, expect, it } from "vitest";
+import { installProgramMocks, runProgram } from "./helpers/pulumiMocks";
+
+const awsTarget = {
+    kind: "aws",
+    sshCidr: "203.0.113.7/32",
+    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com",
+    spot: { enabled: false },
+};
+const hubRepo = { mergedRepo: "me/model" };
+
+async function attempt(config: Record<string, unknown>, secretKeys: string[] = []): Promise<{ error: string; registered: number }> {
+    const mocks = await installProgramMocks({ stack: "rejects", config, secretKeys });
+    const error = await runProgram().then(
+        () => "no error",
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    return { error, registered: mocks.resources.length };
+}
+
+describe("rejected before any resource", () => {
+    it("an estimate over budget.maxUsd, giving the estimate and what to change", async () => {
+        const r = await attempt(
+            {
+                "stacktune:target": awsTarget,
+                "stacktune:hub": hubRepo,
+                "stacktune:budget": { maxHours: 24, maxUsd: 10 },
+                "stacktune:hfToken": "hf_x",
+                "stacktune:sshPrivateKey": "key",
+            },
+            ["stacktune:hfToken", "stacktune:sshPrivateKey"],
+        );
+        expect(r.error).toMatch(/^the run is estimated at 136\.13 USD \(.*g5\.12xlarge on-demand 5\.672 USD\/h.*\), over budget\.maxUsd 10: raise stacktune:budget\.maxUsd, lower budget\.maxHours, or use spot with a maxPrice$/);
+        expect(r.registered).toBe(0);
+    });
+
+    it("an SSH key path that cannot be read", async () => {
+        const r = await attempt({
+            "stacktune:target": { kind: "ssh", host: "192.0.2.10", user: "u", gpus: 0, privateKeyPath: "/nonexistent/id_ed25519" },
+            "stacktune:quantization": { load4bit: false },
+            "stacktune:training": { bf16: false },
+            "stacktune:distributed": { strategy: "ddp" },
+            "stacktune:attention": { implementation: "sdpa" },
+        });
+        expect(r.error).toContain("cannot read the SSH private key /nonexistent/id_ed25519 (stacktune:target.privateKeyPath)");
+        expect(r.registered).toBe(0);
+    });
+
+    it.each([
+        ["SSH open to the world", { "stacktune:target": { ...awsTarget, sshCidr: "0.0.0.0/0" } }, /sshCidr/],
+        ["aws without the SSH key secret", { "stacktune:target": awsTarget }, /sshPrivateKey/],
+        ["aws keeping the model only on a disk that is terminated", { "stacktune:target": awsTarget, "stacktune:hub": {} }, /hub\.mergedRepo/],
+    ])("%s (settings rules, surfaced by the program)", async (_what, config, message) => {
+        const r = await attempt({ "stacktune:hub": hubRepo, "stacktune:hfToken": "hf_x", ...config }, ["stacktune:hfToken"]);
+        expect(r.error).toMatch(message);
+        expect(r.registered).toBe(0);
+    });
+});
