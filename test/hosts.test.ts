@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { awsInstanceSpec, checkpointBucketPolicy, sshIngressRules } from "../src/hosts/aws";
+import { awsInstanceSpec, checkpointBucketPolicy, sshIngressRules, waitForCloudInit } from "../src/hosts/aws";
 import { preflightCommand, PreflightRequirements } from "../src/hosts/preflight";
 
 describe("sshIngressRules", () => {
@@ -146,5 +146,31 @@ describe("preflight script", () => {
         expect(() => preflightCommand({ gpus: -1, gpuMemoryGb: 24, minFreeDiskGb: 1, runtime: "venv", runRoot: "~" })).toThrow(
             "preflight gpus must be a whole number >= 0 (got -1)",
         );
+    });
+});
+
+describe("waitForCloudInit", () => {
+    function run(cloudInitExit: number, files: Record<string, string>): { code: number; err: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-ci-"));
+        fs.writeFileSync(path.join(dir, "cloud-init"), `#!/usr/bin/env bash\n[ "$2" = "--long" ] && echo "status: error (driver)"\nexit ${cloudInitExit}\n`, { mode: 0o755 });
+        for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+        const r = spawnSync("bash", ["-c", waitForCloudInit(path.join(dir, "host-ready"))], {
+            env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}` },
+            encoding: "utf8",
+        });
+        return { code: r.status ?? -1, err: r.stderr };
+    }
+
+    it("passes once cloud-init is done (or degraded) and the host is marked ready", () => {
+        expect(run(0, { "host-ready": "gpus=4" }).code).toBe(0);
+        expect(run(2, { "host-ready": "gpus=4" }).code).toBe(0);
+    });
+
+    it("fails with cloud-init's own report, or the reason the host preparation wrote", () => {
+        expect(run(1, {})).toEqual({ code: 1, err: "stacktune: cloud-init failed on this instance:\nstatus: error (driver)\n" });
+        expect(run(0, { "host-failed": "stacktune host preparation failed: no NVIDIA driver after 900 s" })).toEqual({
+            code: 1,
+            err: "stacktune: the instance is not ready: stacktune host preparation failed: no NVIDIA driver after 900 s\n",
+        });
     });
 });

@@ -4,8 +4,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, WAIT_FOR_CLOUD_INIT } from "../src/hosts/aws";
-import { renderCloudInit } from "../src/render";
+import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, waitForCloudInit } from "../src/hosts/aws";
+import { hostPaths, renderCloudInit } from "../src/render";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { extractBundle } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
@@ -173,10 +173,11 @@ describe("aws target", () => {
         expect(one("aws:iam/instanceProfile:InstanceProfile").inputs.role).toBe("stacktune-role-test");
     });
 
-    it("waits for cloud-init, then preflights 4 GPUs and docker over SSH to the instance's address", () => {
+    it("waits for cloud-init and the host-ready marker, then preflights 4 GPUs and docker over SSH to the instance's address", () => {
         const ready = mocks.resources.find((r) => r.name === "experiment-host-ready")!;
         const create = textInput(ready, "create");
-        expect(create.startsWith(WAIT_FOR_CLOUD_INIT)).toBe(true);
+        expect(create.startsWith(waitForCloudInit(hostPaths.readyMarker))).toBe(true);
+        expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
         expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({

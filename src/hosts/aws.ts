@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import { JobHost } from "./command";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
+import { hostPaths } from "../render";
 
 export type AwsGpuInstanceType = "g5.12xlarge" | "g6.12xlarge";
 
@@ -168,10 +169,19 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
     };
 }
 
-/** The command that waits for cloud-init (driver, runtime, watchdog) before the preflight runs. */
-export const WAIT_FOR_CLOUD_INIT =
-    'cloud-init status --wait >/dev/null 2>&1; rc=$?; if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then ' +
-    'echo "stacktune: cloud-init failed on this instance:" >&2; cloud-init status --long >&2; exit 1; fi\n';
+/**
+ * Waits for cloud-init (driver, runtime, watchdog) and for the user-data's ready marker, failing with
+ * the reason the host preparation wrote, before the preflight runs.
+ */
+export function waitForCloudInit(readyMarker: string): string {
+    const failed = readyMarker.replace(/host-ready$/, "host-failed");
+    return (
+        'cloud-init status --wait >/dev/null 2>&1; rc=$?; if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then ' +
+        'echo "stacktune: cloud-init failed on this instance:" >&2; cloud-init status --long >&2; exit 1; fi\n' +
+        `if [ ! -f ${readyMarker} ]; then echo "stacktune: the instance is not ready: ` +
+        `$(cat ${failed} 2>/dev/null || echo 'no ${readyMarker} after cloud-init')" >&2; exit 1; fi\n`
+    );
+}
 
 /**
  * A 4×24 GB GPU instance on AWS that exists only for one experiment: SSH only from one CIDR,
@@ -281,7 +291,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             {
                 connection,
                 create:
-                    WAIT_FOR_CLOUD_INIT +
+                    waitForCloudInit(hostPaths.readyMarker) +
                     preflightCommand({
                         gpus: instanceInfo.gpus,
                         gpuMemoryGb: instanceInfo.gpuMemoryGb,
