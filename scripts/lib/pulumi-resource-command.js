@@ -59,12 +59,14 @@ function reveal(v) {
     return v;
 }
 
+// urn:pulumi:<stack>::<project>::<parent type>$<parent type>$<type>::<name>: a resource inside a
+// component carries its parents' types before its own, and a name may itself contain "::".
 function typeOf(urn) {
-    return urn.split("::")[2];
+    return urn.split("::")[2].split("$").pop();
 }
 
 function nameOf(urn) {
-    return urn.split("::")[3];
+    return urn.split("::").slice(3).join("::");
 }
 
 let engine;
