@@ -67,7 +67,11 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
     return (
         "---\n"
         + yaml.safe_dump(
-            {"base_model": cfg.model.model_name_or_path, "library_name": "transformers", "tags": ["stacktune", "qlora"]},
+            {
+                "base_model": cfg.model.model_name_or_path,
+                "library_name": "transformers",
+                "tags": ["stacktune", "qlora"],
+            },
             sort_keys=False,
         )
         + "---\n\n"
@@ -89,8 +93,9 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
     if out.exists():
         shutil.rmtree(out)
     merged.save_pretrained(out)
-    tokenizer_source = cfg.training.output_dir if (Path(cfg.training.output_dir) / "tokenizer_config.json").is_file() \
-        else cfg.model.model_name_or_path
+    # The trainer saves the tokenizer it trained with next to the adapter; fall back to the base's.
+    trained_tokenizer = Path(cfg.training.output_dir) / "tokenizer_config.json"
+    tokenizer_source = cfg.training.output_dir if trained_tokenizer.is_file() else cfg.model.model_name_or_path
     AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(out)
     (out / "README.md").write_text(model_card(cfg, identity), encoding="utf-8")
     metrics = Path(cfg.training.output_dir) / "metrics.json"

@@ -37,7 +37,7 @@ def degeneracy(text: str, token_ids: list[int]) -> str | None:
         return "the model generated no text"
     if len(token_ids) >= 8:
         longest = run = 1
-        for previous, current in zip(token_ids, token_ids[1:]):
+        for previous, current in zip(token_ids, token_ids[1:], strict=False):
             run = run + 1 if current == previous else 1
             longest = max(longest, run)
         if longest >= max(8, len(token_ids) // 2):

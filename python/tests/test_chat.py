@@ -2,13 +2,13 @@ import json
 
 import pytest
 
+from conftest import SAMPLE
 from stacktune_train.chat import (
-    ChatEncodingError,
     DEFAULT_ROLE_MAP,
+    ChatEncodingError,
     encode_conversation,
     generation_prompt,
 )
-from conftest import SAMPLE
 
 H = "<|start_header_id|>"
 E = "<|end_header_id|>\n\n"

@@ -1,11 +1,11 @@
 from pathlib import Path
 
 import pytest
+import transformers.training_args
 import yaml
 
-import transformers.training_args
-from stacktune_train.config import ConfigError, TRAINING_KEYS, allowed_yaml_keys, parse_config
 from conftest import DATA_DIR, cpu_training_values, write_yaml
+from stacktune_train.config import TRAINING_KEYS, ConfigError, allowed_yaml_keys, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RENDERED = sorted(REPO_ROOT.glob("rendered/*/training.yaml"))

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import cpu_training_values, write_yaml
 from stacktune_train.progress import parse_progress_line
 from stacktune_train.tiny_model import demo_dataset_path
-from conftest import cpu_training_values, write_yaml
 
 ACCELERATE_CPU = """\
 compute_environment: LOCAL_MACHINE
@@ -45,7 +45,8 @@ def test_prepare_train_merge_smoke_as_launch_sh_runs_them(tmp_path):
         tmp_path / "tiny", dataset_source=str(demo_dataset_path()), max_steps=4, save_steps=4,
         eval_strategy="steps", eval_steps=4, output_store_dir=str(tmp_path / "store")))
 
-    assert "[prepare] saved train 28 / test 12" in run_step([python, "-m", "stacktune_train.prepare", "training.yaml"], run, env)
+    out = run_step([python, "-m", "stacktune_train.prepare", "training.yaml"], run, env)
+    assert "[prepare] saved train 28 / test 12" in out
     accelerate = Path(python).parent / "accelerate"
     out = run_step([str(accelerate), "launch", "--config_file", "accelerate.yaml", "-m", "stacktune_train.train",
                     "training.yaml"], run, env)

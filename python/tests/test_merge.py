@@ -82,8 +82,8 @@ class RecordingHubApi:
         self.calls.append(("create_repo", repo_id, private))
 
     def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
-        from pathlib import Path
         import fnmatch
+        from pathlib import Path
 
         files = sorted(p.name for p in Path(folder_path).iterdir() if p.is_file()
                        and (allow_patterns is None or any(fnmatch.fnmatch(p.name, g) for g in allow_patterns))

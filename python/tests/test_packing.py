@@ -13,10 +13,10 @@ from datasets import Dataset
 from trl.data_utils import pack_dataset
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
+from conftest import cpu_training_values, write_yaml
 from stacktune_train import train
 from stacktune_train.chat import encode_conversation
 from stacktune_train.config import parse_config
-from conftest import cpu_training_values, write_yaml
 
 
 def conversations(tokenizer):
@@ -41,7 +41,8 @@ def packed_batch(ids, strategy, pad_token_id):
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_bfd_packing_keeps_conversations_isolated(run_dir, tiny_model_dir, tiny_tokenizer, attn):
-    cfg = parse_config(write_yaml(run_dir / "t.yaml", cpu_training_values(tiny_model_dir, attn_implementation=attn)), [])
+    values = cpu_training_values(tiny_model_dir, attn_implementation=attn)
+    cfg = parse_config(write_yaml(run_dir / "t.yaml", values), [])
     model = train.load_model(cfg.model, cfg.training)
     model.train()  # the training forward; the tiny Llama has no dropout, so logits are deterministic
     ids = conversations(tiny_tokenizer)
@@ -51,7 +52,7 @@ def test_bfd_packing_keeps_conversations_isolated(run_dir, tiny_model_dir, tiny_
     with torch.no_grad():
         packed_logits = model(**inputs).logits[0]
         starts = torch.nonzero(batch["position_ids"][0] == 0).flatten().tolist() + [packed_logits.shape[0]]
-        for begin, end in zip(starts, starts[1:]):
+        for begin, end in zip(starts, starts[1:], strict=False):
             alone = model(input_ids=batch["input_ids"][:, begin:end]).logits[0]
             torch.testing.assert_close(packed_logits[begin:end], alone, atol=1e-5, rtol=1e-4)
 

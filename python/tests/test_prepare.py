@@ -4,10 +4,10 @@ import shutil
 import pytest
 from datasets import load_dataset
 
+from conftest import SAMPLE, cpu_training_values, write_yaml
 from stacktune_train import prepare as prep
 from stacktune_train.chat import encode_conversation
 from stacktune_train.config import parse_config
-from conftest import SAMPLE, cpu_training_values, write_yaml
 
 
 def config(run_dir, tiny_model_dir, **overrides):

@@ -4,7 +4,9 @@ from stacktune_train.progress import format_progress_line, parse_progress_line, 
 def test_progress_line_round_trips_in_the_contract_shape():
     record = {"phase": "train", "step": 10, "total": 100, "loss": 1.23, "tokens_per_s": 456.7, "eta_s": 89}
     line = format_progress_line(record)
-    assert line == 'STACKTUNE_PROGRESS {"phase":"train","step":10,"total":100,"loss":1.23,"tokens_per_s":456.7,"eta_s":89}'
+    assert line == (
+        'STACKTUNE_PROGRESS {"phase":"train","step":10,"total":100,"loss":1.23,"tokens_per_s":456.7,"eta_s":89}'
+    )
     assert parse_progress_line(line) == record
     assert parse_progress_line("{'loss': 1.2}") is None
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import cpu_training_values, write_yaml
 from stacktune_train import train
 from stacktune_train.config import ConfigError, parse_config
 from stacktune_train.progress import parse_progress_line
-from conftest import cpu_training_values, write_yaml
 
 
 def progress_records(text):
@@ -107,7 +107,8 @@ def test_zero3_with_4bit_requires_one_dtype(monkeypatch, tmp_path, tiny_model_di
 
 
 def test_empty_adapter_from_zero3_is_caught(tmp_path):
-    save_file({"base_model.model.layers.0.q_proj.lora_A.weight": torch.empty(0)}, tmp_path / "adapter_model.safetensors")
+    placeholder = {"base_model.model.layers.0.q_proj.lora_A.weight": torch.empty(0)}
+    save_file(placeholder, tmp_path / "adapter_model.safetensors")
     with pytest.raises(RuntimeError, match="zero3_save_16bit_model: true"):
         train.check_saved_adapter(tmp_path)
     with pytest.raises(RuntimeError, match="was not saved"):
