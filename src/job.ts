@@ -195,6 +195,7 @@ export interface TrainingJobArgs {
  *   re-attaches to it, streams its progress and exits with its status.
  * Both are triggered by the experiment hash: an unchanged stack is a no-op, a changed setting
  * replaces them — the old run is stopped first (deleteBeforeReplace), then exactly one new run starts.
+ * Deleting either stops the run's processes and removes its directory (unless budget.keepRunDir).
  */
 export class TrainingJob extends pulumi.ComponentResource {
     public readonly runDir: string;
@@ -237,10 +238,19 @@ export class TrainingJob extends pulumi.ComponentResource {
         const ready = [...args.host.ready, ...(args.runtime.kind === "docker" ? [args.runtime.imageReady] : [])];
         const triggers = [args.experimentHash];
 
+        const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
+        const stopRun = stopRunCommand(this.runDir, keepRunDir, container);
         this.stage = hostCommand(
             `${name}-stage`,
             args.host,
-            { create: stageCommand(this.runDir), stdin: bundle.toString("base64"), triggers },
+            {
+                create: stageCommand(this.runDir),
+                stdin: bundle.toString("base64"),
+                triggers,
+                // The stage created the directory, so its delete cleans it up too: a run command whose
+                // create failed may never reach the state, and destroy must still leave nothing behind.
+                delete: stopRun,
+            },
             { parent: this, dependsOn: ready },
         );
 
@@ -255,7 +265,6 @@ export class TrainingJob extends pulumi.ComponentResource {
                     }),
                 ),
         );
-        const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
         this.run = hostCommand(
             `${name}-run`,
             args.host,
@@ -263,7 +272,7 @@ export class TrainingJob extends pulumi.ComponentResource {
                 create: startOrAttachCommand(this.runDir),
                 // A changed secret or connection re-runs start-or-attach: it re-attaches, never retrains.
                 update: startOrAttachCommand(this.runDir),
-                delete: stopRunCommand(this.runDir, keepRunDir, container),
+                delete: stopRun,
                 stdin: secretsEnv,
                 triggers,
             },

@@ -69,6 +69,7 @@ describe("local target (venv runtime)", () => {
         const stage = mocks.resources.find((r) => r.name === "experiment-job-stage")!;
         expect(stage.inputs.create).toBe(stageCommand(runDir));
         expect(stage.inputs.triggers).toEqual([hash]);
+        expect(stage.inputs.delete).toBe(stopRunCommand(runDir, false));
         expect(isSecretInput(stage.inputs.stdin)).toBe(false);
 
         const dir = extractBundle(textInput(stage, "stdin"));
