@@ -5,14 +5,11 @@ import { JobHost } from "./command";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
+import { type AwsInstanceType, awsInstanceTypes } from "../settings";
 
-export type AwsGpuInstanceType = "g5.12xlarge" | "g6.12xlarge";
-
-/** GPUs and nominal memory per GPU of the supported 4×24 GB instance types. */
-export const AWS_GPU_INSTANCES: Record<AwsGpuInstanceType, { gpus: number; gpuMemoryGb: number; gpuModel: string }> = {
-    "g5.12xlarge": { gpus: 4, gpuMemoryGb: 24, gpuModel: "A10G" },
-    "g6.12xlarge": { gpus: 4, gpuMemoryGb: 24, gpuModel: "L4" },
-};
+/** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
+export type AwsGpuInstanceType = AwsInstanceType;
+const AWS_GPU_INSTANCES = awsInstanceTypes;
 
 /** The Deep Learning AMI family the host boots: driver, CUDA, docker and the NVIDIA toolkit preinstalled. */
 export const DLAMI_NAME_PATTERN = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *";
