@@ -63,6 +63,16 @@ function runFilesOf(rendered: Map<string, string>): Map<string, string> {
 
 /** Program-level rules the settings layer cannot see (they need the price table or the repo). */
 export function checkExperimentRules(settings: Settings, cost: CostEstimate): void {
+    if (
+        settings.target.kind === "aws" &&
+        settings.budget.teardown === "release-after-push" &&
+        settings.hub.mergedRepo === undefined
+    ) {
+        throw new Error(
+            "the merged model and its completion marker would stay on an instance that terminates after the run, " +
+                "so the next `pulumi up` would train again: set stacktune:hub.mergedRepo, or budget.teardown to keep",
+        );
+    }
     if (settings.budget.maxUsd !== undefined && cost.usd > settings.budget.maxUsd) {
         throw new Error(
             `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${settings.budget.maxUsd}: ` +
@@ -97,8 +107,10 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
             ? { localDir: settings.target.kind === "local" ? expandHome(outputStore) : outputStore }
             : {}),
     };
-    const hubRepo = settings.hub.mergedRepo ?? settings.hub.adapterRepo;
-    const completionCheck = hubRepo !== undefined ? "hub" : settings.target.kind === "local" ? "local" : "on-host";
+    // The merge step writes the completion marker next to the merged model: in the merged repo
+    // when there is one, else in the output store (an adapter repo never holds it).
+    const completionCheck =
+        settings.hub.mergedRepo !== undefined ? "hub" : settings.target.kind === "local" ? "local" : "on-host";
 
     const t = settings.training;
     const trainTokens =
@@ -159,7 +171,7 @@ export async function lookupCompletion(
 ): Promise<CompletedExperiment | undefined> {
     switch (plan.completionCheck) {
         case "hub": {
-            const repo = plan.model.mergedRepo ?? plan.model.adapterRepo ?? "";
+            const repo = plan.model.mergedRepo ?? "";
             const accessToken = options.hfToken !== undefined ? await valueOf(options.hfToken) : undefined;
             return findHubCompletion({
                 repo,

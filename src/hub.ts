@@ -18,7 +18,7 @@ export interface CompletedExperiment {
 }
 
 export interface HubLookupArgs {
-    /** The repo the merge step publishes to and writes its marker into. */
+    /** The merged-model repo: the merge step writes its marker there, last. */
     repo: string;
     experimentHash: string;
     /** Needed for private or gated repos; never logged. */
@@ -49,11 +49,27 @@ function parseMarker(text: string): unknown {
  * token itself is never part of any message).
  */
 export async function findHubCompletion(args: HubLookupArgs): Promise<CompletedExperiment | undefined> {
+    const marker = parseMarker((await readHubFile(args, COMPLETION_MARKER)) ?? "");
+    if (!markerMatches(marker, args.experimentHash)) {
+        return undefined;
+    }
+    // The merge step publishes the run's metrics.json with the model.
+    if (marker.metrics === undefined) {
+        const metrics = parseMarker((await readHubFile(args, "metrics.json")) ?? "");
+        if (metrics !== null && typeof metrics === "object") {
+            marker.metrics = metrics;
+        }
+    }
+    return { experimentHash: args.experimentHash, store: "hub", location: args.repo, marker };
+}
+
+/** One file of the repo's revision as text; undefined when the repo or the file does not exist. */
+async function readHubFile(args: HubLookupArgs, file: string): Promise<string | undefined> {
     let blob: Blob | null;
     try {
         blob = await downloadFile({
             repo: { type: "model", name: args.repo },
-            path: COMPLETION_MARKER,
+            path: file,
             revision: args.revision ?? "main",
             ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
             ...(args.accessToken !== undefined ? { accessToken: args.accessToken } : {}),
@@ -72,14 +88,7 @@ export async function findHubCompletion(args: HubLookupArgs): Promise<CompletedE
         const reason = err instanceof Error ? err.message : String(err);
         throw new Error(`could not check ${args.repo} on the Hub for a finished run: ${reason}`);
     }
-    if (blob === null) {
-        return undefined;
-    }
-    const marker = parseMarker(await blob.text());
-    if (!markerMatches(marker, args.experimentHash)) {
-        return undefined;
-    }
-    return { experimentHash: args.experimentHash, store: "hub", location: args.repo, marker };
+    return blob === null ? undefined : blob.text();
 }
 
 /** Expands a leading `~/` to the home directory of the user running the program. */

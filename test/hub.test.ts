@@ -38,6 +38,23 @@ describe("findHubCompletion", () => {
         expect(hub.requests[0]?.range).toBe("bytes=0-0");
     });
 
+    it("reads the run's metrics.json from the repo when the marker carries none", async () => {
+        hub.repos.set(
+            "me/merged-with-metrics",
+            new Map([
+                ["stacktune.json", JSON.stringify({ experiment_hash: HASH, stack: "s" })],
+                ["metrics.json", JSON.stringify({ train_loss: 0.967, eval_loss: 0.964 })],
+            ]),
+        );
+        hub.requests.length = 0;
+        const found = await findHubCompletion({ repo: "me/merged-with-metrics", experimentHash: HASH, hubUrl: hub.url });
+        expect(found?.marker).toEqual({ experiment_hash: HASH, stack: "s", metrics: { train_loss: 0.967, eval_loss: 0.964 } });
+        expect([...new Set(hub.requests.map((r) => r.path))]).toEqual([
+            "/me/merged-with-metrics/resolve/main/stacktune.json",
+            "/me/merged-with-metrics/resolve/main/metrics.json",
+        ]);
+    });
+
     it("treats a marker of another experiment, a missing marker and a missing repo as not done", async () => {
         const common = { experimentHash: HASH, accessToken: TOKEN, hubUrl: hub.url };
         expect(await findHubCompletion({ repo: "me/other-model", ...common })).toBeUndefined();

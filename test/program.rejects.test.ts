@@ -47,6 +47,20 @@ describe("rejected before any resource", () => {
         expect(r.registered).toBe(0);
     });
 
+    it("aws publishing only the adapter: the merged model and its marker would die with the instance", async () => {
+        const r = await attempt(
+            {
+                "stacktune:target": awsTarget,
+                "stacktune:hub": { adapterRepo: "me/adapter" },
+                "stacktune:hfToken": "hf_x",
+                "stacktune:sshPrivateKey": "key",
+            },
+            ["stacktune:hfToken", "stacktune:sshPrivateKey"],
+        );
+        expect(r.error).toContain("set stacktune:hub.mergedRepo, or budget.teardown to keep");
+        expect(r.registered).toBe(0);
+    });
+
     it.each([
         ["SSH open to the world", { "stacktune:target": { ...awsTarget, sshCidr: "0.0.0.0/0" } }, /sshCidr/],
         ["aws without the SSH key secret", { "stacktune:target": awsTarget }, /sshPrivateKey/],
