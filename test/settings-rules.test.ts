@@ -97,24 +97,6 @@ const cases: Record<string, RuleCases> = {
     fail: [{ raw: merge(gpu, { training: { packing: false, packingStrategy: 'bfd' } }), paths: ['training.packingStrategy'], says: 'set stacktune:training.packing to true' }],
     pass: [{ raw: merge(gpu, { training: { packingStrategy: 'bfd' } }) }, { raw: merge(gpu, { training: { packing: false } }) }],
   },
-  'padding-free-flash-attention': {
-    fail: [
-      {
-        raw: merge(gpu, { training: { packingStrategy: 'bfd' }, attention: { implementation: 'sdpa' } }),
-        paths: ['training.packingStrategy'],
-        says: 'set stacktune:attention.implementation to flash_attention_2',
-      },
-      {
-        raw: merge(gpu, { training: { paddingFree: true }, attention: { implementation: 'eager' } }),
-        paths: ['training.paddingFree'],
-        says: 'training.paddingFree to false',
-      },
-    ],
-    pass: [
-      { raw: merge(gpu, { training: { paddingFree: true } }) },
-      { raw: merge(gpu, { attention: { implementation: 'sdpa' } }) },
-    ],
-  },
   'open-ssh-refused': {
     fail: [{ raw: merge(aws, { target: { sshCidr: '0.0.0.0/0' } }), paths: ['target.sshCidr'], says: 'set stacktune:target.sshCidr to your IP/32' }],
     pass: [{ raw: merge(aws, { target: { sshCidr: '0.0.0.0/0', allowOpenSsh: true } }) }, { raw: aws }],

@@ -153,25 +153,6 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
-    id: 'padding-free-flash-attention',
-    description: 'padding-free batches (packingStrategy bfd or paddingFree) keep samples apart only with flash_attention_2',
-    check: (s) => {
-      if (s.attention.implementation === 'flash_attention_2') return ok;
-      const issues: SettingsIssue[] = [];
-      if (s.training.packing && s.training.packingStrategy === 'bfd')
-        issues.push({
-          path: 'training.packingStrategy',
-          message: `bfd packing without flash_attention_2 lets packed samples attend to each other; set stacktune:attention.implementation to flash_attention_2 or training.packingStrategy to wrapped`,
-        });
-      if (s.training.paddingFree)
-        issues.push({
-          path: 'training.paddingFree',
-          message: 'padding-free batches need flash_attention_2 to keep samples apart; set stacktune:attention.implementation to flash_attention_2 or training.paddingFree to false',
-        });
-      return issues;
-    },
-  },
-  {
     id: 'open-ssh-refused',
     description: 'sshCidr 0.0.0.0/0 opens SSH to the internet; refused unless allowOpenSsh: true',
     check: (s) =>
