@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { planExperiment } from "../src/experiment";
 import { canonicalJson, experimentHash, filesDigest } from "../src/hash";
 import { loadSettingsFromStackFile, type Settings } from "../src/settings";
@@ -13,9 +13,13 @@ const hashOf = (settings: Settings, stack = "local-demo", root = repoRoot): stri
     planExperiment(settings, stack, root).experimentHash;
 const baseHash = hashOf(base);
 
+const copies: string[] = [];
+afterAll(() => copies.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 /** A throwaway copy of the inputs the hash reads from the repo (python/, images/). */
 function repoCopy(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-repo-"));
+    copies.push(dir);
     fs.cpSync(path.join(repoRoot, "python"), path.join(dir, "python"), { recursive: true });
     fs.cpSync(path.join(repoRoot, "images"), path.join(dir, "images"), { recursive: true });
     return dir;

@@ -99,6 +99,7 @@ afterAll(() => {
             // already gone
         }
     }
+    fs.rmSync(home, { recursive: true, force: true });
 });
 
 describe("start-or-attach.sh", () => {
