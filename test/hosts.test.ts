@@ -7,6 +7,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { awsInstanceSpec, checkpointBucketPolicy, sshIngressRules, waitForCloudInit } from "../src/hosts/aws";
 import { preflightCommand, PreflightRequirements } from "../src/hosts/preflight";
+import { tempDir } from "./helpers/tempDir";
 
 describe("sshIngressRules", () => {
     it("opens port 22 to exactly the configured CIDR", () => {
@@ -73,7 +74,7 @@ describe("checkpointBucketPolicy", () => {
 describe("preflight script", () => {
     /** A directory of stand-in executables placed first on PATH. */
     function fakeBin(scripts: Record<string, string>): string {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-bin-"));
+        const dir = tempDir("bin");
         for (const [name, body] of Object.entries(scripts)) {
             fs.writeFileSync(path.join(dir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
         }
@@ -151,7 +152,7 @@ describe("preflight script", () => {
 
 describe("waitForCloudInit", () => {
     function run(cloudInitExit: number, files: Record<string, string>): { code: number; err: string } {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-ci-"));
+        const dir = tempDir("cloud-init");
         fs.writeFileSync(path.join(dir, "cloud-init"), `#!/usr/bin/env bash\n[ "$2" = "--long" ] && echo "status: error (driver)"\nexit ${cloudInitExit}\n`, { mode: 0o755 });
         for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
         const r = spawnSync("bash", ["-c", waitForCloudInit(path.join(dir, "host-ready"))], {

@@ -1,11 +1,11 @@
 // Completion lookup against a local stand-in of the Hub (127.0.0.1), through the real
 // @huggingface/hub client with its `hubUrl` option; and the local output-store check.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findHubCompletion, findLocalCompletion } from "../src/hub";
 import { FakeHub } from "./helpers/fakeHub";
+import { tempDir } from "./helpers/tempDir";
 
 const HASH = "ab".repeat(32);
 const TOKEN = "hf_CANARYtoken0000000000000000";
@@ -85,7 +85,7 @@ describe("findHubCompletion", () => {
 });
 
 describe("findLocalCompletion", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-store-"));
+    const dir = tempDir("store");
 
     it("finds stacktune.json with this hash in the output directory", () => {
         fs.writeFileSync(path.join(dir, "stacktune.json"), JSON.stringify({ experiment_hash: HASH, stack: "local-demo" }));

@@ -4,9 +4,9 @@
 // by its file name, not downloaded (said so below).
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./helpers/tempDir";
 
 const repoRoot = path.join(__dirname, "..");
 const images = path.join(repoRoot, "images");
@@ -73,7 +73,7 @@ describe("pinned image requirements", () => {
                 if (inCi) throw new Error(`${pip} is missing: scripts/setup.sh creates .venv`);
                 ctx.skip("no .venv/bin/pip; run scripts/setup.sh");
             }
-            const target = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-resolve-"));
+            const target = tempDir("resolve");
             const r = spawnSync(
                 pip,
                 [

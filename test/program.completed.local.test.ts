@@ -1,14 +1,14 @@
 // The local target's completion lookup reads the output directory at program time: with
 // stacktune.json carrying this experiment's hash there, `pulumi up` registers no host and no job.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { planExperiment } from "../src/experiment";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { installProgramMocks, ProgramMocks, runProgram, valueOf } from "./helpers/pulumiMocks";
+import { tempDir } from "./helpers/tempDir";
 
-const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-done-"));
+const storeDir = tempDir("done");
 let mocks: ProgramMocks;
 let outputs: Record<string, unknown>;
 

@@ -1,7 +1,6 @@
 // The local target through the real program (index.ts) under Pulumi mocks: the exact commands it
 // registers, what it uploads, and where the secrets go.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
@@ -15,9 +14,10 @@ import {
     textInput,
     valueOf,
 } from "./helpers/pulumiMocks";
+import { tempDir } from "./helpers/tempDir";
 
 const CANARY = "CANARY-wandb-7f3a9c";
-const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-store-"));
+const storeDir = tempDir("store");
 let mocks: ProgramMocks;
 let outputs: Record<string, unknown>;
 

@@ -1,11 +1,11 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { tempDir } from "./tempDir";
 
 /** Unpacks a base64 tar.gz (a command's stdin) with the system tar, as the host does; returns the directory. */
 export function extractBundle(base64: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-bundle-"));
+    const dir = tempDir("bundle");
     execFileSync("tar", ["-xzmf", "-", "-C", dir], { input: Buffer.from(base64, "base64") });
     return dir;
 }
