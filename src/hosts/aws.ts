@@ -148,6 +148,9 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
         // IMDSv2 only; hop limit 2 so processes in a container can still reach the metadata service.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
         rootBlockDevice: { volumeType: "gp3", volumeSize: rootVolumeGb, encrypted: true, deleteOnTermination: true },
+        // One-time spot request. A declarative instance cannot fall back to on-demand by itself: when
+        // AWS has no spot capacity the create fails with its InsufficientInstanceCapacity error, and
+        // the operator re-runs with target.spot.enabled false.
         ...(spot?.enabled
             ? {
                   instanceMarketOptions: {
