@@ -37,6 +37,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
+from stacktune_train.preemption import PreemptionCallback, finish_preempted, restore_checkpoint
 from stacktune_train.prepare import apply_caps, prepare
 from stacktune_train.progress import ProgressCallback, summarize_log_history
 
@@ -220,6 +221,7 @@ def main(cfg: StacktuneConfig) -> dict:
         tokenized = tokenize_splits(splits, tokenizer, training.dataset_text_field)
     model = load_model(cfg.model, training)
     progress = ProgressCallback()
+    preemption = PreemptionCallback()
     trainer = SFTTrainer(
         model=model,
         args=training,
@@ -227,17 +229,22 @@ def main(cfg: StacktuneConfig) -> dict:
         eval_dataset=tokenized["test"] if use_eval else None,
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[progress],
+        callbacks=[progress, preemption],
     )
     if trainer.is_world_process_zero():
         trainer.model.print_trainable_parameters()
 
+    if preemption.store is not None and trainer.is_world_process_zero():
+        restore_checkpoint(preemption.store, training.output_dir)
+    trainer.accelerator.wait_for_everyone()
     last_checkpoint = get_last_checkpoint(training.output_dir) if Path(training.output_dir).is_dir() else None
     if last_checkpoint:
         log(f"resuming from {last_checkpoint}")
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=last_checkpoint)
     runtime = time.monotonic() - started
+    if preemption.preempted_at is not None:
+        finish_preempted(preemption, training.output_dir, trainer.is_world_process_zero())
 
     eval_loss = progress.last_eval_loss
     if use_eval and eval_loss is None:

@@ -1,0 +1,197 @@
+"""Spot preemption on CPU: a token-protected IMDSv2 stand-in on 127.0.0.1 serves an interruption
+notice mid-training; the real watcher (src/job/remote/spot-watch.sh) sees it, the real trainer
+(``python -m stacktune_train.train``) saves a checkpoint, syncs it to the checkpoint store and
+exits as preempted; a fresh run directory (a new instance) resumes from the store and ends at the
+same step as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import cpu_training_values, write_yaml
+from stacktune_train import preemption
+from stacktune_train.progress import parse_progress_line
+
+REPO = Path(__file__).resolve().parents[2]
+SPOT_WATCH = REPO / "src" / "job" / "remote" / "spot-watch.sh"
+NOTICE = {"action": "terminate", "time": "2026-11-27T23:00:00Z"}
+
+
+class ImdsStandIn:
+    """IMDSv2 as far as the watcher uses it: PUT a token, GET spot/instance-action with it (401 without)."""
+
+    def __init__(self):
+        self.tokens: set[str] = set()
+        self.notice: dict | None = None
+        self.unauthorized = 0
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: str = "") -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self):
+                if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    return self._send(400)
+                token = secrets.token_hex(16)
+                stand_in.tokens.add(token)
+                self._send(200, token)
+
+            def do_GET(self):
+                if self.headers.get("X-aws-ec2-metadata-token") not in stand_in.tokens:
+                    stand_in.unauthorized += 1
+                    return self._send(401)
+                if self.path != "/latest/meta-data/spot/instance-action" or stand_in.notice is None:
+                    return self._send(404, "Not Found")
+                self._send(200, json.dumps(stand_in.notice))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def imds():
+    stand_in = ImdsStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+def start_watcher(imds: ImdsStandIn, flag: Path) -> subprocess.Popen:
+    env = {**os.environ, "STACKTUNE_IMDS_ENDPOINT": imds.url, "STACKTUNE_SPOT_POLL_SECONDS": "0.2"}
+    return subprocess.Popen(["bash", str(SPOT_WATCH), str(flag)], env=env, stdout=subprocess.PIPE, text=True)
+
+
+def test_stand_in_refuses_requests_without_a_token(imds):
+    plain = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                            f"{imds.url}/latest/meta-data/spot/instance-action"], capture_output=True, text=True)
+    assert plain.stdout == "401"
+
+
+def test_watcher_writes_the_notice_only_once_it_is_served(imds, tmp_path):
+    flag = tmp_path / "preemption.json"
+    watcher = start_watcher(imds, flag)
+    try:
+        time.sleep(1.0)
+        assert not flag.exists() and watcher.poll() is None  # 404: no notice, keeps polling
+        imds.notice = NOTICE
+        watcher.wait(timeout=10)
+    finally:
+        watcher.kill()
+    assert json.loads(flag.read_text()) == NOTICE
+    assert imds.unauthorized == 0 and len(imds.tokens) == 1  # one token, reused for every poll
+    assert "spot interruption notice" in watcher.stdout.read()
+
+
+def test_store_keeps_complete_checkpoints_and_restores_the_newest(tmp_path):
+    out, store = tmp_path / "out", tmp_path / "store"
+    for step in (2, 4, 6):
+        (out / f"checkpoint-{step}").mkdir(parents=True)
+        (out / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        preemption.sync_checkpoint(out / f"checkpoint-{step}", str(store))
+    assert sorted(p.name for p in store.iterdir()) == ["checkpoint-4", "checkpoint-6"]
+    (store / "checkpoint-8").mkdir()  # a copy cut off by the termination: no completion marker
+    fresh = tmp_path / "fresh"
+    restored = preemption.restore_checkpoint(str(store), fresh)
+    assert restored == fresh / "checkpoint-6"
+    assert json.loads((restored / "trainer_state.json").read_text()) == {"global_step": 6}
+    assert not (restored / preemption.COMPLETE_MARKER).exists()
+    # An output_dir that already has a checkpoint (the same host, resuming) is left alone.
+    assert preemption.restore_checkpoint(str(store), out) is None
+
+
+def run_trainer(run_dir: Path, store: Path, on_progress=None) -> tuple[int, list[dict], str]:
+    env = {**os.environ, preemption.STORE_ENV: str(store), "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    child = subprocess.Popen([sys.executable, "-m", "stacktune_train.train", "training.yaml"], cwd=run_dir, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    records, lines = [], []
+    for line in child.stdout:
+        lines.append(line)
+        record = parse_progress_line(line.rstrip("\n"))
+        if record is not None:
+            records.append(record)
+            if on_progress is not None:
+                on_progress(record)
+    return child.wait(timeout=600), records, "".join(lines)
+
+
+def final_step(run_dir: Path) -> int:
+    states = sorted((run_dir / "out").glob("checkpoint-*/trainer_state.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(states[-1].read_text())["global_step"]
+
+
+def test_notice_mid_training_checkpoints_to_the_store_and_the_next_run_resumes_there(imds, tmp_path, tiny_model_dir):
+    # Epoch-based length (max_steps -1), so "the same total" is the trainer's own count, not a constant.
+    values = cpu_training_values(tiny_model_dir, max_steps=-1, num_train_epochs=12, packing=False,
+                                 save_steps=1000)
+    store = tmp_path / "store"
+
+    baseline = tmp_path / "uninterrupted"
+    baseline.mkdir()
+    write_yaml(baseline / "training.yaml", values)
+    code, records, log = run_trainer(baseline, tmp_path / "baseline-store")
+    assert code == 0, log
+    total = records[-1]["total"]
+    assert final_step(baseline) == total and total >= 40
+
+    first = tmp_path / "instance-1"
+    first.mkdir()
+    write_yaml(first / "training.yaml", values)
+    watcher = start_watcher(imds, first / "preemption.json")
+    notice_at: list[float] = []
+
+    def serve_notice_mid_training(record):
+        if record["step"] >= 5 and not notice_at:
+            imds.notice = NOTICE
+            notice_at.append(time.monotonic())
+
+    try:
+        code, records, log = run_trainer(first, store, serve_notice_mid_training)
+    finally:
+        watcher.kill()
+    assert code == preemption.PREEMPTED_EXIT_CODE, log
+    status = json.loads((first / preemption.STATUS_FILE).read_text())
+    assert status["status"] == "preempted"
+    stopped = status["step"]
+    assert 5 <= stopped < total
+    assert records[-1]["step"] == stopped  # stopped at the next step boundary, nothing after it
+    stored = store / f"checkpoint-{stopped}"
+    assert (stored / preemption.COMPLETE_MARKER).is_file()
+    assert time.monotonic() - notice_at[0] < 120  # the checkpoint is in the store before AWS's deadline
+    assert json.loads((stored / "trainer_state.json").read_text())["global_step"] == stopped
+
+    # The next `up` gets a new instance: an empty run directory, the same store.
+    second = tmp_path / "instance-2"
+    second.mkdir()
+    write_yaml(second / "training.yaml", values)
+    code, records, log = run_trainer(second, store)
+    assert code == 0, log
+    assert f"restored checkpoint-{stopped}" in log and f"resuming from out/checkpoint-{stopped}" in log
+    assert records[0]["step"] > stopped  # nothing before the checkpoint is trained again
+    assert final_step(second) == total
+    assert json.loads((second / "out" / "metrics.json").read_text())["train_tokens"] == pytest.approx(
+        json.loads((baseline / "out" / "metrics.json").read_text())["train_tokens"])
+    shutil.rmtree(store)
