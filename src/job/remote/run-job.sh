@@ -2,7 +2,7 @@
 # stacktune: one detached attempt of launch.sh, bounded by the budget; then status, summary and
 # release. Started by start-or-attach.sh under setsid, so it outlives the SSH session.
 #
-# Writes: job.status (running → succeeded | failed | budget_exceeded), exit_code, summary.json.
+# Writes: job.status (running → succeeded | failed | budget_exceeded | preempted), exit_code, summary.json.
 # (launch.sh keeps its own per-phase state in ./status.)
 set -uo pipefail
 cd "$(dirname "$0")" || exit 64
@@ -19,6 +19,16 @@ started=$(date +%s)
 # The shipped package is what the experiment hash covers: it wins over any installed copy.
 export PYTHONPATH="$run_dir/python${PYTHONPATH:+:$PYTHONPATH}"
 phase run "attempt $(cat starts) of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s"
+
+# Spot instances (STACKTUNE_SPOT_WATCH) and tests with a metadata stand-in: spot-watch.sh writes
+# preemption.json on an interruption notice; the trainer then saves and syncs a checkpoint and
+# writes preempted.json (python/stacktune_train/preemption.py). A resumed attempt starts clean.
+rm -f preemption.json preempted.json
+watch_pid=
+if [ "${STACKTUNE_SPOT_WATCH:-false}" = true ] || [ -n "${STACKTUNE_IMDS_ENDPOINT:-}" ]; then
+    bash ./spot-watch.sh preemption.json &
+    watch_pid=$!
+fi
 
 # venv runtime without a configured environment: one per pinned requirement set, shared by runs.
 prepare_venv() {
@@ -63,9 +73,14 @@ else
 fi
 elapsed=$(($(date +%s) - started))
 rm -f secrets.env
+if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null; fi
 
 if [ "$rc" = 0 ]; then
     status=succeeded
+elif [ -f preempted.json ]; then
+    # accelerate launch turns the trainer's own exit code into 1: the file is the signal.
+    status=preempted
+    rc=85
 elif [ "$elapsed" -ge "$STACKTUNE_MAX_SECONDS" ]; then
     status=budget_exceeded
     rc=124
