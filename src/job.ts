@@ -7,7 +7,7 @@ import { deterministicTarGz, TarEntry } from "./job/tarball";
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
 /** The on-host scripts shipped into every run directory (see src/job/remote/). */
-export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh"] as const;
+export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh"] as const;
 
 /** `<runRoot>/<experimentHash>`: one directory per experiment on the host (contracts §2). */
 export function runDirectory(runRoot: string, experimentHash: string): string {
@@ -39,6 +39,8 @@ export interface RunEnv {
     maxSeconds: number;
     keepRunDir: boolean;
     release: "poweroff" | "none";
+    /** Watch the metadata service for spot interruption notices (aws hosts; spot-watch.sh). @default false */
+    spotWatch?: boolean;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -63,6 +65,7 @@ export function renderRunEnv(env: RunEnv): string {
         ["STACKTUNE_MAX_SECONDS", String(Math.ceil(env.maxSeconds))],
         ["STACKTUNE_KEEP_RUN_DIR", String(env.keepRunDir)],
         ["STACKTUNE_RELEASE", env.release],
+        ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -226,6 +229,8 @@ export class TrainingJob extends pulumi.ComponentResource {
             maxSeconds: args.maxHours * 3600,
             keepRunDir,
             release: args.release,
+            // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
+            spotWatch: args.host.kind === "aws",
         });
         const bundle = deterministicTarGz(
             runBundleEntries({
