@@ -21,6 +21,7 @@ export = async () => {
         model: o.model,
         status: o.status,
         metrics: o.metrics,
+        phases: o.phases,
         estimatedCost: o.estimatedCost,
     };
 };

@@ -7,7 +7,7 @@ import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
 import { LocalHost } from "./hosts/local";
 import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
-import { CompletedExperiment, expandHome, findHubCompletion, findLocalCompletion } from "./hub";
+import { CompletedExperiment, expandHome, findHubCompletion } from "./hub";
 import { trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
@@ -43,8 +43,8 @@ export interface ExperimentPlan {
     requirements: Map<string, string>;
     /** Where the merged model is published. */
     model: ModelLocation;
-    /** How completion is checked: on the Hub, in a local directory now, or on the host by the job. */
-    completionCheck: "hub" | "local" | "on-host";
+    /** How completion is checked: on the Hub before any host exists, or on the host by the job. */
+    completionCheck: "hub" | "on-host";
     estimatedCost: CostEstimate;
 }
 
@@ -108,9 +108,10 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
             : {}),
     };
     // The merge step writes the completion marker next to the merged model: in the merged repo
-    // when there is one, else in the output store (an adapter repo never holds it).
-    const completionCheck =
-        settings.hub.mergedRepo !== undefined ? "hub" : settings.target.kind === "local" ? "local" : "on-host";
+    // when there is one, else in the output store (an adapter repo never holds it). The store is
+    // checked by the job on the host, the local target's too: its host and job are only records, and
+    // keeping them makes a second `up` of a finished experiment a no-op (nothing to delete either).
+    const completionCheck = settings.hub.mergedRepo !== undefined ? "hub" : "on-host";
 
     const t = settings.training;
     const trainTokens =
@@ -162,8 +163,8 @@ function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 }
 
 /**
- * Completion lookup, before any host exists: the Hub repo the merge step publishes to, or the local
- * output directory for the local target. For ssh/aws without a Hub repo the job checks on the host.
+ * Completion lookup, before any host exists: the Hub repo the merge step publishes to. Without a
+ * merged repo the job checks the output store on the host (start-or-attach.sh).
  */
 export async function lookupCompletion(
     plan: ExperimentPlan,
@@ -180,8 +181,6 @@ export async function lookupCompletion(
                 ...(options.hubUrl !== undefined ? { hubUrl: options.hubUrl } : {}),
             });
         }
-        case "local":
-            return findLocalCompletion(plan.model.localDir ?? defaultOutputStoreDir(plan.stack), plan.experimentHash);
         case "on-host":
             return undefined;
     }
@@ -194,6 +193,31 @@ export interface ExperimentArgs {
     completed: CompletedExperiment | undefined;
     /** Where runs live on the host. @default "~/.stacktune/runs" */
     runRoot?: string;
+    /** The project directory: the local target resolves relative paths in the settings against it. */
+    repoRoot?: string;
+}
+
+/**
+ * The local target runs in a run directory under ~/.stacktune/runs, but a user writes paths on
+ * this machine relative to the project (`model.id: .stacktune/tiny-llama`, `runtime.path: .venv`).
+ * The venv becomes absolute in run.env; the model is linked into the run directory under the same
+ * relative path, so the rendered training.yaml (and the experiment hash) stay location-free.
+ */
+export function localTargetPaths(
+    settings: Settings,
+    repoRoot: string,
+): { venvPath?: string; links?: Map<string, string> } | undefined {
+    if (settings.target.kind !== "local") return undefined;
+    const runtime = settings.runtime;
+    const venvPath =
+        runtime.kind === "venv" && runtime.path !== undefined ? path.resolve(repoRoot, expandHome(runtime.path)) : undefined;
+    const modelId = settings.model.id;
+    const isRelativePath = !modelId.startsWith("/") && !modelId.startsWith("~") && !modelId.split("/").includes("..");
+    const links =
+        isRelativePath && fs.existsSync(path.join(repoRoot, modelId))
+            ? new Map([[modelId, path.join(repoRoot, modelId)]])
+            : undefined;
+    return { ...(venvPath !== undefined ? { venvPath } : {}), ...(links !== undefined ? { links } : {}) };
 }
 
 function readPrivateKey(file: string): pulumi.Output<string> {
@@ -216,6 +240,8 @@ export interface ExperimentOutputs {
     renderedDigest: string;
     model: ModelLocation & { completedBefore: boolean };
     metrics: pulumi.Output<Record<string, unknown> | null>;
+    /** Wall time per phase of the run that produced the model, in seconds. */
+    phases: pulumi.Output<Record<string, number> | null>;
     status: pulumi.Output<string>;
     estimatedCost: CostEstimate;
 }
@@ -245,6 +271,7 @@ export class Experiment extends pulumi.ComponentResource {
             }
             const outputStore = plan.model.localDir ?? defaultOutputStoreDir(plan.stack);
             const runtime = settings.runtime;
+            const local = args.repoRoot !== undefined ? localTargetPaths(settings, args.repoRoot) : undefined;
             this.job = new TrainingJob(
                 `${name}-job`,
                 {
@@ -259,7 +286,9 @@ export class Experiment extends pulumi.ComponentResource {
                             ? { kind: "docker", image: this.image.tag, imageReady: this.image.build }
                             : {
                                   kind: "venv",
-                                  ...(runtime.kind === "venv" && runtime.path !== undefined ? { venvPath: runtime.path } : {}),
+                                  ...(runtime.kind === "venv" && runtime.path !== undefined
+                                      ? { venvPath: local?.venvPath ?? runtime.path }
+                                      : {}),
                                   ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
                               },
                     secrets: {
@@ -276,6 +305,7 @@ export class Experiment extends pulumi.ComponentResource {
                             ? "poweroff"
                             : "none",
                     runRoot,
+                    ...(local?.links !== undefined ? { links: local.links } : {}),
                 },
                 { parent: this },
             );
@@ -291,6 +321,9 @@ export class Experiment extends pulumi.ComponentResource {
             metrics: result.apply((r) =>
                 completed !== undefined ? metricsOfMarker(completed.marker) : (r?.metrics ?? null),
             ),
+            phases: result.apply((r) =>
+                completed !== undefined ? phasesOfMarker(completed.marker) : (r?.phases ?? null),
+            ),
             status: result.apply((r) => (completed !== undefined ? "already-complete" : (r?.status ?? "pending"))),
             estimatedCost: plan.estimatedCost,
         };
@@ -299,9 +332,15 @@ export class Experiment extends pulumi.ComponentResource {
             renderedDigest: this.outputs.renderedDigest,
             hostAddress: this.outputs.hostAddress,
             metrics: this.outputs.metrics,
+            phases: this.outputs.phases,
             status: this.outputs.status,
         });
     }
+}
+
+function phasesOfMarker(marker: Record<string, unknown>): Record<string, number> | null {
+    const phases = marker.phases;
+    return phases !== null && typeof phases === "object" ? (phases as Record<string, number>) : null;
 }
 
 function metricsOfMarker(marker: Record<string, unknown>): Record<string, unknown> | null {
@@ -398,5 +437,5 @@ export async function createExperiment(
         ...(secrets.hfToken !== undefined ? { hfToken: secrets.hfToken } : {}),
         ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
     });
-    return new Experiment(name, { plan, secrets, completed }, opts);
+    return new Experiment(name, { plan, secrets, completed, repoRoot: args.repoRoot }, opts);
 }

@@ -1,4 +1,3 @@
-import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { downloadFile, HubApiError } from "@huggingface/hub";
@@ -9,9 +8,9 @@ export const COMPLETION_MARKER = "stacktune.json";
 /** Where a finished experiment's model lives; what the stack outputs point at. */
 export interface CompletedExperiment {
     experimentHash: string;
-    /** `hub` (a model repo) or `local` (a directory on the machine running the program). */
-    store: "hub" | "local";
-    /** Repo id (`org/name`) or absolute directory. */
+    /** Where it was found: the merged-model repo (an output store is checked on the host by the job). */
+    store: "hub";
+    /** Repo id (`org/name`). */
     location: string;
     /** The marker's content, as written by the merge step. */
     marker: Record<string, unknown>;
@@ -94,31 +93,4 @@ async function readHubFile(args: HubLookupArgs, file: string): Promise<string | 
 /** Expands a leading `~/` to the home directory of the user running the program. */
 export function expandHome(dir: string, home: string = os.homedir()): string {
     return dir === "~" ? home : dir.startsWith("~/") ? path.join(home, dir.slice(2)) : dir;
-}
-
-/** Looks for the marker in a local output directory (the `local` target without hub repos). */
-export function findLocalCompletion(dir: string, experimentHash: string): CompletedExperiment | undefined {
-    const location = expandHome(dir);
-    let text: string;
-    try {
-        text = fs.readFileSync(path.join(location, COMPLETION_MARKER), "utf8");
-    } catch {
-        return undefined;
-    }
-    const marker = parseMarker(text);
-    if (!markerMatches(marker, experimentHash)) {
-        return undefined;
-    }
-    // The job copies the run's metrics.json next to the marker (src/job/remote/run-job.sh).
-    if (marker.metrics === undefined) {
-        try {
-            const metrics = parseMarker(fs.readFileSync(path.join(location, "metrics.json"), "utf8"));
-            if (metrics !== null && typeof metrics === "object") {
-                marker.metrics = metrics;
-            }
-        } catch {
-            // no metrics kept: the outputs say null
-        }
-    }
-    return { experimentHash, store: "local", location, marker };
 }

@@ -111,9 +111,18 @@ export function runBundleEntries(inputs: RunBundleInputs): Map<string, TarEntry>
     return entries;
 }
 
-/** Unpacks the bundle (base64 tar.gz on stdin) into the run directory. */
-export function stageCommand(runDir: string): string {
-    return `set -euo pipefail; d=${hostPath(runDir)}; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"`;
+/**
+ * Unpacks the bundle (base64 tar.gz on stdin) into the run directory, then links each of `links`
+ * (run-directory-relative path → absolute path on the host) into it.
+ */
+export function stageCommand(runDir: string, links: ReadonlyMap<string, string> = new Map()): string {
+    const linkCommands = [...links].map(([rel, target]) => {
+        if (rel.startsWith("/") || rel.split("/").includes("..")) {
+            throw new Error(`a run-directory link must be a relative path inside it (got "${rel}")`);
+        }
+        return `; mkdir -p "$d"/${shellQuote(path.posix.dirname(rel))}; ln -sfn ${shellQuote(target)} "$d"/${shellQuote(rel)}`;
+    });
+    return `set -euo pipefail; d=${hostPath(runDir)}; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"${linkCommands.join("")}`;
 }
 
 /** The job command: start or re-attach (the secrets.env content arrives on stdin). */
@@ -139,6 +148,8 @@ export interface JobResult {
     starts: number;
     attempt_seconds?: number;
     metrics: Record<string, number> | null;
+    /** Wall time of each finished phase of the run, in seconds (prepare, train, merge, smoke). */
+    phases?: Record<string, number>;
     output_store: string;
     run_dir: string;
 }
@@ -188,6 +199,11 @@ export interface TrainingJobArgs {
     runRoot?: string;
     /** @default "~/.stacktune/venvs" */
     venvRoot?: string;
+    /**
+     * Paths on the host linked into the run directory (run-directory-relative path → absolute
+     * path): the local target's model given relative to the project. @default none
+     */
+    links?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -249,7 +265,7 @@ export class TrainingJob extends pulumi.ComponentResource {
             `${name}-stage`,
             args.host,
             {
-                create: stageCommand(this.runDir),
+                create: stageCommand(this.runDir, args.links),
                 stdin: bundle.toString("base64"),
                 triggers,
                 // The stage created the directory, so its delete cleans it up too: a run command whose

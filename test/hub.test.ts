@@ -1,11 +1,8 @@
 // Completion lookup against a local stand-in of the Hub (127.0.0.1), through the real
 // @huggingface/hub client with its `hubUrl` option; and the local output-store check.
-import * as fs from "fs";
-import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findHubCompletion, findLocalCompletion } from "../src/hub";
+import { findHubCompletion } from "../src/hub";
 import { FakeHub } from "./helpers/fakeHub";
-import { tempDir } from "./helpers/tempDir";
 
 const HASH = "ab".repeat(32);
 const TOKEN = "hf_CANARYtoken0000000000000000";
@@ -81,26 +78,5 @@ describe("findHubCompletion", () => {
         } finally {
             delete hub.requiredToken;
         }
-    });
-});
-
-describe("findLocalCompletion", () => {
-    const dir = tempDir("store");
-
-    it("finds stacktune.json with this hash in the output directory", () => {
-        fs.writeFileSync(path.join(dir, "stacktune.json"), JSON.stringify({ experiment_hash: HASH, stack: "local-demo" }));
-        expect(findLocalCompletion(dir, HASH)).toEqual({
-            experimentHash: HASH,
-            store: "local",
-            location: dir,
-            marker: { experiment_hash: HASH, stack: "local-demo" },
-        });
-    });
-
-    it("ignores another hash, a broken marker and a missing directory", () => {
-        expect(findLocalCompletion(dir, "cd".repeat(32))).toBeUndefined();
-        fs.writeFileSync(path.join(dir, "stacktune.json"), "{not json");
-        expect(findLocalCompletion(dir, HASH)).toBeUndefined();
-        expect(findLocalCompletion(path.join(dir, "nope"), HASH)).toBeUndefined();
     });
 });

@@ -27,7 +27,8 @@ beforeAll(async () => {
         config: {
             "stacktune:target": { kind: "local", gpus: 0 },
             "stacktune:runtime": { kind: "venv", python: "python3" },
-            "stacktune:model": { id: ".stacktune/tiny-llama" },
+            // Relative to the project and missing there: passed through as is (no link; see local-paths test).
+            "stacktune:model": { id: ".stacktune/not-in-this-project" },
             "stacktune:hub": { localDir: storeDir },
             "stacktune:quantization": { load4bit: false },
             "stacktune:training": { maxSteps: 10, bf16: false, gradientCheckpointing: false },
@@ -98,7 +99,9 @@ describe("local target (venv runtime)", () => {
         expect(runEnv).toContain("STACKTUNE_STACK='local-demo'");
         expect(runEnv).toContain("STACKTUNE_RUNTIME='venv'");
         expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR='${storeDir}'`);
-        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='false'");
+        // Without a merged repo the job looks for the finished model in the store (as on ssh), so a
+        // second `up` of a finished experiment keeps these records and changes nothing.
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='true'");
         expect(runEnv).toContain("STACKTUNE_MAX_SECONDS='7200'");
         expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR='false'");
         expect(runEnv).toContain("STACKTUNE_RELEASE='none'");

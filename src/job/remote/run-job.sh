@@ -92,8 +92,14 @@ metrics=null
 if [ -s "$STACKTUNE_METRICS_FILE" ] && head -c1 "$STACKTUNE_METRICS_FILE" | grep -q '{'; then
     metrics=$(tr -d '\n' <"$STACKTUNE_METRICS_FILE")
 fi
-printf '{"experiment_hash":"%s","status":"%s","exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"output_store":"%s","run_dir":"%s"}\n' \
-    "$STACKTUNE_EXPERIMENT_HASH" "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$store" "$run_dir" >summary.json.partial
+# Wall time of each finished phase from launch.sh's end events, across attempts (a resumed run skips
+# the phases an earlier attempt finished): {"prepare":8,"train":22,...}
+phases=$(cat job.[0-9]*.log job.log 2>/dev/null |
+    sed -n 's/^STACKTUNE_PHASE {"phase":"\([a-z_]*\)","event":"end","elapsed_s":\([0-9]*\).*/\1 \2/p' |
+    awk '{ if (!($1 in t)) order[n++] = $1; t[$1] = $2 }
+         END { printf "{"; for (i = 0; i < n; i++) printf "%s\"%s\":%s", (i ? "," : ""), order[i], t[order[i]]; printf "}" }')
+printf '{"experiment_hash":"%s","status":"%s","exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
+    "$STACKTUNE_EXPERIMENT_HASH" "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" "$store" "$run_dir" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
 echo "$status" >job.status
@@ -104,6 +110,9 @@ if [ "$status" = succeeded ]; then
     # finds the model (and creates no job) still reports them.
     if [ "$metrics" != null ] && [ -f "$store/stacktune.json" ]; then
         cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json"
+    fi
+    if [ -f "$store/stacktune.json" ]; then
+        printf '%s\n' "$phases" >"$store/phases.json"
     fi
     if [ "${STACKTUNE_KEEP_RUN_DIR:-false}" != true ]; then
         # Keep only the receipt (states, start counter, summary, logs, scripts): enough to answer

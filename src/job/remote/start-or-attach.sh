@@ -45,13 +45,16 @@ store_marker_matches() {
 }
 
 already_complete_summary() {
-    local store metrics=null
+    local store metrics=null phases=null
     store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
     if [ -s "$store/metrics.json" ] && head -c1 "$store/metrics.json" | grep -q '{'; then
         metrics=$(tr -d '\n' <"$store/metrics.json")
     fi
-    printf '{"experiment_hash":"%s","status":"succeeded","exit_code":0,"starts":%s,"metrics":%s,"output_store":"%s","run_dir":"%s"}\n' \
-        "$STACKTUNE_EXPERIMENT_HASH" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$store" "$run_dir"
+    if [ -s "$store/phases.json" ] && head -c1 "$store/phases.json" | grep -q '{'; then
+        phases=$(tr -d '\n' <"$store/phases.json")
+    fi
+    printf '{"experiment_hash":"%s","status":"succeeded","exit_code":0,"starts":%s,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
+        "$STACKTUNE_EXPERIMENT_HASH" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" "$store" "$run_dir"
 }
 
 # One decision at a time per run directory: two concurrent `pulumi up`s must not both start a run.
