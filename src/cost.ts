@@ -1,7 +1,12 @@
 /**
- * A first, deliberately simple cost estimate: hours from a throughput figure, dollars from an
- * on-demand price table. Pure; issue 7 replaces the throughput default with measured bench results.
+ * The run's cost estimate: expected hours from the run's training tokens and the throughput its
+ * recipe measured in the GPU benchmark (bench/results/), dollars from an on-demand price table.
+ * Everything here is pure except {@link loadBenchThroughput}, which reads the committed results.
  */
+import * as fs from "fs";
+import * as path from "path";
+import type { Settings } from "./settings";
+import { processCount } from "./settings";
 
 /** On-demand Linux prices, us-east-1, USD per instance-hour. */
 export const ON_DEMAND_USD_PER_HOUR = {
@@ -16,12 +21,23 @@ export const PRICE_SOURCE =
 export type PricedInstanceType = keyof typeof ON_DEMAND_USD_PER_HOUR;
 
 /**
- * Throughput assumed when nothing better is known, in tokens per second for the reference recipe
- * (QLoRA 8B, ZeRO-3, 4×24 GB). An assumption, not a measurement: the reference run reports its
- * wall time (43,954 s of training) but not its token count. Issue 7 replaces it with the figure
- * measured in bench/results/.
+ * Throughput assumed when nothing better is known, in tokens per second (the old placeholder; the
+ * measured figures come from {@link benchThroughput}).
  */
 export const REFERENCE_TOKENS_PER_SECOND = 5000;
+
+/** The committed benchmark the estimate reads (issue 6). */
+export const BENCH_RESULTS_FILE = "bench/results/2026-11-27-gpu-recipes.json";
+
+/**
+ * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
+ * 16 GB model download) plus merge and push: an assumption, not a measurement (merge + smoke of
+ * the 8B model took 88 s in the benchmark).
+ */
+export const AWS_SETUP_HOURS_ASSUMED = 0.5;
+
+/** Sizes of well-known sources, for runs whose settings do not give `dataset.numSamples`. */
+export const KNOWN_DATASET_SIZES: Readonly<Record<string, number>> = { "teknium/OpenHermes-2.5": 1_001_551 };
 
 export interface CostEstimateInputs {
     /** `aws` prices the instance; `ssh` / `local` run on hardware already paid for. */
@@ -29,10 +45,17 @@ export interface CostEstimateInputs {
     instanceType?: string;
     /** Spot max price per hour, when spot is used with a cap; the estimate uses it as the upper bound. */
     spotMaxPricePerHour?: number;
-    /** Tokens the run will train on, when known (max_steps × tokens per step). */
+    /** Spot without a max price: AWS never charges more than on-demand, which is then the bound. */
+    spot?: boolean;
+    /** Tokens the run will train on, when known. */
     trainTokens?: number;
     /** @default REFERENCE_TOKENS_PER_SECOND */
     tokensPerSecond?: number;
+    /** Where {@link tokensPerSecond} comes from, for the basis. */
+    throughputBasis?: string;
+    /** Hours outside training (evaluation, setup), added to the training hours. */
+    extraHours?: number;
+    extraHoursBasis?: string;
     /** The budget's hour limit: the estimate never exceeds it, and is used when tokens are unknown. */
     maxHours: number;
 }
@@ -43,6 +66,12 @@ export interface CostEstimate {
     usd: number;
     /** How the figure was reached, in words, for the stack output. */
     basis: string;
+    /** Hours the run needs, before the budget cap (absent when the tokens are unknown). */
+    expectedHours?: number;
+    /** True when {@link expectedHours} is over budget.maxHours: the watchdog stops the run unfinished. */
+    stoppedByBudget?: boolean;
+    trainTokens?: number;
+    tokensPerSecond?: number;
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -59,16 +88,28 @@ export function tokensPerStep(args: {
 
 export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     const throughput = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
-    const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 : undefined;
+    const extra = inputs.extraHours ?? 0;
+    const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 + extra : undefined;
     const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 4);
+    const rate = `${inputs.trainTokens} tokens at ${round(throughput, 1)} tokens/s${inputs.throughputBasis !== undefined ? ` (${inputs.throughputBasis})` : ""}`;
+    const extraText = extra > 0 ? ` + ${round(extra, 2)} h ${inputs.extraHoursBasis ?? "other work"}` : "";
     const hoursBasis =
         fromTokens === undefined
             ? `budget.maxHours (${inputs.maxHours} h) as upper bound: training tokens unknown before data prep`
             : fromTokens > inputs.maxHours
-              ? `capped at budget.maxHours (${inputs.maxHours} h); ${inputs.trainTokens} tokens at ${throughput} tokens/s would take ${round(fromTokens, 2)} h`
-              : `${inputs.trainTokens} tokens at ${throughput} tokens/s`;
+              ? `capped at budget.maxHours (${inputs.maxHours} h); ${rate}${extraText} would take ${round(fromTokens, 2)} h`
+              : `${rate}${extraText}`;
+    const details: Partial<CostEstimate> =
+        fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
+            ? {}
+            : {
+                  expectedHours: round(fromTokens, 4),
+                  stoppedByBudget: fromTokens > inputs.maxHours,
+                  trainTokens: inputs.trainTokens as number,
+                  tokensPerSecond: round(throughput, 1),
+              };
     if (inputs.targetKind !== "aws") {
-        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${inputs.targetKind} host: no instance charge` };
+        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${inputs.targetKind} host: no instance charge`, ...details };
     }
     const onDemand = ON_DEMAND_USD_PER_HOUR[inputs.instanceType as PricedInstanceType];
     if (onDemand === undefined) {
@@ -80,6 +121,169 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     const priceBasis =
         inputs.spotMaxPricePerHour !== undefined
             ? `spot max price ${usdPerHour} USD/h`
-            : `${inputs.instanceType} on-demand ${usdPerHour} USD/h (${PRICE_SOURCE})`;
-    return { hours, usdPerHour, usd: round(hours * usdPerHour, 2), basis: `${hoursBasis}; ${priceBasis}` };
+            : inputs.spot === true
+              ? `spot without maxPrice, priced at the ${inputs.instanceType} on-demand ${usdPerHour} USD/h that AWS caps it at (${PRICE_SOURCE}); the real spot price is usually lower`
+              : `${inputs.instanceType} on-demand ${usdPerHour} USD/h (${PRICE_SOURCE})`;
+    return { hours, usdPerHour, usd: round(hours * usdPerHour, 2), basis: `${hoursBasis}; ${priceBasis}`, ...details };
+}
+
+/** The benchmark's figures the estimate needs, read from {@link BENCH_RESULTS_FILE}. */
+export interface BenchThroughput {
+    date: string;
+    /** Reference recipe (ZeRO-3) on the 4×RTX 4090 reference box, tokens/s (the bench's estimate). */
+    referenceTokensPerSecondOn4090: number;
+    /** Evaluation seconds per held-out sample of the reference run on its 4090 box. */
+    referenceEvalSecondsPerSample: number;
+    /** Candidate recipe → its conservative speed-up over the reference, projected to a 4090 box. */
+    recipeSpeedup: Record<string, number>;
+    /** Host (instance type, or "4x RTX 4090") → step time relative to the 4090 box (2.36 = slower). */
+    timeScale: Record<string, number>;
+    /** Mean tokens per conversation of the bench's OpenHermes-shaped data set. */
+    meanTokensPerSample: number;
+}
+
+/** Held-out samples of the reference run (30% of OpenHermes-2.5), over which its eval took reference_eval_s. */
+const REFERENCE_EVAL_SAMPLES = Math.ceil(0.3 * 1_001_551);
+
+/** Extracts {@link BenchThroughput} from the results JSON (the `projection` and `dataset` sections). */
+export function benchThroughput(results: unknown): BenchThroughput {
+    const r = results as {
+        date: string;
+        dataset: { tokens_mean: number };
+        projection: Record<
+            string,
+            {
+                candidate: string;
+                conservative_ratio_on_4090: number;
+                assumptions: { reference_tokens_per_s_4090_estimate: number; reference_eval_s: number };
+                hosts: Record<string, { time_scale_vs_4090: number }>;
+            }
+        >;
+    };
+    const projections = Object.values(r.projection ?? {});
+    const first = projections[0];
+    if (first === undefined) throw new Error(`${BENCH_RESULTS_FILE} has no projection section`);
+    const recipeSpeedup: Record<string, number> = {};
+    // The P2P-off figures stand in for PCIe boxes (RTX 4090, A10G, L4): preferred when both exist.
+    for (const p of [...projections].sort((a, b) => Number(a.candidate.endsWith(".nop2p")) - Number(b.candidate.endsWith(".nop2p")))) {
+        recipeSpeedup[p.candidate.replace(/\.(no)?p2p$/, "")] = p.conservative_ratio_on_4090;
+    }
+    const timeScale: Record<string, number> = {};
+    for (const [host, h] of Object.entries(first.hosts)) {
+        timeScale[host.split(" ")[0] === "4x" ? "4x RTX 4090" : (host.split(" ")[0] as string)] = h.time_scale_vs_4090;
+    }
+    return {
+        date: r.date,
+        referenceTokensPerSecondOn4090: first.assumptions.reference_tokens_per_s_4090_estimate,
+        referenceEvalSecondsPerSample: first.assumptions.reference_eval_s / REFERENCE_EVAL_SAMPLES,
+        recipeSpeedup,
+        timeScale,
+        meanTokensPerSample: r.dataset.tokens_mean,
+    };
+}
+
+export function loadBenchThroughput(repoRoot: string): BenchThroughput {
+    return benchThroughput(JSON.parse(fs.readFileSync(path.join(repoRoot, BENCH_RESULTS_FILE), "utf8")));
+}
+
+/** The benchmarked recipe a run's settings match, or undefined (then the reference's speed is used). */
+export function benchRecipeOf(settings: Pick<Settings, "distributed" | "training">): string | undefined {
+    const t = settings.training;
+    if (settings.distributed.strategy === "deepspeed-zero3" && !t.useLigerKernel && t.packingStrategy === "wrapped") {
+        return "a-reference";
+    }
+    if (settings.distributed.strategy === "ddp" && t.useLigerKernel && t.packing) {
+        if (t.packingStrategy === "bfd") return "b3-ddp-bfd-liger";
+        if (!t.useReentrant) return "b2-ddp-liger-nonreentrant";
+    }
+    return undefined;
+}
+
+/** Training samples, when the settings (or {@link KNOWN_DATASET_SIZES}) tell. */
+export function trainSampleCount(dataset: Settings["dataset"]): number | undefined {
+    const total = dataset.numSamples ?? KNOWN_DATASET_SIZES[dataset.source];
+    const split = total !== undefined ? total - Math.ceil(dataset.testSize * total) : undefined;
+    if (split === undefined) return dataset.maxTrainSamples;
+    return dataset.maxTrainSamples !== undefined ? Math.min(split, dataset.maxTrainSamples) : split;
+}
+
+/**
+ * The estimate for a stack: tokens from `training.maxSteps` × tokens per step, else training samples
+ * × the bench's mean tokens per conversation × epochs; throughput of the matching benchmarked recipe
+ * projected to the instance type (the bench's method: the reference's 4090 throughput, divided by
+ * the GPU's time scale, times the recipe's conservative speed-up); plus evaluation and, on aws, setup.
+ */
+export function estimateExperimentCost(settings: Settings, bench: BenchThroughput): CostEstimate {
+    const target = settings.target;
+    const t = settings.training;
+    const perStep = tokensPerStep({
+        perDeviceTrainBatchSize: t.perDeviceTrainBatchSize,
+        gradientAccumulationSteps: t.gradientAccumulationSteps,
+        processes: processCount(settings),
+        maxLength: t.maxLength,
+    });
+    const samples = trainSampleCount(settings.dataset);
+    const trainTokens =
+        t.maxSteps > 0
+            ? t.maxSteps * perStep
+            : samples !== undefined
+              ? Math.round(samples * Math.min(bench.meanTokensPerSample, t.maxLength) * t.epochs)
+              : undefined;
+    const common = {
+        targetKind: target.kind,
+        maxHours: settings.budget.maxHours,
+        ...(trainTokens !== undefined ? { trainTokens } : {}),
+        ...(target.kind === "aws" ? { instanceType: target.instanceType, spot: target.spot.enabled } : {}),
+        ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
+            ? { spotMaxPricePerHour: target.spot.maxPrice }
+            : {}),
+    };
+    // The benchmark measured 4×24 GB GPUs; a CPU (local) run has no measured throughput.
+    const host = target.kind === "aws" ? target.instanceType : target.kind === "ssh" ? "4x RTX 4090" : undefined;
+    const scale = host !== undefined ? bench.timeScale[host] : undefined;
+    if (scale === undefined || trainTokens === undefined) {
+        return estimateRunCost({
+            ...common,
+            ...(target.kind === "local" ? { throughputBasis: "assumed: throughput on a CPU is not benchmarked" } : {}),
+        });
+    }
+    const recipe = benchRecipeOf(settings);
+    const speedup = recipe !== undefined ? (bench.recipeSpeedup[recipe] ?? 1) : 1;
+    const tokensPerSecond = (bench.referenceTokensPerSecondOn4090 / scale) * speedup;
+    const evalSamples =
+        settings.evaluation.strategy === "no"
+            ? 0
+            : Math.min(
+                  settings.evaluation.maxSamples ?? Number.POSITIVE_INFINITY,
+                  samples !== undefined ? Math.ceil((samples * settings.dataset.testSize) / (1 - settings.dataset.testSize)) : Number.POSITIVE_INFINITY,
+              );
+    const evalPasses =
+        settings.evaluation.strategy === "epoch"
+            ? Math.ceil(t.epochs)
+            : settings.evaluation.strategy === "steps" && settings.evaluation.steps !== undefined
+              ? Math.max(1, Math.floor(trainTokens / perStep / settings.evaluation.steps))
+              : 0;
+    const evalHours = Number.isFinite(evalSamples) ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 : 0;
+    const setupHours = target.kind === "aws" ? AWS_SETUP_HOURS_ASSUMED : 0;
+    const where = host === "4x RTX 4090" ? "an ssh host taken as the 4x RTX 4090 reference box" : host;
+    return estimateRunCost({
+        ...common,
+        tokensPerSecond,
+        throughputBasis:
+            `${recipe ?? "recipe not benchmarked, priced as the reference"} projected to ${where}: ` +
+            `${bench.referenceTokensPerSecondOn4090} tokens/s reference on 4x4090 / time scale ${scale} x conservative speed-up ${speedup}, ` +
+            `bench ${bench.date}` +
+            (t.maxSteps > 0 ? "" : `; ${samples} samples x ${Math.min(bench.meanTokensPerSample, t.maxLength)} mean tokens x ${t.epochs} epochs`),
+        extraHours: evalHours + setupHours,
+        extraHoursBasis:
+            `for ${evalPasses} eval pass(es) of ${Number.isFinite(evalSamples) ? evalSamples : "?"} samples` +
+            (setupHours > 0 ? ` and ${setupHours} h assumed instance setup, merge and push` : ""),
+    });
+}
+
+/** One line for the `pulumi up` output and the `stacktune` summary. */
+export function formatCostEstimate(cost: CostEstimate): string {
+    const money = cost.usdPerHour > 0 ? `${cost.usd} USD (${cost.hours} h x ${cost.usdPerHour} USD/h)` : `0 USD, ${cost.hours} h`;
+    const warning = cost.stoppedByBudget === true ? ` WARNING: the run needs ${cost.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished.` : "";
+    return `estimated cost: ${money}. Basis: ${cost.basis}.${warning}`;
 }
