@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { estimateRunCost, CostEstimate, tokensPerStep } from "./cost";
+import { CostEstimate, estimateExperimentCost, formatCostEstimate, loadBenchThroughput } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
 import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
@@ -18,7 +18,7 @@ import {
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { processCount, type PulumiSettings, type Settings } from "./settings";
+import { type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
@@ -113,27 +113,8 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     // keeping them makes a second `up` of a finished experiment a no-op (nothing to delete either).
     const completionCheck = settings.hub.mergedRepo !== undefined ? "hub" : "on-host";
 
-    const t = settings.training;
-    const trainTokens =
-        t.maxSteps > 0
-            ? t.maxSteps *
-              tokensPerStep({
-                  perDeviceTrainBatchSize: t.perDeviceTrainBatchSize,
-                  gradientAccumulationSteps: t.gradientAccumulationSteps,
-                  processes: processCount(settings),
-                  maxLength: t.maxLength,
-              })
-            : undefined;
-    const target = settings.target;
-    const estimatedCost = estimateRunCost({
-        targetKind: target.kind,
-        maxHours: settings.budget.maxHours,
-        ...(target.kind === "aws" ? { instanceType: target.instanceType } : {}),
-        ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
-            ? { spotMaxPricePerHour: target.spot.maxPrice }
-            : {}),
-        ...(trainTokens !== undefined ? { trainTokens } : {}),
-    });
+    // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced.
+    const estimatedCost = estimateExperimentCost(settings, loadBenchThroughput(repoRoot));
     checkExperimentRules(settings, estimatedCost);
 
     return {
@@ -427,6 +408,12 @@ export async function createExperiment(
     opts?: pulumi.ComponentResourceOptions,
 ): Promise<Experiment> {
     const plan = planExperiment(args.settings, args.stack, args.repoRoot);
+    // Shown by `pulumi preview` and `pulumi up` before anything is created.
+    if (plan.estimatedCost.stoppedByBudget === true) {
+        pulumi.log.warn(formatCostEstimate(plan.estimatedCost));
+    } else {
+        pulumi.log.info(formatCostEstimate(plan.estimatedCost));
+    }
     // An unreadable key file fails here, before any resource is declared.
     const target = args.settings.target;
     const secrets =
