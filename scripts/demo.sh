@@ -44,6 +44,12 @@ if [ "$destroy" = true ]; then
         pulumi destroy --yes --non-interactive --stack "$STACK"
         # --preserve-config: `stack rm` would otherwise delete the tracked stack file.
         pulumi stack rm --yes --non-interactive --preserve-config "$STACK"
+        # `stack rm` keeps the stack's update history, state backups and a .bak of its state file.
+        if [ "${PULUMI_BACKEND_URL#file://}" != "$PULUMI_BACKEND_URL" ]; then
+            backend="${PULUMI_BACKEND_URL#file://}/.pulumi"
+            rm -rf "$backend/history/stacktune/$STACK" "$backend/backups/stacktune/$STACK" \
+                "$backend/stacks/stacktune/$STACK.json.bak" "$backend/stacks/stacktune/$STACK.json.bak.attrs"
+        fi
         if [ -n "$store" ] && [ -d "$store" ]; then
             log "removing the demo model $store"
             rm -rf "$store"

@@ -1,0 +1,93 @@
+/**
+ * The README's main command, as a user runs it: `bash scripts/demo.sh` twice, then `--destroy`.
+ * The real script in the real checkout (it runs scripts/setup.sh, which must not be pointed at a copy),
+ * with HOME and the state backend in a temp dir: the local target's run directory and output store
+ * live under HOME, so nothing of the user's own demo is touched — except the tiny base model in
+ * .stacktune/tiny-llama, which `--destroy` removes and the next demo rebuilds in seconds.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const REPO = resolve(__dirname, "..", "..");
+const home = mkdtempSync(join(tmpdir(), "stacktune-demo-home-"));
+const state = mkdtempSync(join(tmpdir(), "stacktune-demo-state-"));
+const store = join(home, ".stacktune", "models", "local-demo");
+const runRoot = join(home, ".stacktune", "runs");
+const stackFile = join(REPO, "stacks", "Pulumi.local-demo.yaml");
+const stackFileBefore = readFileSync(stackFile, "utf8");
+
+function demo(...args: string[]): Promise<{ code: number; output: string; seconds: number }> {
+    const started = Date.now();
+    return new Promise((done, fail) => {
+        const child = spawn("bash", [join(REPO, "scripts", "demo.sh"), ...args], {
+            cwd: REPO,
+            env: { ...process.env, HOME: home, PULUMI_BACKEND_URL: `file://${state}` },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let output = "";
+        child.stdout.on("data", (d: Buffer) => (output += d.toString("utf8")));
+        child.stderr.on("data", (d: Buffer) => (output += d.toString("utf8")));
+        child.once("error", fail);
+        child.once("close", (code) => {
+            const seconds = (Date.now() - started) / 1000;
+            console.log(`[e2e] bash scripts/demo.sh ${args.join(" ")}: exit ${code} in ${seconds.toFixed(1)} s`);
+            done({ code: code ?? -1, output, seconds });
+        });
+    });
+}
+
+const starts = () => readdirSync(runRoot).map((d) => readFileSync(join(runRoot, d, "starts"), "utf8").trim());
+
+afterAll(() => {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+});
+
+describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
+    it("trains once and reports where the model is, its metrics and the wall time per phase", async () => {
+        const r = await demo();
+        expect(r.code, r.output.slice(-4000)).toBe(0);
+        expect(r.output).toContain("+ 7 created");
+        expect(r.output).toContain('STACKTUNE_PROGRESS {"phase":"train","step":10,"total":10');
+        expect(r.output).toMatch(/\n {2}status {11}succeeded\n/);
+        expect(r.output).toContain(`  model            ${store}\n`);
+        expect(r.output).toMatch(/\n {2}train_loss {7}\d+\.\d+/);
+        expect(r.output).toMatch(/\n {2}eval_loss {8}\d+\.\d+/);
+        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+\n/);
+        expect(r.output).toMatch(/this command \(s\): setup \d+, tiny model \d+, pulumi up \d+, total \d+/);
+        for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "stacktune.json"]) {
+            expect(existsSync(join(store, file)), file).toBe(true);
+        }
+        expect(starts()).toEqual(["1"]);
+        // The committed salt is reused: `stack init` left the tracked stack file as it was.
+        expect(readFileSync(stackFile, "utf8")).toBe(stackFileBefore);
+    });
+
+    it("run again: changes nothing, trains nothing, reports the same model", async () => {
+        const marker = readFileSync(join(store, "stacktune.json"), "utf8");
+        const r = await demo();
+        expect(r.code, r.output.slice(-4000)).toBe(0);
+        expect(r.output).toContain("7 unchanged");
+        expect(r.output).not.toMatch(/ to create| to update| to replace| to delete/);
+        expect(r.output).not.toContain("STACKTUNE_PROGRESS");
+        expect(r.output).toContain(`  model            ${store}\n`);
+        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+\n/);
+        expect(starts()).toEqual(["1"]);
+        expect(readFileSync(join(store, "stacktune.json"), "utf8")).toBe(marker);
+    });
+
+    it("--destroy removes what the demo created", async () => {
+        const r = await demo("--destroy");
+        expect(r.code, r.output.slice(-4000)).toBe(0);
+        expect(r.output).toContain("- 7 deleted");
+        expect(existsSync(join(home, ".stacktune"))).toBe(false);
+        expect(existsSync(join(REPO, ".stacktune", "tiny-llama"))).toBe(false);
+        // No state, history or backup of the stack is left in the backend.
+        const left = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith("local-demo")) : []);
+        for (const kind of ["stacks", "history", "backups"]) expect(left(join(state, ".pulumi", kind, "stacktune")), kind).toEqual([]);
+        expect(readFileSync(stackFile, "utf8")).toBe(stackFileBefore);
+    });
+});
