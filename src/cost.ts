@@ -1,12 +1,14 @@
 /**
  * The run's cost estimate: expected hours from the run's training tokens and the throughput its
  * recipe measured in the GPU benchmark (bench/results/), dollars from an on-demand price table.
- * Everything here is pure except {@link loadBenchThroughput}, which reads the committed results.
+ * Everything here is pure except {@link loadBenchThroughput}, which reads the committed results
+ * (the program uses their copy in src/cost/measured.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import type { Settings } from "./settings";
 import { processCount } from "./settings";
+import { MEASURED_THROUGHPUT } from "./cost/measured";
 
 /** On-demand Linux prices, us-east-1, USD per instance-hour. */
 export const ON_DEMAND_USD_PER_HOUR = {
@@ -105,7 +107,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             : {
                   expectedHours: round(fromTokens, 4),
                   stoppedByBudget: fromTokens > inputs.maxHours,
-                  trainTokens: inputs.trainTokens as number,
+                  trainTokens: inputs.trainTokens,
                   tokensPerSecond: round(throughput, 1),
               };
     if (inputs.targetKind !== "aws") {
@@ -213,7 +215,7 @@ export function trainSampleCount(dataset: Settings["dataset"]): number | undefin
  * projected to the instance type (the bench's method: the reference's 4090 throughput, divided by
  * the GPU's time scale, times the recipe's conservative speed-up); plus evaluation and, on aws, setup.
  */
-export function estimateExperimentCost(settings: Settings, bench: BenchThroughput): CostEstimate {
+export function estimateExperimentCost(settings: Settings, bench: BenchThroughput = MEASURED_THROUGHPUT): CostEstimate {
     const target = settings.target;
     const t = settings.training;
     const perStep = tokensPerStep({

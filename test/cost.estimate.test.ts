@@ -9,6 +9,7 @@ import {
     loadBenchThroughput,
     trainSampleCount,
 } from "../src/cost";
+import { MEASURED_THROUGHPUT } from "../src/cost/measured";
 import { checkExperimentRules } from "../src/experiment";
 import { loadSettingsFromStackFile, type Settings } from "../src/settings";
 
@@ -27,6 +28,10 @@ describe("bench throughput", () => {
             timeScale: { "4x RTX 4090": 1, "g5.12xlarge": 2.36, "g6.12xlarge": 1.365 },
             meanTokensPerSample: 375.9,
         });
+    });
+
+    it("the program's copy of the figures (src/cost/measured.ts) is the committed file's", () => {
+        expect(MEASURED_THROUGHPUT).toEqual(bench);
     });
 
     it("matches a stack's recipe to the benchmarked one", () => {
