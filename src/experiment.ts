@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, estimateExperimentCost, formatCostEstimate, loadBenchThroughput } from "./cost";
+import { CostEstimate, estimateExperimentCost, formatCostEstimate } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
 import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
@@ -114,7 +114,7 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     const completionCheck = settings.hub.mergedRepo !== undefined ? "hub" : "on-host";
 
     // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced.
-    const estimatedCost = estimateExperimentCost(settings, loadBenchThroughput(repoRoot));
+    const estimatedCost = estimateExperimentCost(settings);
     checkExperimentRules(settings, estimatedCost);
 
     return {
