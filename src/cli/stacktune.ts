@@ -1,0 +1,320 @@
+/**
+ * `stacktune`: the operator's command (Pulumi Automation API over the project's own CLI build).
+ *
+ *   stacktune run <stack>                         recover an interrupted up, up (following progress),
+ *                                                 release, and print the summary with the estimated cost
+ *   stacktune status <stack>                      stack outputs, locks / pending operations, the job on the host
+ *   stacktune logs <stack> [--follow]             the job's log on the host
+ *   stacktune down <stack>                        destroy everything of the stack
+ *   stacktune new <name> --from <stack> [--set key=value]...
+ *                                                 a new experiment stack file, validated and rendered
+ *   stacktune recover <stack>                     only the recovery step of `run`
+ *
+ * Runs as `npx tsx src/cli/stacktune.ts`, `npm run stacktune --`, or `.tools/bin/stacktune` (written
+ * by scripts/setup.sh). The environment of scripts/env.sh is applied for every variable not set.
+ * STACKTUNE_PROJECT_DIR picks another project directory (tests use a copy of the project).
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { planExperiment } from "../experiment";
+import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
+import { loadSettingsFromStackFile, type Settings } from "../settings";
+import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
+import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
+import { createStackFile } from "./stacktune/stackFile";
+
+const TOOLS_ROOT = path.resolve(__dirname, "..", "..");
+const usage = `usage: stacktune run|status|logs|down|recover <stack>
+       stacktune logs <stack> [--follow]
+       stacktune new <name> --from <stack> [--set key=value]...`;
+
+/** scripts/env.sh's defaults, for every variable the caller did not set. Pure. */
+export function pulumiEnvironment(toolsRoot: string, env: NodeJS.ProcessEnv): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+    const bin = path.join(toolsRoot, ".tools", "bin");
+    if (!(out.PATH ?? "").split(":").includes(bin)) out.PATH = `${bin}:${out.PATH ?? ""}`;
+    out.PULUMI_HOME ??= path.join(toolsRoot, ".tools", "pulumi-home");
+    out.PULUMI_BACKEND_URL ??= `file://${path.join(toolsRoot, ".stacktune", "state")}`;
+    if (out.PULUMI_CONFIG_PASSPHRASE === undefined && out.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
+        out.PULUMI_CONFIG_PASSPHRASE = "stacktune-demo-passphrase";
+    }
+    out.PULUMI_SKIP_UPDATE_CHECK = "true";
+    out.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
+    out.PULUMI_NODEJS_TRANSPILE_ONLY ??= "true";
+    return out;
+}
+
+interface Context {
+    projectDir: string;
+    env: Record<string, string>;
+    stackName: string;
+    settings: Settings;
+}
+
+function context(stackName: string | undefined): Context {
+    if (stackName === undefined || stackName.startsWith("-")) throw new UsageError(usage);
+    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const stackFile = path.join(projectDir, "stacks", `Pulumi.${stackName}.yaml`);
+    if (!fs.existsSync(stackFile)) {
+        throw new UsageError(`no stack file stacks/Pulumi.${stackName}.yaml: create one with \`stacktune new ${stackName} --from <stack>\``);
+    }
+    const env = pulumiEnvironment(TOOLS_ROOT, process.env);
+    const backend = env.PULUMI_BACKEND_URL ?? "";
+    if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length), { recursive: true });
+    return { projectDir, env, stackName, settings: loadSettingsFromStackFile(stackFile).settings };
+}
+
+class UsageError extends Error {}
+
+async function openStack(ctx: Context): Promise<Stack> {
+    const pulumiCommand = await PulumiCommand.get({ root: path.join(TOOLS_ROOT, ".tools") });
+    return LocalWorkspace.createOrSelectStack(
+        { stackName: ctx.stackName, workDir: ctx.projectDir },
+        { pulumiCommand, envVars: ctx.env },
+    );
+}
+
+/** Engine output → the terminal, one line at a time, progress rewritten for reading. */
+function lineWriter(): { write: (chunk: string) => void; flush: () => void } {
+    let pending = "";
+    return {
+        write: (chunk) => {
+            pending += chunk;
+            const lines = pending.split("\n");
+            pending = lines.pop() ?? "";
+            for (const line of lines) process.stdout.write(`${formatOutputLine(line)}\n`);
+        },
+        flush: () => {
+            if (pending !== "") process.stdout.write(`${formatOutputLine(pending)}\n`);
+            pending = "";
+        },
+    };
+}
+
+function outputsOf(raw: Record<string, { value: unknown }>): StackOutputs {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) o[k] = v.value;
+    return o;
+}
+
+/**
+ * Clears what a killed `pulumi up` left behind: its lock (only when its process is gone) and the
+ * pending operations in the state. Returns what it did, in words.
+ */
+async function recover(ctx: Context, stack: Stack): Promise<string[]> {
+    const done: string[] = [];
+    const backend = ctx.env.PULUMI_BACKEND_URL ?? "";
+    if (backend.startsWith("file://")) {
+        const locks = findStackLocks(backend.slice("file://".length), ctx.stackName);
+        const live = locks.filter((lock) => !lockIsStale(lock, processIsAlive));
+        if (live.length > 0) {
+            const who = live.map((l) => `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"} since ${l.timestamp ?? "?"}`).join(", ");
+            throw new Error(`an update of ${ctx.stackName} is running (${who}): wait for it, or stop that process first`);
+        }
+        if (locks.length > 0) {
+            await stack.cancel();
+            done.push(`removed the lock of a killed update (pid ${locks.map((l) => l.pid ?? "?").join(", ")})`);
+        }
+    }
+    const exported = await stack.exportStack();
+    const { state, cleared } = clearPendingOperations(exported);
+    if (cleared.length > 0) {
+        await stack.importStack(state);
+        done.push(
+            `dropped ${cleared.length} pending operation(s) of the interrupted update: ` +
+                cleared.map((op) => `${op.type} ${op.urn.split("::").pop()}`).join(", ") +
+                " (a started job keeps running on the host; the next up re-attaches to it)",
+        );
+    }
+    return done;
+}
+
+async function run(ctx: Context): Promise<number> {
+    const started = Date.now();
+    const stack = await openStack(ctx);
+    for (const line of await recover(ctx, stack)) console.log(`[recover] ${line}`);
+    console.log(`[up] pulumi up --stack ${ctx.stackName}`);
+    const out = lineWriter();
+    let failed: Error | undefined;
+    try {
+        await stack.up({ onOutput: out.write, color: "never" });
+    } catch (error) {
+        failed = error as Error;
+    }
+    out.flush();
+    if (failed === undefined && ctx.settings.target.kind === "aws" && ctx.settings.budget.teardown === "release-after-push") {
+        // The instance powered itself off after the push; the completion lookup now finds the model,
+        // so this up removes the instance's resources.
+        console.log("[release] up again: the model is published, the instance's resources are removed");
+        await stack.up({ onOutput: out.write, color: "never" });
+        out.flush();
+    }
+    const outputs = outputsOf(await stack.outputs());
+    console.log("");
+    if (failed !== undefined) {
+        console.log(formatSummary(ctx.stackName, { ...outputs, status: "failed (see above)" }, { wallSeconds: (Date.now() - started) / 1000 }));
+        console.error(`\nstacktune: pulumi up failed; \`stacktune logs ${ctx.stackName}\` shows the job's log, and \`stacktune run ${ctx.stackName}\` resumes`);
+        return 1;
+    }
+    console.log(formatSummary(ctx.stackName, outputs, { wallSeconds: (Date.now() - started) / 1000 }));
+    return 0;
+}
+
+/** A shell on the job's host: this machine for `local`, SSH for `ssh` / `aws`. */
+function hostShell(ctx: Context, outputs: StackOutputs, script: string): { command: string; args: string[]; cleanup: () => void } {
+    const target = ctx.settings.target;
+    if (target.kind === "local") return { command: "bash", args: ["-c", script], cleanup: () => undefined };
+    const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(outputs.hostAddress ?? "");
+    const user = target.kind === "ssh" ? target.user : address?.[1];
+    const host = target.kind === "ssh" ? target.host : address?.[2];
+    const port = target.kind === "ssh" ? target.port : Number(address?.[3] ?? 22);
+    if (host === undefined || host === "none") throw new Error("the stack has no host now (hostAddress none): nothing to read");
+    const keyPath = target.kind === "ssh" ? target.privateKeyPath : undefined;
+    if (keyPath === undefined) {
+        throw new Error(`reading the host needs target.privateKeyPath in stacks/Pulumi.${ctx.stackName}.yaml (the secret key is not read by this command)`);
+    }
+    const key = keyPath.startsWith("~/") ? path.join(os.homedir(), keyPath.slice(2)) : keyPath;
+    return {
+        command: "ssh",
+        args: ["-i", key, "-p", String(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `${user}@${host}`, script],
+        cleanup: () => undefined,
+    };
+}
+
+function runDirOf(ctx: Context): string {
+    const hash = planExperiment(ctx.settings, ctx.stackName, ctx.projectDir).experimentHash;
+    return `${DEFAULT_RUN_ROOT}/${hash}`;
+}
+
+function hostDir(dir: string): string {
+    return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
+}
+
+async function onHost(ctx: Context, outputs: StackOutputs, script: string): Promise<number> {
+    const shell = hostShell(ctx, outputs, script);
+    return new Promise((resolve) => {
+        const child = spawn(shell.command, shell.args, { stdio: ["ignore", "pipe", "inherit"] });
+        const out = lineWriter();
+        child.stdout.on("data", (d: Buffer) => out.write(d.toString("utf8")));
+        const stop = (): void => {
+            child.kill("SIGTERM");
+        };
+        process.once("SIGINT", stop);
+        child.on("close", (code) => {
+            out.flush();
+            process.removeListener("SIGINT", stop);
+            shell.cleanup();
+            resolve(code ?? 1);
+        });
+    });
+}
+
+async function currentOutputs(ctx: Context): Promise<StackOutputs> {
+    const stack = await openStack(ctx);
+    return outputsOf(await stack.outputs());
+}
+
+async function logs(ctx: Context, follow: boolean): Promise<number> {
+    const dir = hostDir(runDirOf(ctx));
+    const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
+        (follow ? `exec tail -n 200 -F "$d/job.log" --pid="$(cat "$d/runner.pid" 2>/dev/null || echo 1)"` : `exec tail -n 200 "$d/job.log"`);
+    return onHost(ctx, await currentOutputs(ctx), script);
+}
+
+async function status(ctx: Context): Promise<number> {
+    const stack = await openStack(ctx);
+    const outputs = outputsOf(await stack.outputs());
+    console.log(formatSummary(ctx.stackName, outputs));
+    const backend = ctx.env.PULUMI_BACKEND_URL ?? "";
+    if (backend.startsWith("file://")) {
+        for (const lock of findStackLocks(backend.slice("file://".length), ctx.stackName)) {
+            const stale = lockIsStale(lock, processIsAlive);
+            console.log(`  ${"update".padEnd(18)}${stale ? "interrupted (its process is gone): `stacktune run` recovers it" : `running (pid ${lock.pid})`}`);
+        }
+    }
+    const exported = (await stack.exportStack()) as unknown as { deployment: { pending_operations?: unknown[] } };
+    const pending = exported.deployment.pending_operations?.length ?? 0;
+    if (pending > 0) console.log(`  ${"pending ops".padEnd(18)}${pending} (from an interrupted update: \`stacktune run\` clears them)`);
+    if (outputs.hostAddress === "none") return 0;
+    const dir = hostDir(runDirOf(ctx));
+    // The job as the host sees it now: state, attempts, last progress line.
+    const script =
+        `d=${dir}; [ -d "$d" ] || { echo "  job               no run directory on the host"; exit 0; }; ` +
+        `printf '  %-18s%s (starts: %s)\\n' job "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
+        `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`;
+    try {
+        return await onHost(ctx, outputs, script);
+    } catch (error) {
+        console.log(`  job               ${(error as Error).message}`);
+        return 0;
+    }
+}
+
+async function down(ctx: Context): Promise<number> {
+    const stack = await openStack(ctx);
+    for (const line of await recover(ctx, stack)) console.log(`[recover] ${line}`);
+    const out = lineWriter();
+    await stack.destroy({ onOutput: out.write, color: "never" });
+    out.flush();
+    console.log(`stacktune: ${ctx.stackName} destroyed (the stack file stays in stacks/)`);
+    return 0;
+}
+
+function newStack(argv: string[]): number {
+    const [name, ...rest] = argv;
+    let from: string | undefined;
+    const sets: string[] = [];
+    for (let i = 0; i < rest.length; i++) {
+        if (rest[i] === "--from") from = rest[++i];
+        else if (rest[i] === "--set" && rest[i + 1] !== undefined) sets.push(rest[++i] as string);
+        else throw new UsageError(`unknown argument ${rest[i]}\n${usage}`);
+    }
+    if (name === undefined || from === undefined) throw new UsageError(usage);
+    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const made = createStackFile(projectDir, name, from, sets);
+    console.log(`wrote ${made.stackFile} and ${made.rendered.join(", ")}`);
+    console.log(`review the rendered files, commit them, then: stacktune run ${name}`);
+    return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+    const [command, ...rest] = argv;
+    try {
+        switch (command) {
+            case "run":
+                return await run(context(rest[0]));
+            case "status":
+                return await status(context(rest[0]));
+            case "logs":
+                return await logs(context(rest[0]), rest.includes("--follow") || rest.includes("-f"));
+            case "down":
+                return await down(context(rest[0]));
+            case "recover": {
+                const ctx = context(rest[0]);
+                const done = await recover(ctx, await openStack(ctx));
+                console.log(done.length > 0 ? done.map((l) => `[recover] ${l}`).join("\n") : "[recover] nothing to recover");
+                return 0;
+            }
+            case "new":
+                return newStack(rest);
+            default:
+                throw new UsageError(usage);
+        }
+    } catch (error) {
+        if (error instanceof UsageError) {
+            console.error(error.message);
+            return 2;
+        }
+        const message = (error as Error).message ?? String(error);
+        console.error(`stacktune: ${message.split("\n").slice(-40).join("\n")}`);
+        return 1;
+    }
+}
+
+if (require.main === module) {
+    void main(process.argv.slice(2)).then((code) => process.exit(code));
+}

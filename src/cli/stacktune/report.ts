@@ -1,0 +1,94 @@
+/**
+ * What `stacktune` prints: progress lines a person can read, and the final summary of a run.
+ * Pure: strings in, strings out.
+ */
+import { type CostEstimate, formatCostEstimate } from "../../cost";
+
+const PROGRESS = "STACKTUNE_PROGRESS ";
+const PHASE = "STACKTUNE_PHASE ";
+
+function duration(seconds: number): string {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * One line of engine output as the operator sees it: job progress and phase events rewritten for
+ * reading, everything else as is. The engine prefixes command output with spaces; it is trimmed.
+ */
+export function formatOutputLine(line: string): string {
+    const trimmed = line.trim();
+    const at = trimmed.indexOf(PROGRESS);
+    if (at >= 0) {
+        try {
+            const p = JSON.parse(trimmed.slice(at + PROGRESS.length)) as Record<string, number | string>;
+            const parts = [`[${p.phase ?? "train"}] step ${p.step}/${p.total}`];
+            if (typeof p.loss === "number") parts.push(`loss ${p.loss.toFixed(4)}`);
+            if (typeof p.tokens_per_s === "number") parts.push(`${Math.round(p.tokens_per_s)} tokens/s`);
+            if (typeof p.eta_s === "number") parts.push(`eta ${duration(p.eta_s)}`);
+            return parts.join("  ");
+        } catch {
+            return line;
+        }
+    }
+    const phaseAt = trimmed.indexOf(PHASE);
+    if (phaseAt >= 0) {
+        try {
+            const p = JSON.parse(trimmed.slice(phaseAt + PHASE.length)) as Record<string, string | number>;
+            if (p.detail !== undefined) return `[${p.phase}] ${p.detail}`;
+            const took = p.event === "end" || p.event === "fail" ? ` after ${duration(Number(p.elapsed_s))}` : "";
+            return `[${p.phase}] ${p.event}${took}${p.exit_code !== undefined && p.exit_code !== 0 ? ` (exit ${p.exit_code})` : ""}`;
+        } catch {
+            return line;
+        }
+    }
+    return line;
+}
+
+/** The stack outputs the summary reads (index.ts exports them). */
+export interface StackOutputs {
+    status?: string;
+    experimentHash?: string;
+    hostAddress?: string;
+    model?: { adapterRepo?: string; mergedRepo?: string; localDir?: string; completedBefore?: boolean };
+    metrics?: Record<string, number | null> | null;
+    phases?: Record<string, number> | null;
+    estimatedCost?: CostEstimate;
+}
+
+const PHASE_ORDER = ["prepare", "train", "merge", "smoke"];
+
+function number(value: number | null | undefined, digits: number): string {
+    return typeof value === "number" ? String(Number(value.toFixed(digits))) : "-";
+}
+
+/** The final summary of `stacktune run` / `stacktune status`. */
+export function formatSummary(stack: string, o: StackOutputs, extra: { wallSeconds?: number } = {}): string {
+    const lines: string[] = [];
+    const row = (key: string, value: string): void => {
+        lines.push(`  ${key.padEnd(18)}${value}`);
+    };
+    lines.push(`stacktune ${stack}`);
+    row("status", o.model?.completedBefore === true ? `${o.status} (the model already existed: nothing trained)` : (o.status ?? "unknown"));
+    if (o.experimentHash !== undefined) row("experiment", o.experimentHash);
+    if (o.hostAddress !== undefined) row("host", o.hostAddress);
+    const model = o.model ?? {};
+    if (model.mergedRepo !== undefined) row("merged model", `https://huggingface.co/${model.mergedRepo}`);
+    if (model.adapterRepo !== undefined) row("adapter", `https://huggingface.co/${model.adapterRepo}`);
+    if (model.localDir !== undefined) row("model directory", model.localDir);
+    const m = o.metrics ?? undefined;
+    if (m) {
+        row("train loss", number(m.train_loss, 4));
+        row("eval loss", number(m.eval_loss, 4));
+        row("tokens/s", number(m.tokens_per_s, 1));
+        if (typeof m.train_tokens === "number") row("train tokens", String(m.train_tokens));
+    }
+    const rank = (phase: string): number => (PHASE_ORDER.includes(phase) ? PHASE_ORDER.indexOf(phase) : PHASE_ORDER.length);
+    const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
+    if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${duration(v)}`).join(", "));
+    if (extra.wallSeconds !== undefined) row("this command", duration(extra.wallSeconds));
+    if (o.estimatedCost !== undefined) row("cost", formatCostEstimate(o.estimatedCost).replace(/^estimated cost: /, "estimated "));
+    return lines.join("\n");
+}

@@ -1,0 +1,74 @@
+/**
+ * `stacktune new <name> --from <stack> --set key=value…`: a new experiment's stack file, derived
+ * from an existing one, validated and rendered like every committed stack.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml, parseDocument } from "yaml";
+import { renderAll } from "../../render";
+import { loadSettingsFromStackFile } from "../../settings";
+
+/** `training.learningRate=2e-4` → path [stacktune:training, learningRate], value 0.0002 (YAML scalar). */
+export function parseAssignment(assignment: string): { path: string[]; value: unknown } {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) {
+        throw new Error(`--set takes key=value with a dotted key, e.g. training.learningRate=2e-4 (got "${assignment}")`);
+    }
+    const [key, ...rest] = assignment.slice(0, eq).split(".");
+    if (key === undefined || key === "" || rest.some((p) => p === "")) {
+        throw new Error(`--set key "${assignment.slice(0, eq)}" must be a dotted path such as training.learningRate`);
+    }
+    return { path: [`stacktune:${key}`, ...rest], value: parseYaml(assignment.slice(eq + 1)) as unknown };
+}
+
+/**
+ * The new stack file's text: the source's, with the assignments applied (comments kept) and a first
+ * line saying how it was made. Pure.
+ */
+export function deriveStackFile(sourceText: string, from: string, name: string, assignments: readonly string[]): string {
+    const doc = parseDocument(sourceText);
+    for (const assignment of assignments) {
+        const { path: keyPath, value } = parseAssignment(assignment);
+        doc.setIn(["config", ...keyPath], value);
+    }
+    const made = `# Made by: stacktune new ${name} --from ${from}${assignments.map((a) => ` --set ${a}`).join("")}\n`;
+    return made + `# Run it:  stacktune run ${name}\n` + doc.toString();
+}
+
+/** Writes stacks/Pulumi.<name>.yaml and rendered/<name>/ after validating; nothing is written when invalid. */
+export function createStackFile(
+    projectDir: string,
+    name: string,
+    from: string,
+    assignments: readonly string[],
+): { stackFile: string; rendered: string[] } {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+        throw new Error(`stack name "${name}" may use letters, digits, '-', '_' and '.' only`);
+    }
+    const source = path.join(projectDir, "stacks", `Pulumi.${from}.yaml`);
+    const target = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
+    if (!fs.existsSync(source)) throw new Error(`no stack file ${path.relative(projectDir, source)}: pick one of stacks/`);
+    if (fs.existsSync(target)) throw new Error(`${path.relative(projectDir, target)} exists already: choose another name`);
+    const text = deriveStackFile(fs.readFileSync(source, "utf8"), from, name, assignments);
+    // Validate through the same loader `render` and the program use, on a scratch copy.
+    const scratch = fs.mkdtempSync(path.join(path.dirname(target), ".new-"));
+    const scratchFile = path.join(scratch, path.basename(target));
+    let files: Map<string, string>;
+    try {
+        fs.writeFileSync(scratchFile, text);
+        const { settings } = loadSettingsFromStackFile(scratchFile);
+        files = renderAll(settings, name);
+    } finally {
+        fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    fs.writeFileSync(target, text);
+    const rendered: string[] = [];
+    for (const [file, content] of files) {
+        const out = path.join(projectDir, "rendered", name, file);
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        fs.writeFileSync(out, content);
+        fs.chmodSync(out, file.endsWith(".sh") ? 0o755 : 0o644);
+        rendered.push(path.relative(projectDir, out));
+    }
+    return { stackFile: path.relative(projectDir, target), rendered };
+}
