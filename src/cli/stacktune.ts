@@ -157,6 +157,11 @@ async function run(ctx: Context): Promise<number> {
     console.log("");
     if (failed !== undefined) {
         console.log(formatSummary(ctx.stackName, { ...outputs, status: "failed (see above)" }, { wallSeconds: (Date.now() - started) / 1000 }));
+        try {
+            await onHost(ctx, outputs, jobReportScript(ctx));
+        } catch (error) {
+            console.log(`  job               ${(error as Error).message}`);
+        }
         console.error(`\nstacktune: pulumi up failed; \`stacktune logs ${ctx.stackName}\` shows the job's log, and \`stacktune run ${ctx.stackName}\` resumes`);
         return 1;
     }
@@ -192,6 +197,16 @@ function runDirOf(ctx: Context): string {
 
 function hostDir(dir: string): string {
     return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
+}
+
+/** The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted), starts, last event. */
+function jobReportScript(ctx: Context): string {
+    const dir = hostDir(runDirOf(ctx));
+    return (
+        `d=${dir}; [ -d "$d" ] || { echo "  job               no run directory on the host"; exit 0; }; ` +
+        `printf '  %-18s%s (starts: %s)\\n' job "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
+        `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`
+    );
 }
 
 async function onHost(ctx: Context, outputs: StackOutputs, script: string): Promise<number> {
@@ -240,14 +255,8 @@ async function status(ctx: Context): Promise<number> {
     const pending = exported.deployment.pending_operations?.length ?? 0;
     if (pending > 0) console.log(`  ${"pending ops".padEnd(18)}${pending} (from an interrupted update: \`stacktune run\` clears them)`);
     if (outputs.hostAddress === "none") return 0;
-    const dir = hostDir(runDirOf(ctx));
-    // The job as the host sees it now: state, attempts, last progress line.
-    const script =
-        `d=${dir}; [ -d "$d" ] || { echo "  job               no run directory on the host"; exit 0; }; ` +
-        `printf '  %-18s%s (starts: %s)\\n' job "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
-        `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`;
     try {
-        return await onHost(ctx, outputs, script);
+        return await onHost(ctx, outputs, jobReportScript(ctx));
     } catch (error) {
         console.log(`  job               ${(error as Error).message}`);
         return 0;

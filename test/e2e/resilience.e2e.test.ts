@@ -1,0 +1,242 @@
+/**
+ * Issue 7 on the real engine, local target, CPU, tiny model, driven by the `stacktune` command:
+ * - `stacktune run local-demo` prints the summary with the estimated cost; status, logs;
+ * - an operator killed (SIGKILL of the whole `stacktune run`, its `pulumi up` included) mid-job:
+ *   the next `stacktune run` clears the dead lock and pending operations and re-attaches: 1 start;
+ * - spot preemption: a token-protected IMDSv2 stand-in serves a notice mid-training; the checkpoint
+ *   lands in the checkpoint store within the 2-minute deadline, the run stops as `preempted`, and the
+ *   next run resumes at that step and ends at the same total step count;
+ * - budget watchdog: a budget of 36 s stops the job on the host with its checkpoints kept, nothing
+ *   published, status budget_exceeded.
+ * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startImds, type ImdsStandIn } from "./fixtures/imds";
+import { copyProject, type PulumiProject } from "./helpers/project";
+
+const REPO = resolve(__dirname, "..", "..");
+const TSX = join(REPO, "node_modules", ".bin", "tsx");
+const home = mkdtempSync(join(tmpdir(), "stacktune-resilience-home-"));
+const runRoot = join(home, ".stacktune", "runs");
+let project: PulumiProject;
+let imds: ImdsStandIn;
+const children: ChildProcess[] = [];
+
+interface Run {
+    code: number;
+    output: string;
+    seconds: number;
+}
+
+function stacktune(args: string[], opts: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void } = {}): Promise<Run> {
+    const started = Date.now();
+    return new Promise((done, fail) => {
+        const child = spawn(TSX, [join(REPO, "src", "cli", "stacktune.ts"), ...args], {
+            cwd: REPO,
+            env: {
+                ...process.env,
+                HOME: home,
+                STACKTUNE_PROJECT_DIR: project.dir,
+                PULUMI_BACKEND_URL: `file://${project.stateDir}`,
+                PULUMI_HOME: project.pulumiHome,
+                // The committed local-demo salt belongs to the public demo passphrase.
+                PULUMI_CONFIG_PASSPHRASE: "stacktune-demo-passphrase",
+                ...opts.env,
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+            // Its own process group: the operator test kills all of it at once.
+            detached: true,
+        });
+        children.push(child);
+        let output = "";
+        const take = (d: Buffer) => {
+            output += d.toString("utf8");
+            opts.onOutput?.(output, child);
+        };
+        child.stdout?.on("data", take);
+        child.stderr?.on("data", take);
+        child.once("error", fail);
+        child.once("close", (code, signal) => {
+            const seconds = (Date.now() - started) / 1000;
+            console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${seconds.toFixed(1)} s`);
+            done({ code: code ?? -1, output, seconds });
+        });
+    });
+}
+
+function runDirs(): string[] {
+    return existsSync(runRoot) ? readdirSync(runRoot).map((d) => join(runRoot, d)) : [];
+}
+
+/** The run directory of the stack's experiment (the newest one created). */
+function newestRunDir(): string {
+    const dirs = runDirs().sort((a, b) => statSync(a).birthtimeMs - statSync(b).birthtimeMs);
+    const dir = dirs[dirs.length - 1];
+    if (dir === undefined) throw new Error("no run directory");
+    return dir;
+}
+
+const read = (file: string) => readFileSync(file, "utf8").trim();
+const globalStep = (checkpoint: string) => (JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")) as { global_step: number }).global_step;
+
+beforeAll(async () => {
+    project = copyProject(REPO, "resilience");
+    symlinkSync(join(REPO, ".venv"), join(project.dir, ".venv"));
+    copyFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), project.stackFile("local-demo"));
+    execFileSync(join(REPO, ".venv", "bin", "python"), ["-m", "stacktune_train.tiny_model", join(project.dir, ".stacktune", "tiny-llama")], {
+        env: { ...process.env, PYTHONPATH: join(REPO, "python") },
+        stdio: "ignore",
+    });
+    imds = await startImds();
+});
+
+afterAll(async () => {
+    for (const child of children) {
+        if (child.exitCode === null && child.pid !== undefined) {
+            try {
+                process.kill(-child.pid, "SIGKILL");
+            } catch {
+                // already gone
+            }
+        }
+    }
+    await imds?.stop();
+    // Jobs are detached from the test: stop any still running before their files go.
+    for (const dir of runDirs()) {
+        const pid = existsSync(join(dir, "runner.pid")) ? Number(read(join(dir, "runner.pid"))) : 0;
+        if (pid > 0) {
+            try {
+                process.kill(-pid, "SIGKILL");
+            } catch {
+                // finished
+            }
+        }
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(join(project.dir, ".."), { recursive: true, force: true });
+});
+
+describe("stacktune on the local target (real engine, CPU)", () => {
+    it("run local-demo: trains, follows progress, prints the summary with an estimated cost; status and logs", async () => {
+        const r = await stacktune(["run", "local-demo"]);
+        expect(r.code, r.output.slice(-3000)).toBe(0);
+        expect(r.output).toMatch(/\[train\] step 10\/10 {2}loss \d+\.\d{4} {2}\d+ tokens\/s/);
+        const summary = r.output.slice(r.output.lastIndexOf("stacktune local-demo"));
+        expect(summary).toMatch(/ {2}status {12}succeeded\n/);
+        expect(summary).toContain(`  model directory   ${join(home, ".stacktune", "models", "local-demo")}\n`);
+        expect(summary).toMatch(/ {2}train loss {8}\d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/);
+        expect(summary).toMatch(/ {2}wall time\/phase {3}prepare \d+s, train \d+s, merge \d+s, smoke \d+s\n/);
+        expect(summary).toMatch(/ {2}cost {14}estimated 0 USD, [\d.]+ h\. Basis: .*local host: no instance charge/);
+        // The estimate is in the engine's own output too (pulumi.log.info) and a stack output.
+        expect(r.output).toMatch(/estimated cost: 0 USD/);
+
+        const status = await stacktune(["status", "local-demo"]);
+        expect(status.code, status.output).toBe(0);
+        expect(status.output).toMatch(/ {2}job {15}succeeded \(starts: 1\)/);
+        const logs = await stacktune(["logs", "local-demo"]);
+        expect(logs.code, logs.output).toBe(0);
+        expect(logs.output).toContain("[train] step 10/10");
+        expect(logs.output).toContain("[end] status succeeded");
+    });
+
+    it("an operator killed mid-job (SIGKILL): the next run recovers the stack and re-attaches, one start", async () => {
+        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=500", "--set", "evaluation.strategy=no",
+            "--set", "checkpointing.steps=100", "--set", "hub.localDir=~/.stacktune/models/slow"]);
+        expect(made.code, made.output).toBe(0);
+        expect(made.output).toContain("wrote stacks/Pulumi.slow.yaml and rendered/slow/accelerate.yaml, rendered/slow/training.yaml, rendered/slow/launch.sh");
+        expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(/^# Made by: stacktune new slow --from local-demo --set training.maxSteps=500/);
+
+        let killedAt = 0;
+        const killed = await stacktune(["run", "slow"], {
+            onOutput: (soFar, child) => {
+                if (killedAt === 0 && /\[train\] step \d+\/500/.test(soFar) && child.pid !== undefined) {
+                    killedAt = Date.now();
+                    process.kill(-child.pid, "SIGKILL"); // the operator's laptop is gone: CLI, engine, provider
+                }
+            },
+        });
+        expect(killedAt, killed.output.slice(-2000)).toBeGreaterThan(0);
+        const runDir = newestRunDir();
+        expect(read(join(runDir, "job.status"))).toBe("running");
+
+        const status = await stacktune(["status", "slow"]);
+        expect(status.output).toContain("interrupted (its process is gone): `stacktune run` recovers it");
+
+        const again = await stacktune(["run", "slow"]);
+        expect(again.code, again.output.slice(-3000)).toBe(0);
+        expect(again.output).toContain("[recover] removed the lock of a killed update");
+        expect(again.output).toMatch(/\[recover\] dropped \d+ pending operation\(s\) of the interrupted update: .*experiment-job-run/);
+        expect(again.output).toMatch(/\[attach\] re-attaching to the running job \(pid \d+\), start #1/);
+        expect(again.output).toMatch(/ {2}status {12}succeeded\n/);
+        expect(read(join(runDir, "starts"))).toBe("1");
+    });
+
+    it("spot notice mid-training: checkpoint in the store within the deadline, status preempted; next run resumes there", async () => {
+        const store = join(home, "checkpoint-store");
+        const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no",
+            "--set", "checkpointing.steps=1000", "--set", "budget.keepRunDir=true", "--set", "hub.localDir=~/.stacktune/models/spot"]);
+        expect(made.code, made.output).toBe(0);
+        const env = { STACKTUNE_IMDS_ENDPOINT: imds.url, STACKTUNE_SPOT_POLL_SECONDS: "0.5", STACKTUNE_CHECKPOINT_STORE: store };
+
+        let noticeAt = 0;
+        const first = await stacktune(["run", "spot"], {
+            env,
+            onOutput: (soFar) => {
+                if (noticeAt === 0 && /\[train\] step \d+\/300/.test(soFar)) noticeAt = imds.serveNotice();
+            },
+        });
+        expect(first.code).toBe(1);
+        expect(first.output).toContain("[spot-watch] spot interruption notice");
+        expect(first.output).toMatch(/ended with status 'preempted' \(exit 85\)/);
+        expect(first.output).toMatch(/ {2}job {15}preempted \(starts: 1\)/);
+        const runDir = newestRunDir();
+        expect(read(join(runDir, "job.status"))).toBe("preempted");
+        const preempted = JSON.parse(read(join(runDir, "preempted.json"))) as { status: string; step: number };
+        expect(preempted.status).toBe("preempted");
+        const stored = join(store, `checkpoint-${preempted.step}`);
+        expect(existsSync(join(stored, ".stacktune-complete"))).toBe(true);
+        expect(statSync(join(stored, ".stacktune-complete")).mtimeMs - noticeAt).toBeLessThan(120_000);
+        expect(globalStep(stored)).toBe(preempted.step);
+        expect(preempted.step).toBeLessThan(300);
+        expect(imds.unauthorized()).toBe(0);
+
+        // A new instance starts with an empty output dir: take the local one away, the store restores it.
+        rmSync(join(runDir, "checkpoints"), { recursive: true, force: true });
+        imds.clearNotice();
+        const second = await stacktune(["run", "spot"], { env });
+        expect(second.code, second.output.slice(-3000)).toBe(0);
+        expect(second.output).toMatch(/ {2}status {12}succeeded\n/);
+        const log = read(join(runDir, "job.log"));
+        expect(log).toContain(`restored checkpoint-${preempted.step} from the checkpoint store`);
+        expect(log).toContain(`resuming from checkpoints/checkpoint-${preempted.step}`);
+        const steps = [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
+        expect(steps[0]).toBe(preempted.step + 1);
+        expect(steps[steps.length - 1]).toBe(300);
+        expect(globalStep(join(runDir, "checkpoints", "checkpoint-300"))).toBe(300);
+        expect(read(join(runDir, "starts"))).toBe("2");
+    });
+
+    it("budget.maxHours on the host: the job stops at the limit, checkpoints kept, nothing published", async () => {
+        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=5000", "--set", "evaluation.strategy=no",
+            "--set", "checkpointing.steps=5", "--set", "budget.maxHours=0.01", "--set", "hub.localDir=~/.stacktune/models/budget"]);
+        expect(made.code, made.output).toBe(0);
+        const r = await stacktune(["run", "budget"]);
+        expect(r.code).toBe(1);
+        expect(r.output).toMatch(/ended with status 'budget_exceeded' \(exit 124\)/);
+        expect(r.output).toMatch(/ {2}job {15}budget_exceeded \(starts: 1\)/);
+        const runDir = newestRunDir();
+        expect(read(join(runDir, "job.status"))).toBe("budget_exceeded");
+        const summary = JSON.parse(read(join(runDir, "summary.json"))) as { attempt_seconds: number };
+        expect(summary.attempt_seconds).toBeGreaterThanOrEqual(36);
+        expect(summary.attempt_seconds).toBeLessThan(36 + 60);
+        expect(readdirSync(join(runDir, "checkpoints")).some((d) => /^checkpoint-\d+$/.test(d))).toBe(true);
+        expect(existsSync(join(home, ".stacktune", "models", "budget", "stacktune.json"))).toBe(false);
+        // Nothing of the run is left running.
+        const pid = Number(read(join(runDir, "runner.pid")));
+        expect(() => process.kill(pid, 0)).toThrow();
+    });
+});
