@@ -144,7 +144,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("an operator killed mid-job (SIGKILL): the next run recovers the stack and re-attaches, one start", async () => {
-        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=500", "--set", "evaluation.strategy=no",
+        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=500", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=100", "--set", "hub.localDir=~/.stacktune/models/slow"]);
         expect(made.code, made.output).toBe(0);
         expect(made.output).toContain("wrote stacks/Pulumi.slow.yaml and rendered/slow/accelerate.yaml, rendered/slow/training.yaml, rendered/slow/launch.sh");
@@ -177,7 +177,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
 
     it("spot notice mid-training: checkpoint in the store within the deadline, status preempted; next run resumes there", async () => {
         const store = join(home, "checkpoint-store");
-        const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no",
+        const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=1000", "--set", "budget.keepRunDir=true", "--set", "hub.localDir=~/.stacktune/models/spot"]);
         expect(made.code, made.output).toBe(0);
         const env = { STACKTUNE_IMDS_ENDPOINT: imds.url, STACKTUNE_SPOT_POLL_SECONDS: "0.5", STACKTUNE_CHECKPOINT_STORE: store };
@@ -221,7 +221,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("budget.maxHours on the host: the job stops at the limit, checkpoints kept, nothing published", async () => {
-        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=5000", "--set", "evaluation.strategy=no",
+        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=5000", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=5", "--set", "budget.maxHours=0.01", "--set", "hub.localDir=~/.stacktune/models/budget"]);
         expect(made.code, made.output).toBe(0);
         const r = await stacktune(["run", "budget"]);

@@ -4,12 +4,15 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml, parseDocument } from "yaml";
+import { isMap, isNode, parse as parseYaml, parseDocument } from "yaml";
 import { renderAll } from "../../render";
 import { loadSettingsFromStackFile } from "../../settings";
 
-/** `training.learningRate=2e-4` → path [stacktune:training, learningRate], value 0.0002 (YAML scalar). */
-export function parseAssignment(assignment: string): { path: string[]; value: unknown } {
+/**
+ * `training.learningRate=2e-4` → path [stacktune:training, learningRate], value 0.0002 (a YAML
+ * scalar or flow collection); `evaluation.steps=` (nothing after `=`) removes the key.
+ */
+export function parseAssignment(assignment: string): { path: string[]; value: unknown; remove: boolean } {
     const eq = assignment.indexOf("=");
     if (eq <= 0) {
         throw new Error(`--set takes key=value with a dotted key, e.g. training.learningRate=2e-4 (got "${assignment}")`);
@@ -18,7 +21,8 @@ export function parseAssignment(assignment: string): { path: string[]; value: un
     if (key === undefined || key === "" || rest.some((p) => p === "")) {
         throw new Error(`--set key "${assignment.slice(0, eq)}" must be a dotted path such as training.learningRate`);
     }
-    return { path: [`stacktune:${key}`, ...rest], value: parseYaml(assignment.slice(eq + 1)) as unknown };
+    const text = assignment.slice(eq + 1);
+    return { path: [`stacktune:${key}`, ...rest], value: parseYaml(text) as unknown, remove: text === "" };
 }
 
 /**
@@ -28,8 +32,16 @@ export function parseAssignment(assignment: string): { path: string[]; value: un
 export function deriveStackFile(sourceText: string, from: string, name: string, assignments: readonly string[]): string {
     const doc = parseDocument(sourceText);
     for (const assignment of assignments) {
-        const { path: keyPath, value } = parseAssignment(assignment);
-        doc.setIn(["config", ...keyPath], value);
+        const { path: keyPath, value, remove } = parseAssignment(assignment);
+        if (remove) doc.deleteIn(["config", ...keyPath]);
+        else doc.setIn(["config", ...keyPath], value);
+    }
+    // The source's opening comment describes the source stack (how to run it, why it exists): dropped.
+    doc.commentBefore = null;
+    if (isMap(doc.contents)) {
+        doc.contents.commentBefore = null;
+        const first = doc.contents.items[0]?.key;
+        if (isNode(first)) first.commentBefore = null;
     }
     const made = `# Made by: stacktune new ${name} --from ${from}${assignments.map((a) => ` --set ${a}`).join("")}\n`;
     return made + `# Run it:  stacktune run ${name}\n` + doc.toString();
@@ -58,6 +70,10 @@ export function createStackFile(
         fs.writeFileSync(scratchFile, text);
         const { settings } = loadSettingsFromStackFile(scratchFile);
         files = renderAll(settings, name);
+    } catch (error) {
+        // Name the file the user asked for, not the scratch copy.
+        (error as Error).message = (error as Error).message.split(scratchFile).join(path.relative(projectDir, target));
+        throw error;
     } finally {
         fs.rmSync(scratch, { recursive: true, force: true });
     }
