@@ -410,9 +410,9 @@ export async function createExperiment(
     const plan = planExperiment(args.settings, args.stack, args.repoRoot);
     // Shown by `pulumi preview` and `pulumi up` before anything is created.
     if (plan.estimatedCost.stoppedByBudget === true) {
-        pulumi.log.warn(formatCostEstimate(plan.estimatedCost));
+        void pulumi.log.warn(formatCostEstimate(plan.estimatedCost));
     } else {
-        pulumi.log.info(formatCostEstimate(plan.estimatedCost));
+        void pulumi.log.info(formatCostEstimate(plan.estimatedCost));
     }
     // An unreadable key file fails here, before any resource is declared.
     const target = args.settings.target;
