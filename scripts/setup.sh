@@ -102,6 +102,8 @@ stage_tools() {
     install_launcher "$TOOLS_BIN/pulumi-language-nodejs" "$ROOT/scripts/lib/pulumi-language-nodejs.js"
     install_launcher "$PULUMI_HOME/plugins/resource-command-v$STACKTUNE_COMMAND_PROVIDER_VERSION/pulumi-resource-command" \
         "$ROOT/scripts/lib/pulumi-resource-command.js"
+    # The operator's command (src/cli/stacktune.ts, Automation API); on PATH after `source scripts/env.sh`.
+    install_stacktune_command "$TOOLS_BIN/stacktune"
 
     local have
     have="$("$TOOLS_BIN/actionlint" --version 2>/dev/null | head -n1 || true)"
@@ -113,6 +115,19 @@ stage_tools() {
     fi
 
     log "tools: $("$TOOLS_BIN/pulumi" version) at $TOOLS_BIN/pulumi"
+}
+
+# install_stacktune_command TARGET: runs src/cli/stacktune.ts with the project's tsx (rewritten only if it differs).
+install_stacktune_command() {
+    local target="$1"
+    local body="#!/bin/sh
+exec \"$ROOT/node_modules/.bin/tsx\" \"$ROOT/src/cli/stacktune.ts\" \"\$@\""
+    if [ -f "$target" ] && [ "$(cat "$target")" = "$body" ]; then
+        return
+    fi
+    printf '%s\n' "$body" >"$target"
+    chmod +x "$target"
+    log "tools: installed stacktune -> $ROOT/src/cli/stacktune.ts"
 }
 
 # install_launcher TARGET SCRIPT: an executable TARGET that runs SCRIPT with node (rewritten only if it differs).
