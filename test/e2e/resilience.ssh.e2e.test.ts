@@ -1,0 +1,168 @@
+/**
+ * Issue 7, item 5 on the `ssh` target: a real OpenSSH server on 127.0.0.1 (non-root user, venv
+ * runtime, tiny model, CPU). `stacktune run` is SIGKILLed mid-job together with its `pulumi up`
+ * (the operator's laptop is gone); `stacktune status` reads the job on the host over SSH; the next
+ * `stacktune run` clears the dead lock and the pending operations and re-attaches to the job that
+ * kept running on the host: exactly one job start and one training start. Then `logs` over SSH and
+ * `down` (nothing left on the host).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prepareHostPython, type HostPython } from "./fixtures/host-python";
+import { startSshd, type Sshd } from "./fixtures/sshd";
+import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+
+const REPO = resolve(__dirname, "..", "..");
+const TSX = join(REPO, "node_modules", ".bin", "tsx");
+const USER = "stacktune-resil";
+const STACK = "resil";
+let sshd: Sshd;
+let host: HostPython;
+let project: PulumiProject;
+const children: ChildProcess[] = [];
+
+function stacktune(args: string[], onOutput?: (soFar: string, child: ChildProcess) => void): Promise<{ code: number; output: string }> {
+    const started = Date.now();
+    return new Promise((done, fail) => {
+        const child = spawn(TSX, [join(REPO, "src", "cli", "stacktune.ts"), ...args], {
+            cwd: REPO,
+            env: {
+                ...process.env,
+                STACKTUNE_PROJECT_DIR: project.dir,
+                PULUMI_BACKEND_URL: `file://${project.stateDir}`,
+                PULUMI_HOME: project.pulumiHome,
+                PULUMI_CONFIG_PASSPHRASE: "stacktune-e2e-passphrase",
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+            detached: true,
+        });
+        children.push(child);
+        let output = "";
+        const take = (d: Buffer) => {
+            output += d.toString("utf8");
+            onOutput?.(output, child);
+        };
+        child.stdout?.on("data", take);
+        child.stderr?.on("data", take);
+        child.once("error", fail);
+        child.once("close", (code, signal) => {
+            console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            done({ code: code ?? -1, output });
+        });
+    });
+}
+
+const runRoot = () => join(sshd.home, ".stacktune", "runs");
+const runDirs = () => (existsSync(runRoot()) ? readdirSync(runRoot()).map((d) => join(runRoot(), d)) : []);
+
+beforeAll(async () => {
+    sshd = await startSshd({ user: USER });
+    host = prepareHostPython(sshd, REPO);
+    project = copyProject(REPO, "resilience-ssh");
+    writeStackConfig(
+        project.stackFile(STACK),
+        `config:
+  stacktune:target:
+    kind: ssh
+    host: 127.0.0.1
+    port: ${sshd.port}
+    user: ${USER}
+    privateKeyPath: ${sshd.privateKeyPath}
+    gpus: 0
+    minFreeDiskGb: 1
+  stacktune:runtime:
+    kind: venv
+    python: python3
+    path: ${host.venvPath}
+  stacktune:model:
+    id: ${host.modelPath}
+  stacktune:dataset:
+    source: python/stacktune_train/data/demo.jsonl
+    testSize: 0.25
+    numSamples: 40
+  stacktune:quantization:
+    load4bit: false
+  stacktune:training:
+    maxSteps: 400
+    maxLength: 256
+    perDeviceTrainBatchSize: 2
+    gradientAccumulationSteps: 1
+    gradientCheckpointing: false
+    bf16: false
+    loggingSteps: 1
+  stacktune:distributed:
+    strategy: ddp
+  stacktune:attention:
+    implementation: sdpa
+  stacktune:evaluation:
+    strategy: no
+  stacktune:checkpointing:
+    strategy: steps
+    steps: 100
+    totalLimit: 1
+  stacktune:tracking:
+    kind: none
+  stacktune:budget:
+    maxHours: 1
+`,
+    );
+});
+
+afterAll(async () => {
+    for (const child of children) {
+        if (child.exitCode === null && child.pid !== undefined) {
+            try {
+                process.kill(-child.pid, "SIGKILL");
+            } catch {
+                // gone
+            }
+        }
+    }
+    // The job runs detached on the host: stop its process group (runner.pid) if a test left it running.
+    for (const dir of runDirs()) {
+        const pid = existsSync(join(dir, "runner.pid")) ? Number(readFileSync(join(dir, "runner.pid"), "utf8")) : 0;
+        if (pid > 0) spawnSync("kill", ["-KILL", "--", `-${pid}`]);
+    }
+    await sshd?.stop();
+    if (project !== undefined) rmSync(join(project.dir, ".."), { recursive: true, force: true });
+});
+
+describe("stacktune on the ssh target (real engine, real sshd)", () => {
+    it("operator SIGKILLed mid-job: status over SSH, the next run recovers and re-attaches, one start", async () => {
+        let killed = false;
+        await stacktune(["run", STACK], (soFar, child) => {
+            if (!killed && /\[train\] step \d+\/400/.test(soFar) && child.pid !== undefined) {
+                killed = true;
+                process.kill(-child.pid, "SIGKILL");
+            }
+        });
+        expect(killed).toBe(true);
+        const [runDir] = runDirs();
+        expect(runDir).toBeDefined();
+        expect(readFileSync(join(runDir!, "job.status"), "utf8").trim()).toBe("running");
+
+        const status = await stacktune(["status", STACK]);
+        expect(status.output).toContain("interrupted (its process is gone): `stacktune run` recovers it");
+        expect(status.output).toMatch(/ {2}job {15}running \(starts: 1\)/);
+
+        const again = await stacktune(["run", STACK]);
+        expect(again.code, again.output.slice(-3000)).toBe(0);
+        expect(again.output).toContain("[recover] removed the lock of a killed update");
+        expect(again.output).toMatch(/\[recover\] dropped \d+ pending operation\(s\)/);
+        expect(again.output).toMatch(/\[attach\] re-attaching to the running job \(pid \d+\), start #1/);
+        expect(again.output).toMatch(/ {2}status {12}succeeded\n/);
+        expect(readFileSync(join(runDir!, "starts"), "utf8").trim()).toBe("1");
+        expect(host.trainingStarts()).toBe(1);
+
+        const logs = await stacktune(["logs", STACK]);
+        expect(logs.code, logs.output).toBe(0);
+        expect(logs.output).toContain("[train] step 400/400");
+
+        const down = await stacktune(["down", STACK]);
+        expect(down.code, down.output.slice(-2000)).toBe(0);
+        expect(down.output).toContain(`stacktune: ${STACK} destroyed`);
+        expect(runDirs()).toEqual([]);
+    });
+});
