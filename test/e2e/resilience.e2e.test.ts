@@ -144,16 +144,16 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("an operator killed mid-job (SIGKILL): the next run recovers the stack and re-attaches, one start", async () => {
-        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=500", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
+        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=600", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=100", "--set", "hub.localDir=~/.stacktune/models/slow"]);
         expect(made.code, made.output).toBe(0);
         expect(made.output).toContain("wrote stacks/Pulumi.slow.yaml and rendered/slow/accelerate.yaml, rendered/slow/training.yaml, rendered/slow/launch.sh");
-        expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(/^# Made by: stacktune new slow --from local-demo --set training.maxSteps=500/);
+        expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(/^# Made by: stacktune new slow --from local-demo --set training.maxSteps=600/);
 
         let killedAt = 0;
         const killed = await stacktune(["run", "slow"], {
             onOutput: (soFar, child) => {
-                if (killedAt === 0 && /\[train\] step \d+\/500/.test(soFar) && child.pid !== undefined) {
+                if (killedAt === 0 && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
                     killedAt = Date.now();
                     process.kill(-child.pid, "SIGKILL"); // the operator's laptop is gone: CLI, engine, provider
                 }
@@ -221,7 +221,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("budget.maxHours on the host: the job stops at the limit, checkpoints kept, nothing published", async () => {
-        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=5000", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
+        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=6000", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=5", "--set", "budget.maxHours=0.01", "--set", "hub.localDir=~/.stacktune/models/budget"]);
         expect(made.code, made.output).toBe(0);
         const r = await stacktune(["run", "budget"]);

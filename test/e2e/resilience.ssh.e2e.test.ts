@@ -85,7 +85,7 @@ beforeAll(async () => {
   stacktune:quantization:
     load4bit: false
   stacktune:training:
-    maxSteps: 400
+    maxSteps: 600
     maxLength: 256
     perDeviceTrainBatchSize: 2
     gradientAccumulationSteps: 1
@@ -134,7 +134,7 @@ describe("stacktune on the ssh target (real engine, real sshd)", () => {
     it("operator SIGKILLed mid-job: status over SSH, the next run recovers and re-attaches, one start", async () => {
         let killed = false;
         const first = await stacktune(["run", STACK], (soFar, child) => {
-            if (!killed && /\[train\] step \d+\/400/.test(soFar) && child.pid !== undefined) {
+            if (!killed && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
                 killed = true;
                 process.kill(-child.pid, "SIGKILL");
             }
@@ -159,7 +159,7 @@ describe("stacktune on the ssh target (real engine, real sshd)", () => {
 
         const logs = await stacktune(["logs", STACK]);
         expect(logs.code, logs.output).toBe(0);
-        expect(logs.output).toContain("[train] step 400/400");
+        expect(logs.output).toContain("[train] step 600/600");
 
         const down = await stacktune(["down", STACK]);
         expect(down.code, down.output.slice(-2000)).toBe(0);
