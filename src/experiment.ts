@@ -287,6 +287,10 @@ export class Experiment extends pulumi.ComponentResource {
                             : "none",
                     runRoot,
                     ...(local?.links !== undefined ? { links: local.links } : {}),
+                    // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
+                    ...(this.host instanceof AwsGpuHost && this.host.bucket !== undefined
+                        ? { checkpointStore: pulumi.interpolate`s3://${this.host.bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}` }
+                        : {}),
                 },
                 { parent: this },
             );

@@ -125,9 +125,14 @@ export function stageCommand(runDir: string, links: ReadonlyMap<string, string> 
     return `set -euo pipefail; d=${hostPath(runDir)}; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"${linkCommands.join("")}`;
 }
 
-/** The job command: start or re-attach (the secrets.env content arrives on stdin). */
-export function startOrAttachCommand(runDir: string): string {
+/**
+ * The job command: start or re-attach (the secrets.env content arrives on stdin). A checkpoint
+ * store (s3://bucket/prefix) reaches a run it starts through the environment: the trainer syncs
+ * every checkpoint there and restores from it on a new instance (python/stacktune_train/preemption.py).
+ */
+export function startOrAttachCommand(runDir: string, checkpointStore?: string): string {
     return (
+        (checkpointStore !== undefined ? `export STACKTUNE_CHECKPOINT_STORE=${shellQuote(checkpointStore)}; ` : "") +
         `d=${hostPath(runDir)}; if [ ! -f "$d/start-or-attach.sh" ]; then ` +
         `echo "stacktune: run directory $d is missing; run 'pulumi up' again to upload it" >&2; exit 64; fi; ` +
         'exec bash "$d/start-or-attach.sh" "$d"'
@@ -204,6 +209,8 @@ export interface TrainingJobArgs {
      * path): the local target's model given relative to the project. @default none
      */
     links?: ReadonlyMap<string, string>;
+    /** Where checkpoints are synced and restored from (aws with target.checkpointBucket). @default none */
+    checkpointStore?: pulumi.Input<string>;
 }
 
 /**
@@ -286,13 +293,17 @@ export class TrainingJob extends pulumi.ComponentResource {
                     }),
                 ),
         );
+        const runCommand =
+            args.checkpointStore !== undefined
+                ? pulumi.output(args.checkpointStore).apply((store) => startOrAttachCommand(this.runDir, store))
+                : startOrAttachCommand(this.runDir);
         this.run = hostCommand(
             `${name}-run`,
             args.host,
             {
-                create: startOrAttachCommand(this.runDir),
+                create: runCommand,
                 // A changed secret or connection re-runs start-or-attach: it re-attaches, never retrains.
-                update: startOrAttachCommand(this.runDir),
+                update: runCommand,
                 delete: stopRun,
                 stdin: secretsEnv,
                 triggers,

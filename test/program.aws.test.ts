@@ -199,6 +199,9 @@ describe("aws target", () => {
         const run = mocks.resources.find((r) => r.name === "experiment-job-run")!;
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
         expect(textInput(run, "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+        // Checkpoints are synced to (and restored from) the experiment's bucket; spot notices are watched.
+        expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE='s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}'; d=/);
+        expect(runEnv).toContain("STACKTUNE_SPOT_WATCH='true'");
     });
 
     it("keeps the token and the private key out of user-data, command texts and every other plain input", () => {
