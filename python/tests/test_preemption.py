@@ -195,3 +195,22 @@ def test_notice_mid_training_checkpoints_to_the_store_and_the_next_run_resumes_t
     assert json.loads((second / "out" / "metrics.json").read_text())["train_tokens"] == pytest.approx(
         json.loads((baseline / "out" / "metrics.json").read_text())["train_tokens"])
     shutil.rmtree(store)
+
+
+def test_two_ddp_processes_stop_together_at_the_same_step(tmp_path, tiny_model_dir):
+    """DDP over gloo on CPU: the ranks agree on the notice (one all-reduce per step), save the same
+    checkpoint and exit, instead of one rank waiting forever in a collective the other left."""
+    from test_entry_points import free_port
+
+    write_yaml(tmp_path / "training.yaml", cpu_training_values(tiny_model_dir, max_steps=50, save_steps=1000))
+    (tmp_path / "preemption.json").write_text(json.dumps(NOTICE))  # the watcher saw a notice before step 1 ended
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", preemption.STORE_ENV: str(tmp_path / "store")}
+    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                             "127.0.0.1", "--master_port", str(free_port()), "-m", "stacktune_train.train", "training.yaml"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert result.returncode != 0, result.stdout[-4000:]
+    assert result.stdout.count("spot interruption notice: saving checkpoint-1 and stopping") == 2, result.stdout[-4000:]
+    status = json.loads((tmp_path / preemption.STATUS_FILE).read_text())
+    assert status["step"] == 1
+    assert (tmp_path / "store" / "checkpoint-1" / preemption.COMPLETE_MARKER).is_file()
