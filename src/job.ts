@@ -7,7 +7,7 @@ import { deterministicTarGz, TarEntry } from "./job/tarball";
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
 /** The on-host scripts shipped into every run directory (see src/job/remote/). */
-export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh"] as const;
+export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh"] as const;
 
 /** `<runRoot>/<experimentHash>`: one directory per experiment on the host (contracts §2). */
 export function runDirectory(runRoot: string, experimentHash: string): string {

@@ -8,10 +8,11 @@ save the same step and none waits in a collective the others left); the trainer 
 checkpoint, syncs it to the checkpoint store and exits with :data:`PREEMPTED_EXIT_CODE`. AWS gives
 two minutes between the notice and the termination; one step plus one checkpoint copy fits in it.
 
-The checkpoint store (``STACKTUNE_CHECKPOINT_STORE``) is either ``s3://bucket/prefix`` (synced
-with the AWS CLI on the host, through the instance role) or a directory (the local and ssh
-targets, and the tests). Every saved checkpoint is copied there too, so a host that disappears
-without a notice loses at most one checkpoint interval. A Hub repo with ``hub_strategy:
+The checkpoint store (``STACKTUNE_CHECKPOINT_STORE``) is a directory. Every saved checkpoint is
+copied there too, so a host that disappears without a notice loses at most one checkpoint
+interval. For an S3 store, run-job.sh points this at a directory in the run directory and mirrors
+it to the bucket from the host (``checkpoint-sync.sh``, the host's AWS CLI and instance role), so
+neither the trainer nor the training image needs AWS tools. A Hub repo with ``hub_strategy:
 checkpoint`` is another store: TRL pushes every save, the preemption save included.
 
 Before training, :func:`restore_checkpoint` copies the newest complete checkpoint of the store into
@@ -24,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -59,15 +59,9 @@ def _step_of(name: str) -> int | None:
 
 
 def sync_checkpoint(checkpoint_dir: str | Path, store: str) -> str:
-    """Copies one checkpoint directory into the store; returns where it went."""
+    """Copies one checkpoint directory into the store directory; returns where it went."""
     checkpoint_dir = Path(checkpoint_dir)
     name = checkpoint_dir.name
-    if store.startswith("s3://"):
-        destination = f"{store.rstrip('/')}/{name}"
-        subprocess.run(["aws", "s3", "sync", "--only-show-errors", str(checkpoint_dir), destination], check=True)
-        subprocess.run(["aws", "s3", "cp", "--only-show-errors", "-", f"{destination}/{COMPLETE_MARKER}"],
-                       input=b"", check=True)
-        return destination
     root = Path(store).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     destination = root / name
@@ -89,12 +83,7 @@ def restore_checkpoint(store: str, output_dir: str | Path) -> Path | None:
     output_dir = Path(output_dir)
     if output_dir.is_dir() and any(_step_of(p.name) is not None for p in output_dir.iterdir()):
         return None
-    if store.startswith("s3://"):
-        staging = output_dir / ".store"
-        subprocess.run(["aws", "s3", "sync", "--only-show-errors", store.rstrip("/"), str(staging)], check=True)
-        root = staging
-    else:
-        root = Path(store).expanduser()
+    root = Path(store).expanduser()
     if not root.is_dir():
         return None
     complete = [(s, p) for p in root.iterdir() if (s := _step_of(p.name)) is not None and (p / COMPLETE_MARKER).is_file()]
@@ -104,8 +93,6 @@ def restore_checkpoint(store: str, output_dir: str | Path) -> Path | None:
     output_dir.mkdir(parents=True, exist_ok=True)
     destination = output_dir / newest.name
     shutil.copytree(newest, destination, ignore=shutil.ignore_patterns(COMPLETE_MARKER))
-    if root.name == ".store":
-        shutil.rmtree(root, ignore_errors=True)
     log(f"restored {newest.name} from the checkpoint store {store}")
     return destination
 
@@ -147,7 +134,7 @@ class PreemptionCallback(TrainerCallback):
         started = time.monotonic()
         try:
             where = sync_checkpoint(checkpoint, self.store)
-        except (OSError, subprocess.CalledProcessError) as error:
+        except OSError as error:
             # A failed copy must not end a healthy run; a preempted one reports it in its status.
             log(f"could not sync {checkpoint} to {self.store}: {error}")
             return control

@@ -11,7 +11,7 @@
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -79,6 +79,30 @@ function newestRunDir(): string {
     if (dir === undefined) throw new Error("no run directory");
     return dir;
 }
+
+/** `aws s3 sync SRC DST [--exclude P | --include P]...` over directories (FAKE_S3_ROOT/bucket/key), AWS filter order. */
+const FAKE_AWS = `#!/usr/bin/env python3
+import fnmatch, os, shutil, sys
+args = [a for a in sys.argv[1:] if a != "--only-show-errors"]
+assert args[:2] == ["s3", "sync"], args
+paths, filters, i = [], [], 2
+while i < len(args):
+    if args[i] in ("--exclude", "--include"):
+        filters.append((args[i], args[i + 1])); i += 2
+    else:
+        paths.append(args[i]); i += 1
+src, dst = [os.path.join(os.environ["FAKE_S3_ROOT"], p[5:]) if p.startswith("s3://") else p for p in paths]
+for dirpath, _, files in os.walk(src):
+    for name in sorted(files):
+        rel = os.path.relpath(os.path.join(dirpath, name), src)
+        keep = True
+        for kind, pattern in filters:
+            if fnmatch.fnmatch(rel, pattern):
+                keep = kind == "--include"
+        if keep:
+            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+            shutil.copyfile(os.path.join(dirpath, name), os.path.join(dst, rel))
+`;
 
 const read = (file: string) => readFileSync(file, "utf8").trim();
 const globalStep = (checkpoint: string) => (JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")) as { global_step: number }).global_step;
@@ -175,12 +199,25 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         expect(read(join(runDir, "starts"))).toBe("1");
     });
 
-    it("spot notice mid-training: checkpoint in the store within the deadline, status preempted; next run resumes there", async () => {
-        const store = join(home, "checkpoint-store");
+    it("spot notice mid-training: checkpoint in the S3 store within the deadline, status preempted; next run resumes there", async () => {
+        // S3 through a stand-in `aws` CLI on PATH (s3://bucket/key → a directory): the host-side mirror
+        // (checkpoint-sync.sh) is what runs on an instance, with the instance role.
+        const s3Root = join(home, "s3");
+        const bin = join(home, "fake-aws-bin");
+        mkdirSync(bin, { recursive: true });
+        writeFileSync(join(bin, "aws"), FAKE_AWS, { mode: 0o755 });
+        const store = join(s3Root, "ckpt-bucket", "spot");
         const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=1000", "--set", "budget.keepRunDir=true", "--set", "hub.localDir=~/.stacktune/models/spot"]);
         expect(made.code, made.output).toBe(0);
-        const env = { STACKTUNE_IMDS_ENDPOINT: imds.url, STACKTUNE_SPOT_POLL_SECONDS: "0.5", STACKTUNE_CHECKPOINT_STORE: store };
+        const env = {
+            STACKTUNE_IMDS_ENDPOINT: imds.url,
+            STACKTUNE_SPOT_POLL_SECONDS: "0.5",
+            STACKTUNE_CHECKPOINT_STORE: "s3://ckpt-bucket/spot",
+            STACKTUNE_CHECKPOINT_SYNC_SECONDS: "2",
+            FAKE_S3_ROOT: s3Root,
+            PATH: `${bin}:${process.env.PATH ?? ""}`,
+        };
 
         let noticeAt = 0;
         const first = await stacktune(["run", "spot"], {
@@ -204,8 +241,9 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         expect(preempted.step).toBeLessThan(300);
         expect(imds.unauthorized()).toBe(0);
 
-        // A new instance starts with an empty output dir: take the local one away, the store restores it.
+        // A new instance starts with an empty disk: take the local checkpoints away, S3 restores them.
         rmSync(join(runDir, "checkpoints"), { recursive: true, force: true });
+        rmSync(join(runDir, "checkpoint-store"), { recursive: true, force: true });
         imds.clearNotice();
         const second = await stacktune(["run", "spot"], { env });
         expect(second.code, second.output.slice(-3000)).toBe(0);

@@ -29,6 +29,22 @@ if [ "${STACKTUNE_SPOT_WATCH:-false}" = true ] || [ -n "${STACKTUNE_IMDS_ENDPOIN
     bash ./spot-watch.sh preemption.json &
     watch_pid=$!
 fi
+# An S3 checkpoint store is mirrored from the host (checkpoint-sync.sh): the trainer writes a
+# directory store in the run directory, restored from S3 first and pushed to S3 as it grows.
+s3_store=
+sync_pid=
+case ${STACKTUNE_CHECKPOINT_STORE:-} in
+    s3://*)
+        s3_store=$STACKTUNE_CHECKPOINT_STORE
+        export STACKTUNE_CHECKPOINT_STORE="$run_dir/checkpoint-store"
+        bash ./checkpoint-sync.sh restore "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" ||
+            phase checkpoints "could not restore checkpoints from $s3_store"
+        bash ./checkpoint-sync.sh loop "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" &
+        sync_pid=$!
+        ;;
+esac
+store_env=()
+if [ -n "${STACKTUNE_CHECKPOINT_STORE:-}" ]; then store_env=(-e "STACKTUNE_CHECKPOINT_STORE=$STACKTUNE_CHECKPOINT_STORE"); fi
 
 # venv runtime without a configured environment: one per pinned requirement set, shared by runs.
 prepare_venv() {
@@ -57,7 +73,7 @@ if [ "$STACKTUNE_RUNTIME" = docker ]; then
     # Same paths inside and outside, and the caller's uid, so the host can read and prune every file.
     timeout -k 60 "$STACKTUNE_MAX_SECONDS" docker run --rm --name "$container" "${gpu_args[@]}" \
         --ipc=host --network host --user "$(id -u):$(id -g)" \
-        -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" \
+        -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" "${store_env[@]}" \
         -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
         "$STACKTUNE_IMAGE" bash launch.sh
     rc=$?
@@ -74,6 +90,11 @@ fi
 elapsed=$(($(date +%s) - started))
 rm -f secrets.env
 if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null; fi
+if [ -n "$sync_pid" ]; then
+    kill "$sync_pid" 2>/dev/null
+    bash ./checkpoint-sync.sh flush "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" ||
+        phase checkpoints "could not sync the last checkpoints to $s3_store"
+fi
 
 if [ "$rc" = 0 ]; then
     status=succeeded
