@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Settings } from "./settings";
 import { processCount } from "./settings";
+import { machineCount } from "./settings/target";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
 
 /** On-demand Linux prices, us-east-1, USD per instance-hour. */
@@ -60,6 +61,11 @@ export interface CostEstimateInputs {
     extraHoursBasis?: string;
     /** The budget's hour limit: the estimate never exceeds it, and is used when tokens are unknown. */
     maxHours: number;
+    /**
+     * Machines that train the run together. Each instance bills; training goes {@link tokensPerSecond}
+     * × hosts, an assumption of linear scaling that no benchmark has measured. @default 1
+     */
+    hosts?: number;
 }
 
 export interface CostEstimate {
@@ -73,7 +79,15 @@ export interface CostEstimate {
     /** True when {@link expectedHours} is over budget.maxHours: the watchdog stops the run unfinished. */
     stoppedByBudget?: boolean;
     trainTokens?: number;
+    /** Throughput of the whole run (every host together), tokens/s. */
     tokensPerSecond?: number;
+    /** Machines of a multi-host run (absent for one): {@link usdPerHour} is all of their instances'. */
+    hosts?: number;
+}
+
+/** Said in every multi-host estimate: its scaling is an assumption, not a measurement. */
+export function multiHostBasis(hosts: number): string {
+    return `${hosts} hosts, linear scaling assumed (multi-host not benchmarked)`;
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -89,29 +103,41 @@ export function tokensPerStep(args: {
 }
 
 export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
-    const throughput = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
+    const hosts = inputs.hosts ?? 1;
+    if (!Number.isInteger(hosts) || hosts < 1) {
+        throw new Error(`the cost estimate needs a whole number of hosts, at least 1 (got ${hosts})`);
+    }
+    const perHost = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
+    const throughput = perHost * hosts;
     const extra = inputs.extraHours ?? 0;
     const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 + extra : undefined;
     const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 4);
-    const rate = `${inputs.trainTokens} tokens at ${round(throughput, 1)} tokens/s${inputs.throughputBasis !== undefined ? ` (${inputs.throughputBasis})` : ""}`;
+    const speed =
+        hosts > 1
+            ? `${round(throughput, 1)} tokens/s = ${hosts} hosts x ${round(perHost, 1)} tokens/s`
+            : `${round(throughput, 1)} tokens/s`;
+    const rate = `${inputs.trainTokens} tokens at ${speed}${inputs.throughputBasis !== undefined ? ` (${inputs.throughputBasis})` : ""}`;
     const extraText = extra > 0 ? ` + ${round(extra, 2)} h ${inputs.extraHoursBasis ?? "other work"}` : "";
     const hoursBasis =
-        fromTokens === undefined
+        (fromTokens === undefined
             ? `budget.maxHours (${inputs.maxHours} h) as upper bound: training tokens unknown before data prep`
             : fromTokens > inputs.maxHours
               ? `capped at budget.maxHours (${inputs.maxHours} h); ${rate}${extraText} would take ${round(fromTokens, 2)} h`
-              : `${rate}${extraText}`;
-    const details: Partial<CostEstimate> =
-        fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
+              : `${rate}${extraText}`) + (hosts > 1 ? `; ${multiHostBasis(hosts)}` : "");
+    const details: Partial<CostEstimate> = {
+        ...(fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
             ? {}
             : {
                   expectedHours: round(fromTokens, 4),
                   stoppedByBudget: fromTokens > inputs.maxHours,
                   trainTokens: inputs.trainTokens,
                   tokensPerSecond: round(throughput, 1),
-              };
+              }),
+        ...(hosts > 1 ? { hosts } : {}),
+    };
     if (inputs.targetKind !== "aws") {
-        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${inputs.targetKind} host: no instance charge`, ...details };
+        const owned = hosts > 1 ? `${inputs.targetKind} hosts` : `${inputs.targetKind} host`;
+        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, ...details };
     }
     const onDemand = ON_DEMAND_USD_PER_HOUR[inputs.instanceType as PricedInstanceType];
     if (onDemand === undefined) {
@@ -119,13 +145,16 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             `no price for instance type "${inputs.instanceType}": use one of ${Object.keys(ON_DEMAND_USD_PER_HOUR).join(", ")}`,
         );
     }
-    const usdPerHour = inputs.spotMaxPricePerHour ?? onDemand;
+    const instancePerHour = inputs.spotMaxPricePerHour ?? onDemand;
+    // Every instance of a cluster bills for the whole run.
+    const usdPerHour = hosts > 1 ? round(instancePerHour * hosts, 4) : instancePerHour;
+    const each = hosts > 1 ? ` x ${hosts} instances = ${usdPerHour} USD/h` : "";
     const priceBasis =
         inputs.spotMaxPricePerHour !== undefined
-            ? `spot max price ${usdPerHour} USD/h`
+            ? `spot max price ${instancePerHour} USD/h${each}`
             : inputs.spot === true
-              ? `spot without maxPrice, priced at the ${inputs.instanceType} on-demand ${usdPerHour} USD/h that AWS caps it at (${PRICE_SOURCE}); the real spot price is usually lower`
-              : `${inputs.instanceType} on-demand ${usdPerHour} USD/h (${PRICE_SOURCE})`;
+              ? `spot without maxPrice, priced at the ${inputs.instanceType} on-demand ${instancePerHour} USD/h that AWS caps it at${each} (${PRICE_SOURCE}); the real spot price is usually lower`
+              : `${inputs.instanceType} on-demand ${instancePerHour} USD/h${each} (${PRICE_SOURCE})`;
     return { hours, usdPerHour, usd: round(hours * usdPerHour, 2), basis: `${hoursBasis}; ${priceBasis}`, ...details };
 }
 
@@ -214,14 +243,18 @@ export function trainSampleCount(dataset: Settings["dataset"]): number | undefin
  * × the bench's mean tokens per conversation × epochs; throughput of the matching benchmarked recipe
  * projected to the instance type (the bench's method: the reference's 4090 throughput, divided by
  * the GPU's time scale, times the recipe's conservative speed-up); plus evaluation and, on aws, setup.
+ * Several machines (`target.hosts`) are assumed to scale linearly, training and evaluation alike:
+ * multi-host throughput has not been benchmarked. Setup runs on all instances at once and stays as is.
  */
 export function estimateExperimentCost(settings: Settings, bench: BenchThroughput = MEASURED_THROUGHPUT): CostEstimate {
     const target = settings.target;
     const t = settings.training;
+    const hosts = machineCount(target);
+    // An optimizer step of a multi-host run takes a batch from every process of every machine.
     const perStep = tokensPerStep({
         perDeviceTrainBatchSize: t.perDeviceTrainBatchSize,
         gradientAccumulationSteps: t.gradientAccumulationSteps,
-        processes: processCount(settings),
+        processes: processCount(settings) * hosts,
         maxLength: t.maxLength,
     });
     const samples = trainSampleCount(settings.dataset);
@@ -235,6 +268,7 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
         targetKind: target.kind,
         maxHours: settings.budget.maxHours,
         ...(trainTokens !== undefined ? { trainTokens } : {}),
+        ...(hosts > 1 ? { hosts } : {}),
         ...(target.kind === "aws" ? { instanceType: target.instanceType, spot: target.spot.enabled } : {}),
         ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
             ? { spotMaxPricePerHour: target.spot.maxPrice }
@@ -265,7 +299,10 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             : settings.evaluation.strategy === "steps" && settings.evaluation.steps !== undefined
               ? Math.max(1, Math.floor(trainTokens / perStep / settings.evaluation.steps))
               : 0;
-    const evalHours = Number.isFinite(evalSamples) ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 : 0;
+    // Evaluation is split over every process too: the same linear scaling as training is assumed.
+    const evalHours = Number.isFinite(evalSamples)
+        ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 / hosts
+        : 0;
     const setupHours = target.kind === "aws" ? AWS_SETUP_HOURS_ASSUMED : 0;
     const where = host === "4x RTX 4090" ? "an ssh host taken as the 4x RTX 4090 reference box" : host;
     return estimateRunCost({

@@ -1,5 +1,6 @@
 // The cost estimate from measured throughput (src/cost.ts): the bench file's figures, recipe
-// matching, training tokens from the settings, projection to the instance, budget cap and refusal.
+// matching, training tokens from the settings, projection to the instance, budget cap and refusal;
+// several hosts (target.hosts) with their assumed linear scaling.
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import {
@@ -109,5 +110,78 @@ describe("estimateExperimentCost", () => {
             new RegExp(`^the run is estimated at ${cost.usd} USD \\(.*\\), over budget.maxUsd 50: raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice$`),
         );
         expect(() => checkExperimentRules({ ...withCap, budget: { ...withCap.budget, maxUsd: 200 } }, cost)).not.toThrow();
+    });
+});
+
+describe("estimateExperimentCost on several hosts (linear scaling assumed, not benchmarked)", () => {
+    const g5 = stack("aws-g5");
+    const awsTarget = g5.target;
+    if (awsTarget.kind !== "aws") throw new Error("aws stack expected");
+    const onAws = (hosts: number, over: Partial<Settings> = {}): Settings => ({ ...g5, ...over, target: { ...awsTarget, hosts } });
+    const tokens = Math.round(701_085 * 375.9);
+    const tps = (5893 / 2.36) * 1.294;
+    const evalH = (2000 * (7533 / 300466) * 2.36) / 3600;
+
+    it("aws: every instance bills, training and evaluation go hosts times as fast, setup stays", () => {
+        const cost = estimateExperimentCost(onAws(4), bench);
+        expect(cost).toMatchObject({
+            hours: 6.1722,
+            usdPerHour: 22.688,
+            usd: 140.03,
+            expectedHours: 6.1722,
+            stoppedByBudget: false,
+            trainTokens: 263_537_851,
+            tokensPerSecond: 12924.6,
+            hosts: 4,
+        });
+        expect(cost.hours).toBeCloseTo(tokens / (tps * 4) / 3600 + evalH / 4 + 0.5, 4);
+        expect(cost.basis).toContain("263537851 tokens at 12924.6 tokens/s = 4 hosts x 3231.2 tokens/s (b2-ddp-liger-nonreentrant projected to g5.12xlarge");
+        expect(cost.basis).toContain("; 4 hosts, linear scaling assumed (multi-host not benchmarked); ");
+        expect(cost.basis).toContain("priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h");
+        expect(formatCostEstimate(cost)).toMatch(/^estimated cost: 140\.03 USD \(6\.1722 h x 22\.688 USD\/h\)\. Basis: /);
+    });
+
+    it("one host is priced exactly as before: no hosts field, no scaling words", () => {
+        const cost = estimateExperimentCost(onAws(1), bench);
+        expect(cost).toEqual(estimateExperimentCost(g5, bench));
+        expect(cost).toMatchObject({ hours: 23.1888, usdPerHour: 5.672, usd: 131.53, tokensPerSecond: 3231.2 });
+        expect(cost).not.toHaveProperty("hosts");
+        expect(cost.basis).not.toContain("hosts");
+    });
+
+    it("maxSteps: a step takes a batch from every process of every host, so the step count's hours stay those of one host", () => {
+        const steps = { training: { ...g5.training, maxSteps: 100 } };
+        const four = estimateExperimentCost(onAws(4, steps), bench);
+        const one = estimateExperimentCost(onAws(1, steps), bench);
+        expect(four).toMatchObject({ trainTokens: 100 * 4 * 2 * (4 * 4) * 2048, hours: 1.0716, usd: 24.31, hosts: 4 });
+        expect(one.trainTokens).toBe(100 * 4 * 2 * 4 * 2048);
+        // Same training time, evaluation shared by 4 hosts.
+        expect(four.hours - 0.5 - evalH / 4).toBeCloseTo(one.hours - 0.5 - evalH, 3);
+    });
+
+    it("the budget caps a cluster's hours; a spot maxPrice bills once per instance", () => {
+        const cost = estimateExperimentCost(
+            { ...g5, budget: { ...g5.budget, maxHours: 5 }, target: { ...awsTarget, hosts: 2, spot: { enabled: true, maxPrice: 2 } } },
+            bench,
+        );
+        expect(cost).toMatchObject({ hours: 5, usdPerHour: 4, usd: 20, expectedHours: 11.8444, stoppedByBudget: true, hosts: 2 });
+        expect(cost.basis).toMatch(/^capped at budget\.maxHours \(5 h\); 263537851 tokens at 6462\.3 tokens\/s = 2 hosts x 3231\.2 tokens\/s \(/);
+        expect(cost.basis).toMatch(/ would take 11\.84 h; 2 hosts, linear scaling assumed \(multi-host not benchmarked\); spot max price 2 USD\/h x 2 instances = 4 USD\/h$/);
+    });
+
+    it("ssh with several machines: hours divided by their number, still no charge", () => {
+        const ref = stack("seed-reference");
+        if (ref.target.kind !== "ssh") throw new Error("ssh stack expected");
+        const { host: _host, ...target } = ref.target;
+        const machines = [
+            { host: "gpu-a.example.internal", port: 22 },
+            { host: "gpu-b.example.internal", port: 22 },
+        ];
+        const cost = estimateExperimentCost({ ...ref, target: { ...target, hosts: machines } }, bench);
+        expect(cost).toMatchObject({ hours: 6.2181, usdPerHour: 0, usd: 0, tokensPerSecond: 11786, hosts: 2 });
+        expect(cost.hours).toBeCloseTo(tokens / (5893 * 2) / 3600 + (2000 * (7533 / 300466)) / 3600 / 2, 4);
+        expect(cost.basis).toMatch(/^263537851 tokens at 11786 tokens\/s = 2 hosts x 5893 tokens\/s \(a-reference /);
+        expect(cost.basis).toMatch(/; 2 hosts, linear scaling assumed \(multi-host not benchmarked\); ssh hosts: no instance charge$/);
+        expect(estimateExperimentCost(ref, bench).hours).toBe(12.4363);
     });
 });

@@ -1,5 +1,5 @@
 // The run's cost estimate (src/cost.ts): a price table with its source, hours from throughput,
-// capped by the budget.
+// capped by the budget; several hosts bill together and are assumed to scale linearly.
 import { describe, expect, it } from "vitest";
 import { estimateRunCost, ON_DEMAND_USD_PER_HOUR, PRICE_SOURCE, REFERENCE_TOKENS_PER_SECOND, tokensPerStep } from "../src/cost";
 
@@ -31,6 +31,41 @@ describe("estimateRunCost", () => {
     it("refuses an instance type it has no price for", () => {
         expect(() => estimateRunCost({ targetKind: "aws", instanceType: "p5.48xlarge", maxHours: 1 })).toThrow(
             'no price for instance type "p5.48xlarge": use one of g5.12xlarge, g6.12xlarge',
+        );
+    });
+
+    it("several hosts: every instance bills, hours assume linear scaling and say so", () => {
+        expect(estimateRunCost({ targetKind: "aws", instanceType: "g6.12xlarge", maxHours: 10, hosts: 3 })).toEqual({
+            hours: 10,
+            usdPerHour: 13.8048,
+            usd: 138.05,
+            basis:
+                "budget.maxHours (10 h) as upper bound: training tokens unknown before data prep; " +
+                `3 hosts, linear scaling assumed (multi-host not benchmarked); g6.12xlarge on-demand 4.6016 USD/h x 3 instances = 13.8048 USD/h (${PRICE_SOURCE})`,
+            hosts: 3,
+        });
+        const tokens = REFERENCE_TOKENS_PER_SECOND * 3600 * 8;
+        expect(estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", trainTokens: tokens, maxHours: 24, hosts: 4 })).toEqual({
+            hours: 2,
+            usdPerHour: 22.688,
+            usd: 45.38,
+            basis:
+                "144000000 tokens at 20000 tokens/s = 4 hosts x 5000 tokens/s; " +
+                `4 hosts, linear scaling assumed (multi-host not benchmarked); g5.12xlarge on-demand 5.672 USD/h x 4 instances = 22.688 USD/h (${PRICE_SOURCE})`,
+            hosts: 4,
+        });
+        expect(estimateRunCost({ targetKind: "ssh", trainTokens: tokens, maxHours: 24, hosts: 2 })).toEqual({
+            hours: 4,
+            usdPerHour: 0,
+            usd: 0,
+            basis: "144000000 tokens at 10000 tokens/s = 2 hosts x 5000 tokens/s; 2 hosts, linear scaling assumed (multi-host not benchmarked); ssh hosts: no instance charge",
+            hosts: 2,
+        });
+        expect(estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", trainTokens: tokens, maxHours: 24, hosts: 1 })).toEqual(
+            estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", trainTokens: tokens, maxHours: 24 }),
+        );
+        expect(() => estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", maxHours: 1, hosts: 0 })).toThrow(
+            "the cost estimate needs a whole number of hosts, at least 1 (got 0)",
         );
     });
 

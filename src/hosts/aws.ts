@@ -5,7 +5,8 @@ import { JobHost } from "./command";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
-import { type AwsInstanceType, awsInstanceTypes } from "../settings";
+import { type AwsInstanceType, awsInstanceTypes, settingsDefaults } from "../settings";
+import { awsCluster } from "../settings/target";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -45,6 +46,79 @@ export interface AwsGpuHostArgs {
     minFreeDiskGb?: number;
     /** Tags every resource with the stack and the experiment it serves. */
     tags: Record<string, string>;
+    /**
+     * Instances that train one job together (accelerate multi-node). More than one get their own
+     * VPC, one subnet and a cluster placement group; instance `rank` has the private address
+     * `awsCluster.address(rank)`. @default 1
+     */
+    hosts?: number;
+    /** Availability zone of a multi-host cluster's subnet (unused for one host). @default `${region}a` */
+    availabilityZone?: string;
+    /** TCP port of the rendezvous (torch.distributed store) on machine 0 of a multi-host cluster. @default 29500 */
+    rendezvousPort?: number;
+}
+
+/** Most instances of one cluster, as the settings allow (`target.hosts`). */
+export const MAX_AWS_HOSTS = 16;
+
+/**
+ * Linux's default ephemeral port range (`net.ipv4.ip_local_port_range`). NCCL and gloo bind their
+ * bootstrap and data sockets to ephemeral ports, and NCCL has no setting that pins them, so the
+ * cluster's instances must reach each other on this whole range.
+ */
+export const LINUX_EPHEMERAL_PORTS = { fromPort: 32768, toPort: 60999 } as const;
+
+/** The number of instances, checked: an integer from 1 to {@link MAX_AWS_HOSTS}. */
+export function awsHostCount(hosts: number | undefined): number {
+    const count = hosts ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_AWS_HOSTS) {
+        throw new Error(
+            `stacktune:target.hosts ${count} is not a number of instances: use a whole number from 1 to ${MAX_AWS_HOSTS}`,
+        );
+    }
+    return count;
+}
+
+/** The cluster subnet's availability zone: the one asked for, which must be in the region, else the region's "a". */
+export function clusterAvailabilityZone(region: string, availabilityZone?: string): string {
+    if (availabilityZone === undefined) {
+        return `${region}a`;
+    }
+    if (!availabilityZone.startsWith(region) || !/^[a-z]$/.test(availabilityZone.slice(region.length))) {
+        throw new Error(
+            `stacktune:target.availabilityZone "${availabilityZone}" is not a zone of region ${region}: ` +
+                `use one such as ${region}a, or change stacktune:target.region`,
+        );
+    }
+    return availabilityZone;
+}
+
+/**
+ * Ingress between the instances of a multi-host cluster, on top of {@link sshIngressRules}: only
+ * members of the cluster's own security group (`self`, no CIDR) reach the rendezvous port and the
+ * ephemeral ports that NCCL and gloo use; nothing from outside.
+ */
+export function clusterIngressRules(rendezvousPort: number): aws.types.input.ec2.SecurityGroupIngress[] {
+    if (!Number.isInteger(rendezvousPort) || rendezvousPort < 1024 || rendezvousPort > 65535) {
+        throw new Error(
+            `stacktune:distributed.rendezvousPort ${rendezvousPort} is not a TCP port: use one from 1024 to 65535, e.g. 29500`,
+        );
+    }
+    return [
+        {
+            description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+            protocol: "tcp",
+            fromPort: rendezvousPort,
+            toPort: rendezvousPort,
+            self: true,
+        },
+        {
+            description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster's instances only",
+            protocol: "tcp",
+            ...LINUX_EPHEMERAL_PORTS,
+            self: true,
+        },
+    ];
 }
 
 /** The security group's ingress: SSH from exactly one CIDR, never the world unless explicitly allowed. */
@@ -184,22 +258,53 @@ export function waitForCloudInit(readyMarker: string): string {
 }
 
 /**
- * A 4×24 GB GPU instance on AWS that exists only for one experiment: SSH only from one CIDR,
- * IMDSv2, encrypted disk, terminates itself on shutdown.
+ * The network of a multi-host cluster: its own VPC and one public subnet in one zone, so that every
+ * instance gets the fixed private address the rendered accelerate configs name, and a cluster
+ * placement group for a low-latency network between the instances.
+ */
+interface ClusterNetwork {
+    vpc: aws.ec2.Vpc;
+    subnet: aws.ec2.Subnet;
+    placementGroup: aws.ec2.PlacementGroup;
+    /** The subnet's route to the internet: instances must not boot before it exists. */
+    routes: aws.ec2.RouteTableAssociation;
+}
+
+/**
+ * 4×24 GB GPU instances on AWS that exist only for one experiment: SSH only from one CIDR, IMDSv2,
+ * encrypted disk, terminate themselves on shutdown. One instance by default; with `hosts` > 1,
+ * several in one VPC and cluster placement group that train one job together.
  */
 export class AwsGpuHost extends pulumi.ComponentResource {
+    /** Machine 0's instance (the only one for a single host). */
     public readonly instance: aws.ec2.Instance;
+    /** Every instance, in machine-rank order. */
+    public readonly instances: aws.ec2.Instance[];
     public readonly securityGroup: aws.ec2.SecurityGroup;
     public readonly keyPair: aws.ec2.KeyPair;
     public readonly bucket?: aws.s3.Bucket;
+    /** Multi-host only: the cluster's VPC, subnet and placement group. */
+    public readonly vpc?: aws.ec2.Vpc;
+    public readonly subnet?: aws.ec2.Subnet;
+    public readonly placementGroup?: aws.ec2.PlacementGroup;
+    /** Machine 0's public address. */
     public readonly publicIp: pulumi.Output<string>;
+    /** Machine 0's readiness command. */
     public readonly ready: command.remote.Command;
+    /** Machine 0 as a job host (main machine: rendezvous, merge, publish). */
     public readonly jobHost: JobHost;
+    /** Every instance as a job host, in machine-rank order, each with its own connection and readiness. */
+    public readonly jobHosts: JobHost[];
 
     constructor(name: string, args: AwsGpuHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("stacktune:aws:GpuHost", name, {}, opts);
         const spec = awsInstanceSpec(args);
-        const ingress = sshIngressRules(args.sshCidr, args.allowOpenSsh ?? false);
+        const hosts = awsHostCount(args.hosts);
+        const ingress = [
+            ...sshIngressRules(args.sshCidr, args.allowOpenSsh ?? false),
+            ...(hosts > 1 ? clusterIngressRules(args.rendezvousPort ?? settingsDefaults.distributed.rendezvousPort) : []),
+        ];
+        const availabilityZone = hosts > 1 ? clusterAvailabilityZone(args.region, args.availabilityZone) : undefined;
         const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
         const childOpts = { parent: this, provider };
 
@@ -208,10 +313,21 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 ? pulumi.output(args.amiId)
                 : aws.ec2.getAmiOutput(dlamiLookup(), { parent: this, provider }).id;
 
+        const network =
+            availabilityZone !== undefined ? this.clusterNetwork(name, availabilityZone, args.tags, childOpts) : undefined;
+        this.vpc = network?.vpc;
+        this.subnet = network?.subnet;
+        this.placementGroup = network?.placementGroup;
+
         this.securityGroup = new aws.ec2.SecurityGroup(
             `${name}-ssh`,
             {
-                description: "stacktune: SSH from the operator only",
+                ...(network !== undefined
+                    ? {
+                          description: "stacktune: SSH from the operator, training traffic between the cluster's instances",
+                          vpcId: network.vpc.id,
+                      }
+                    : { description: "stacktune: SSH from the operator only" }),
                 ingress,
                 // The job downloads the model and data and pushes to the Hub.
                 egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
@@ -261,60 +377,115 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             instanceProfile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, childOpts);
         }
 
-        this.instance = new aws.ec2.Instance(
-            `${name}-instance`,
-            {
-                ...spec,
-                ami: amiId,
-                keyName: this.keyPair.keyName,
-                vpcSecurityGroupIds: [this.securityGroup.id],
-                associatePublicIpAddress: true,
-                ...(instanceProfile !== undefined ? { iamInstanceProfile: instanceProfile.name } : {}),
-                tags: { Name: name, ...args.tags },
-                volumeTags: args.tags,
-            },
-            childOpts,
-        );
-        this.publicIp = this.instance.publicIp;
-
         const instanceInfo = AWS_GPU_INSTANCES[spec.instanceType];
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: this.publicIp,
-            user: args.sshUser ?? "ubuntu",
-            privateKey: pulumi.secret(args.privateKey),
-            // A fresh instance takes a few minutes before sshd answers.
-            dialErrorLimit: 60,
-            perDialTimeout: 15,
-        };
-        this.ready = new command.remote.Command(
-            `${name}-ready`,
-            {
+        const preflight =
+            waitForCloudInit(hostPaths.readyMarker) +
+            preflightCommand({
+                gpus: instanceInfo.gpus,
+                gpuMemoryGb: instanceInfo.gpuMemoryGb,
+                minFreeDiskGb: args.minFreeDiskGb ?? 100,
+                runtime: args.runtime,
+                runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
+            });
+        // A single host keeps its unsuffixed names; a cluster's resources carry the machine rank.
+        const ranked = (base: string, rank: number): string => (network === undefined ? base : `${base}-${rank}`);
+
+        // A spot cluster stays spot: an interruption of any one instance stops the whole job (the
+        // other ranks lose their peer), and the checkpoint store resumes it on the next `pulumi up`.
+        const launch = (rank: number): { instance: aws.ec2.Instance; ready: command.remote.Command; jobHost: JobHost } => {
+            const instance = new aws.ec2.Instance(
+                ranked(`${name}-instance`, rank),
+                {
+                    ...spec,
+                    ami: amiId,
+                    keyName: this.keyPair.keyName,
+                    vpcSecurityGroupIds: [this.securityGroup.id],
+                    associatePublicIpAddress: true,
+                    ...(network !== undefined
+                        ? {
+                              subnetId: network.subnet.id,
+                              privateIp: awsCluster.address(rank),
+                              placementGroup: network.placementGroup.name,
+                          }
+                        : {}),
+                    ...(instanceProfile !== undefined ? { iamInstanceProfile: instanceProfile.name } : {}),
+                    tags:
+                        network === undefined
+                            ? { Name: name, ...args.tags }
+                            : { Name: `${name}-${rank}`, "stacktune:machine-rank": String(rank), ...args.tags },
+                    volumeTags: args.tags,
+                },
+                // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
+                network !== undefined ? { ...childOpts, dependsOn: [network.routes] } : childOpts,
+            );
+            const connection: command.types.input.remote.ConnectionArgs = {
+                host: instance.publicIp,
+                user: args.sshUser ?? "ubuntu",
+                privateKey: pulumi.secret(args.privateKey),
+                // A fresh instance takes a few minutes before sshd answers.
+                dialErrorLimit: 60,
+                perDialTimeout: 15,
+            };
+            const ready = new command.remote.Command(
+                ranked(`${name}-ready`, rank),
+                { connection, create: preflight, addPreviousOutputInEnv: false },
+                { parent: this, dependsOn: [instance] },
+            );
+            const jobHost: JobHost = {
+                kind: "aws",
+                address: instance.publicIp,
                 connection,
-                create:
-                    waitForCloudInit(hostPaths.readyMarker) +
-                    preflightCommand({
-                        gpus: instanceInfo.gpus,
-                        gpuMemoryGb: instanceInfo.gpuMemoryGb,
-                        minFreeDiskGb: args.minFreeDiskGb ?? 100,
-                        runtime: args.runtime,
-                        runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
-                    }),
-                addPreviousOutputInEnv: false,
-            },
-            { parent: this, dependsOn: [this.instance] },
-        );
-        this.jobHost = {
-            kind: "aws",
-            address: this.publicIp,
-            connection,
-            gpus: instanceInfo.gpus,
-            ready: [this.ready],
-            releaseAction: "poweroff",
+                gpus: instanceInfo.gpus,
+                ready: [ready],
+                releaseAction: "poweroff",
+            };
+            return { instance, ready, jobHost };
         };
+        const main = launch(0);
+        const machines = [main, ...Array.from({ length: hosts - 1 }, (_, i) => launch(i + 1))];
+        this.instance = main.instance;
+        this.ready = main.ready;
+        this.jobHost = main.jobHost;
+        this.publicIp = main.instance.publicIp;
+        this.instances = machines.map((m) => m.instance);
+        this.jobHosts = machines.map((m) => m.jobHost);
         this.registerOutputs({
             publicIp: this.publicIp,
             instanceId: this.instance.id,
             bucket: this.bucket?.bucket,
+            ...(network !== undefined ? { publicIps: this.instances.map((i) => i.publicIp) } : {}),
         });
+    }
+
+    private clusterNetwork(
+        name: string,
+        availabilityZone: string,
+        tags: Record<string, string>,
+        childOpts: pulumi.CustomResourceOptions,
+    ): ClusterNetwork {
+        const vpc = new aws.ec2.Vpc(
+            `${name}-vpc`,
+            { cidrBlock: awsCluster.vpcCidr, enableDnsSupport: true, enableDnsHostnames: true, tags },
+            childOpts,
+        );
+        // The instances download the model and data and push to the Hub: the subnet is public.
+        const subnet = new aws.ec2.Subnet(
+            `${name}-subnet`,
+            { vpcId: vpc.id, cidrBlock: awsCluster.subnetCidr, availabilityZone, mapPublicIpOnLaunch: true, tags },
+            childOpts,
+        );
+        const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, childOpts);
+        const routeTable = new aws.ec2.RouteTable(
+            `${name}-routes`,
+            { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags },
+            childOpts,
+        );
+        const routes = new aws.ec2.RouteTableAssociation(
+            `${name}-routes`,
+            { subnetId: subnet.id, routeTableId: routeTable.id },
+            childOpts,
+        );
+        const placementGroup = new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster", tags }, childOpts);
+        return { vpc, subnet, placementGroup, routes };
     }
 }
