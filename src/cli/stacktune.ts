@@ -9,6 +9,11 @@
  *   stacktune new <name> --from <stack> [--set key=value]...
  *                                                 a new experiment stack file, validated and rendered
  *   stacktune recover <stack>                     only the recovery step of `run`
+ *   stacktune sweep <base> --grid key=value,value... [--grid ...]... [--run] [--concurrency N]
+ *                                                 one stack per combination of the grids (as `new` makes
+ *                                                 them, all validated before any is written) and a manifest
+ *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2),
+ *                                                 and ends with one table (docs/sweeps.md)
  *
  * Runs as `npx tsx src/cli/stacktune.ts`, `npm run stacktune --`, or `.tools/bin/stacktune` (written
  * by scripts/setup.sh). The environment of scripts/env.sh is applied for every variable not set.
@@ -25,11 +30,26 @@ import { loadSettingsFromStackFile, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
+import {
+    formatSweepPlan,
+    formatSweepSummary,
+    parseSweepArgs,
+    runSucceeded,
+    runSweep,
+    sweepCommand,
+    SweepUsageError,
+    writeSweep,
+} from "./stacktune/sweep";
 
 const TOOLS_ROOT = path.resolve(__dirname, "..", "..");
 const usage = `usage: stacktune run|status|logs|down|recover <stack>
        stacktune logs <stack> [--follow]
-       stacktune new <name> --from <stack> [--set key=value]...`;
+       stacktune new <name> --from <stack> [--set key=value]...
+       stacktune sweep <base-stack> --grid key=value,value... [--grid ...]... [--run] [--concurrency N]
+           one stack per combination of the grids, e.g. --grid lora.r=8,16 --grid training.learningRate=1e-4,2e-4
+           (stacks/Pulumi.<base>-r8-learningRate1e-4.yaml ..., rendered/, stacks/sweeps/<base>-r-learningRate.yaml);
+           --run runs each stack's \`stacktune run\`, at most N at a time (default 2): an aws stack gets its own
+           instance, ssh and local stacks share their one machine`;
 
 /** scripts/env.sh's defaults, for every variable the caller did not set. Pure. */
 export function pulumiEnvironment(toolsRoot: string, env: NodeJS.ProcessEnv): Record<string, string> {
@@ -290,6 +310,53 @@ function newStack(argv: string[]): number {
     return 0;
 }
 
+/** `stacktune run <stack>` in a child process (its own engine, output and signals), line by line. */
+function runInChild(stack: string, line: (text: string, stream: "stdout" | "stderr") => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(path.join(TOOLS_ROOT, "node_modules", ".bin", "tsx"), [__filename, "run", stack], { stdio: ["ignore", "pipe", "pipe"] });
+        const follow = (stream: "stdout" | "stderr"): void => {
+            let pending = "";
+            child[stream].on("data", (d: Buffer) => {
+                const lines = (pending + d.toString("utf8")).split("\n");
+                pending = lines.pop() ?? "";
+                for (const text of lines) line(text, stream);
+            });
+            child[stream].on("end", () => {
+                if (pending !== "") line(pending, stream);
+            });
+        };
+        follow("stdout");
+        follow("stderr");
+        child.once("error", reject);
+        child.once("close", (code) => resolve(code ?? 1));
+    });
+}
+
+async function sweep(argv: string[]): Promise<number> {
+    const args = parseSweepArgs(argv);
+    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const written = writeSweep(projectDir, args.base, args.axes);
+    console.log(formatSweepPlan(args.base, args.axes, written));
+    if (!args.run) {
+        console.log(`review the stack files and rendered files, commit them, then: ${sweepCommand(args.base, args.axes)} --run`);
+        return 0;
+    }
+    const target = loadSettingsFromStackFile(path.join(projectDir, "stacks", `Pulumi.${args.base}.yaml`)).settings.target.kind;
+    const where = target === "aws" ? "each on its own instance" : `all on ${target === "local" ? "this machine" : "the one ssh host"}, sharing it`;
+    console.log(`\nrunning ${written.stacks.length} stack(s), at most ${args.concurrency} at a time, ${where}\n`);
+    const results = await runSweep(
+        written.stacks,
+        args.concurrency,
+        { run: runInChild, outputs: (stack) => currentOutputs(context(stack)) },
+        (text, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`),
+    );
+    console.log(`\n${formatSweepSummary(args.base, args.axes, results)}`);
+    const failed = results.filter((r) => !runSucceeded(r)).map((r) => r.stack.stack);
+    if (failed.length === 0) return 0;
+    console.error(`\nstacktune: ${failed.length} run(s) failed (${failed.join(", ")}); their output is above, prefixed with the stack; \`stacktune run <stack>\` resumes one`);
+    return 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
     const [command, ...rest] = argv;
     try {
@@ -310,11 +377,13 @@ export async function main(argv: string[]): Promise<number> {
             }
             case "new":
                 return newStack(rest);
+            case "sweep":
+                return await sweep(rest);
             default:
                 throw new UsageError(usage);
         }
     } catch (error) {
-        if (error instanceof UsageError) {
+        if (error instanceof UsageError || error instanceof SweepUsageError) {
             console.error(error.message);
             return 2;
         }

@@ -7,7 +7,8 @@ import { type CostEstimate, formatCostEstimate } from "../../cost";
 const PROGRESS = "STACKTUNE_PROGRESS ";
 const PHASE = "STACKTUNE_PHASE ";
 
-function duration(seconds: number): string {
+/** `42s`, `3m05s`, `2h07m`: wall times in progress lines and summaries. */
+export function formatDuration(seconds: number): string {
     const s = Math.max(0, Math.round(seconds));
     if (s < 60) return `${s}s`;
     if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
@@ -27,7 +28,7 @@ export function formatOutputLine(line: string): string {
             const parts = [`[${p.phase ?? "train"}] step ${p.step}/${p.total}`];
             if (typeof p.loss === "number") parts.push(`loss ${p.loss.toFixed(4)}`);
             if (typeof p.tokens_per_s === "number") parts.push(`${Math.round(p.tokens_per_s)} tokens/s`);
-            if (typeof p.eta_s === "number") parts.push(`eta ${duration(p.eta_s)}`);
+            if (typeof p.eta_s === "number") parts.push(`eta ${formatDuration(p.eta_s)}`);
             return parts.join("  ");
         } catch {
             return line;
@@ -38,7 +39,7 @@ export function formatOutputLine(line: string): string {
         try {
             const p = JSON.parse(trimmed.slice(phaseAt + PHASE.length)) as Record<string, string | number>;
             if (p.detail !== undefined) return `[${p.phase}] ${p.detail}`;
-            const took = p.event === "end" || p.event === "fail" ? ` after ${duration(Number(p.elapsed_s))}` : "";
+            const took = p.event === "end" || p.event === "fail" ? ` after ${formatDuration(Number(p.elapsed_s))}` : "";
             return `[${p.phase}] ${p.event}${took}${p.exit_code !== undefined && p.exit_code !== 0 ? ` (exit ${p.exit_code})` : ""}`;
         } catch {
             return line;
@@ -60,7 +61,8 @@ export interface StackOutputs {
 
 const PHASE_ORDER = ["prepare", "train", "merge", "smoke"];
 
-function number(value: number | null | undefined, digits: number): string {
+/** A metric rounded to `digits` places (trailing zeros dropped), `-` when the run did not report it. */
+export function formatMetric(value: number | null | undefined, digits: number): string {
     return typeof value === "number" ? String(Number(value.toFixed(digits))) : "-";
 }
 
@@ -80,15 +82,15 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     if (model.localDir !== undefined) row("model directory", model.localDir);
     const m = o.metrics ?? undefined;
     if (m) {
-        row("train loss", number(m.train_loss, 4));
-        row("eval loss", number(m.eval_loss, 4));
-        row("tokens/s", number(m.tokens_per_s, 1));
+        row("train loss", formatMetric(m.train_loss, 4));
+        row("eval loss", formatMetric(m.eval_loss, 4));
+        row("tokens/s", formatMetric(m.tokens_per_s, 1));
         if (typeof m.train_tokens === "number") row("train tokens", String(m.train_tokens));
     }
     const rank = (phase: string): number => (PHASE_ORDER.includes(phase) ? PHASE_ORDER.indexOf(phase) : PHASE_ORDER.length);
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
-    if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${duration(v)}`).join(", "));
-    if (extra.wallSeconds !== undefined) row("this command", duration(extra.wallSeconds));
+    if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${formatDuration(v)}`).join(", "));
+    if (extra.wallSeconds !== undefined) row("this command", formatDuration(extra.wallSeconds));
     if (o.estimatedCost !== undefined) row("cost", formatCostEstimate(o.estimatedCost).replace(/^estimated cost: /, "estimated "));
     return lines.join("\n");
 }
