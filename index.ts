@@ -23,5 +23,7 @@ export = async () => {
         metrics: o.metrics,
         phases: o.phases,
         estimatedCost: o.estimatedCost,
+        // Several machines: each one's address and job status.
+        ...(experiment.machineJobs.length > 1 ? { machines: o.machines } : {}),
     };
 };

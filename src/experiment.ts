@@ -18,7 +18,7 @@ import {
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { type PulumiSettings, type Settings } from "./settings";
+import { clusterMachines, type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
@@ -55,10 +55,9 @@ export interface ModelLocation {
     localDir?: string;
 }
 
-const RUN_FILE_NAMES = [renderedFileNames.accelerate, renderedFileNames.training, renderedFileNames.launch];
-
+/** The run-directory files: every rendered file but the instance user-data (one accelerate config per machine). */
 function runFilesOf(rendered: Map<string, string>): Map<string, string> {
-    return new Map(RUN_FILE_NAMES.map((name) => [name, rendered.get(name) ?? ""]));
+    return new Map([...rendered].filter(([name]) => name !== renderedFileNames.cloudInit));
 }
 
 /** Program-level rules the settings layer cannot see (they need the price table or the repo). */
@@ -225,6 +224,8 @@ export interface ExperimentOutputs {
     phases: pulumi.Output<Record<string, number> | null>;
     status: pulumi.Output<string>;
     estimatedCost: CostEstimate;
+    /** Each machine's address and job status, in machine-rank order (empty when already complete). */
+    machines: pulumi.Output<{ rank: number; address: string; status: string }[]>;
 }
 
 /**
@@ -236,6 +237,9 @@ export class Experiment extends pulumi.ComponentResource {
     public readonly host?: AwsGpuHost | SshHost | LocalHost;
     public readonly image?: TrainingImage;
     public readonly job?: TrainingJob;
+    /** Every machine's host and job, in machine-rank order (one each on a single-host target). */
+    public readonly machineHosts: JobHost[] = [];
+    public readonly machineJobs: TrainingJob[] = [];
     public readonly outputs: ExperimentOutputs;
 
     constructor(name: string, args: ExperimentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -245,55 +249,79 @@ export class Experiment extends pulumi.ComponentResource {
         const runRoot = args.runRoot ?? DEFAULT_RUN_ROOT;
 
         if (completed === undefined) {
-            this.host = createHost(`${name}-host`, plan, args.secrets, runRoot, this);
-            const jobHost: JobHost = this.host.jobHost;
-            if (plan.imageInputs !== undefined) {
-                this.image = new TrainingImage(`${name}-image`, { host: jobHost, inputs: plan.imageInputs }, { parent: this });
-            }
+            const hosts = createHosts(`${name}-host`, plan, args.secrets, runRoot, this);
+            this.host = hosts.primary;
+            this.machineHosts = hosts.jobHosts;
+            const multiHost = hosts.jobHosts.length > 1;
             const outputStore = plan.model.localDir ?? defaultOutputStoreDir(plan.stack);
             const runtime = settings.runtime;
             const local = args.repoRoot !== undefined ? localTargetPaths(settings, args.repoRoot) : undefined;
-            this.job = new TrainingJob(
-                `${name}-job`,
-                {
-                    host: jobHost,
-                    experimentHash: plan.experimentHash,
-                    stack: plan.stack,
-                    renderedFiles: plan.runFiles,
-                    pythonSources: plan.pythonSources,
-                    requirements: plan.requirements,
-                    runtime:
-                        this.image !== undefined
-                            ? { kind: "docker", image: this.image.tag, imageReady: this.image.build }
-                            : {
-                                  kind: "venv",
-                                  ...(runtime.kind === "venv" && runtime.path !== undefined
-                                      ? { venvPath: local?.venvPath ?? runtime.path }
-                                      : {}),
-                                  ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
-                              },
-                    secrets: {
-                        ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
-                        ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
-                    },
-                    outputStoreDir: outputStore,
-                    checkOutputStore: plan.completionCheck === "on-host",
-                    metricsFile: `${runDirPaths.outputDir}/metrics.json`,
-                    maxHours: settings.budget.maxHours,
-                    keepRunDir: settings.budget.keepRunDir,
-                    release:
-                        settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
-                            ? "poweroff"
-                            : "none",
-                    runRoot,
-                    ...(local?.links !== undefined ? { links: local.links } : {}),
-                    // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
-                    ...(this.host instanceof AwsGpuHost && this.host.bucket !== undefined
-                        ? { checkpointStore: pulumi.interpolate`s3://${this.host.bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}` }
-                        : {}),
-                },
-                { parent: this },
+            // Machine 0 keeps the single-host names, so adding machines never replaces its resources.
+            const suffixOf = (rank: number) => (rank === 0 ? "" : `-${rank}`);
+            // The same image is built on every machine (no registry needed).
+            const images = hosts.jobHosts.map((jobHost, rank) =>
+                plan.imageInputs !== undefined
+                    ? new TrainingImage(`${name}-image${suffixOf(rank)}`, { host: jobHost, inputs: plan.imageInputs }, { parent: this })
+                    : undefined,
             );
+            this.image = images[0];
+            const jobs: TrainingJob[] = [];
+            hosts.jobHosts.forEach((jobHost, rank) => {
+                const suffix = suffixOf(rank);
+                const image = images[rank];
+                const main = jobs[0];
+                jobs.push(
+                    new TrainingJob(
+                        `${name}-job${suffix}`,
+                        {
+                            host: jobHost,
+                            experimentHash: plan.experimentHash,
+                            stack: plan.stack,
+                            renderedFiles: plan.runFiles,
+                            pythonSources: plan.pythonSources,
+                            requirements: plan.requirements,
+                            runtime:
+                                image !== undefined
+                                    ? { kind: "docker", image: image.tag, imageReady: image.build }
+                                    : {
+                                          kind: "venv",
+                                          ...(runtime.kind === "venv" && runtime.path !== undefined
+                                              ? { venvPath: local?.venvPath ?? runtime.path }
+                                              : {}),
+                                          ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
+                                      },
+                            secrets: {
+                                ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+                                ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
+                            },
+                            outputStoreDir: outputStore,
+                            // Only the main machine merges, so only its store can hold the model.
+                            checkOutputStore: plan.completionCheck === "on-host" && rank === 0,
+                            metricsFile: `${runDirPaths.outputDir}/metrics.json`,
+                            maxHours: settings.budget.maxHours,
+                            keepRunDir: settings.budget.keepRunDir,
+                            release:
+                                settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
+                                    ? "poweroff"
+                                    : "none",
+                            runRoot,
+                            ...(local?.links !== undefined ? { links: local.links } : {}),
+                            // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
+                            ...(this.host instanceof AwsGpuHost && this.host.bucket !== undefined
+                                ? {
+                                      checkpointStore: pulumi.interpolate`s3://${this.host.bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}${suffix}`,
+                                  }
+                                : {}),
+                            ...(multiHost
+                                ? { machine: { rank, ...(main !== undefined ? { mainStoreState: main.storeState } : {}) } }
+                                : {}),
+                        },
+                        { parent: this },
+                    ),
+                );
+            });
+            this.job = jobs[0];
+            this.machineJobs = jobs;
         }
 
         const result: pulumi.Output<JobResult | undefined> = this.job?.result ?? pulumi.output(undefined);
@@ -311,6 +339,13 @@ export class Experiment extends pulumi.ComponentResource {
             ),
             status: result.apply((r) => (completed !== undefined ? "already-complete" : (r?.status ?? "pending"))),
             estimatedCost: plan.estimatedCost,
+            machines: pulumi.all(
+                this.machineJobs.map((job, rank) =>
+                    pulumi
+                        .all([this.machineHosts[rank]?.address ?? pulumi.output("none"), job.result])
+                        .apply(([address, r]) => ({ rank, address, status: r?.status ?? "pending" })),
+                ),
+            ),
         };
         this.registerOutputs({
             experimentHash: this.outputs.experimentHash,
@@ -333,19 +368,22 @@ function metricsOfMarker(marker: Record<string, unknown>): Record<string, unknow
     return metrics !== null && typeof metrics === "object" ? (metrics as Record<string, unknown>) : null;
 }
 
-function createHost(
+/** The host component of the target and each machine's job host, in machine-rank order. */
+function createHosts(
     name: string,
     plan: ExperimentPlan,
     secrets: PulumiSettings["secrets"],
     runRoot: string,
     parent: pulumi.Resource,
-): AwsGpuHost | SshHost | LocalHost {
+): { primary: AwsGpuHost | SshHost | LocalHost; jobHosts: JobHost[] } {
     const { settings } = plan;
     const target = settings.target;
     const runtime = settings.runtime.kind;
     switch (target.kind) {
-        case "local":
-            return new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
+        case "local": {
+            const host = new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
+            return { primary: host, jobHosts: [host.jobHost] };
+        }
         case "ssh": {
             const privateKey = secrets.sshPrivateKey;
             if (privateKey === undefined) {
@@ -354,21 +392,28 @@ function createHost(
                         "`pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`",
                 );
             }
-            return new SshHost(
-                name,
-                {
-                    host: target.host,
-                    port: target.port,
-                    user: target.user,
-                    privateKey,
-                    gpus: target.gpus,
-                    gpuMemoryGb: Math.floor(target.gpuMemoryGb),
-                    minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
-                    runtime,
-                    runRoot,
-                },
-                { parent },
+            // Machine 0 keeps the single-host name; each machine gets its own preflight.
+            const hosts = clusterMachines(target).map(
+                (machine) =>
+                    new SshHost(
+                        machine.rank === 0 ? name : `${name}-${machine.rank}`,
+                        {
+                            host: machine.host ?? "",
+                            port: machine.port ?? target.port,
+                            user: machine.user ?? target.user,
+                            privateKey,
+                            gpus: target.gpus,
+                            gpuMemoryGb: Math.floor(target.gpuMemoryGb),
+                            minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
+                            runtime,
+                            runRoot,
+                        },
+                        { parent },
+                    ),
             );
+            const [primary] = hosts;
+            if (primary === undefined) throw new Error("the ssh target lists no machine: set stacktune:target.host");
+            return { primary, jobHosts: hosts.map((h) => h.jobHost) };
         }
         case "aws": {
             if (secrets.sshPrivateKey === undefined) {
@@ -377,7 +422,7 @@ function createHost(
                         "< ~/.ssh/id_ed25519` (the key matching stacktune:target.publicKey)",
                 );
             }
-            return new AwsGpuHost(
+            const host = new AwsGpuHost(
                 name,
                 {
                     region: target.region,
@@ -398,9 +443,13 @@ function createHost(
                     runtime,
                     runRoot,
                     tags: { "stacktune:stack": plan.stack, "stacktune:experiment": plan.experimentHash.slice(0, 16) },
+                    hosts: target.hosts,
+                    ...(target.availabilityZone !== undefined ? { availabilityZone: target.availabilityZone } : {}),
+                    rendezvousPort: settings.distributed.rendezvousPort,
                 },
                 { parent },
             );
+            return { primary: host, jobHosts: host.jobHosts };
         }
     }
 }

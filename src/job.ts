@@ -41,6 +41,8 @@ export interface RunEnv {
     release: "poweroff" | "none";
     /** Watch the metadata service for spot interruption notices (aws hosts; spot-watch.sh). @default false */
     spotWatch?: boolean;
+    /** Machine rank of a multi-host run (launch.sh picks its accelerate config by it); unset on one machine. */
+    machineRank?: number;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -66,6 +68,7 @@ export function renderRunEnv(env: RunEnv): string {
         ["STACKTUNE_KEEP_RUN_DIR", String(env.keepRunDir)],
         ["STACKTUNE_RELEASE", env.release],
         ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
+        ...(env.machineRank !== undefined ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][]) : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -136,6 +139,48 @@ export function startOrAttachCommand(runDir: string, checkpointStore?: string): 
         `d=${hostPath(runDir)}; if [ ! -f "$d/start-or-attach.sh" ]; then ` +
         `echo "stacktune: run directory $d is missing; run 'pulumi up' again to upload it" >&2; exit 64; fi; ` +
         'exec bash "$d/start-or-attach.sh" "$d"'
+    );
+}
+
+/** The stage command's line saying whether the output store already holds this experiment's model. */
+export const STORE_STATE_PREFIX = "STACKTUNE_STORE=";
+
+/**
+ * Appended to the main machine's stage command on a multi-host run: prints whether its output store
+ * already holds the model of this experiment (the marker the merge step writes), so the other
+ * machines can skip the run instead of waiting for a rendezvous that never opens.
+ */
+export function storeStateCommand(outputStoreDir: string, experimentHash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(experimentHash)) throw new Error(`experiment hash must be 64 hex characters (got "${experimentHash}")`);
+    return (
+        `if grep -Eqs '"experiment_hash"[[:space:]]*:[[:space:]]*"${experimentHash}"' ${hostPath(outputStoreDir)}/stacktune.json; ` +
+        `then echo ${STORE_STATE_PREFIX}complete; else echo ${STORE_STATE_PREFIX}pending; fi`
+    );
+}
+
+/** `complete` or `pending` from a stage command's stdout; `pending` when it says nothing. */
+export function parseStoreState(stdout: string): "complete" | "pending" {
+    return stdout.split("\n").some((line) => line.trim() === `${STORE_STATE_PREFIX}complete`) ? "complete" : "pending";
+}
+
+/**
+ * The run command of a machine other than the main one: when the main machine's store already
+ * holds the model, nothing trains here either (the summary says so); else start or re-attach.
+ */
+export function workerRunCommand(runCommand: string, mainStoreState: "complete" | "pending", runDir: string, experimentHash: string): string {
+    if (mainStoreState === "pending") return runCommand;
+    const summary = JSON.stringify({
+        experiment_hash: experimentHash,
+        status: "succeeded",
+        exit_code: 0,
+        starts: 0,
+        metrics: null,
+        output_store: "",
+        run_dir: runDir,
+    });
+    return (
+        `printf '%s\\n' 'STACKTUNE_PHASE {"phase":"done","detail":"the main machine already holds the model of ${experimentHash}; nothing to train"}' ` +
+        `${shellQuote(summary)}`
     );
 }
 
@@ -211,6 +256,11 @@ export interface TrainingJobArgs {
     links?: ReadonlyMap<string, string>;
     /** Where checkpoints are synced and restored from (aws with target.checkpointBucket). @default none */
     checkpointStore?: pulumi.Input<string>;
+    /**
+     * A multi-host run: this machine's rank, and for the other machines the main machine's output
+     * store state ({@link storeStateCommand}). @default one machine
+     */
+    machine?: { rank: number; mainStoreState?: pulumi.Input<"complete" | "pending"> };
 }
 
 /**
@@ -229,6 +279,8 @@ export class TrainingJob extends pulumi.ComponentResource {
     public readonly run: HostCommand;
     /** The job's summary (status, starts, metrics, output store). */
     public readonly result: pulumi.Output<JobResult | undefined>;
+    /** Main machine of a multi-host run: whether its output store held the model at stage time. */
+    public readonly storeState: pulumi.Output<"complete" | "pending">;
 
     constructor(name: string, args: TrainingJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("stacktune:job:TrainingJob", name, {}, opts);
@@ -254,6 +306,7 @@ export class TrainingJob extends pulumi.ComponentResource {
             release: args.release,
             // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
             spotWatch: args.host.kind === "aws",
+            ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
         });
         const bundle = deterministicTarGz(
             runBundleEntries({
@@ -268,11 +321,14 @@ export class TrainingJob extends pulumi.ComponentResource {
 
         const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
         const stopRun = stopRunCommand(this.runDir, keepRunDir, container);
+        const reportsStore = args.machine?.rank === 0;
         this.stage = hostCommand(
             `${name}-stage`,
             args.host,
             {
-                create: stageCommand(this.runDir, args.links),
+                create:
+                    stageCommand(this.runDir, args.links) +
+                    (reportsStore ? `; ${storeStateCommand(args.outputStoreDir, args.experimentHash)}` : ""),
                 stdin: bundle.toString("base64"),
                 triggers,
                 // The stage created the directory, so its delete cleans it up too: a run command whose
@@ -293,10 +349,17 @@ export class TrainingJob extends pulumi.ComponentResource {
                     }),
                 ),
         );
-        const runCommand =
+        const ownCommand =
             args.checkpointStore !== undefined
                 ? pulumi.output(args.checkpointStore).apply((store) => startOrAttachCommand(this.runDir, store))
-                : startOrAttachCommand(this.runDir);
+                : pulumi.output(startOrAttachCommand(this.runDir));
+        const mainStoreState = args.machine?.mainStoreState;
+        const runCommand =
+            mainStoreState !== undefined
+                ? pulumi
+                      .all([ownCommand, mainStoreState])
+                      .apply(([command, state]) => workerRunCommand(command, state, this.runDir, args.experimentHash))
+                : ownCommand;
         this.run = hostCommand(
             `${name}-run`,
             args.host,
@@ -321,6 +384,7 @@ export class TrainingJob extends pulumi.ComponentResource {
         // The summary line is built on the host from fixed fields and metrics.json, never from a
         // secret; a provider that marks all stdout secret (because stdin is) must not hide it.
         this.result = pulumi.unsecret(this.run.stdout.apply(parseJobResult));
+        this.storeState = this.stage.stdout.apply(parseStoreState);
         this.registerOutputs({ runDir: this.runDir, result: this.result });
     }
 }

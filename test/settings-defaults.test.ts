@@ -64,7 +64,7 @@ describe('settings defaults (the reference run where it applies)', () => {
   });
 
   it('distributed: DeepSpeed ZeRO-3, processes from the target', () => {
-    expect(parsed.distributed).toEqual({ strategy: 'deepspeed-zero3' });
+    expect(parsed.distributed).toEqual({ strategy: 'deepspeed-zero3', rendezvousPort: 29500 });
   });
 
   it('attention: flash_attention_2', () => {
@@ -117,6 +117,7 @@ describe('settings defaults (the reference run where it applies)', () => {
       rootVolumeGb: 200,
       allowOpenSsh: false,
       checkpointBucket: false,
+      hosts: 1,
     });
   });
 

@@ -47,6 +47,42 @@ const cases: Record<string, RuleCases> = {
     ],
     pass: [{ raw: merge(gpu, { distributed: { numProcesses: 4 } }) }, { raw: merge(aws, { distributed: { numProcesses: 2 } }) }],
   },
+  'ssh-hosts-distinct-accounts': {
+    fail: [
+      {
+        raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example' }, { host: 'b.example' }, { host: 'a.example', port: 22, user: 'stacktune' }] } }),
+        paths: ['target.hosts[2]'],
+        says: 'same account as target.hosts[0] (stacktune@a.example:22)',
+      },
+    ],
+    pass: [
+      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', port: 2201 }, { host: '127.0.0.1', port: 2202 }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', user: 'a' }, { host: '127.0.0.1', user: 'b' }] } }) },
+    ],
+  },
+  'main-machine-reachable': {
+    fail: [
+      {
+        raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example', clusterAddress: '127.0.0.1' }, { host: 'b.example' }] } }),
+        paths: ['target.hosts[0].clusterAddress'],
+        says: 'target.hosts[1] (b.example) cannot reach',
+      },
+    ],
+    pass: [
+      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example', clusterAddress: '10.0.0.5' }, { host: 'b.example' }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', user: 'a' }, { host: 'localhost', user: 'b' }] } }) },
+    ],
+  },
+  'multi-host-processes-equal-gpus': {
+    fail: [
+      { raw: merge(aws, { target: { hosts: 2 }, distributed: { numProcesses: 2 } }), paths: ['distributed.numProcesses'], says: 'set it to 4' },
+    ],
+    pass: [
+      { raw: merge(aws, { target: { hosts: 2 }, distributed: { numProcesses: 4 } }) },
+      { raw: merge(aws, { target: { hosts: 2 } }) },
+      { raw: merge(aws, { distributed: { numProcesses: 2 } }) },
+    ],
+  },
   'cpu-ddp-single-process': {
     fail: [
       { raw: merge(cpuRun, { distributed: { strategy: 'deepspeed-zero2' } }), paths: ['distributed.strategy'], says: 'set stacktune:distributed.strategy to ddp' },

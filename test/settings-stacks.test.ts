@@ -95,7 +95,7 @@ describe('seed-reference reproduces the reference run', () => {
       minFreeDiskGb: 100,
     });
     expect(s.runtime).toEqual({ kind: 'docker' });
-    expect(s.distributed).toEqual({ strategy: 'deepspeed-zero3' });
+    expect(s.distributed).toEqual({ strategy: 'deepspeed-zero3', rendezvousPort: 29500 });
     expect(processCount(s)).toBe(4);
   });
 

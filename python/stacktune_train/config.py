@@ -153,7 +153,7 @@ TRAINING_KEYS = frozenset(
     """output_dir seed num_train_epochs max_steps per_device_train_batch_size per_device_eval_batch_size
     gradient_accumulation_steps learning_rate lr_scheduler_type weight_decay max_grad_norm bf16
     use_cpu logging_steps logging_strategy log_level eval_strategy eval_steps save_strategy save_steps
-    save_total_limit gradient_checkpointing gradient_checkpointing_kwargs packing packing_strategy
+    save_total_limit save_on_each_node gradient_checkpointing gradient_checkpointing_kwargs packing packing_strategy
     padding_free max_length dataset_text_field report_to run_name push_to_hub hub_model_id hub_strategy
     hub_private_repo use_liger_kernel""".split()
 )

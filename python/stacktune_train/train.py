@@ -231,6 +231,10 @@ def main(cfg: StacktuneConfig) -> dict:
         peft_config=lora_config(cfg.model),
         callbacks=[progress, preemption],
     )
+    state = trainer.accelerator.state
+    # One line per process: on several machines each machine's log shows its ranks took part.
+    log(f"process {state.process_index} of {state.num_processes} (local {state.local_process_index}, "
+        f"{state.distributed_type.value}, backend {state.backend or 'none'})")
     if trainer.is_world_process_zero():
         trainer.model.print_trainable_parameters()
 

@@ -20,7 +20,7 @@ CONTRACT_KEYS = set(
     adapter_repo_id merged_repo_id hub_private output_store_dir smoke_prompt smoke_max_new_tokens output_dir seed
     num_train_epochs max_steps per_device_train_batch_size per_device_eval_batch_size gradient_accumulation_steps
     learning_rate lr_scheduler_type weight_decay warmup_ratio max_grad_norm bf16 use_cpu logging_steps
-    logging_strategy log_level eval_strategy eval_steps save_strategy save_steps save_total_limit
+    logging_strategy log_level eval_strategy eval_steps save_strategy save_steps save_total_limit save_on_each_node
     gradient_checkpointing gradient_checkpointing_kwargs packing packing_strategy padding_free max_length
     dataset_text_field report_to run_name push_to_hub hub_model_id hub_strategy hub_private_repo
     use_liger_kernel""".split()

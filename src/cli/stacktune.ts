@@ -26,7 +26,7 @@ import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
-import { loadSettingsFromStackFile, type Settings } from "../settings";
+import { clusterMachines, loadSettingsFromStackFile, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
@@ -194,9 +194,11 @@ function hostShell(ctx: Context, outputs: StackOutputs, script: string): { comma
     const target = ctx.settings.target;
     if (target.kind === "local") return { command: "bash", args: ["-c", script], cleanup: () => undefined };
     const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(outputs.hostAddress ?? "");
-    const user = target.kind === "ssh" ? target.user : address?.[1];
-    const host = target.kind === "ssh" ? target.host : address?.[2];
-    const port = target.kind === "ssh" ? target.port : Number(address?.[3] ?? 22);
+    // Several machines: the main one (machine rank 0) runs the merge and holds the summary.
+    const main = target.kind === "ssh" ? clusterMachines(target)[0] : undefined;
+    const user = main !== undefined ? main.user : address?.[1];
+    const host = main !== undefined ? main.host : address?.[2];
+    const port = main !== undefined ? main.port : Number(address?.[3] ?? 22);
     if (host === undefined || host === "none") throw new Error("the stack has no host now (hostAddress none): nothing to read");
     const keyPath = target.kind === "ssh" ? target.privateKeyPath : undefined;
     if (keyPath === undefined) {

@@ -1,10 +1,10 @@
 import type { Settings } from '../settings';
-import { renderAccelerateConfig } from './accelerate';
+import { renderAccelerateConfigs } from './accelerate';
 import { renderCloudInit } from './cloudInit';
 import { renderLaunchScript } from './launch';
 import { renderTrainingConfig } from './training';
 
-export { accelerateConfig, renderAccelerateConfig } from './accelerate';
+export { accelerateConfig, accelerateFileName, renderAccelerateConfig, renderAccelerateConfigs } from './accelerate';
 export {
   awsLoginUser,
   budgetMinutes,
@@ -26,12 +26,12 @@ export const renderedFileNames = {
 } as const;
 
 /**
- * Every file a stack renders, by file name, in a fixed order: the three run-directory files, plus
- * the instance user-data for aws targets.
+ * Every file a stack renders, by file name, in a fixed order: the run-directory files (one
+ * accelerate config per machine of a multi-host target), plus the instance user-data for aws.
  */
 export function renderAll(settings: Settings, stackName: string): Map<string, string> {
   const files = new Map<string, string>([
-    [renderedFileNames.accelerate, renderAccelerateConfig(settings, stackName)],
+    ...renderAccelerateConfigs(settings, stackName),
     [renderedFileNames.training, renderTrainingConfig(settings, stackName)],
     [renderedFileNames.launch, renderLaunchScript(settings, stackName)],
   ]);

@@ -1,4 +1,5 @@
-import { type Settings, runsOnCpu } from '../settings';
+import { type Settings, clusterMachines, runsOnCpu } from '../settings';
+import { accelerateFileName } from './accelerate';
 import { generatedHeader } from './header';
 import { shellQuote } from './shell';
 
@@ -37,7 +38,74 @@ export function launchEnvironment(settings: Settings): [name: string, value: str
   if (runsOnCpu(settings)) {
     env.push(['CUDA_VISIBLE_DEVICES', '', 'a CPU run must not pick up a GPU of this machine']);
   }
+  const iface = settings.distributed.socketInterface;
+  if (iface !== undefined && clusterMachines(settings.target).length > 1) {
+    env.push(['NCCL_SOCKET_IFNAME', iface, 'NCCL traffic between machines on this interface']);
+    env.push(['GLOO_SOCKET_IFNAME', iface, 'gloo (CPU collectives, barriers) on the same interface']);
+  }
   return env;
+}
+
+/**
+ * The phase lines of launch.sh. One machine: {@link launchPhases}. Several: every machine prepares
+ * its own copy of the data (deterministic: same inputs, same split) and trains with its own
+ * accelerate config; the workers first wait for the main machine's rendezvous port (a clear error
+ * instead of torch's timeout); only the main machine merges, publishes and smoke-tests.
+ */
+function phaseLines(settings: Settings): string[] {
+  const machines = clusterMachines(settings.target);
+  if (machines.length === 1) return launchPhases.map(({ phase, command }) => `run_phase ${phase} ${command}`);
+  const [prepare, train, merge, smoke] = launchPhases;
+  const trainCommand = train.command.replace(
+    `--config_file ${accelerateFileName(1, 0)}`,
+    `--config_file "${accelerateFileName(machines.length, 0).replace('-0.', '-${STACKTUNE_MACHINE_RANK}.')}"`,
+  );
+  return [
+    `run_phase ${prepare.phase} ${prepare.command}`,
+    'if (( STACKTUNE_MACHINE_RANK > 0 )); then run_phase rendezvous wait_for_main; fi',
+    `run_phase ${train.phase} ${trainCommand}`,
+    `main_only ${merge.phase} ${merge.command}`,
+    `main_only ${smoke.phase} ${smoke.command}`,
+  ];
+}
+
+/** Shell functions of a multi-host launch.sh: the machine's rank, the rendezvous wait, main-only phases. */
+function multiHostFunctions(settings: Settings): string[] {
+  const machines = clusterMachines(settings.target);
+  if (machines.length === 1) return [];
+  const main = machines[0];
+  const port = settings.distributed.rendezvousPort;
+  return [
+    `# Machines 0..${machines.length - 1} train this run together; run.env sets STACKTUNE_MACHINE_RANK on each.`,
+    'STACKTUNE_MACHINE_RANK="${STACKTUNE_MACHINE_RANK:?run.env must set STACKTUNE_MACHINE_RANK on a multi-host run}"',
+    `STACKTUNE_RENDEZVOUS_WAIT_S="\${STACKTUNE_RENDEZVOUS_WAIT_S:-1200}"`,
+    '',
+    '# The main machine opens the rendezvous when its own data is prepared; wait for it here, so an',
+    '# unreachable main machine is a clear error rather than a torch timeout.',
+    'wait_for_main() {',
+    `  local waited=0`,
+    `  until (exec 3<>/dev/tcp/${main?.clusterAddress}/${port}) 2>/dev/null; do`,
+    '    if (( waited >= STACKTUNE_RENDEZVOUS_WAIT_S )); then',
+    `      echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} cannot reach the main machine at ${main?.clusterAddress}:${port} after \${waited}s;" \\`,
+    `        "check that it runs, stacktune:target.hosts[0].clusterAddress, stacktune:distributed.rendezvousPort and the firewall" >&2`,
+    '      return 1',
+    '    fi',
+    '    sleep 2',
+    '    waited=$((waited + 2))',
+    '  done',
+    `  echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} reached the rendezvous at ${main?.clusterAddress}:${port}"`,
+    '}',
+    '',
+    '# Merge, publish and smoke test happen once, on the main machine, which holds the checkpoint.',
+    'main_only() {',
+    '  if (( STACKTUNE_MACHINE_RANK == 0 )); then',
+    '    run_phase "$@"',
+    '  else',
+    `    printf 'STACKTUNE_PHASE {"phase":"%s","event":"skip","elapsed_s":0,"detail":"main machine only"}\n' "$1"`,
+    '  fi',
+    '}',
+    '',
+  ];
 }
 
 /**
@@ -56,7 +124,7 @@ export function renderLaunchScript(settings: Settings, stackName: string): strin
     settings.runtime.kind === 'venv' && settings.runtime.path !== undefined
       ? [`STACKTUNE_VENV="\${STACKTUNE_VENV:-${settings.runtime.path.replace(/["\\$`]/g, '\\$&')}}"`]
       : [];
-  const phases = launchPhases.map(({ phase, command }) => `run_phase ${phase} ${command}`);
+  const phases = phaseLines(settings);
 
   return [
     '#!/usr/bin/env bash',
@@ -122,6 +190,7 @@ export function renderLaunchScript(settings: Settings, stackName: string): strin
     '  touch "phases/${name}.done"',
     '}',
     '',
+    ...multiHostFunctions(settings),
     ...phases,
     '',
   ].join('\n');

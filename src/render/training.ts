@@ -1,4 +1,4 @@
-import { type Settings, runsOnCpu } from '../settings';
+import { type Settings, machineCount, runsOnCpu } from '../settings';
 import { generatedHeader } from './header';
 import { toYaml, yamlFloat } from './yaml';
 
@@ -104,6 +104,9 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
     save_strategy: checkpointing.strategy,
     save_steps: checkpointing.strategy === 'steps' ? checkpointing.steps : undefined,
     save_total_limit: checkpointing.totalLimit,
+    // Machines share no filesystem: each keeps its own checkpoints (its ranks' RNG and optimizer
+    // state included), so every machine can resume; set only on several machines.
+    save_on_each_node: machineCount(settings.target) > 1 ? true : undefined,
     gradient_checkpointing: training.gradientCheckpointing,
     gradient_checkpointing_kwargs: { use_reentrant: training.useReentrant },
     packing: training.packing,

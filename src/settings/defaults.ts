@@ -17,6 +17,7 @@ export const settingsDefaults = {
       rootVolumeGb: 200,
       allowOpenSsh: false,
       checkpointBucket: false,
+      hosts: 1,
     },
   },
   runtime: { kind: 'venv', python: 'python3' },
@@ -60,7 +61,7 @@ export const settingsDefaults = {
     loggingSteps: 5,
     useLigerKernel: false,
   },
-  distributed: { strategy: 'deepspeed-zero3' },
+  distributed: { strategy: 'deepspeed-zero3', rendezvousPort: 29500 },
   attention: { implementation: 'flash_attention_2' },
   // The reference run evaluated all 300k held-out samples: 7,533 s of a 51,487 s run. A capped
   // sample gives the same eval-loss estimate for a fraction of the GPU time.

@@ -89,6 +89,16 @@ function objectShapeAt(root: AnySchema, path: readonly PropertyKey[], raw: unkno
       schema = unwrap(match);
       continue;
     }
+    if (def.type === 'array' && typeof path[depth] === 'number') {
+      // A list of mappings (target.hosts): step into the item schema and the item's value.
+      const element = (def as { element?: AnySchema }).element;
+      if (!element) return undefined;
+      const index = path[depth] as number;
+      depth += 1;
+      schema = unwrap(element);
+      value = Array.isArray(value) ? value[index] : undefined;
+      continue;
+    }
     if (def.type !== 'object' || !def.shape) return undefined;
     if (depth === path.length) return def.shape;
     const key = String(path[depth]);
@@ -131,7 +141,7 @@ export function suggestKeyAt(
   key: string,
   raw: unknown,
 ): string | undefined {
-  const prefix = path.length === 0 ? '' : `${path.map(String).join('.')}.`;
+  const prefix = path.length === 0 ? '' : `${path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[')}.`;
   const here = closestKey(key, allowedKeysAt(root, path, raw));
   if (here !== undefined) return prefix + here;
   if (path.length > 0) return undefined;

@@ -1,7 +1,12 @@
 import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
 import type { SettingsIssue } from './errors';
 import type { SecretsPresent, Settings } from './schema';
-import { targetGpuCount } from './target';
+import { clusterMachines, machineCount, targetGpuCount } from './target';
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this same machine can reach. */
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || address === 'localhost';
+}
 
 /** A cross-field rule: checked on settings that already passed the schema. */
 export interface SettingsRule {
@@ -259,6 +264,47 @@ export const settingsRules: readonly SettingsRule[] = [
       s.tracking.kind === 'wandb' && !secrets.wandbApiKey
         ? [{ path: 'wandbApiKey', message: 'tracking.kind is wandb; run `pulumi config set --secret stacktune:wandbApiKey` (from https://wandb.ai/authorize) or set tracking.kind to none' }]
         : ok,
+  },
+  {
+    id: 'ssh-hosts-distinct-accounts',
+    description: 'two machines of target.hosts must not be the same SSH account: they would share one run directory',
+    check: (s) => {
+      if (s.target.kind !== 'ssh' || s.target.hosts === undefined) return ok;
+      const seen = new Map<string, number>();
+      const issues: SettingsIssue[] = [];
+      clusterMachines(s.target).forEach((m) => {
+        const account = `${m.user}@${m.host}:${m.port}`;
+        const first = seen.get(account);
+        if (first !== undefined)
+          issues.push({ path: `target.hosts[${m.rank}]`, message: `is the same account as target.hosts[${first}] (${account}); give each machine its own host, port or user` });
+        else seen.set(account, m.rank);
+      });
+      return issues;
+    },
+  },
+  {
+    id: 'main-machine-reachable',
+    description: 'the other machines reach the main machine at its cluster address: a loopback address works only when every machine is this same box',
+    check: (s) => {
+      const machines = clusterMachines(s.target);
+      const main = machines[0];
+      if (machines.length < 2 || main === undefined || !isLoopback(main.clusterAddress)) return ok;
+      // Only when stacktune itself reaches every machine over loopback are they all this one box.
+      if (machines.every((m) => m.host === undefined || isLoopback(m.host))) return ok;
+      const worker = machines.find((m) => m.rank > 0 && m.host !== undefined && !isLoopback(m.host)) ?? machines[1];
+      return [{ path: 'target.hosts[0].clusterAddress', message: `the main machine's cluster address ${main.clusterAddress} is loopback, which target.hosts[${worker?.rank}] (${worker?.host}) cannot reach; set stacktune:target.hosts[0].clusterAddress to an address the other machines can reach` }];
+    },
+  },
+  {
+    id: 'multi-host-processes-equal-gpus',
+    description: 'on several machines every machine runs one process per GPU (accelerate multi-node: the same process count on each)',
+    check: (s) => {
+      if (machineCount(s.target) < 2 || s.distributed.numProcesses === undefined) return ok;
+      const perHost = Math.max(1, targetGpuCount(s.target));
+      return s.distributed.numProcesses === perHost
+        ? ok
+        : [{ path: 'distributed.numProcesses', message: `a multi-host run starts one process per GPU on every machine (${perHost}); remove stacktune:distributed.numProcesses or set it to ${perHost}` }];
+    },
   },
   {
     id: 'ssh-needs-one-key',

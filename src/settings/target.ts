@@ -20,12 +20,33 @@ export const LocalTargetSchema = z.strictObject({
   gpus: gpuCount.default(defaults.local.gpus),
 });
 
-/** An existing machine reached over SSH (e.g. an on-prem 4 × RTX 4090 box). */
-export const SshTargetSchema = z.strictObject({
-  kind: z.literal('ssh'),
+/** One machine of a multi-host `ssh` target (`target.hosts`), in machine-rank order. */
+export const SshMachineSchema = z.strictObject({
+  /** Address stacktune connects to over SSH. */
   host: z.string().min(1),
   /** @default 22 */
   port: z.number().int().min(1).max(65535).default(defaults.ssh.port),
+  /** Login user on this machine; unset = `target.user`. */
+  user: z.string().min(1).optional(),
+  /**
+   * Address the other machines reach this one at (rendezvous, NCCL): a private-network address
+   * when `host` is a public one. Only the main machine's (the first) is used. @default host
+   */
+  clusterAddress: z.string().min(1).optional(),
+});
+
+/**
+ * An existing machine reached over SSH (e.g. an on-prem 4 × RTX 4090 box), or several (`hosts`)
+ * that train one job together.
+ */
+export const SshTargetSchema = z.strictObject({
+  kind: z.literal('ssh'),
+  /** The machine; or list several under `hosts` (exactly one of the two). */
+  host: z.string().min(1).optional(),
+  /** @default 22 */
+  port: z.number().int().min(1).max(65535).default(defaults.ssh.port),
+  /** Machines of one multi-host run, machine rank 0 (the main machine) first. */
+  hosts: z.array(SshMachineSchema).min(1).max(64).optional(),
   user: z.string().min(1),
   /** Path of the private key on the operator's machine; or set the secret stacktune:sshPrivateKey. */
   privateKeyPath: z.string().min(1).optional(),
@@ -35,7 +56,16 @@ export const SshTargetSchema = z.strictObject({
   gpuMemoryGb: z.number().positive().default(defaults.ssh.gpuMemoryGb),
   /** Free disk that preflight requires for model, image, data and checkpoints. @default 100 */
   minFreeDiskGb: z.number().positive().default(defaults.ssh.minFreeDiskGb),
-});
+}).superRefine(
+  (target, ctx) => {
+    if (target.host !== undefined && target.hosts !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['hosts'], params: { complete: true }, message: 'both target.host and target.hosts are set; keep target.host for one machine, or move it into target.hosts as the first entry' });
+    if (target.host === undefined && target.hosts === undefined)
+      ctx.addIssue({ code: 'custom', path: ['host'], params: { complete: true }, message: 'missing; set stacktune:target.host to the machine’s host name or IP address (or list several machines under stacktune:target.hosts)' });
+  },
+  // Also when other keys of the target are wrong: every problem is reported at once.
+  { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+);
 
 export const AwsSpotSchema = z.strictObject({
   /** Ask for spot capacity first, fall back to on-demand. @default true */
@@ -73,6 +103,16 @@ export const AwsTargetSchema = z.strictObject({
       /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
       'must be one OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub)',
     ),
+  /**
+   * Instances that train one job together (accelerate multi-node), in one cluster placement group
+   * and one subnet. @default 1
+   */
+  hosts: z.number().int().min(1).max(16).default(defaults.aws.hosts),
+  /** Availability zone of a multi-host cluster's subnet. @default the region's zone "a" */
+  availabilityZone: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone such as us-east-1a')
+    .optional(),
   /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
   checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
 });
@@ -96,5 +136,64 @@ export function targetGpuCount(target: Target): number {
       return target.gpus;
     case 'aws':
       return awsInstanceTypes[target.instanceType].gpus;
+  }
+}
+
+export type SshMachine = z.infer<typeof SshMachineSchema>;
+
+/** A machine of the run: where stacktune connects, and where the other machines reach it. */
+export interface ClusterMachine {
+  /** Machine rank (0 = the main machine: rendezvous, merge, publish, smoke test). */
+  rank: number;
+  /** SSH address (aws: known once the instance exists). */
+  host?: string;
+  port?: number;
+  user?: string;
+  /** Address the other machines use for it (rendezvous, NCCL). */
+  clusterAddress: string;
+}
+
+/**
+ * A multi-host AWS cluster gets its own VPC and one subnet, so every instance has a fixed private
+ * address: the rendered accelerate configs then name the main machine's address exactly, for review.
+ */
+export const awsCluster = {
+  vpcCidr: '10.42.0.0/16',
+  subnetCidr: '10.42.1.0/24',
+  /** Private address of machine `rank`. */
+  address: (rank: number) => `10.42.1.${10 + rank}`,
+} as const;
+
+/** The machines of the run in machine-rank order; one for a single-host target. */
+export function clusterMachines(target: Target): ClusterMachine[] {
+  switch (target.kind) {
+    case 'local':
+      return [{ rank: 0, clusterAddress: '127.0.0.1' }];
+    case 'ssh': {
+      const machines: SshMachine[] = target.hosts ?? [{ host: target.host ?? '', port: target.port }];
+      return machines.map((m, rank) => ({
+        rank,
+        host: m.host,
+        port: m.port,
+        user: m.user ?? target.user,
+        clusterAddress: m.clusterAddress ?? m.host,
+      }));
+    }
+    case 'aws':
+      return target.hosts === 1
+        ? [{ rank: 0, clusterAddress: '127.0.0.1' }]
+        : Array.from({ length: target.hosts }, (_, rank) => ({ rank, clusterAddress: awsCluster.address(rank) }));
+  }
+}
+
+/** Machines that train one job together (1 = a single host). */
+export function machineCount(target: Target): number {
+  switch (target.kind) {
+    case 'local':
+      return 1;
+    case 'ssh':
+      return target.hosts?.length ?? 1;
+    case 'aws':
+      return target.hosts;
   }
 }

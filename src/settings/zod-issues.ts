@@ -134,6 +134,10 @@ export function issuesFromZod(error: z.core.$ZodError, raw: unknown, schema: z.c
       case 'not_multiple_of':
         out.push({ path, message: `must be a multiple of ${String(issue.divisor)}; change stacktune:${path}` });
         break;
+      case 'custom':
+        // A schema's own refinement may already say what to do (params.complete).
+        out.push({ path, message: issue.params?.complete === true ? issue.message : `${issue.message}; change stacktune:${path}` });
+        break;
       default:
         out.push({ path, message: `${issue.message}; change stacktune:${path}` });
     }

@@ -1,0 +1,208 @@
+/**
+ * Issue 8, item 3: one training job across two machines, for real, on CPU. Two OpenSSH servers on
+ * 127.0.0.1 (different ports, different login users, one shared client key) stand in for the two
+ * machines of an `ssh` target with `hosts:`; `pulumi up` stages the run on both, accelerate's
+ * multi-node launch (torchrun, static rendezvous on machine 0, gloo) trains the tiny model once
+ * across them, and only machine 0 merges and smoke-tests.
+ *
+ * Then the same experiment on one machine with the same global batch (one process of 4 instead of
+ * two of 2): the step count and the trained tokens must be equal, which they are only if the two
+ * machines split the data between them rather than each training on all of it.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prepareSharedHostPython } from "./fixtures/host-python";
+import { startSshd, type Sshd } from "./fixtures/sshd";
+import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+
+const REPO = resolve(__dirname, "..", "..");
+const USERS = ["stacktune-mh0", "stacktune-mh1"] as const;
+const TWO = "mh";
+const ONE = "mh-single";
+
+let machines: Sshd[] = [];
+let shared: ReturnType<typeof prepareSharedHostPython>;
+let sharedDir: string;
+let project: PulumiProject;
+
+function settingsYaml(target: string, batch: { perDevice: number }): string {
+    return `config:
+  stacktune:target:
+${target}
+    privateKeyPath: ${machines[0]?.privateKeyPath}
+    gpus: 0
+    minFreeDiskGb: 1
+  stacktune:runtime:
+    kind: venv
+    python: python3
+    path: ${shared.venvPath}
+  stacktune:model:
+    id: ${shared.modelPath}
+  stacktune:dataset:
+    source: python/stacktune_train/data/demo.jsonl
+    testSize: 0.25
+    numSamples: 40
+  stacktune:quantization:
+    load4bit: false
+  stacktune:training:
+    epochs: 1
+    maxLength: 128
+    perDeviceTrainBatchSize: ${batch.perDevice}
+    gradientAccumulationSteps: 1
+    gradientCheckpointing: false
+    bf16: false
+    loggingSteps: 1
+  stacktune:distributed:
+    strategy: ddp
+    rendezvousPort: ${29400 + Math.floor(Math.random() * 500)}
+    socketInterface: lo
+  stacktune:attention:
+    implementation: sdpa
+  stacktune:evaluation:
+    strategy: no
+    maxSamples: 4
+  stacktune:checkpointing:
+    strategy: no
+  stacktune:tracking:
+    kind: none
+  stacktune:budget:
+    maxHours: 1
+`;
+}
+
+const twoMachines = () =>
+    [
+        "    kind: ssh",
+        `    user: ${USERS[0]}`,
+        "    hosts:",
+        ...machines.flatMap((m) => [`      - host: 127.0.0.1`, `        port: ${m.port}`, `        user: ${m.user}`]),
+    ].join("\n");
+
+const oneMachine = () => ["    kind: ssh", "    host: 127.0.0.1", `    port: ${machines[0]?.port}`, `    user: ${USERS[0]}`].join("\n");
+
+const runRoot = (m: Sshd) => join(m.home, ".stacktune", "runs");
+const runDirs = (m: Sshd) => (existsSync(runRoot(m)) ? readdirSync(runRoot(m)).map((d) => join(runRoot(m), d)) : []);
+const jobLog = (m: Sshd) => runDirs(m).map((d) => (existsSync(join(d, "job.log")) ? readFileSync(join(d, "job.log"), "utf8") : "")).join("\n");
+
+/** The last `STACKTUNE_PROGRESS` line of a log: step and total steps. */
+function lastProgress(log: string): { step: number; total: number } | undefined {
+    const lines = log.split("\n").filter((l) => l.startsWith("STACKTUNE_PROGRESS "));
+    const last = lines.at(-1);
+    return last === undefined ? undefined : (JSON.parse(last.slice("STACKTUNE_PROGRESS ".length)) as { step: number; total: number });
+}
+
+async function outputsOf(stack: string): Promise<Record<string, unknown>> {
+    const r = await project.pulumi(["stack", "output", "--json", "--stack", stack]);
+    expect(r.code, r.output).toBe(0);
+    return JSON.parse(r.output) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+    const first = await startSshd({ user: USERS[0] });
+    const second = await startSshd({ user: USERS[1], clientKeyPath: first.privateKeyPath });
+    machines = [first, second];
+    sharedDir = mkdtempSync(join(tmpdir(), "stacktune-mh-shared-"));
+    shared = prepareSharedHostPython(machines, REPO, sharedDir);
+    project = copyProject(REPO, "multihost");
+    writeStackConfig(project.stackFile(TWO), settingsYaml(twoMachines(), { perDevice: 2 }));
+    writeStackConfig(project.stackFile(ONE), settingsYaml(oneMachine(), { perDevice: 4 }));
+    for (const stack of [TWO, ONE]) expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
+});
+
+afterAll(async () => {
+    for (const m of machines) await m.stop();
+    if (process.env.STACKTUNE_E2E_KEEP !== "1") {
+        if (project !== undefined) rmSync(resolve(project.dir, ".."), { recursive: true, force: true });
+        if (sharedDir !== undefined) rmSync(sharedDir, { recursive: true, force: true });
+    }
+});
+
+describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", () => {
+    let twoMachineRun: { step: number; total: number; tokens: number } | undefined;
+
+    it("pulumi up trains once across both machines; machine 0 merges and smoke-tests", async () => {
+        const up = await project.pulumi(["up", "--yes", "--stack", TWO]);
+        expect(up.code, up.output.slice(-5000)).toBe(0);
+        const [main, worker] = machines as [Sshd, Sshd];
+
+        // One training launch on each machine, and each machine's log shows its own rank of the two.
+        expect(shared.trainingStarts(main)).toBe(1);
+        expect(shared.trainingStarts(worker)).toBe(1);
+        const mainLog = jobLog(main);
+        const workerLog = jobLog(worker);
+        expect(mainLog).toContain("[train] process 0 of 2 (local 0, MULTI_CPU, backend gloo)");
+        expect(workerLog).toContain("[train] process 1 of 2 (local 0, MULTI_CPU, backend gloo)");
+        expect(workerLog).toMatch(/machine 1 reached the rendezvous at 127\.0\.0\.1:\d+/);
+
+        // Merge and smoke test on machine 0 only.
+        expect(mainLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"end"');
+        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"merge","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        const store = join(main.home, ".stacktune", "models", TWO);
+        expect(existsSync(join(store, "config.json"))).toBe(true);
+        expect(existsSync(join(store, "tokenizer.json"))).toBe(true);
+        expect(existsSync(join(worker.home, ".stacktune", "models", TWO))).toBe(false);
+
+        const outputs = await outputsOf(TWO);
+        expect(outputs.status).toBe("succeeded");
+        expect(outputs.hostAddress).toBe(`${USERS[0]}@127.0.0.1:${main.port}`);
+        expect(outputs.machines).toEqual([
+            { rank: 0, address: `${USERS[0]}@127.0.0.1:${main.port}`, status: "succeeded" },
+            { rank: 1, address: `${USERS[1]}@127.0.0.1:${worker.port}`, status: "succeeded" },
+        ]);
+        const progress = lastProgress(mainLog);
+        expect(progress).toBeDefined();
+        expect(progress?.step).toBe(progress?.total);
+        const tokens = (outputs.metrics as { train_tokens: number }).train_tokens;
+        expect(tokens).toBeGreaterThan(0);
+        twoMachineRun = { step: progress?.step ?? -1, total: progress?.total ?? -1, tokens };
+    });
+
+    it("a second up changes nothing and starts nothing on either machine", async () => {
+        const up = await project.pulumi(["up", "--yes", "--stack", TWO]);
+        expect(up.code, up.output.slice(-3000)).toBe(0);
+        expect(up.output).not.toMatch(/[~+-] +command:remote:Command/);
+        for (const m of machines) expect(shared.trainingStarts(m)).toBe(1);
+    });
+
+    it("has the step count and trained tokens of the same global batch on one machine", async () => {
+        const [main] = machines as [Sshd, Sshd];
+        const up = await project.pulumi(["up", "--yes", "--stack", ONE]);
+        expect(up.code, up.output.slice(-5000)).toBe(0);
+        const single = (await outputsOf(ONE)).metrics as { train_tokens: number };
+        const singleRunDir = runDirs(main).find((d) => readFileSync(join(d, "run.env"), "utf8").includes(`STACKTUNE_STACK='${ONE}'`));
+        expect(singleRunDir).toBeDefined();
+        const progress = lastProgress(readFileSync(join(singleRunDir ?? "", "job.log"), "utf8"));
+        expect(twoMachineRun).toBeDefined();
+        expect(progress?.total).toBe(twoMachineRun?.total);
+        expect(progress?.step).toBe(twoMachineRun?.step);
+        expect(single.train_tokens).toBe(twoMachineRun?.tokens);
+    });
+
+    it("after a destroy, machine 0's store still holds the model: the next up trains on neither machine", async () => {
+        const down = await project.pulumi(["destroy", "--yes", "--stack", TWO]);
+        expect(down.code, down.output.slice(-3000)).toBe(0);
+        const up = await project.pulumi(["up", "--yes", "--stack", TWO]);
+        expect(up.code, up.output.slice(-4000)).toBe(0);
+        expect(up.output).toContain("the main machine already holds the model");
+        for (const m of machines) expect(shared.trainingStarts(m)).toBe(1);
+        expect(((await outputsOf(TWO)).machines as { status: string }[]).map((m) => m.status)).toEqual(["succeeded", "succeeded"]);
+    });
+
+    it("destroy leaves no run directory and no stacktune process on either machine", async () => {
+        for (const stack of [TWO, ONE]) {
+            const down = await project.pulumi(["destroy", "--yes", "--stack", stack]);
+            expect(down.code, down.output.slice(-3000)).toBe(0);
+        }
+        for (const m of machines) {
+            expect(runDirs(m)).toEqual([]);
+            const processes = spawnSync("pgrep", ["-a", "-u", m.user], { encoding: "utf8" })
+                .stdout.split("\n")
+                .filter((l) => l.trim() !== "" && !/^\d+ (sshd|\[sshd\])/.test(l));
+            expect(processes).toEqual([]);
+        }
+    });
+});
