@@ -24,15 +24,18 @@ export const LocalTargetSchema = z.strictObject({
 export const SshMachineSchema = z.strictObject({
   /** Address stacktune connects to over SSH. */
   host: z.string().min(1),
-  /** @default 22 */
-  port: z.number().int().min(1).max(65535).default(defaults.ssh.port),
+  /** SSH port of this machine; unset = `target.port`. */
+  port: z.number().int().min(1).max(65535).optional(),
   /** Login user on this machine; unset = `target.user`. */
   user: z.string().min(1).optional(),
   /**
    * Address the other machines reach this one at (rendezvous, NCCL): a private-network address
    * when `host` is a public one. Only the main machine's (the first) is used. @default host
    */
-  clusterAddress: z.string().min(1).optional(),
+  clusterAddress: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address such as 10.0.0.11')
+    .optional(),
 });
 
 /**
@@ -174,7 +177,7 @@ export function clusterMachines(target: Target): ClusterMachine[] {
       return machines.map((m, rank) => ({
         rank,
         host: m.host,
-        port: m.port,
+        port: m.port ?? target.port,
         user: m.user ?? target.user,
         clusterAddress: m.clusterAddress ?? m.host,
       }));

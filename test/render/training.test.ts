@@ -109,7 +109,7 @@ describe('renderTrainingConfig', () => {
 
   it('uses only contract §4 keys; only optional keys without a value are left out', () => {
     const allowed = contractKeys();
-    expect(allowed).toHaveLength(65);
+    expect(allowed).toHaveLength(66);
     const keys = Object.keys(trainingConfig(reference, 'seed-reference'));
     expect(keys.filter((k) => !allowed.includes(k))).toEqual([]);
     // Unset here: no sample cap on train, no prepared-dataset repo, the output store (the merged
@@ -119,6 +119,7 @@ describe('renderTrainingConfig', () => {
       'max_train_samples',
       'output_store_dir',
       'prepared_dataset_repo',
+      'save_on_each_node',
     ]);
   });
 
