@@ -43,6 +43,8 @@ export interface RunEnv {
     spotWatch?: boolean;
     /** Machine rank of a multi-host run (launch.sh picks its accelerate config by it); unset on one machine. */
     machineRank?: number;
+    /** Power off after a failed run too (`release: poweroff` on a multi-host run). @default false */
+    releaseOnFailure?: boolean;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -69,6 +71,7 @@ export function renderRunEnv(env: RunEnv): string {
         ["STACKTUNE_RELEASE", env.release],
         ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
         ...(env.machineRank !== undefined ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][]) : []),
+        ...(env.releaseOnFailure === true ? ([["STACKTUNE_RELEASE_ON_FAILURE", "true"]] as [string, string][]) : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -307,6 +310,8 @@ export class TrainingJob extends pulumi.ComponentResource {
             // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
             spotWatch: args.host.kind === "aws",
             ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
+            // A cluster is released as a whole: a machine whose job failed cannot continue alone.
+            ...(args.machine !== undefined && args.release === "poweroff" ? { releaseOnFailure: true } : {}),
         });
         const bundle = deterministicTarGz(
             runBundleEntries({

@@ -70,10 +70,10 @@ function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<stri
     return path.join(home, ".stacktune", "runs", hash);
 }
 
-function startOrAttach(hash: string): { code: number; stdout: string; stderr: string } {
+function startOrAttach(hash: string, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
     const r = spawnSync("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
         input: renderSecretsEnv({ hfToken: CANARY }),
-        env: { ...process.env, HOME: home },
+        env: { ...process.env, HOME: home, ...env },
         encoding: "utf8",
         timeout: 60_000,
     });
@@ -228,6 +228,49 @@ describe("start-or-attach.sh", () => {
         const r = startOrAttach(hashOf("f1"));
         expect(r.code).toBe(64);
         expect(r.stderr).toContain("is missing; run 'pulumi up' again");
+    });
+});
+
+describe("release after the run (run-job.sh, with stand-ins for sudo and shutdown)", () => {
+    /** A PATH whose `sudo` and `shutdown` record their arguments instead of powering anything off. */
+    function fakePowerOff(): { env: Record<string, string>; calls: () => string[] } {
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-poweroff-"));
+        const log = path.join(bin, "calls.log");
+        fs.writeFileSync(path.join(bin, "shutdown"), `#!/bin/sh\necho "shutdown $*" >>"${log}"\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "sudo"), `#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n`, { mode: 0o755 });
+        return {
+            env: { PATH: `${bin}:${process.env.PATH ?? ""}` },
+            calls: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []),
+        };
+    }
+
+    it("powers off after a successful run when release is poweroff", () => {
+        const power = fakePowerOff();
+        const dir = stage(hashOf("e51"), { release: "poweroff" });
+        expect(startOrAttach(hashOf("e51"), power.env).code).toBe(0);
+        expect(power.calls()).toEqual(["shutdown -h +1"]);
+        expect(read(dir, "job.log")).toContain("powering off in 1 minute");
+    });
+
+    it("keeps a single machine whose run failed (for inspection), but releases a failed machine of a multi-host run", () => {
+        const single = fakePowerOff();
+        const kept = stage(hashOf("e52"), { release: "poweroff" }, { fail: "" });
+        expect(startOrAttach(hashOf("e52"), single.env).code).toBe(3);
+        expect(single.calls()).toEqual([]);
+        expect(read(kept, "job.status")).toBe("failed");
+
+        const cluster = fakePowerOff();
+        const released = stage(hashOf("e53"), { release: "poweroff", machineRank: 1, releaseOnFailure: true }, { fail: "" });
+        expect(startOrAttach(hashOf("e53"), cluster.env).code).toBe(3);
+        expect(cluster.calls()).toEqual(["shutdown -h +1"]);
+        expect(read(released, "job.log")).toContain("status failed on a multi-host run: powering off in 1 minute");
+    });
+
+    it("never powers off a host it does not own (release none), whatever the status", () => {
+        const power = fakePowerOff();
+        stage(hashOf("e54"), { release: "none", machineRank: 1 }, { fail: "" });
+        expect(startOrAttach(hashOf("e54"), power.env).code).toBe(3);
+        expect(power.calls()).toEqual([]);
     });
 });
 

@@ -194,6 +194,7 @@ describe("aws target", () => {
         const stage = mocks.resources.find((r) => r.name === "experiment-job-stage")!;
         const runEnv = fs.readFileSync(path.join(extractBundle(textInput(stage, "stdin")), "run.env"), "utf8");
         expect(runEnv).toContain("STACKTUNE_RELEASE='poweroff'");
+        expect(runEnv).not.toContain("STACKTUNE_RELEASE_ON_FAILURE"); // one machine: a failed run is kept for inspection
         expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='false'");
         expect(runEnv).toContain("STACKTUNE_MAX_SECONDS='86400'");
         const run = mocks.resources.find((r) => r.name === "experiment-job-run")!;

@@ -304,6 +304,8 @@ describe("aws target with hosts: 2", () => {
             const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName(name), "stdin")), "run.env"), "utf8");
             expect(runEnv).toContain(`\nSTACKTUNE_MACHINE_RANK='${rank}'\n`);
             expect(runEnv).toContain("STACKTUNE_RELEASE='poweroff'");
+            // A cluster releases every instance, also after a failure (run-job.sh).
+            expect(runEnv).toContain("\nSTACKTUNE_RELEASE_ON_FAILURE='true'\n");
         }
     });
 

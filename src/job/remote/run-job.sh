@@ -147,5 +147,11 @@ if [ "$status" = succeeded ]; then
         phase release "powering off in 1 minute; the instance terminates on shutdown"
         sudo -n shutdown -h +1 >/dev/null 2>&1 || shutdown -h +1 >/dev/null 2>&1 || phase release "could not schedule shutdown"
     fi
+elif [ "${STACKTUNE_RELEASE:-none}" = poweroff ] && [ "${STACKTUNE_RELEASE_ON_FAILURE:-false}" = true ]; then
+    # One machine of a multi-host run: the job cannot go on with a machine short, so a failed machine
+    # is not kept for inspection (its last log lines went to `pulumi up`); every machine's job fails
+    # with the lost peer, so every instance of the cluster releases itself.
+    phase release "status $status on a multi-host run: powering off in 1 minute; the instance terminates on shutdown"
+    sudo -n shutdown -h +1 >/dev/null 2>&1 || shutdown -h +1 >/dev/null 2>&1 || phase release "could not schedule shutdown"
 fi
 exit "$rc"
