@@ -113,6 +113,14 @@ describe("stacktune new", () => {
         expect(() => parseAssignment("training..lr=1")).toThrow('--set key "training..lr" must be a dotted path');
     });
 
+    it("keeps a long value on one line, as the source stack file has it (a public key is not folded)", () => {
+        const source = fs.readFileSync(path.join(repo, "stacks", "Pulumi.aws-g5.yaml"), "utf8");
+        const keyLine = source.split("\n").find((l) => l.trim().startsWith("publicKey: "));
+        expect(keyLine).toBeDefined();
+        const derived = deriveStackFile(source, "aws-g5", "aws-g5-lr2", ["training.learningRate=2e-4"]);
+        expect(derived.split("\n")).toContain(keyLine);
+    });
+
     it("derives the file: assignments applied, comments of the keys kept, the source's header replaced", () => {
         const source = "# about the source\nconfig:\n  stacktune:training:\n    maxSteps: 10 # short\n    bf16: false\nencryptionsalt: v1:abc\n";
         expect(deriveStackFile(source, "src", "new1", ["training.maxSteps=500", "training.bf16=", "budget.maxHours=0.5"])).toBe(

@@ -44,7 +44,7 @@ export function deriveStackFile(sourceText: string, from: string, name: string, 
         if (isNode(first)) first.commentBefore = null;
     }
     const made = `# Made by: stacktune new ${name} --from ${from}${assignments.map((a) => ` --set ${a}`).join("")}\n`;
-    return made + `# Run it:  stacktune run ${name}\n` + doc.toString();
+    return made + `# Run it:  stacktune run ${name}\n` + doc.toString({ lineWidth: 0 });
 }
 
 /** Writes stacks/Pulumi.<name>.yaml and rendered/<name>/ after validating; nothing is written when invalid. */
