@@ -1,14 +1,19 @@
 /**
  * Renders every benchmark recipe with the project's own renderers (src/render), the same code that
  * writes rendered/<stack>/ for real stacks: bench/recipes/base.yaml deep-merged with one overlay
- * per recipe, validated by parseSettings (secret-free, as `render` does), written to
- * bench/rendered/<recipe>/{accelerate.yaml,training.yaml}. Run here (node_modules does not travel
- * to the device): `npx tsx bench/render_recipes.ts`; `--check` fails when a committed file is stale.
+ * per recipe (a JSON merge patch, RFC 7396: mappings merge, anything else replaces, and `null`
+ * removes the base's key — e.g. `target.host` when an overlay lists `target.hosts`), validated by
+ * parseSettings (secret-free, as `render` does), written to bench/rendered/<recipe>/: every
+ * accelerate config the renderer returns (`accelerate.yaml` for one machine,
+ * `accelerate.machine-<rank>.yaml` for each of several) and `training.yaml`; a file of an earlier
+ * render that the recipe no longer produces is removed. Run here (node_modules does not travel to
+ * the device): `npx tsx bench/render_recipes.ts`; `--check` fails when a committed file is stale,
+ * missing or left over.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { renderAccelerateConfig } from '../src/render/accelerate';
+import { renderAccelerateConfigs } from '../src/render/accelerate';
 import { renderTrainingConfig } from '../src/render/training';
 import { parseSettings } from '../src/settings';
 
@@ -26,7 +31,8 @@ function deepMerge(base: Tree, overlay: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(overlay)) {
     const current = out[key];
-    out[key] = isTree(current) && isTree(value) ? deepMerge(current, value) : value;
+    if (value === null) delete out[key];
+    else out[key] = isTree(current) && isTree(value) ? deepMerge(current, value) : value;
   }
   return out;
 }
@@ -50,12 +56,10 @@ function main(): void {
     const raw = deepMerge(base, readTree(join(recipesDir, `${recipe}.yaml`)));
     const settings = parseSettings(raw, {}, { checkSecrets: false, source: `bench/recipes/${recipe}.yaml` });
     const stack = `bench-${recipe}`;
-    const files: Record<string, string> = {
-      'accelerate.yaml': renderAccelerateConfig(settings, stack),
-      'training.yaml': renderTrainingConfig(settings, stack),
-    };
+    const files = new Map(renderAccelerateConfigs(settings, stack));
+    files.set('training.yaml', renderTrainingConfig(settings, stack));
     const dir = join(outDir, recipe);
-    for (const [name, text] of Object.entries(files)) {
+    for (const [name, text] of files) {
       const path = join(dir, name);
       if (check) {
         if (!existsSync(path) || readFileSync(path, 'utf8') !== text) stale.push(path);
@@ -63,6 +67,12 @@ function main(): void {
         mkdirSync(dir, { recursive: true });
         writeFileSync(path, text);
       }
+    }
+    // e.g. accelerate.yaml of a recipe that now names two machines: the driver would launch it
+    const leftOver = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml') && !files.has(f)) : [];
+    for (const name of leftOver) {
+      if (check) stale.push(`${join(dir, name)} (no longer rendered)`);
+      else rmSync(join(dir, name));
     }
   }
   if (stale.length > 0) {
