@@ -90,7 +90,7 @@ def main() -> None:
     unit = "process" if cpu else "GPU"
     memory = "peak RSS GiB per process (CPU shim)" if cpu else "peak reserved / allocated GiB per GPU"
     lines = [f"# {meta['title']}", ""]
-    lines += [f"> {line}" for line in meta["statement"]] + [""]
+    lines += ["\n>\n".join(f"> {line}" for line in meta["statement"]), ""]
     lines += ["Command (repository root):", "", "```", meta["command"], "```", ""]
     lines += [f"- Date: {meta['date']}; repository commit {meta['commit']}.", f"- Machine: {meta['machine']}."]
     lines += [f"- {line}" for line in meta["setup"]] + [""]
