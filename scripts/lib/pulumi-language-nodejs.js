@@ -157,3 +157,11 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p
     // The engine reads the port from our first line of stdout.
     process.stdout.write(`${port}\n`);
 });
+
+// The engine starts this plugin and normally stops it; a SIGKILLed engine cannot, and the plugin
+// would be re-parented and live on. Its parent changing means the engine is gone: exit too. (A
+// running command's remote job is unaffected: it is detached on the host by design.)
+const enginePid = process.ppid;
+setInterval(() => {
+    if (process.ppid !== enginePid) process.exit(0);
+}, 2000).unref();

@@ -401,3 +401,11 @@ const args = process.argv.slice(2);
 const engineAddress = args.find((a) => /^[^-].*:\d+$/.test(a));
 if (engineAddress) engine = new engineGrpc.EngineClient(engineAddress, grpc.credentials.createInsecure());
 pulumi.provider.main(provider, args);
+
+// The engine starts this plugin and normally stops it; a SIGKILLed engine cannot, and the plugin
+// would be re-parented and live on. Its parent changing means the engine is gone: exit too. (A
+// running command's remote job is unaffected: it is detached on the host by design.)
+const enginePid = process.ppid;
+setInterval(() => {
+    if (process.ppid !== enginePid) process.exit(0);
+}, 2000).unref();

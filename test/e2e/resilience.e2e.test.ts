@@ -10,7 +10,7 @@
  *   published, status budget_exceeded.
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -22,6 +22,22 @@ const REPO = resolve(__dirname, "..", "..");
 const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const home = mkdtempSync(join(tmpdir(), "stacktune-resilience-home-"));
 const runRoot = join(home, ".stacktune", "runs");
+
+/** Processes of this repo's Pulumi plugins (scripts/lib/pulumi-*.js). */
+function pluginPids(): number[] {
+    const r = spawnSync("pgrep", ["-f", "scripts/lib/pulumi-(language-nodejs|resource-command)\\.js"], { encoding: "utf8" });
+    return r.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+}
+
+/** Running (a zombie waiting for its reaper has exited). */
+function alive(pid: number): boolean {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return false;
+    }
+}
 let project: PulumiProject;
 let imds: ImdsStandIn;
 const children: ChildProcess[] = [];
@@ -175,15 +191,23 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(/^# Made by: stacktune new slow --from local-demo --set training.maxSteps=600/);
 
         let killedAt = 0;
+        let plugins: number[] = [];
         const killed = await stacktune(["run", "slow"], {
             onOutput: (soFar, child) => {
                 if (killedAt === 0 && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
                     killedAt = Date.now();
+                    // The engine's plugins (this repo's language host and command provider) at this moment.
+                    plugins = pluginPids();
                     process.kill(-child.pid, "SIGKILL"); // the operator's laptop is gone: CLI, engine, provider
                 }
             },
         });
         expect(killedAt, killed.output.slice(-2000)).toBeGreaterThan(0);
+        // The plugins notice that their engine is gone (they are re-parented) and exit within seconds.
+        expect(plugins.length).toBeGreaterThan(0);
+        const deadline = Date.now() + 15_000;
+        while (plugins.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+        expect(plugins.filter(alive)).toEqual([]);
         const runDir = newestRunDir();
         expect(read(join(runDir, "job.status"))).toBe("running");
 
