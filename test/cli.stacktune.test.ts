@@ -61,6 +61,24 @@ describe("summary", () => {
         );
     });
 
+    it("lists every machine of a multi-host run with its job status, in rank order", () => {
+        const text = formatSummary("mh", {
+            status: "failed",
+            hostAddress: "a@10.0.0.1:22",
+            machines: [
+                { rank: 0, address: "a@10.0.0.1:22", status: "failed" },
+                { rank: 1, address: "b@10.0.0.2:22", status: "succeeded" },
+            ],
+        });
+        expect(text.split("\n")).toEqual([
+            "stacktune mh",
+            "  status            failed",
+            "  host              a@10.0.0.1:22",
+            "  machine 0         a@10.0.0.1:22  failed",
+            "  machine 1         b@10.0.0.2:22  succeeded",
+        ]);
+    });
+
     it("says when the model already existed", () => {
         expect(formatSummary("s", { status: "already-complete", model: { localDir: "/m", completedBefore: true } })).toContain(
             "  status            already-complete (the model already existed: nothing trained)\n  model directory   /m",

@@ -57,6 +57,8 @@ export interface StackOutputs {
     metrics?: Record<string, number | null> | null;
     phases?: Record<string, number> | null;
     estimatedCost?: CostEstimate;
+    /** Several machines: each one's address and job status, in machine-rank order. */
+    machines?: { rank: number; address: string; status: string }[];
 }
 
 const PHASE_ORDER = ["prepare", "train", "merge", "smoke"];
@@ -76,6 +78,7 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     row("status", o.model?.completedBefore === true ? `${o.status} (the model already existed: nothing trained)` : (o.status ?? "unknown"));
     if (o.experimentHash !== undefined) row("experiment", o.experimentHash);
     if (o.hostAddress !== undefined) row("host", o.hostAddress);
+    for (const machine of o.machines ?? []) row(`machine ${machine.rank}`, `${machine.address}  ${machine.status}`);
     const model = o.model ?? {};
     if (model.mergedRepo !== undefined) row("merged model", `https://huggingface.co/${model.mergedRepo}`);
     if (model.adapterRepo !== undefined) row("adapter", `https://huggingface.co/${model.adapterRepo}`);
