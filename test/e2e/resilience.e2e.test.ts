@@ -10,16 +10,16 @@
  *   published, status budget_exceeded.
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startImds, type ImdsStandIn } from "./fixtures/imds";
 import { copyProject, type PulumiProject } from "./helpers/project";
+import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const home = mkdtempSync(join(tmpdir(), "stacktune-resilience-home-"));
 const runRoot = join(home, ".stacktune", "runs");
 
@@ -40,49 +40,9 @@ function alive(pid: number): boolean {
 }
 let project: PulumiProject;
 let imds: ImdsStandIn;
-const children: ChildProcess[] = [];
 
-interface Run {
-    code: number;
-    output: string;
-    seconds: number;
-}
-
-function stacktune(args: string[], opts: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void } = {}): Promise<Run> {
-    const started = Date.now();
-    return new Promise((done, fail) => {
-        const child = spawn(TSX, [join(REPO, "src", "cli", "stacktune.ts"), ...args], {
-            cwd: REPO,
-            env: {
-                ...process.env,
-                HOME: home,
-                STACKTUNE_PROJECT_DIR: project.dir,
-                PULUMI_BACKEND_URL: `file://${project.stateDir}`,
-                PULUMI_HOME: project.pulumiHome,
-                // The committed local-demo salt belongs to the public demo passphrase.
-                PULUMI_CONFIG_PASSPHRASE: "stacktune-demo-passphrase",
-                ...opts.env,
-            },
-            stdio: ["ignore", "pipe", "pipe"],
-            // Its own process group: the operator test kills all of it at once.
-            detached: true,
-        });
-        children.push(child);
-        let output = "";
-        const take = (d: Buffer) => {
-            output += d.toString("utf8");
-            opts.onOutput?.(output, child);
-        };
-        child.stdout?.on("data", take);
-        child.stderr?.on("data", take);
-        child.once("error", fail);
-        child.once("close", (code, signal) => {
-            const seconds = (Date.now() - started) / 1000;
-            console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${seconds.toFixed(1)} s`);
-            done({ code: code ?? -1, output, seconds });
-        });
-    });
-}
+// The committed local-demo salt belongs to the public demo passphrase.
+const stacktune = stacktuneRunner(() => project, "stacktune-demo-passphrase", { HOME: home });
 
 function runDirs(): string[] {
     return existsSync(runRoot) ? readdirSync(runRoot).map((d) => join(runRoot, d)) : [];
@@ -135,7 +95,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    for (const child of children) {
+    for (const child of stacktune.children) {
         if (child.exitCode === null && child.pid !== undefined) {
             try {
                 process.kill(-child.pid, "SIGKILL");

@@ -6,53 +6,23 @@
  * kept running on the host: exactly one job start and one training start. Then `logs` over SSH and
  * `down` (nothing left on the host).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareHostPython, type HostPython } from "./fixtures/host-python";
 import { startSshd, type Sshd } from "./fixtures/sshd";
 import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const USER = "stacktune-resil";
 const STACK = "resil";
 let sshd: Sshd;
 let host: HostPython;
 let project: PulumiProject;
-const children: ChildProcess[] = [];
 
-function stacktune(args: string[], onOutput?: (soFar: string, child: ChildProcess) => void): Promise<{ code: number; output: string }> {
-    const started = Date.now();
-    return new Promise((done, fail) => {
-        const child = spawn(TSX, [join(REPO, "src", "cli", "stacktune.ts"), ...args], {
-            cwd: REPO,
-            env: {
-                ...process.env,
-                STACKTUNE_PROJECT_DIR: project.dir,
-                PULUMI_BACKEND_URL: `file://${project.stateDir}`,
-                PULUMI_HOME: project.pulumiHome,
-                PULUMI_CONFIG_PASSPHRASE: "stacktune-e2e-passphrase",
-            },
-            stdio: ["ignore", "pipe", "pipe"],
-            detached: true,
-        });
-        children.push(child);
-        let output = "";
-        const take = (d: Buffer) => {
-            output += d.toString("utf8");
-            onOutput?.(output, child);
-        };
-        child.stdout?.on("data", take);
-        child.stderr?.on("data", take);
-        child.once("error", fail);
-        child.once("close", (code, signal) => {
-            console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-            done({ code: code ?? -1, output });
-        });
-    });
-}
+const stacktune = stacktuneRunner(() => project, "stacktune-e2e-passphrase");
 
 const runRoot = () => join(sshd.home, ".stacktune", "runs");
 const runDirs = () => (existsSync(runRoot()) ? readdirSync(runRoot()).map((d) => join(runRoot(), d)) : []);
@@ -112,7 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-    for (const child of children) {
+    for (const child of stacktune.children) {
         if (child.exitCode === null && child.pid !== undefined) {
             try {
                 process.kill(-child.pid, "SIGKILL");
@@ -133,11 +103,13 @@ afterAll(async () => {
 describe("stacktune on the ssh target (real engine, real sshd)", () => {
     it("operator SIGKILLed mid-job: status over SSH, the next run recovers and re-attaches, one start", async () => {
         let killed = false;
-        const first = await stacktune(["run", STACK], (soFar, child) => {
-            if (!killed && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
-                killed = true;
-                process.kill(-child.pid, "SIGKILL");
-            }
+        const first = await stacktune(["run", STACK], {
+            onOutput: (soFar, child) => {
+                if (!killed && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
+                    killed = true;
+                    process.kill(-child.pid, "SIGKILL");
+                }
+            },
         });
         expect(killed, first.output.slice(-3000)).toBe(true);
         const [runDir] = runDirs();

@@ -6,54 +6,20 @@
  * hash; a re-run of the sweep writes nothing; `stacktune down` removes both.
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyProject, type PulumiProject } from "./helpers/project";
+import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
-const TSX = join(REPO, "node_modules", ".bin", "tsx");
 const home = mkdtempSync(join(tmpdir(), "stacktune-sweep-home-"));
 let project: PulumiProject;
 
-interface Run {
-    code: number;
-    output: string;
-    seconds: number;
-}
-
-function stacktune(args: string[]): Promise<Run> {
-    const started = Date.now();
-    return new Promise((done, fail) => {
-        const child = spawn(TSX, [join(REPO, "src", "cli", "stacktune.ts"), ...args], {
-            cwd: REPO,
-            env: {
-                ...process.env,
-                HOME: home,
-                STACKTUNE_PROJECT_DIR: project.dir,
-                PULUMI_BACKEND_URL: `file://${project.stateDir}`,
-                PULUMI_HOME: project.pulumiHome,
-                // The committed local-demo salt belongs to the public demo passphrase.
-                PULUMI_CONFIG_PASSPHRASE: "stacktune-demo-passphrase",
-            },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        let output = "";
-        const take = (d: Buffer) => {
-            output += d.toString("utf8");
-        };
-        child.stdout.on("data", take);
-        child.stderr.on("data", take);
-        child.once("error", fail);
-        child.once("close", (code, signal) => {
-            const seconds = (Date.now() - started) / 1000;
-            console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${seconds.toFixed(1)} s`);
-            done({ code: code ?? -1, output, seconds });
-        });
-    });
-}
+// The committed local-demo salt belongs to the public demo passphrase.
+const stacktune = stacktuneRunner(() => project, "stacktune-demo-passphrase", { HOME: home });
 
 const modelDir = (stack: string) => join(home, ".stacktune", "models", stack);
 
