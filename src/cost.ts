@@ -7,8 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Settings } from "./settings";
-import { processCount } from "./settings";
-import { machineCount } from "./settings/target";
+import { machineCount, processCount } from "./settings";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
 
 /** On-demand Linux prices, us-east-1, USD per instance-hour. */

@@ -265,6 +265,35 @@ export class Experiment extends pulumi.ComponentResource {
                     : undefined,
             );
             this.image = images[0];
+            // What every machine's job shares; per machine: host, image, store check, checkpoint prefix, rank.
+            const shared = {
+                experimentHash: plan.experimentHash,
+                stack: plan.stack,
+                renderedFiles: plan.runFiles,
+                pythonSources: plan.pythonSources,
+                requirements: plan.requirements,
+                secrets: {
+                    ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+                    ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
+                },
+                outputStoreDir: outputStore,
+                metricsFile: `${runDirPaths.outputDir}/metrics.json`,
+                maxHours: settings.budget.maxHours,
+                keepRunDir: settings.budget.keepRunDir,
+                release:
+                    settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
+                        ? ("poweroff" as const)
+                        : ("none" as const),
+                runRoot,
+                ...(local?.links !== undefined ? { links: local.links } : {}),
+            };
+            const venv = {
+                kind: "venv" as const,
+                ...(runtime.kind === "venv" && runtime.path !== undefined ? { venvPath: local?.venvPath ?? runtime.path } : {}),
+                ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
+            };
+            // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
+            const bucket = this.host instanceof AwsGpuHost ? this.host.bucket : undefined;
             const jobs: TrainingJob[] = [];
             hosts.jobHosts.forEach((jobHost, rank) => {
                 const suffix = suffixOf(rank);
@@ -274,42 +303,14 @@ export class Experiment extends pulumi.ComponentResource {
                     new TrainingJob(
                         `${name}-job${suffix}`,
                         {
+                            ...shared,
                             host: jobHost,
-                            experimentHash: plan.experimentHash,
-                            stack: plan.stack,
-                            renderedFiles: plan.runFiles,
-                            pythonSources: plan.pythonSources,
-                            requirements: plan.requirements,
-                            runtime:
-                                image !== undefined
-                                    ? { kind: "docker", image: image.tag, imageReady: image.build }
-                                    : {
-                                          kind: "venv",
-                                          ...(runtime.kind === "venv" && runtime.path !== undefined
-                                              ? { venvPath: local?.venvPath ?? runtime.path }
-                                              : {}),
-                                          ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
-                                      },
-                            secrets: {
-                                ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
-                                ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
-                            },
-                            outputStoreDir: outputStore,
+                            runtime: image !== undefined ? { kind: "docker", image: image.tag, imageReady: image.build } : venv,
                             // Only the main machine merges, so only its store can hold the model.
                             checkOutputStore: plan.completionCheck === "on-host" && rank === 0,
-                            metricsFile: `${runDirPaths.outputDir}/metrics.json`,
-                            maxHours: settings.budget.maxHours,
-                            keepRunDir: settings.budget.keepRunDir,
-                            release:
-                                settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
-                                    ? "poweroff"
-                                    : "none",
-                            runRoot,
-                            ...(local?.links !== undefined ? { links: local.links } : {}),
-                            // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
-                            ...(this.host instanceof AwsGpuHost && this.host.bucket !== undefined
+                            ...(bucket !== undefined
                                 ? {
-                                      checkpointStore: pulumi.interpolate`s3://${this.host.bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}${suffix}`,
+                                      checkpointStore: pulumi.interpolate`s3://${bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}${suffix}`,
                                   }
                                 : {}),
                             ...(multiHost

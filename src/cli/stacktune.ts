@@ -51,6 +51,11 @@ const usage = `usage: stacktune run|status|logs|down|recover <stack>
            --run runs each stack's \`stacktune run\`, at most N at a time (default 2): an aws stack gets its own
            instance, ssh and local stacks share their one machine`;
 
+/** The project the stacks belong to: STACKTUNE_PROJECT_DIR (tests use a copy), else this checkout. */
+function projectRoot(): string {
+    return path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+}
+
 /** scripts/env.sh's defaults, for every variable the caller did not set. Pure. */
 export function pulumiEnvironment(toolsRoot: string, env: NodeJS.ProcessEnv): Record<string, string> {
     const out: Record<string, string> = {};
@@ -77,7 +82,7 @@ interface Context {
 
 function context(stackName: string | undefined): Context {
     if (stackName === undefined || stackName.startsWith("-")) throw new UsageError(usage);
-    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const projectDir = projectRoot();
     const stackFile = path.join(projectDir, "stacks", `Pulumi.${stackName}.yaml`);
     if (!fs.existsSync(stackFile)) {
         throw new UsageError(`no stack file stacks/Pulumi.${stackName}.yaml: create one with \`stacktune new ${stackName} --from <stack>\``);
@@ -305,7 +310,7 @@ function newStack(argv: string[]): number {
         else throw new UsageError(`unknown argument ${rest[i]}\n${usage}`);
     }
     if (name === undefined || from === undefined) throw new UsageError(usage);
-    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const projectDir = projectRoot();
     const made = createStackFile(projectDir, name, from, sets);
     console.log(`wrote ${made.stackFile} and ${made.rendered.join(", ")}`);
     console.log(`review the rendered files, commit them, then: stacktune run ${name}`);
@@ -336,14 +341,14 @@ function runInChild(stack: string, line: (text: string, stream: "stdout" | "stde
 
 async function sweep(argv: string[]): Promise<number> {
     const args = parseSweepArgs(argv);
-    const projectDir = path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
+    const projectDir = projectRoot();
     const written = writeSweep(projectDir, args.base, args.axes);
     console.log(formatSweepPlan(args.base, args.axes, written));
     if (!args.run) {
         console.log(`review the stack files and rendered files, commit them, then: ${sweepCommand(args.base, args.axes)} --run`);
         return 0;
     }
-    const target = loadSettingsFromStackFile(path.join(projectDir, "stacks", `Pulumi.${args.base}.yaml`)).settings.target.kind;
+    const target = written.targetKind;
     const where = target === "aws" ? "each on its own instance" : `all on ${target === "local" ? "this machine" : "the one ssh host"}, sharing it`;
     console.log(`\nrunning ${written.stacks.length} stack(s), at most ${args.concurrency} at a time, ${where}\n`);
     const results = await runSweep(

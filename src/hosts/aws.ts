@@ -5,8 +5,7 @@ import { JobHost } from "./command";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
-import { type AwsInstanceType, awsInstanceTypes, settingsDefaults } from "../settings";
-import { awsCluster } from "../settings/target";
+import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults } from "../settings";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -58,8 +57,6 @@ export interface AwsGpuHostArgs {
     rendezvousPort?: number;
 }
 
-/** Most instances of one cluster, as the settings allow (`target.hosts`). */
-export const MAX_AWS_HOSTS = 16;
 
 /**
  * Linux's default ephemeral port range (`net.ipv4.ip_local_port_range`). NCCL and gloo bind their
@@ -441,8 +438,8 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             };
             return { instance, ready, jobHost };
         };
-        const main = launch(0);
-        const machines = [main, ...Array.from({ length: hosts - 1 }, (_, i) => launch(i + 1))];
+        const machines = Array.from({ length: hosts }, (_, rank) => launch(rank));
+        const main = machines[0]!;
         this.instance = main.instance;
         this.ready = main.ready;
         this.jobHost = main.jobHost;

@@ -84,8 +84,11 @@ export function renderAccelerateConfigs(settings: Settings, stackName: string): 
   return new Map(machines.map((m) => [accelerateFileName(machines.length, m.rank), render(m.rank)]));
 }
 
-/** `accelerate.yaml` on one machine, `accelerate.machine-<rank>.yaml` on several. */
-export function accelerateFileName(machines: number, rank: number): string {
+/**
+ * `accelerate.yaml` on one machine, `accelerate.machine-<rank>.yaml` on several; `rank` may be a
+ * shell expression (launch.sh names its own machine's file by `${STACKTUNE_MACHINE_RANK}`).
+ */
+export function accelerateFileName(machines: number, rank: number | string): string {
   return machines === 1 ? 'accelerate.yaml' : `accelerate.machine-${rank}.yaml`;
 }
 

@@ -58,7 +58,7 @@ function phaseLines(settings: Settings): string[] {
   const [prepare, train, merge, smoke] = launchPhases;
   const trainCommand = train.command.replace(
     `--config_file ${accelerateFileName(1, 0)}`,
-    `--config_file "${accelerateFileName(machines.length, 0).replace('-0.', '-${STACKTUNE_MACHINE_RANK}.')}"`,
+    `--config_file "${accelerateFileName(machines.length, '${STACKTUNE_MACHINE_RANK}')}"`,
   );
   return [
     `run_phase ${prepare.phase} ${prepare.command}`,

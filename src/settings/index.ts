@@ -22,6 +22,7 @@ export { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './der
 export {
   AwsTargetSchema,
   LocalTargetSchema,
+  MAX_AWS_HOSTS,
   SshMachineSchema,
   SshTargetSchema,
   TargetSchema,

@@ -13,6 +13,9 @@ export type AwsInstanceType = keyof typeof awsInstanceTypes;
 
 const gpuCount = z.number().int().min(0).max(16);
 
+/** Most instances of one multi-host AWS cluster (`target.hosts`). */
+export const MAX_AWS_HOSTS = 16;
+
 /** This machine, no SSH. `gpus: 0` runs on the CPU. */
 export const LocalTargetSchema = z.strictObject({
   kind: z.literal('local'),
@@ -110,7 +113,7 @@ export const AwsTargetSchema = z.strictObject({
    * Instances that train one job together (accelerate multi-node), in one cluster placement group
    * and one subnet. @default 1
    */
-  hosts: z.number().int().min(1).max(16).default(defaults.aws.hosts),
+  hosts: z.number().int().min(1).max(MAX_AWS_HOSTS).default(defaults.aws.hosts),
   /** Availability zone of a multi-host cluster's subnet. @default the region's zone "a" */
   availabilityZone: z
     .string()

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
-import { loadSettingsFromStackFile } from "../../settings";
+import { loadSettingsFromStackFile, type Settings } from "../../settings";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, parseAssignment } from "./stackFile";
 
@@ -258,6 +258,8 @@ export function sameStackFile(existing: string, made: string): boolean {
 export interface WrittenSweep {
     /** Relative to the project, e.g. stacks/sweeps/aws-g5-r-learningRate.yaml. */
     manifest: string;
+    /** The base's target kind, which every stack of the sweep shares (where `--run` runs them). */
+    targetKind: Settings["target"]["kind"];
     /**
      * `updated`: it listed another grid of the same keys (e.g. before a value was added); it lists
      * this one now, and the stacks only the earlier grid made stay in stacks/.
@@ -282,7 +284,7 @@ function filesUnder(dir: string): string[] {
 export function writeSweep(projectDir: string, base: string, axes: readonly GridAxis[]): WrittenSweep {
     const baseFile = path.join(projectDir, "stacks", `Pulumi.${base}.yaml`);
     if (!fs.existsSync(baseFile)) throw new Error(`no stack file stacks/Pulumi.${base}.yaml: pick one of stacks/ as the base`);
-    const hub = loadSettingsFromStackFile(baseFile).settings.hub;
+    const { hub, target } = loadSettingsFromStackFile(baseFile).settings;
     const stacks = planSweep(base, axes, hub);
 
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-sweep-"));
@@ -341,6 +343,7 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
         }
         return {
             manifest,
+            targetKind: target.kind,
             manifestState,
             stacks: stacks.map((s, i) => ({ ...s, state: states[i] ?? "written" })),
         };
