@@ -225,10 +225,20 @@ fi
 REPORT_JSON=${REPORT_MD%.md}.json
 COMMAND="VARIANTS=\"$VARIANTS\"${MAX_STEPS:+ MAX_STEPS=$MAX_STEPS} bash bench/multihost.sh$([ "$CPU" = 1 ] && echo ' --cpu-check')"
 
-# What the report says about the run, whatever runs follow.
+# The paths that differ from the commit, named (the device's copy of the tree also shows carried,
+# locally ignored folders such as .whl/ here, which change no code).
+changed() {
+  local paths
+  paths=$(git status --porcelain 2>/dev/null | awk '{print $2}' | head -6 | paste -sd' ')
+  [ -n "$paths" ] && echo " + uncommitted: $paths"
+}
+
+# What the report says about the run, whatever runs follow; every call's command is kept, since a
+# warm machine's summary holds the runs of earlier calls too.
+echo "$COMMAND" >> "$RESULTS/commands.txt"
 MH_MODE=$([ "$CPU" = 1 ] && echo cpu || echo gpu) MH_TITLE=$TITLE MH_STATEMENT=$STATEMENT MH_SETUP=$SETUP \
 MH_COMMAND=$COMMAND MH_MACHINE=$MACHINE \
-MH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "none (not a git checkout)")$([ -n "$(git status --porcelain 2>/dev/null)" ] && echo " + uncommitted changes") \
+MH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "none (not a git checkout)")$(changed) \
 MH_LAYOUTS=$(for k in "${!LAYOUT[@]}"; do echo "$k=${LAYOUT[$k]}"; done) \
 python3 - "$RESULTS/meta.json" <<'PY'
 import datetime, json, os, sys

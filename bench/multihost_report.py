@@ -8,8 +8,10 @@ run, ``<tag>.rc.json``, ``<tag>.processes.txt`` (the trainer's rank line from ea
 ``-<n>`` added for the n-th run of the same; BASELINE names the one-host variant (``b2`` on GPUs,
 ``cpu-1x2`` on CPU). Every other run is compared with the baseline run of the same mode and
 repetition, else of the same mode, else the baseline's first run: tokens/s ratio (real tokens, the
-timed steps after the warm-up), the largest loss difference over the steps both logged, and whether
-both trained the same number of tokens.
+timed steps after the warm-up), the same ratio of the medians over those steps (steady state: one
+slow step moves the mean, not the median), the largest loss difference over the steps both logged,
+and whether both trained the same number of tokens. A warm machine keeps earlier calls' runs, so
+``commands.txt`` (one line per call, written by the driver) names every command behind the table.
 """
 from __future__ import annotations
 
@@ -43,11 +45,12 @@ def compare(run: dict, base: dict) -> dict:
     mine, theirs = losses(run), losses(base)
     common = sorted(set(mine) & set(theirs))
     diffs = [abs(mine[s] - theirs[s]) for s in common]
-    ratio = None
-    if run.get("tokens_per_s") and base.get("tokens_per_s"):
-        ratio = run["tokens_per_s"] / base["tokens_per_s"]
+    def ratio(key: str) -> float | None:
+        return run[key] / base[key] if run.get(key) and base.get(key) else None
+
     return {
-        "tokens_per_s_ratio": ratio,
+        "tokens_per_s_ratio": ratio("tokens_per_s"),
+        "median_tokens_per_s_ratio": ratio("tokens_per_s_median"),
         "loss_steps_compared": len(common),
         "max_abs_loss_diff": max(diffs) if diffs else None,
         "same_tokens": last_tokens(run) is not None and last_tokens(run) == last_tokens(base),
@@ -91,17 +94,21 @@ def main() -> None:
     memory = "peak RSS GiB per process (CPU shim)" if cpu else "peak reserved / allocated GiB per GPU"
     lines = [f"# {meta['title']}", ""]
     lines += ["\n>\n".join(f"> {line}" for line in meta["statement"]), ""]
-    lines += ["Command (repository root):", "", "```", meta["command"], "```", ""]
+    commands = read_lines(results / "commands.txt") or [meta["command"]]
+    lines += [f"Command{'s, one device call each, in this order' if len(commands) > 1 else ''} (repository root):",
+              "", "```", *commands, "```", ""]
     lines += [f"- Date: {meta['date']}; repository commit {meta['commit']}.", f"- Machine: {meta['machine']}."]
     lines += [f"- {line}" for line in meta["setup"]] + [""]
     lines += [
-        f"| run | layout | rc | steps | median step s | real tokens/s | vs one host | tokens/s/{unit} | {memory} "
-        "| loss@last | launch s | load (1 min) before → after |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| run | layout | rc | steps | median step s | real tokens/s | vs one host | median tokens/s | vs one host "
+        f"| tokens/s/{unit} | {memory} | loss@last | launch s | load (1 min) before → after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    def ratio_text(tag: str, key: str) -> str:
+        ratio = comparisons.get(tag, {}).get(key)
+        return "baseline" if tag in base_tags else ("-" if ratio is None else f"{ratio:.3f}×")
+
     for tag, e in runs.items():
-        ratio = comparisons.get(tag, {}).get("tokens_per_s_ratio")
-        ratio_text = "baseline" if tag in base_tags else ("-" if ratio is None else f"{ratio:.3f}×")
         mem = "-"
         if e.get("peak_reserved_gib"):
             reserved, allocated = e["peak_reserved_gib"], e["peak_allocated_gib"]
@@ -109,7 +116,8 @@ def main() -> None:
         last = next((r["loss"] for r in reversed(e.get("rows", [])) if r.get("loss") is not None), None)
         launch = launches.get(tag, {})
         cells = [tag, meta["layouts"].get(tag.split(".")[0], "?"), e["rc"], e.get("steps", "-"),
-                 fmt(e.get("median_step_s"), 3), fmt(e.get("tokens_per_s")), ratio_text,
+                 fmt(e.get("median_step_s"), 3), fmt(e.get("tokens_per_s")), ratio_text(tag, "tokens_per_s_ratio"),
+                 fmt(e.get("tokens_per_s_median")), ratio_text(tag, "median_tokens_per_s_ratio"),
                  fmt(e.get("tokens_per_s_per_gpu")), mem, fmt(last, 4), launch.get("launch_s", "-"),
                  " → ".join(map(str, launch.get("load_1min", [])))]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
@@ -132,8 +140,13 @@ def main() -> None:
     for tag, e in runs.items():
         per_step = ("-" if r.get("loss") is None else f"{r['loss']:.4f}" for r in e.get("rows", []))
         lines.append(f"- {tag}: " + " ".join(per_step))
+    lines += ["", "Step time per step, rank 0, s (the first "
+              f"{summary['warmup_steps']} are warm-up, not timed):", ""]
+    for tag, e in runs.items():
+        lines.append(f"- {tag}: " + " ".join(fmt(r.get("time_s"), 2) for r in e.get("rows", [])))
     lines += ["", f"Timed steps: all after the first {summary['warmup_steps']}; "
-              "tokens/s = real tokens / time over them."]
+              "tokens/s = real tokens / time over them; median tokens/s = the median of each timed step's "
+              "real tokens / its time."]
     out_md.write_text("\n".join(lines) + "\n")
     out_json.write_text(json.dumps({"meta": meta, "comparisons": comparisons, "launches": launches,
                                     "processes": processes, "transports": transports, "summary": summary},
