@@ -2,8 +2,9 @@
 # Issue 8 item 4: the measured default recipe (b2: DDP + Liger + non-reentrant checkpointing) on two
 # "hosts" of 2 GPUs each against one host of 4 GPUs, side by side in one run on the lent 4-GPU box.
 #
-# Next device call (run tool), from the repository root (.whl and .benchdata as bench/README.md
-# says; .benchdata is optional, without it the data is generated on the device):
+# Device call (run tool), from the repository root (.whl and .benchdata as bench/README.md says;
+# .benchdata is optional, without it the data is generated on the device). Measured 2026-11-28:
+# bench/results/2026-11-28-multihost-gpu.md.
 #   kind: "nvidia-h100-x4", carry: [".whl", ".benchdata"], timeout_s: 600,
 #   command: "bash bench/multihost.sh"
 # = VARIANTS="b2 m2x2 m2x2:nop2p". Expected on a fresh machine: ~100-120 s set-up (wheels, the 8B
@@ -209,7 +210,7 @@ if [ "$CPU" = 1 ]; then
   TITLE="Multi-host launch path on CPU: 2 machines × 1 process vs 1 machine × 2 processes"
   STATEMENT="CPU figures say nothing about GPU scaling: gloo processes on a $(nproc)-core box share its cores and memory. They prove the launch path only: two accelerate launches with the rendered machine-0/machine-1 configs meet at the rendezvous on loopback and train the same steps on the same data as one launch of two processes.
 Timings here also move with whatever else runs on the box (other sessions' tests share it: see the load column); each layout runs twice, interleaved, to show that spread.
-The GPU comparison (2 hosts × 2 GPUs vs 1 host × 4 GPUs) has NOT been measured yet: see bench/README.md, section Multi-host."
+For the GPU comparison (2 hosts × 2 GPUs vs 1 host × 4 GPUs) see bench/README.md, section Multi-host."
   SETUP="Recipe bench/recipes/cpu-m2x1-ddp-nonreentrant.yaml as rendered by the project (bench/rendered/cpu-m2x1-ddp-nonreentrant/): tiny random Llama (python -m stacktune_train.tiny_model), the 40-conversation demo set, wrapped packing at 256 tokens, 2 ranks × 2 rows × 2 accumulation per step, LoRA r 8, fp32, gloo.
 cpu-1x2: one accelerate launch of accelerate.machine-0.yaml with --num_machines 1 --num_processes 2 (the settings allow one process on a CPU target, so no rendered one-machine config has two). cpu-2x1: two accelerate launches on this box with accelerate.machine-0.yaml and accelerate.machine-1.yaml, rendezvous 127.0.0.1:29500, GLOO_SOCKET_IFNAME=lo, each machine in its own run directory with its own copy of the prepared data.
 Every process: OMP_NUM_THREADS=1 (torchrun sets it only when it starts more than one process per machine; set for both layouts so that they use the cores alike), CUDA_VISIBLE_DEVICES empty, bench/bench_train.py through a shim that turns its torch.cuda calls into no-ops (memory = peak RSS)."

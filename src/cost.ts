@@ -32,6 +32,14 @@ export const REFERENCE_TOKENS_PER_SECOND = 5000;
 export const BENCH_RESULTS_FILE = "bench/results/2026-11-27-gpu-recipes.json";
 
 /**
+ * The committed multi-host benchmark (issue 8): {@link MULTI_HOST_BENCH_RECIPE} on 2 machines × 2
+ * GPUs against 1 machine × 4 GPUs, in several NCCL modes, one box standing in for two hosts.
+ */
+export const MULTI_HOST_RESULTS_FILE = "bench/results/2026-11-28-multihost-gpu.json";
+/** The recipe that file measured on several machines (bench/multihost.sh runs b2 and m2x2 only). */
+export const MULTI_HOST_BENCH_RECIPE = "b2-ddp-liger-nonreentrant";
+
+/**
  * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
  * 16 GB model download) plus merge and push: an assumption, not a measurement (merge + smoke of
  * the 8B model took 88 s in the benchmark).
@@ -62,9 +70,17 @@ export interface CostEstimateInputs {
     maxHours: number;
     /**
      * Machines that train the run together. Each instance bills; training goes {@link tokensPerSecond}
-     * × hosts, an assumption of linear scaling that no benchmark has measured. @default 1
+     * × hosts × {@link scaling}'s efficiency. @default 1
      */
     hosts?: number;
+    /** How several hosts scale, and on what grounds. @default linear, assumed ({@link assumedScaling}) */
+    scaling?: HostScaling;
+}
+
+/** Throughput of N hosts = N × one host's × efficiency; the basis says whether that was measured. */
+export interface HostScaling {
+    efficiency: number;
+    basis: string;
 }
 
 export interface CostEstimate {
@@ -84,9 +100,9 @@ export interface CostEstimate {
     hosts?: number;
 }
 
-/** Said in every multi-host estimate: its scaling is an assumption, not a measurement. */
-export function multiHostBasis(hosts: number): string {
-    return `${hosts} hosts, linear scaling assumed (multi-host not benchmarked)`;
+/** Linear scaling, said to be an assumption: what a multi-host estimate uses unless measured. */
+export function assumedScaling(hosts: number, why = `multi-host measured only for ${MULTI_HOST_BENCH_RECIPE} on 2 machines`): HostScaling {
+    return { efficiency: 1, basis: `${hosts} hosts, linear scaling assumed (${why})` };
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -107,13 +123,15 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
         throw new Error(`the cost estimate needs a whole number of hosts, at least 1 (got ${hosts})`);
     }
     const perHost = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
-    const throughput = perHost * hosts;
+    const scaling = inputs.scaling ?? assumedScaling(hosts);
+    const throughput = perHost * hosts * (hosts > 1 ? scaling.efficiency : 1);
     const extra = inputs.extraHours ?? 0;
     const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 + extra : undefined;
     const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 4);
     const speed =
         hosts > 1
-            ? `${round(throughput, 1)} tokens/s = ${hosts} hosts x ${round(perHost, 1)} tokens/s`
+            ? `${round(throughput, 1)} tokens/s = ${hosts} hosts x ${round(perHost, 1)} tokens/s` +
+              (scaling.efficiency !== 1 ? ` x ${scaling.efficiency}` : "")
             : `${round(throughput, 1)} tokens/s`;
     const rate = `${inputs.trainTokens} tokens at ${speed}${inputs.throughputBasis !== undefined ? ` (${inputs.throughputBasis})` : ""}`;
     const extraText = extra > 0 ? ` + ${round(extra, 2)} h ${inputs.extraHoursBasis ?? "other work"}` : "";
@@ -122,7 +140,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             ? `budget.maxHours (${inputs.maxHours} h) as upper bound: training tokens unknown before data prep`
             : fromTokens > inputs.maxHours
               ? `capped at budget.maxHours (${inputs.maxHours} h); ${rate}${extraText} would take ${round(fromTokens, 2)} h`
-              : `${rate}${extraText}`) + (hosts > 1 ? `; ${multiHostBasis(hosts)}` : "");
+              : `${rate}${extraText}`) + (hosts > 1 ? `; ${scaling.basis}` : "");
     const details: Partial<CostEstimate> = {
         ...(fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
             ? {}
@@ -170,13 +188,40 @@ export interface BenchThroughput {
     timeScale: Record<string, number>;
     /** Mean tokens per conversation of the bench's OpenHermes-shaped data set. */
     meanTokensPerSample: number;
+    /** The multi-host benchmark's figure, from {@link MULTI_HOST_RESULTS_FILE}. */
+    multiHost: MultiHostThroughput;
+}
+
+/** Several machines against one, as measured for one recipe. */
+export interface MultiHostThroughput {
+    date: string;
+    recipe: string;
+    machines: number;
+    /**
+     * Median tokens/s of the machines together over one machine with as many GPUs, the worst NCCL
+     * mode measured, at most 1 (a layout is not faster than one box: above 1 is the run's noise).
+     */
+    efficiency: number;
 }
 
 /** Held-out samples of the reference run (30% of OpenHermes-2.5), over which its eval took reference_eval_s. */
 const REFERENCE_EVAL_SAMPLES = Math.ceil(0.3 * 1_001_551);
 
-/** Extracts {@link BenchThroughput} from the results JSON (the `projection` and `dataset` sections). */
-export function benchThroughput(results: unknown): BenchThroughput {
+/**
+ * Extracts {@link MultiHostThroughput} from bench/multihost_report.py's JSON: the median tokens/s
+ * ratio of every two-machine run against its one-machine run. The median, not the mean: the mean
+ * carries a one-off slow step of the two-launch runs (see the result's reading) that a run of
+ * thousands of steps does not notice.
+ */
+export function multiHostThroughput(results: unknown): MultiHostThroughput {
+    const r = results as { meta: { date: string }; comparisons: Record<string, { median_tokens_per_s_ratio?: number }> };
+    const ratios = Object.values(r.comparisons ?? {}).flatMap((c) => (c.median_tokens_per_s_ratio !== undefined ? [c.median_tokens_per_s_ratio] : []));
+    if (ratios.length === 0) throw new Error(`${MULTI_HOST_RESULTS_FILE} has no median_tokens_per_s_ratio in its comparisons`);
+    return { date: r.meta.date, recipe: MULTI_HOST_BENCH_RECIPE, machines: 2, efficiency: round(Math.min(1, ...ratios), 3) };
+}
+
+/** Extracts {@link BenchThroughput} from the results JSONs (recipes: `projection`, `dataset`; multi-host). */
+export function benchThroughput(results: unknown, multiHostResults: unknown): BenchThroughput {
     const r = results as {
         date: string;
         dataset: { tokens_mean: number };
@@ -209,11 +254,32 @@ export function benchThroughput(results: unknown): BenchThroughput {
         recipeSpeedup,
         timeScale,
         meanTokensPerSample: r.dataset.tokens_mean,
+        multiHost: multiHostThroughput(multiHostResults),
     };
 }
 
 export function loadBenchThroughput(repoRoot: string): BenchThroughput {
-    return benchThroughput(JSON.parse(fs.readFileSync(path.join(repoRoot, BENCH_RESULTS_FILE), "utf8")));
+    const read = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(repoRoot, file), "utf8"));
+    return benchThroughput(read(BENCH_RESULTS_FILE), read(MULTI_HOST_RESULTS_FILE));
+}
+
+/**
+ * How the run's machines scale: measured where the multi-host benchmark ran the run's recipe on as
+ * many machines, else linear and assumed. ZeRO-3 is said to be optimistic: it gathers the sharded
+ * weights across the machines every step, where DDP sends only the adapters' gradients.
+ */
+export function hostScalingOf(recipe: string | undefined, strategy: Settings["distributed"]["strategy"], hosts: number, bench: BenchThroughput): HostScaling {
+    const m = bench.multiHost;
+    if (recipe === m.recipe && hosts === m.machines) {
+        return {
+            efficiency: m.efficiency,
+            basis: `${hosts} hosts, ${m.efficiency}x of linear scaling as measured for ${m.recipe} (median tokens/s of 2 x 2 against 1 x 4 GPUs, bench ${m.date})`,
+        };
+    }
+    const measured = `multi-host measured only for ${m.recipe} on ${m.machines} machines`;
+    return strategy === "deepspeed-zero3"
+        ? assumedScaling(hosts, `likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; ${measured}`)
+        : assumedScaling(hosts, measured);
 }
 
 /** The benchmarked recipe a run's settings match, or undefined (then the reference's speed is used). */
@@ -242,8 +308,9 @@ export function trainSampleCount(dataset: Settings["dataset"]): number | undefin
  * × the bench's mean tokens per conversation × epochs; throughput of the matching benchmarked recipe
  * projected to the instance type (the bench's method: the reference's 4090 throughput, divided by
  * the GPU's time scale, times the recipe's conservative speed-up); plus evaluation and, on aws, setup.
- * Several machines (`target.hosts`) are assumed to scale linearly, training and evaluation alike:
- * multi-host throughput has not been benchmarked. Setup runs on all instances at once and stays as is.
+ * Several machines (`target.hosts`) scale training as {@link hostScalingOf} says (measured for one
+ * recipe and machine count, else linear and assumed) and evaluation linearly. Setup runs on all
+ * instances at once and stays as is.
  */
 export function estimateExperimentCost(settings: Settings, bench: BenchThroughput = MEASURED_THROUGHPUT): CostEstimate {
     const target = settings.target;
@@ -298,7 +365,7 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             : settings.evaluation.strategy === "steps" && settings.evaluation.steps !== undefined
               ? Math.max(1, Math.floor(trainTokens / perStep / settings.evaluation.steps))
               : 0;
-    // Evaluation is split over every process too: the same linear scaling as training is assumed.
+    // Evaluation is split over every process too, linearly: it sends no gradients between machines.
     const evalHours = Number.isFinite(evalSamples)
         ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 / hosts
         : 0;
@@ -307,6 +374,7 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
     return estimateRunCost({
         ...common,
         tokensPerSecond,
+        ...(hosts > 1 ? { scaling: hostScalingOf(recipe, settings.distributed.strategy, hosts, bench) } : {}),
         throughputBasis:
             `${recipe ?? "recipe not benchmarked, priced as the reference"} projected to ${where}: ` +
             `${bench.referenceTokensPerSecondOn4090} tokens/s reference on 4x4090 / time scale ${scale} x conservative speed-up ${speedup}, ` +

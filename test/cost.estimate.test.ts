@@ -1,6 +1,7 @@
 // The cost estimate from measured throughput (src/cost.ts): the bench file's figures, recipe
 // matching, training tokens from the settings, projection to the instance, budget cap and refusal;
-// several hosts (target.hosts) with their assumed linear scaling.
+// several hosts (target.hosts): measured scaling for the recipe and machine count the multi-host
+// benchmark ran, else linear and said to be assumed.
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +9,7 @@ import {
     estimateExperimentCost,
     formatCostEstimate,
     loadBenchThroughput,
+    multiHostThroughput,
     trainSampleCount,
 } from "../src/cost";
 import { MEASURED_THROUGHPUT } from "../src/cost/measured";
@@ -19,7 +21,7 @@ const bench = loadBenchThroughput(repo);
 const stack = (name: string): Settings => loadSettingsFromStackFile(path.join(repo, "stacks", `Pulumi.${name}.yaml`)).settings;
 
 describe("bench throughput", () => {
-    it("reads the projection of bench/results/2026-11-27-gpu-recipes.json", () => {
+    it("reads the projection of bench/results/2026-11-27-gpu-recipes.json and the multi-host result", () => {
         expect(bench).toEqual({
             date: "2026-11-27",
             referenceTokensPerSecondOn4090: 5893,
@@ -28,7 +30,27 @@ describe("bench throughput", () => {
             recipeSpeedup: { "b2-ddp-liger-nonreentrant": 1.294, "b3-ddp-bfd-liger": 1.166 },
             timeScale: { "4x RTX 4090": 1, "g5.12xlarge": 2.36, "g6.12xlarge": 1.365 },
             meanTokensPerSample: 375.9,
+            // bench/results/2026-11-28-multihost-gpu.json: median ratios 0.995 (p2p), 1.003 (nop2p),
+            // 1.000 (net); the worst one is taken.
+            multiHost: { date: "2026-11-28", recipe: "b2-ddp-liger-nonreentrant", machines: 2, efficiency: 0.995 },
         });
+    });
+
+    it("multi-host efficiency: the worst median ratio, never above 1, refused when none was measured", () => {
+        const result = (...ratios: (number | undefined)[]) => ({
+            meta: { date: "2026-12-01" },
+            comparisons: Object.fromEntries(ratios.map((r, i) => [`m2x2.mode${i}`, r === undefined ? {} : { median_tokens_per_s_ratio: r }])),
+        });
+        expect(multiHostThroughput(result(1.02, 0.9376, undefined, 0.99))).toEqual({
+            date: "2026-12-01",
+            recipe: "b2-ddp-liger-nonreentrant",
+            machines: 2,
+            efficiency: 0.938,
+        });
+        expect(multiHostThroughput(result(1.003, 1.01)).efficiency).toBe(1);
+        expect(() => multiHostThroughput(result(undefined))).toThrow(
+            "bench/results/2026-11-28-multihost-gpu.json has no median_tokens_per_s_ratio in its comparisons",
+        );
     });
 
     it("the program's copy of the figures (src/cost/measured.ts) is the committed file's", () => {
@@ -113,7 +135,7 @@ describe("estimateExperimentCost", () => {
     });
 });
 
-describe("estimateExperimentCost on several hosts (linear scaling assumed, not benchmarked)", () => {
+describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines, else assumed linear)", () => {
     const g5 = stack("aws-g5");
     const awsTarget = g5.target;
     if (awsTarget.kind !== "aws") throw new Error("aws stack expected");
@@ -136,7 +158,7 @@ describe("estimateExperimentCost on several hosts (linear scaling assumed, not b
         });
         expect(cost.hours).toBeCloseTo(tokens / (tps * 4) / 3600 + evalH / 4 + 0.5, 4);
         expect(cost.basis).toContain("263537851 tokens at 12924.6 tokens/s = 4 hosts x 3231.2 tokens/s (b2-ddp-liger-nonreentrant projected to g5.12xlarge");
-        expect(cost.basis).toContain("; 4 hosts, linear scaling assumed (multi-host not benchmarked); ");
+        expect(cost.basis).toContain("; 4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
         expect(cost.basis).toContain("priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h");
         expect(formatCostEstimate(cost)).toMatch(/^estimated cost: 140\.03 USD \(6\.1722 h x 22\.688 USD\/h\)\. Basis: /);
     });
@@ -159,14 +181,28 @@ describe("estimateExperimentCost on several hosts (linear scaling assumed, not b
         expect(four.hours - 0.5 - evalH / 4).toBeCloseTo(one.hours - 0.5 - evalH, 3);
     });
 
-    it("the budget caps a cluster's hours; a spot maxPrice bills once per instance", () => {
+    it("b2 on 2 machines: the measured efficiency, named; the budget caps the hours; a spot maxPrice bills per instance", () => {
         const cost = estimateExperimentCost(
             { ...g5, budget: { ...g5.budget, maxHours: 5 }, target: { ...awsTarget, hosts: 2, spot: { enabled: true, maxPrice: 2 } } },
             bench,
         );
-        expect(cost).toMatchObject({ hours: 5, usdPerHour: 4, usd: 20, expectedHours: 11.8444, stoppedByBudget: true, hosts: 2 });
-        expect(cost.basis).toMatch(/^capped at budget\.maxHours \(5 h\); 263537851 tokens at 6462\.3 tokens\/s = 2 hosts x 3231\.2 tokens\/s \(/);
-        expect(cost.basis).toMatch(/ would take 11\.84 h; 2 hosts, linear scaling assumed \(multi-host not benchmarked\); spot max price 2 USD\/h x 2 instances = 4 USD\/h$/);
+        expect(cost).toMatchObject({ hours: 5, usdPerHour: 4, usd: 20, expectedHours: 11.9013, stoppedByBudget: true, hosts: 2, tokensPerSecond: 6430 });
+        expect(cost.expectedHours).toBeCloseTo(tokens / (tps * 2 * 0.995) / 3600 + evalH / 2 + 0.5, 4);
+        expect(cost.basis).toMatch(/^capped at budget\.maxHours \(5 h\); 263537851 tokens at 6430 tokens\/s = 2 hosts x 3231\.2 tokens\/s x 0\.995 \(/);
+        expect(cost.basis).toMatch(
+            / would take 11\.9 h; 2 hosts, 0\.995x of linear scaling as measured for b2-ddp-liger-nonreentrant \(median tokens\/s of 2 x 2 against 1 x 4 GPUs, bench 2026-11-28\); spot max price 2 USD\/h x 2 instances = 4 USD\/h$/,
+        );
+    });
+
+    it("a recipe the multi-host bench did not run is linear and assumed, also b2 on another machine count", () => {
+        const b3 = estimateExperimentCost(onAws(2, { training: { ...g5.training, packingStrategy: "bfd" } }), bench);
+        expect(b3.basis).toContain("; 2 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
+        expect(b3.basis).toContain(" = 2 hosts x ");
+        expect(b3.basis).not.toContain(" x 0.995 ");
+        const three = estimateExperimentCost(onAws(3), bench);
+        expect(three.tokensPerSecond).toBe(9693.5);
+        expect(three.tokensPerSecond).toBeCloseTo(tps * 3, 1);
+        expect(three.basis).toContain("; 3 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
     });
 
     it("ssh with several machines: hours divided by their number, still no charge", () => {
@@ -181,7 +217,9 @@ describe("estimateExperimentCost on several hosts (linear scaling assumed, not b
         expect(cost).toMatchObject({ hours: 6.2181, usdPerHour: 0, usd: 0, tokensPerSecond: 11786, hosts: 2 });
         expect(cost.hours).toBeCloseTo(tokens / (5893 * 2) / 3600 + (2000 * (7533 / 300466)) / 3600 / 2, 4);
         expect(cost.basis).toMatch(/^263537851 tokens at 11786 tokens\/s = 2 hosts x 5893 tokens\/s \(a-reference /);
-        expect(cost.basis).toMatch(/; 2 hosts, linear scaling assumed \(multi-host not benchmarked\); ssh hosts: no instance charge$/);
+        expect(cost.basis).toMatch(
+            /; 2 hosts, linear scaling assumed \(likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines\); ssh hosts: no instance charge$/,
+        );
         expect(estimateExperimentCost(ref, bench).hours).toBe(12.4363);
     });
 });

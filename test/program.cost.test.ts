@@ -41,7 +41,7 @@ describe("estimateRunCost", () => {
             usd: 138.05,
             basis:
                 "budget.maxHours (10 h) as upper bound: training tokens unknown before data prep; " +
-                `3 hosts, linear scaling assumed (multi-host not benchmarked); g6.12xlarge on-demand 4.6016 USD/h x 3 instances = 13.8048 USD/h (${PRICE_SOURCE})`,
+                `3 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); g6.12xlarge on-demand 4.6016 USD/h x 3 instances = 13.8048 USD/h (${PRICE_SOURCE})`,
             hosts: 3,
         });
         const tokens = REFERENCE_TOKENS_PER_SECOND * 3600 * 8;
@@ -51,14 +51,14 @@ describe("estimateRunCost", () => {
             usd: 45.38,
             basis:
                 "144000000 tokens at 20000 tokens/s = 4 hosts x 5000 tokens/s; " +
-                `4 hosts, linear scaling assumed (multi-host not benchmarked); g5.12xlarge on-demand 5.672 USD/h x 4 instances = 22.688 USD/h (${PRICE_SOURCE})`,
+                `4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); g5.12xlarge on-demand 5.672 USD/h x 4 instances = 22.688 USD/h (${PRICE_SOURCE})`,
             hosts: 4,
         });
         expect(estimateRunCost({ targetKind: "ssh", trainTokens: tokens, maxHours: 24, hosts: 2 })).toEqual({
             hours: 4,
             usdPerHour: 0,
             usd: 0,
-            basis: "144000000 tokens at 10000 tokens/s = 2 hosts x 5000 tokens/s; 2 hosts, linear scaling assumed (multi-host not benchmarked); ssh hosts: no instance charge",
+            basis: "144000000 tokens at 10000 tokens/s = 2 hosts x 5000 tokens/s; 2 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ssh hosts: no instance charge",
             hosts: 2,
         });
         expect(estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", trainTokens: tokens, maxHours: 24, hosts: 1 })).toEqual(
