@@ -1,10 +1,11 @@
 // The `stacktune` command's pure parts: output formatting, the summary, recovery of a killed
-// update (locks, pending operations), `new` (derived stack file), and the environment it applies.
+// update (locks, pending operations), `new` (derived stack file), `logs --machine`, and the
+// environment it applies.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { pulumiEnvironment } from "../src/cli/stacktune";
+import { machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
 import { clearPendingOperations, findStackLocks, lockIsStale } from "../src/cli/stacktune/recover";
 import { formatOutputLine, formatSummary } from "../src/cli/stacktune/report";
 import { createStackFile, deriveStackFile, parseAssignment } from "../src/cli/stacktune/stackFile";
@@ -167,6 +168,18 @@ describe("stacktune new", () => {
         expect(fs.readdirSync(path.join(project, "stacks")).sort()).toEqual(["Pulumi.local-demo.yaml", "Pulumi.lr2.yaml"]);
         expect(() => createStackFile(project, "lr2", "local-demo", [])).toThrow("stacks/Pulumi.lr2.yaml exists already: choose another name");
         expect(() => createStackFile(project, "x", "nope", [])).toThrow("no stack file stacks/Pulumi.nope.yaml: pick one of stacks/");
+    });
+});
+
+describe("stacktune logs --machine", () => {
+    it("reads a machine rank, 0 when absent, and refuses anything but a whole number", () => {
+        expect(machineArgument(["mh"])).toBe(0);
+        expect(machineArgument(["mh", "--follow", "--machine", "1"])).toBe(1);
+        expect(machineArgument(["mh", "--machine", "12", "-f"])).toBe(12);
+        for (const bad of [["mh", "--machine"], ["mh", "--machine", "-1"], ["mh", "--machine", "one"], ["mh", "--machine", "1.5"]]) {
+            expect(() => machineArgument(bad)).toThrow(/^--machine needs a machine rank, a whole number \(0 is the main machine\), got /);
+        }
+        expect(() => machineArgument(["mh", "--machine"])).toThrow("got nothing");
     });
 });
 

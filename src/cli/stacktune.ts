@@ -4,7 +4,9 @@
  *   stacktune run <stack>                         recover an interrupted up, up (following progress),
  *                                                 release, and print the summary with the estimated cost
  *   stacktune status <stack>                      stack outputs, locks / pending operations, the job on the host
- *   stacktune logs <stack> [--follow]             the job's log on the host
+ *                                                 (on every machine of a multi-host run)
+ *   stacktune logs <stack> [--follow] [--machine N]
+ *                                                 the job's log on the host (machine N of several; default 0)
  *   stacktune down <stack>                        destroy everything of the stack
  *   stacktune new <name> --from <stack> [--set key=value]...
  *                                                 a new experiment stack file, validated and rendered
@@ -43,7 +45,7 @@ import {
 
 const TOOLS_ROOT = path.resolve(__dirname, "..", "..");
 const usage = `usage: stacktune run|status|logs|down|recover <stack>
-       stacktune logs <stack> [--follow]
+       stacktune logs <stack> [--follow] [--machine N]
        stacktune new <name> --from <stack> [--set key=value]...
        stacktune sweep <base-stack> --grid key=value,value... [--grid ...]... [--run] [--concurrency N]
            one stack per combination of the grids, e.g. --grid lora.r=8,16 --grid training.learningRate=1e-4,2e-4
@@ -194,16 +196,30 @@ async function run(ctx: Context): Promise<number> {
     return 0;
 }
 
-/** A shell on the job's host: this machine for `local`, SSH for `ssh` / `aws`. */
-function hostShell(ctx: Context, outputs: StackOutputs, script: string): { command: string; args: string[]; cleanup: () => void } {
+/** Machine ranks of the stack: one per `target.hosts` entry (ssh, aws), else just 0. */
+function machineRanks(ctx: Context, outputs: StackOutputs): number[] {
     const target = ctx.settings.target;
+    const count = target.kind === "ssh" ? clusterMachines(target).length : Math.max(1, outputs.machines?.length ?? 1);
+    return Array.from({ length: count }, (_, rank) => rank);
+}
+
+/**
+ * A shell on machine `rank`'s host: this machine for `local`, SSH for `ssh` / `aws`. Machine 0 (the
+ * main one) runs the merge and holds the summary; the others hold their own ranks' logs.
+ */
+function hostShell(ctx: Context, outputs: StackOutputs, script: string, rank = 0): { command: string; args: string[]; cleanup: () => void } {
+    const target = ctx.settings.target;
+    const ranks = machineRanks(ctx, outputs);
+    if (!ranks.includes(rank)) {
+        throw new UsageError(`--machine ${rank}: stacks/Pulumi.${ctx.stackName}.yaml has ${ranks.length} machine(s), ranks 0 to ${ranks.length - 1}`);
+    }
     if (target.kind === "local") return { command: "bash", args: ["-c", script], cleanup: () => undefined };
-    const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(outputs.hostAddress ?? "");
-    // Several machines: the main one (machine rank 0) runs the merge and holds the summary.
-    const main = target.kind === "ssh" ? clusterMachines(target)[0] : undefined;
-    const user = main !== undefined ? main.user : address?.[1];
-    const host = main !== undefined ? main.host : address?.[2];
-    const port = main !== undefined ? main.port : Number(address?.[3] ?? 22);
+    const listed = rank === 0 ? outputs.hostAddress : outputs.machines?.find((m) => m.rank === rank)?.address;
+    const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(listed ?? "");
+    const machine = target.kind === "ssh" ? clusterMachines(target)[rank] : undefined;
+    const user = machine !== undefined ? machine.user : address?.[1];
+    const host = machine !== undefined ? machine.host : address?.[2];
+    const port = machine !== undefined ? machine.port : Number(address?.[3] ?? 22);
     if (host === undefined || host === "none") throw new Error("the stack has no host now (hostAddress none): nothing to read");
     const keyPath = target.kind === "ssh" ? target.privateKeyPath : undefined;
     if (keyPath === undefined) {
@@ -226,18 +242,22 @@ function hostDir(dir: string): string {
     return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
 }
 
-/** The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted), starts, last event. */
-function jobReportScript(ctx: Context): string {
+/**
+ * The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted),
+ * starts, last event; `label` names the machine when there are several.
+ */
+function jobReportScript(ctx: Context, label = "job"): string {
     const dir = hostDir(runDirOf(ctx));
+    const name = `'  ${label.padEnd(18)}'`;
     return (
-        `d=${dir}; [ -d "$d" ] || { echo "  job               no run directory on the host"; exit 0; }; ` +
-        `printf '  %-18s%s (starts: %s)\\n' job "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
+        `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
+        `printf '%s%s (starts: %s)\\n' ${name} "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
         `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`
     );
 }
 
-async function onHost(ctx: Context, outputs: StackOutputs, script: string): Promise<number> {
-    const shell = hostShell(ctx, outputs, script);
+async function onHost(ctx: Context, outputs: StackOutputs, script: string, rank = 0): Promise<number> {
+    const shell = hostShell(ctx, outputs, script, rank);
     return new Promise((resolve) => {
         const child = spawn(shell.command, shell.args, { stdio: ["ignore", "pipe", "inherit"] });
         const out = lineWriter();
@@ -260,11 +280,22 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
     return outputsOf(await stack.outputs());
 }
 
-async function logs(ctx: Context, follow: boolean): Promise<number> {
+async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
     const dir = hostDir(runDirOf(ctx));
     const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
         (follow ? `exec tail -n 200 -F "$d/job.log" --pid="$(cat "$d/runner.pid" 2>/dev/null || echo 1)"` : `exec tail -n 200 "$d/job.log"`);
-    return onHost(ctx, await currentOutputs(ctx), script);
+    return onHost(ctx, await currentOutputs(ctx), script, rank);
+}
+
+/** `--machine N` of `stacktune logs`: a machine rank, 0 when absent. */
+export function machineArgument(args: string[]): number {
+    const at = args.indexOf("--machine");
+    if (at < 0) return 0;
+    const value = args[at + 1];
+    if (value === undefined || !/^\d+$/.test(value)) {
+        throw new UsageError(`--machine needs a machine rank, a whole number (0 is the main machine), got ${value ?? "nothing"}\n${usage}`);
+    }
+    return Number(value);
 }
 
 async function status(ctx: Context): Promise<number> {
@@ -282,12 +313,19 @@ async function status(ctx: Context): Promise<number> {
     const pending = exported.deployment.pending_operations?.length ?? 0;
     if (pending > 0) console.log(`  ${"pending ops".padEnd(18)}${pending} (from an interrupted update: \`stacktune run\` clears them)`);
     if (outputs.hostAddress === "none") return 0;
-    try {
-        return await onHost(ctx, outputs, jobReportScript(ctx));
-    } catch (error) {
-        console.log(`  job               ${(error as Error).message}`);
-        return 0;
+    // Every machine is asked, also after one fails to answer; the first failing exit code is returned.
+    const ranks = machineRanks(ctx, outputs);
+    let code = 0;
+    for (const rank of ranks) {
+        const label = ranks.length > 1 ? `job, machine ${rank}` : "job";
+        try {
+            const answered = await onHost(ctx, outputs, jobReportScript(ctx, label), rank);
+            if (code === 0) code = answered;
+        } catch (error) {
+            console.log(`  ${label.padEnd(18)}${(error as Error).message}`);
+        }
     }
+    return code;
 }
 
 async function down(ctx: Context): Promise<number> {
@@ -373,7 +411,7 @@ export async function main(argv: string[]): Promise<number> {
             case "status":
                 return await status(context(rest[0]));
             case "logs":
-                return await logs(context(rest[0]), rest.includes("--follow") || rest.includes("-f"));
+                return await logs(context(rest[0]), rest.includes("--follow") || rest.includes("-f"), machineArgument(rest));
             case "down":
                 return await down(context(rest[0]));
             case "recover": {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareSharedHostPython } from "./fixtures/host-python";
 import { startSshd, type Sshd } from "./fixtures/sshd";
 import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
 const USERS = ["stacktune-mh0", "stacktune-mh1"] as const;
@@ -27,6 +28,7 @@ let machines: Sshd[] = [];
 let shared: ReturnType<typeof prepareSharedHostPython>;
 let sharedDir: string;
 let project: PulumiProject;
+const stacktune = stacktuneRunner(() => project, "stacktune-e2e-passphrase");
 
 function settingsYaml(target: string, batch: { perDevice: number }): string {
     return `config:
@@ -159,6 +161,25 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         const tokens = (outputs.metrics as { train_tokens: number }).train_tokens;
         expect(tokens).toBeGreaterThan(0);
         twoMachineRun = { step: progress?.step ?? -1, total: progress?.total ?? -1, tokens };
+    });
+
+    it("stacktune status reads the job on every machine; logs --machine N reads that machine's log", async () => {
+        const status = await stacktune(["status", TWO]);
+        expect(status.code, status.output).toBe(0);
+        expect(status.output).toMatch(/ {2}job, machine 0 {4}succeeded \(starts: 1\)\n/);
+        expect(status.output).toMatch(/ {2}job, machine 1 {4}succeeded \(starts: 1\)\n/);
+
+        const main = await stacktune(["logs", TWO]);
+        expect(main.code, main.output).toBe(0);
+        expect(main.output).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"end"');
+        const worker = await stacktune(["logs", TWO, "--machine", "1"]);
+        expect(worker.code, worker.output).toBe(0);
+        expect(worker.output).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        expect(worker.output).not.toContain('"phase":"smoke","event":"end"');
+
+        const none = await stacktune(["logs", TWO, "--machine", "2"]);
+        expect(none.code).toBe(2);
+        expect(none.output).toContain(`--machine 2: stacks/Pulumi.${TWO}.yaml has 2 machine(s), ranks 0 to 1`);
     });
 
     it("a second up changes nothing and starts nothing on either machine", async () => {
