@@ -171,11 +171,14 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
 
         const main = await stacktune(["logs", TWO]);
         expect(main.code, main.output).toBe(0);
-        expect(main.output).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"end"');
+        // stacktune prints the job's progress and phase lines formatted for reading.
+        expect(main.output).toContain("[train] process 0 of 2 (local 0, MULTI_CPU, backend gloo)");
+        expect(main.output).toMatch(/\[smoke\] end after \d+s/);
         const worker = await stacktune(["logs", TWO, "--machine", "1"]);
         expect(worker.code, worker.output).toBe(0);
-        expect(worker.output).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}');
-        expect(worker.output).not.toContain('"phase":"smoke","event":"end"');
+        expect(worker.output).toContain("[train] process 1 of 2 (local 0, MULTI_CPU, backend gloo)");
+        expect(worker.output).toContain("[smoke] main machine only");
+        expect(worker.output).not.toMatch(/\[smoke\] end after/);
 
         const none = await stacktune(["logs", TWO, "--machine", "2"]);
         expect(none.code).toBe(2);
