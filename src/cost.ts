@@ -38,6 +38,10 @@ export const BENCH_RESULTS_FILE = "bench/results/2026-11-27-gpu-recipes.json";
 export const MULTI_HOST_RESULTS_FILE = "bench/results/2026-11-28-multihost-gpu.json";
 /** The recipe that file measured on several machines (bench/multihost.sh runs b2 and m2x2 only). */
 export const MULTI_HOST_BENCH_RECIPE = "b2-ddp-liger-nonreentrant";
+/** How many machines it measured (m2x2: 2 × 2 GPUs). */
+const MULTI_HOST_BENCH_MACHINES = 2;
+/** Said wherever the scaling is assumed: what was measured instead. */
+const MEASURED_ONLY = `multi-host measured only for ${MULTI_HOST_BENCH_RECIPE} on ${MULTI_HOST_BENCH_MACHINES} machines`;
 
 /**
  * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
@@ -101,7 +105,7 @@ export interface CostEstimate {
 }
 
 /** Linear scaling, said to be an assumption: what a multi-host estimate uses unless measured. */
-export function assumedScaling(hosts: number, why = `multi-host measured only for ${MULTI_HOST_BENCH_RECIPE} on 2 machines`): HostScaling {
+export function assumedScaling(hosts: number, why = MEASURED_ONLY): HostScaling {
     return { efficiency: 1, basis: `${hosts} hosts, linear scaling assumed (${why})` };
 }
 
@@ -124,7 +128,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     }
     const perHost = inputs.tokensPerSecond ?? REFERENCE_TOKENS_PER_SECOND;
     const scaling = inputs.scaling ?? assumedScaling(hosts);
-    const throughput = perHost * hosts * (hosts > 1 ? scaling.efficiency : 1);
+    const throughput = perHost * hosts * scaling.efficiency;
     const extra = inputs.extraHours ?? 0;
     const fromTokens = inputs.trainTokens !== undefined ? inputs.trainTokens / throughput / 3600 + extra : undefined;
     const hours = round(Math.min(fromTokens ?? inputs.maxHours, inputs.maxHours), 4);
@@ -217,7 +221,12 @@ export function multiHostThroughput(results: unknown): MultiHostThroughput {
     const r = results as { meta: { date: string }; comparisons: Record<string, { median_tokens_per_s_ratio?: number }> };
     const ratios = Object.values(r.comparisons ?? {}).flatMap((c) => (c.median_tokens_per_s_ratio !== undefined ? [c.median_tokens_per_s_ratio] : []));
     if (ratios.length === 0) throw new Error(`${MULTI_HOST_RESULTS_FILE} has no median_tokens_per_s_ratio in its comparisons`);
-    return { date: r.meta.date, recipe: MULTI_HOST_BENCH_RECIPE, machines: 2, efficiency: round(Math.min(1, ...ratios), 3) };
+    return {
+        date: r.meta.date,
+        recipe: MULTI_HOST_BENCH_RECIPE,
+        machines: MULTI_HOST_BENCH_MACHINES,
+        efficiency: round(Math.min(1, ...ratios), 3),
+    };
 }
 
 /** Extracts {@link BenchThroughput} from the results JSONs (recipes: `projection`, `dataset`; multi-host). */
@@ -276,10 +285,9 @@ export function hostScalingOf(recipe: string | undefined, strategy: Settings["di
             basis: `${hosts} hosts, ${m.efficiency}x of linear scaling as measured for ${m.recipe} (median tokens/s of 2 x 2 against 1 x 4 GPUs, bench ${m.date})`,
         };
     }
-    const measured = `multi-host measured only for ${m.recipe} on ${m.machines} machines`;
     return strategy === "deepspeed-zero3"
-        ? assumedScaling(hosts, `likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; ${measured}`)
-        : assumedScaling(hosts, measured);
+        ? assumedScaling(hosts, `likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; ${MEASURED_ONLY}`)
+        : assumedScaling(hosts);
 }
 
 /** The benchmarked recipe a run's settings match, or undefined (then the reference's speed is used). */

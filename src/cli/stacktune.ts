@@ -28,7 +28,7 @@ import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
-import { clusterMachines, loadSettingsFromStackFile, type Settings } from "../settings";
+import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
@@ -196,11 +196,9 @@ async function run(ctx: Context): Promise<number> {
     return 0;
 }
 
-/** Machine ranks of the stack: one per `target.hosts` entry (ssh, aws), else just 0. */
-function machineRanks(ctx: Context, outputs: StackOutputs): number[] {
-    const target = ctx.settings.target;
-    const count = target.kind === "ssh" ? clusterMachines(target).length : Math.max(1, outputs.machines?.length ?? 1);
-    return Array.from({ length: count }, (_, rank) => rank);
+/** Machine ranks of the stack: one per machine of `target.hosts`, else just 0. */
+function machineRanks(ctx: Context): number[] {
+    return Array.from({ length: machineCount(ctx.settings.target) }, (_, rank) => rank);
 }
 
 /**
@@ -209,7 +207,7 @@ function machineRanks(ctx: Context, outputs: StackOutputs): number[] {
  */
 function hostShell(ctx: Context, outputs: StackOutputs, script: string, rank = 0): { command: string; args: string[]; cleanup: () => void } {
     const target = ctx.settings.target;
-    const ranks = machineRanks(ctx, outputs);
+    const ranks = machineRanks(ctx);
     if (!ranks.includes(rank)) {
         throw new UsageError(`--machine ${rank}: stacks/Pulumi.${ctx.stackName}.yaml has ${ranks.length} machine(s), ranks 0 to ${ranks.length - 1}`);
     }
@@ -314,7 +312,7 @@ async function status(ctx: Context): Promise<number> {
     if (pending > 0) console.log(`  ${"pending ops".padEnd(18)}${pending} (from an interrupted update: \`stacktune run\` clears them)`);
     if (outputs.hostAddress === "none") return 0;
     // Every machine is asked, also after one fails to answer; the first failing exit code is returned.
-    const ranks = machineRanks(ctx, outputs);
+    const ranks = machineRanks(ctx);
     let code = 0;
     for (const rank of ranks) {
         const label = ranks.length > 1 ? `job, machine ${rank}` : "job";

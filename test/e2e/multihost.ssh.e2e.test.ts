@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareSharedHostPython } from "./fixtures/host-python";
 import { startSshd, type Sshd } from "./fixtures/sshd";
-import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { copyProject, E2E_PASSPHRASE, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -28,7 +28,7 @@ let machines: Sshd[] = [];
 let shared: ReturnType<typeof prepareSharedHostPython>;
 let sharedDir: string;
 let project: PulumiProject;
-const stacktune = stacktuneRunner(() => project, "stacktune-e2e-passphrase");
+const stacktune = stacktuneRunner(() => project, E2E_PASSPHRASE);
 
 function settingsYaml(target: string, batch: { perDevice: number }): string {
     return `config:

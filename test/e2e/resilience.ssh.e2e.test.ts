@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareHostPython, type HostPython } from "./fixtures/host-python";
 import { startSshd, type Sshd } from "./fixtures/sshd";
-import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { copyProject, E2E_PASSPHRASE, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -22,7 +22,7 @@ let sshd: Sshd;
 let host: HostPython;
 let project: PulumiProject;
 
-const stacktune = stacktuneRunner(() => project, "stacktune-e2e-passphrase");
+const stacktune = stacktuneRunner(() => project, E2E_PASSPHRASE);
 
 const runRoot = () => join(sshd.home, ".stacktune", "runs");
 const runDirs = () => (existsSync(runRoot()) ? readdirSync(runRoot()).map((d) => join(runRoot(), d)) : []);

@@ -12,6 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** What the program reads from the project (index.ts → src, python/ and images/ for the hash). */
+/** The passphrase of every e2e project's stacks (the pulumi CLI and `stacktune` runs alike). */
+export const E2E_PASSPHRASE = "stacktune-e2e-passphrase";
+
 const PROJECT_ENTRIES = ["Pulumi.yaml", "index.ts", "src", "python", "images", "tsconfig.json", "package.json"];
 
 export interface CliResult {
@@ -64,7 +67,7 @@ export function copyProject(repo: string, label: string): PulumiProject {
         PATH: `${join(repo, ".tools", "bin")}:${process.env.PATH ?? ""}`,
         PULUMI_HOME: pulumiHome,
         PULUMI_BACKEND_URL: `file://${stateDir}`,
-        PULUMI_CONFIG_PASSPHRASE: "stacktune-e2e-passphrase",
+        PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE,
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_NODEJS_TRANSPILE_ONLY: "true",
