@@ -9,6 +9,7 @@ import { machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
 import { clearPendingOperations, findStackLocks, lockIsStale } from "../src/cli/stacktune/recover";
 import { formatOutputLine, formatSummary } from "../src/cli/stacktune/report";
 import { createStackFile, deriveStackFile, parseAssignment } from "../src/cli/stacktune/stackFile";
+import { loadSettingsFromStackFile } from "../src/settings";
 
 const repo = path.resolve(__dirname, "..");
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-cli-"));
@@ -168,6 +169,57 @@ describe("stacktune new", () => {
         expect(fs.readdirSync(path.join(project, "stacks")).sort()).toEqual(["Pulumi.local-demo.yaml", "Pulumi.lr2.yaml"]);
         expect(() => createStackFile(project, "lr2", "local-demo", [])).toThrow("stacks/Pulumi.lr2.yaml exists already: choose another name");
         expect(() => createStackFile(project, "x", "nope", [])).toThrow("no stack file stacks/Pulumi.nope.yaml: pick one of stacks/");
+    });
+
+    it("gives the new stack its own model destinations (the README's `new x --from aws-g5`); a --set one must not be taken", () => {
+        const project = path.join(temp, "own-destinations");
+        fs.mkdirSync(path.join(project, "stacks"), { recursive: true });
+        for (const stack of ["aws-g5", "local-demo"]) {
+            fs.copyFileSync(path.join(repo, "stacks", `Pulumi.${stack}.yaml`), path.join(project, "stacks", `Pulumi.${stack}.yaml`));
+        }
+        createStackFile(project, "x", "aws-g5", []);
+        const x = path.join(project, "stacks", "Pulumi.x.yaml");
+        expect(fs.readFileSync(x, "utf8").split("\n")[0]).toBe(
+            "# Made by: stacktune new x --from aws-g5 " +
+                '--set hub.adapterRepo="your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x" ' +
+                '--set hub.mergedRepo="your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x"',
+        );
+        expect(loadSettingsFromStackFile(x).settings.hub).toMatchObject({
+            adapterRepo: "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x",
+            mergedRepo: "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x",
+        });
+        const training = fs.readFileSync(path.join(project, "rendered", "x", "training.yaml"), "utf8");
+        expect(training).toMatch(/^merged_repo_id: your-hf-user\/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x$/m);
+        expect(training).toMatch(/^hub_model_id: your-hf-user\/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x$/m);
+
+        // A name that extends the source's gets only the new part, as a sweep stack of that name would.
+        createStackFile(project, "aws-g5-lr2", "aws-g5", ["training.learningRate=2e-4"]);
+        expect(loadSettingsFromStackFile(path.join(project, "stacks", "Pulumi.aws-g5-lr2.yaml")).settings.hub.mergedRepo).toBe(
+            "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-lr2",
+        );
+        // The output store directory too, where the source sets one.
+        createStackFile(project, "demo2", "local-demo", []);
+        expect(loadSettingsFromStackFile(path.join(project, "stacks", "Pulumi.demo2.yaml")).settings.hub.localDir).toBe("~/.stacktune/models/local-demo-demo2");
+
+        // A destination given with --set is the user's, but never one another stack uses: nothing written.
+        expect(() => createStackFile(project, "y", "aws-g5", ["hub.mergedRepo=your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x"])).toThrow(
+            "stacks x and y both set stacktune:hub.mergedRepo to your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x",
+        );
+        expect(() => createStackFile(project, "z", "local-demo", ["hub.localDir=~/.stacktune/models/local-demo"])).toThrow(
+            "stacks local-demo and z both set stacktune:hub.localDir to ~/.stacktune/models/local-demo",
+        );
+        // A derived one that another stack has already is refused the same way: aws-g5-x would get x's repos.
+        expect(() => createStackFile(project, "aws-g5-x", "aws-g5", [])).toThrow(
+            "stacks aws-g5-x and x both set stacktune:hub.adapterRepo to your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x",
+        );
+        expect(fs.readdirSync(path.join(project, "stacks")).sort()).toEqual([
+            "Pulumi.aws-g5-lr2.yaml",
+            "Pulumi.aws-g5.yaml",
+            "Pulumi.demo2.yaml",
+            "Pulumi.local-demo.yaml",
+            "Pulumi.x.yaml",
+        ]);
+        expect(fs.readdirSync(path.join(project, "rendered")).sort()).toEqual(["aws-g5-lr2", "demo2", "x"]);
     });
 });
 
