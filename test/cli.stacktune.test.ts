@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
-import { clearPendingOperations, findStackLocks, lockIsStale } from "../src/cli/stacktune/recover";
+import { clearPendingOperations, findStackLocks, lockIsStale, unresolvedOperationsAdvice } from "../src/cli/stacktune/recover";
 import { formatOutputLine, formatSummary } from "../src/cli/stacktune/report";
 import { createStackFile, deriveStackFile, parseAssignment } from "../src/cli/stacktune/stackFile";
 import { loadSettingsFromStackFile } from "../src/settings";
@@ -121,7 +121,126 @@ describe("recovery of a killed update", () => {
         expect(state).toEqual({ version: 3, deployment: { manifest: { time: "t" }, resources: exported.deployment.resources } });
         expect(clearPendingOperations(state).cleared).toEqual([]);
     });
+
+    it("clears stacktune's own commands only: a pending create of an instance stops recovery, named with its URN and what to check", () => {
+        const exported = killedAwsUpdate();
+        const instanceUrn = "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance::experiment-host-instance";
+        const { state, cleared, unresolved } = clearPendingOperations(exported);
+        // `pulumi stack import` drops every pending operation: while one must stay, nothing is cleared.
+        expect(cleared).toEqual([]);
+        expect(state).toEqual(killedAwsUpdate());
+        expect(unresolved).toEqual([
+            {
+                type: "creating",
+                urn: instanceUrn,
+                resourceType: "aws:ec2/instance:Instance",
+                tags: { Name: "experiment-host", "stacktune:stack": "aws-g5", "stacktune:experiment": "0123456789abcdef" },
+            },
+        ]);
+        expect(unresolvedOperationsAdvice("aws-g5", unresolved).split("\n")).toEqual([
+            "recovery stops: the killed update left 1 operation(s) on resources other than stacktune's commands, and whether they happened is unknown; " +
+                "the state is left as it is (clearing them would hide what they made):",
+            `  ${instanceUrn} (aws:ec2/instance:Instance), interrupted while creating; tagged Name=experiment-host, stacktune:stack=aws-g5, stacktune:experiment=0123456789abcdef`,
+            "Interrupted while creating: it may exist, and bill, without being in the state. Look for it with its provider " +
+                "(an aws:ec2/instance:Instance: the EC2 console, or `aws ec2 describe-instances --filters Name=tag:stacktune:stack,Values=aws-g5`); then, with scripts/env.sh sourced:",
+            `  it exists:         pulumi refresh --stack aws-g5 --import-pending-creates '${instanceUrn}' --import-pending-creates <its id>`,
+            "  it does not exist: pulumi refresh --stack aws-g5 --clear-pending-creates",
+            "Then `stacktune run aws-g5` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.",
+        ]);
+
+        // With the instance resolved (the refresh removed its operation), the job's command is cleared.
+        const resolved = killedAwsUpdate();
+        resolved.deployment.pending_operations = (resolved.deployment.pending_operations as unknown[]).slice(0, 1);
+        const after = clearPendingOperations(resolved);
+        expect(after.unresolved).toEqual([]);
+        expect(after.cleared).toEqual([
+            {
+                type: "creating",
+                urn: "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:job:TrainingJob$command:remote:Command::experiment-job-run",
+                resourceType: "command:remote:Command",
+            },
+        ]);
+        const { pending_operations: _gone, ...rest } = resolved.deployment;
+        expect(after.state).toEqual({ version: 3, deployment: rest });
+    });
+
+    it("leaves any other operation on a cloud resource to `pulumi refresh`, by URN type", () => {
+        const exported = killedAwsUpdate();
+        const ops = exported.deployment.pending_operations as { type: string; resource: { urn: string; type: string } }[];
+        const groupUrn = "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/securityGroup:SecurityGroup::experiment-host-sg";
+        exported.deployment.pending_operations = [ops[0], { type: "deleting", resource: { urn: groupUrn, custom: true, type: "aws:ec2/securityGroup:SecurityGroup" } }];
+        const { cleared, unresolved } = clearPendingOperations(exported);
+        expect(cleared).toEqual([]);
+        expect(unresolved).toEqual([{ type: "deleting", urn: groupUrn, resourceType: "aws:ec2/securityGroup:SecurityGroup" }]);
+        const advice = unresolvedOperationsAdvice("aws-g5", unresolved).split("\n");
+        expect(advice.slice(1)).toEqual([
+            `  ${groupUrn} (aws:ec2/securityGroup:SecurityGroup), interrupted while deleting`,
+            "Interrupted while updating, deleting, reading or importing: pulumi refresh --stack aws-g5 (with scripts/env.sh sourced) reads the real state from the provider and clears the operation.",
+            "Then `stacktune run aws-g5` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.",
+        ]);
+    });
 });
+
+/**
+ * What `pulumi stack export` shows after an aws-g5 `up` was killed while the engine created the
+ * instance and the job's command: the shape of a real export (pulumi 3.248, a `command:local`
+ * create killed mid-flight), with the URNs and inputs an aws stack has.
+ */
+function killedAwsUpdate(): { version: number; deployment: Record<string, unknown> } {
+    const urn = (type: string, name: string) => `urn:pulumi:aws-g5::stacktune::${type}::${name}`;
+    const stack = urn("pulumi:pulumi:Stack", "stacktune-aws-g5");
+    const experiment = urn("stacktune:index:Experiment", "experiment");
+    const commandProvider = `${urn("pulumi:providers:command", "default_1_2_1")}::b452421d-b273-441c-9e69-4653685aa768`;
+    return {
+        version: 3,
+        deployment: {
+            manifest: { time: "2026-12-01T11:38:44.738703767Z", magic: "1c72415da0837d6b54e4fd59aa49d86e7a984759e60a944fc9ff1c8042addcfe", version: "v3.248.0" },
+            secrets_providers: { type: "passphrase", state: { salt: "v1:kRnAkjW8IUw=:v1:2fcysmj6JkcDpkv0:ZjV5MEibPrb38cu708GzuJTU7VAqDQ==" } },
+            resources: [
+                { urn: stack, custom: false, type: "pulumi:pulumi:Stack", created: "2026-12-01T11:38:36.487986451Z", modified: "2026-12-01T11:38:36.487986451Z" },
+                { urn: experiment, custom: false, type: "stacktune:index:Experiment", parent: stack },
+                {
+                    urn: urn("pulumi:providers:command", "default_1_2_1"),
+                    custom: true,
+                    id: "b452421d-b273-441c-9e69-4653685aa768",
+                    type: "pulumi:providers:command",
+                    inputs: { __internal: {}, version: "1.2.1" },
+                    outputs: { version: "1.2.1" },
+                },
+            ],
+            pending_operations: [
+                {
+                    resource: {
+                        urn: urn("stacktune:index:Experiment$stacktune:job:TrainingJob$command:remote:Command", "experiment-job-run"),
+                        custom: true,
+                        type: "command:remote:Command",
+                        inputs: { create: "bash start-or-attach.sh" },
+                        parent: urn("stacktune:index:Experiment$stacktune:job:TrainingJob", "experiment-job"),
+                        provider: commandProvider,
+                        propertyDependencies: { create: [] },
+                        replaceOnChanges: ["triggers[*]"],
+                    },
+                    type: "creating",
+                },
+                {
+                    resource: {
+                        urn: urn("stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance", "experiment-host-instance"),
+                        custom: true,
+                        type: "aws:ec2/instance:Instance",
+                        inputs: {
+                            instanceType: "g5.12xlarge",
+                            tags: { Name: "experiment-host", "stacktune:stack": "aws-g5", "stacktune:experiment": "0123456789abcdef" },
+                        },
+                        parent: urn("stacktune:index:Experiment$stacktune:aws:GpuHost", "experiment-host"),
+                        provider: `${urn("pulumi:providers:aws", "default_7_48_0")}::0b0ff54c-4dd4-4d41-8a63-7a8e4e3a1c11`,
+                    },
+                    type: "creating",
+                },
+            ],
+            metadata: {},
+        },
+    };
+}
 
 describe("stacktune new", () => {
     it("parses key=value as YAML scalars; an empty value removes the key; bad keys are refused", () => {
