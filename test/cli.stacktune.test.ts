@@ -117,7 +117,7 @@ describe("recovery of a killed update", () => {
             },
         };
         const { state, cleared } = clearPendingOperations(exported);
-        expect(cleared).toEqual([{ type: "creating", urn: exported.deployment.pending_operations[0]!.resource.urn }]);
+        expect(cleared).toEqual([{ type: "creating", urn: exported.deployment.pending_operations[0]!.resource.urn, resourceType: "command:local:Command" }]);
         expect(state).toEqual({ version: 3, deployment: { manifest: { time: "t" }, resources: exported.deployment.resources } });
         expect(clearPendingOperations(state).cleared).toEqual([]);
     });
