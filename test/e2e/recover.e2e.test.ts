@@ -4,7 +4,8 @@
  * `command:local:Command` and an `aws:ec2/instance:Instance` both interrupted while creating).
  * `stacktune recover` refuses (exit 1) naming the instance's URN and the refresh commands, and the
  * state still holds both operations; the advised `pulumi refresh --clear-pending-creates` resolves
- * them, after which recovery has nothing left to do.
+ * them, after which recovery has nothing left to do. A pending operation of stacktune's own command
+ * alone is cleared.
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,37 +32,40 @@ async function pendingOperations(): Promise<string[]> {
     return (state.deployment.pending_operations ?? []).map((op) => `${op.type} ${op.resource.urn}`);
 }
 
+const commandProvider = urn("pulumi:providers:command", "default_1_2_1");
+const commandOperation = {
+    resource: { urn: commandUrn, custom: true, type: "command:local:Command", inputs: { create: "bash start-or-attach.sh" }, provider: `${commandProvider}::b452421d-b273-441c-9e69-4653685aa768` },
+    type: "creating",
+};
+const instanceOperation = {
+    resource: {
+        urn: instanceUrn,
+        custom: true,
+        type: "aws:ec2/instance:Instance",
+        inputs: { instanceType: "g5.12xlarge", tags: { Name: "experiment-host", "stacktune:stack": "local-demo" } },
+        provider: `${urn("pulumi:providers:aws", "default_7_48_0")}::0b0ff54c-4dd4-4d41-8a63-7a8e4e3a1c11`,
+    },
+    type: "creating",
+};
+
+/** What the engine's journal holds when the process dies between "begin" and "end" of `pending`. */
+function writeKilledCheckpoint(pending: unknown[]): void {
+    const file = join(project.stateDir, ".pulumi", "stacks", "stacktune", "local-demo.json");
+    const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest: Record<string, unknown> } };
+    checkpoint.checkpoint.latest.resources = [
+        { urn: urn("pulumi:pulumi:Stack", "stacktune-local-demo"), custom: false, type: "pulumi:pulumi:Stack" },
+        { urn: commandProvider, custom: true, id: "b452421d-b273-441c-9e69-4653685aa768", type: "pulumi:providers:command", inputs: { __internal: {}, version: "1.2.1" }, outputs: { version: "1.2.1" } },
+    ];
+    checkpoint.checkpoint.latest.pending_operations = pending;
+    writeFileSync(file, JSON.stringify(checkpoint));
+}
+
 beforeAll(async () => {
     project = copyProject(REPO, "recover");
     copyFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), project.stackFile("local-demo"));
     const init = await pulumi(["stack", "init", "local-demo"]);
     expect(init.code, init.output).toBe(0);
-    // What the engine's journal holds when the process dies between "begin" and "end" of two creates.
-    const file = join(project.stateDir, ".pulumi", "stacks", "stacktune", "local-demo.json");
-    const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest: Record<string, unknown> } };
-    const stack = urn("pulumi:pulumi:Stack", "stacktune-local-demo");
-    const commandProvider = urn("pulumi:providers:command", "default_1_2_1");
-    checkpoint.checkpoint.latest.resources = [
-        { urn: stack, custom: false, type: "pulumi:pulumi:Stack" },
-        { urn: commandProvider, custom: true, id: "b452421d-b273-441c-9e69-4653685aa768", type: "pulumi:providers:command", inputs: { __internal: {}, version: "1.2.1" }, outputs: { version: "1.2.1" } },
-    ];
-    checkpoint.checkpoint.latest.pending_operations = [
-        {
-            resource: { urn: commandUrn, custom: true, type: "command:local:Command", inputs: { create: "bash start-or-attach.sh" }, provider: `${commandProvider}::b452421d-b273-441c-9e69-4653685aa768` },
-            type: "creating",
-        },
-        {
-            resource: {
-                urn: instanceUrn,
-                custom: true,
-                type: "aws:ec2/instance:Instance",
-                inputs: { instanceType: "g5.12xlarge", tags: { Name: "experiment-host", "stacktune:stack": "local-demo" } },
-                provider: `${urn("pulumi:providers:aws", "default_7_48_0")}::0b0ff54c-4dd4-4d41-8a63-7a8e4e3a1c11`,
-            },
-            type: "creating",
-        },
-    ];
-    writeFileSync(file, JSON.stringify(checkpoint));
+    writeKilledCheckpoint([commandOperation, instanceOperation]);
 });
 
 afterAll(() => {
@@ -96,5 +100,13 @@ describe("stacktune recover after a killed up with a pending instance create (re
         const again = await stacktune(["recover", "local-demo"]);
         expect(again.code, again.output).toBe(0);
         expect(again.output).toContain("[recover] nothing to recover");
+    });
+
+    it("clears a pending operation of stacktune's own command through the real stack import", async () => {
+        writeKilledCheckpoint([commandOperation]);
+        const r = await stacktune(["recover", "local-demo"]);
+        expect(r.code, r.output).toBe(0);
+        expect(r.output).toContain("[recover] dropped 1 pending operation(s) of the interrupted update: creating experiment-job-run");
+        expect(await pendingOperations()).toEqual([]);
     });
 });
