@@ -81,6 +81,34 @@ describe('npm run render', () => {
     expect(result.err).toContain('stacktune:lora.rank');
   });
 
+  it('fails when two stacks share a model destination, naming both stacks and the key', () => {
+    // aws-g6-r16 publishing to aws-g5's merged repo: each run would overwrite the other's model.
+    edit(
+      'stacks/Pulumi.aws-g6-r16.yaml',
+      'mergedRepo: your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-r16',
+      'mergedRepo: your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5',
+    );
+    expect(render('--root', root).status).toBe(2);
+    const result = render('--check', '--root', root);
+    expect(result.status).toBe(2);
+    expect(result.err).toContain(
+      'stacks aws-g5 and aws-g6-r16 both set stacktune:hub.mergedRepo to your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5',
+    );
+  });
+
+  it('counts the default output store directory of a stack without hub.mergedRepo as its destination', () => {
+    // `plain` keeps its model in the default ~/.stacktune/models/plain; `copy` names that directory.
+    const demo = readFileSync(join(root, 'stacks/Pulumi.local-demo.yaml'), 'utf8');
+    writeFileSync(join(root, 'stacks/Pulumi.plain.yaml'), demo.replace('  stacktune:hub:\n    localDir: ~/.stacktune/models/local-demo\n', ''));
+    writeFileSync(join(root, 'stacks/Pulumi.copy.yaml'), demo.replace('models/local-demo', 'models/plain'));
+    expect(render('--root', root).status).toBe(2);
+    const result = render('--check', '--root', root);
+    expect(result.status).toBe(2);
+    expect(result.err).toContain(
+      'stacks copy and plain both set stacktune:hub.localDir to ~/.stacktune/models/plain (plain: its default, having no hub.mergedRepo)',
+    );
+  });
+
   it('exits non-zero from the command line too (npm run render -- --check)', () => {
     edit('stacks/Pulumi.local-demo.yaml', 'maxSteps: 10', 'maxSteps: 20');
     const result = spawnSync('npx', ['tsx', 'src/cli/render.ts', '--check', '--root', root], { encoding: 'utf8' });

@@ -6,9 +6,10 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
-import { clearPendingOperations, findStackLocks, lockIsStale } from "../src/cli/stacktune/recover";
+import { clearPendingOperations, findStackLocks, lockIsStale, unresolvedOperationsAdvice } from "../src/cli/stacktune/recover";
 import { formatOutputLine, formatSummary } from "../src/cli/stacktune/report";
 import { createStackFile, deriveStackFile, parseAssignment } from "../src/cli/stacktune/stackFile";
+import { loadSettingsFromStackFile } from "../src/settings";
 
 const repo = path.resolve(__dirname, "..");
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-cli-"));
@@ -116,11 +117,130 @@ describe("recovery of a killed update", () => {
             },
         };
         const { state, cleared } = clearPendingOperations(exported);
-        expect(cleared).toEqual([{ type: "creating", urn: exported.deployment.pending_operations[0]!.resource.urn }]);
+        expect(cleared).toEqual([{ type: "creating", urn: exported.deployment.pending_operations[0]!.resource.urn, resourceType: "command:local:Command" }]);
         expect(state).toEqual({ version: 3, deployment: { manifest: { time: "t" }, resources: exported.deployment.resources } });
         expect(clearPendingOperations(state).cleared).toEqual([]);
     });
+
+    it("clears stacktune's own commands only: a pending create of an instance stops recovery, named with its URN and what to check", () => {
+        const exported = killedAwsUpdate();
+        const instanceUrn = "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance::experiment-host-instance";
+        const { state, cleared, unresolved } = clearPendingOperations(exported);
+        // `pulumi stack import` drops every pending operation: while one must stay, nothing is cleared.
+        expect(cleared).toEqual([]);
+        expect(state).toEqual(killedAwsUpdate());
+        expect(unresolved).toEqual([
+            {
+                type: "creating",
+                urn: instanceUrn,
+                resourceType: "aws:ec2/instance:Instance",
+                tags: { Name: "experiment-host", "stacktune:stack": "aws-g5", "stacktune:experiment": "0123456789abcdef" },
+            },
+        ]);
+        expect(unresolvedOperationsAdvice("aws-g5", unresolved).split("\n")).toEqual([
+            "recovery stops: the killed update left 1 operation(s) on resources other than stacktune's commands, and whether they happened is unknown; " +
+                "the state is left as it is (clearing them would hide what they made):",
+            `  ${instanceUrn} (aws:ec2/instance:Instance), interrupted while creating; tagged Name=experiment-host, stacktune:stack=aws-g5, stacktune:experiment=0123456789abcdef`,
+            "Interrupted while creating: it may exist, and bill, without being in the state. Look for it with its provider " +
+                "(an aws:ec2/instance:Instance: the EC2 console, or `aws ec2 describe-instances --filters Name=tag:stacktune:stack,Values=aws-g5`); then, with scripts/env.sh sourced:",
+            `  it exists:         pulumi refresh --stack aws-g5 --import-pending-creates '${instanceUrn}' --import-pending-creates <its id>`,
+            "  it does not exist: pulumi refresh --stack aws-g5 --clear-pending-creates",
+            "Then `stacktune run aws-g5` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.",
+        ]);
+
+        // With the instance resolved (the refresh removed its operation), the job's command is cleared.
+        const resolved = killedAwsUpdate();
+        resolved.deployment.pending_operations = (resolved.deployment.pending_operations as unknown[]).slice(0, 1);
+        const after = clearPendingOperations(resolved);
+        expect(after.unresolved).toEqual([]);
+        expect(after.cleared).toEqual([
+            {
+                type: "creating",
+                urn: "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:job:TrainingJob$command:remote:Command::experiment-job-run",
+                resourceType: "command:remote:Command",
+            },
+        ]);
+        const { pending_operations: _gone, ...rest } = resolved.deployment;
+        expect(after.state).toEqual({ version: 3, deployment: rest });
+    });
+
+    it("leaves any other operation on a cloud resource to `pulumi refresh`, by URN type", () => {
+        const exported = killedAwsUpdate();
+        const ops = exported.deployment.pending_operations as { type: string; resource: { urn: string; type: string } }[];
+        const groupUrn = "urn:pulumi:aws-g5::stacktune::stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/securityGroup:SecurityGroup::experiment-host-sg";
+        exported.deployment.pending_operations = [ops[0], { type: "deleting", resource: { urn: groupUrn, custom: true, type: "aws:ec2/securityGroup:SecurityGroup" } }];
+        const { cleared, unresolved } = clearPendingOperations(exported);
+        expect(cleared).toEqual([]);
+        expect(unresolved).toEqual([{ type: "deleting", urn: groupUrn, resourceType: "aws:ec2/securityGroup:SecurityGroup" }]);
+        const advice = unresolvedOperationsAdvice("aws-g5", unresolved).split("\n");
+        expect(advice.slice(1)).toEqual([
+            `  ${groupUrn} (aws:ec2/securityGroup:SecurityGroup), interrupted while deleting`,
+            "Interrupted while updating, deleting, reading or importing: pulumi refresh --stack aws-g5 (with scripts/env.sh sourced) reads the real state from the provider and clears the operation.",
+            "Then `stacktune run aws-g5` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.",
+        ]);
+    });
 });
+
+/**
+ * What `pulumi stack export` shows after an aws-g5 `up` was killed while the engine created the
+ * instance and the job's command: the shape of a real export (pulumi 3.248, a `command:local`
+ * create killed mid-flight), with the URNs and inputs an aws stack has.
+ */
+function killedAwsUpdate(): { version: number; deployment: Record<string, unknown> } {
+    const urn = (type: string, name: string) => `urn:pulumi:aws-g5::stacktune::${type}::${name}`;
+    const stack = urn("pulumi:pulumi:Stack", "stacktune-aws-g5");
+    const experiment = urn("stacktune:index:Experiment", "experiment");
+    const commandProvider = `${urn("pulumi:providers:command", "default_1_2_1")}::b452421d-b273-441c-9e69-4653685aa768`;
+    return {
+        version: 3,
+        deployment: {
+            manifest: { time: "2026-12-01T11:38:44.738703767Z", magic: "1c72415da0837d6b54e4fd59aa49d86e7a984759e60a944fc9ff1c8042addcfe", version: "v3.248.0" },
+            secrets_providers: { type: "passphrase", state: { salt: "v1:kRnAkjW8IUw=:v1:2fcysmj6JkcDpkv0:ZjV5MEibPrb38cu708GzuJTU7VAqDQ==" } },
+            resources: [
+                { urn: stack, custom: false, type: "pulumi:pulumi:Stack", created: "2026-12-01T11:38:36.487986451Z", modified: "2026-12-01T11:38:36.487986451Z" },
+                { urn: experiment, custom: false, type: "stacktune:index:Experiment", parent: stack },
+                {
+                    urn: urn("pulumi:providers:command", "default_1_2_1"),
+                    custom: true,
+                    id: "b452421d-b273-441c-9e69-4653685aa768",
+                    type: "pulumi:providers:command",
+                    inputs: { __internal: {}, version: "1.2.1" },
+                    outputs: { version: "1.2.1" },
+                },
+            ],
+            pending_operations: [
+                {
+                    resource: {
+                        urn: urn("stacktune:index:Experiment$stacktune:job:TrainingJob$command:remote:Command", "experiment-job-run"),
+                        custom: true,
+                        type: "command:remote:Command",
+                        inputs: { create: "bash start-or-attach.sh" },
+                        parent: urn("stacktune:index:Experiment$stacktune:job:TrainingJob", "experiment-job"),
+                        provider: commandProvider,
+                        propertyDependencies: { create: [] },
+                        replaceOnChanges: ["triggers[*]"],
+                    },
+                    type: "creating",
+                },
+                {
+                    resource: {
+                        urn: urn("stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance", "experiment-host-instance"),
+                        custom: true,
+                        type: "aws:ec2/instance:Instance",
+                        inputs: {
+                            instanceType: "g5.12xlarge",
+                            tags: { Name: "experiment-host", "stacktune:stack": "aws-g5", "stacktune:experiment": "0123456789abcdef" },
+                        },
+                        parent: urn("stacktune:index:Experiment$stacktune:aws:GpuHost", "experiment-host"),
+                        provider: `${urn("pulumi:providers:aws", "default_7_48_0")}::0b0ff54c-4dd4-4d41-8a63-7a8e4e3a1c11`,
+                    },
+                    type: "creating",
+                },
+            ],
+            metadata: {},
+        },
+    };
+}
 
 describe("stacktune new", () => {
     it("parses key=value as YAML scalars; an empty value removes the key; bad keys are refused", () => {
@@ -168,6 +288,57 @@ describe("stacktune new", () => {
         expect(fs.readdirSync(path.join(project, "stacks")).sort()).toEqual(["Pulumi.local-demo.yaml", "Pulumi.lr2.yaml"]);
         expect(() => createStackFile(project, "lr2", "local-demo", [])).toThrow("stacks/Pulumi.lr2.yaml exists already: choose another name");
         expect(() => createStackFile(project, "x", "nope", [])).toThrow("no stack file stacks/Pulumi.nope.yaml: pick one of stacks/");
+    });
+
+    it("gives the new stack its own model destinations (the README's `new x --from aws-g5`); a --set one must not be taken", () => {
+        const project = path.join(temp, "own-destinations");
+        fs.mkdirSync(path.join(project, "stacks"), { recursive: true });
+        for (const stack of ["aws-g5", "local-demo"]) {
+            fs.copyFileSync(path.join(repo, "stacks", `Pulumi.${stack}.yaml`), path.join(project, "stacks", `Pulumi.${stack}.yaml`));
+        }
+        createStackFile(project, "x", "aws-g5", []);
+        const x = path.join(project, "stacks", "Pulumi.x.yaml");
+        expect(fs.readFileSync(x, "utf8").split("\n")[0]).toBe(
+            "# Made by: stacktune new x --from aws-g5 " +
+                '--set hub.adapterRepo="your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x" ' +
+                '--set hub.mergedRepo="your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x"',
+        );
+        expect(loadSettingsFromStackFile(x).settings.hub).toMatchObject({
+            adapterRepo: "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x",
+            mergedRepo: "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x",
+        });
+        const training = fs.readFileSync(path.join(project, "rendered", "x", "training.yaml"), "utf8");
+        expect(training).toMatch(/^merged_repo_id: your-hf-user\/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x$/m);
+        expect(training).toMatch(/^hub_model_id: your-hf-user\/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x$/m);
+
+        // A name that extends the source's gets only the new part, as a sweep stack of that name would.
+        createStackFile(project, "aws-g5-lr2", "aws-g5", ["training.learningRate=2e-4"]);
+        expect(loadSettingsFromStackFile(path.join(project, "stacks", "Pulumi.aws-g5-lr2.yaml")).settings.hub.mergedRepo).toBe(
+            "your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-lr2",
+        );
+        // The output store directory too, where the source sets one.
+        createStackFile(project, "demo2", "local-demo", []);
+        expect(loadSettingsFromStackFile(path.join(project, "stacks", "Pulumi.demo2.yaml")).settings.hub.localDir).toBe("~/.stacktune/models/local-demo-demo2");
+
+        // A destination given with --set is the user's, but never one another stack uses: nothing written.
+        expect(() => createStackFile(project, "y", "aws-g5", ["hub.mergedRepo=your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x"])).toThrow(
+            "stacks x and y both set stacktune:hub.mergedRepo to your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-g5-x",
+        );
+        expect(() => createStackFile(project, "z", "local-demo", ["hub.localDir=~/.stacktune/models/local-demo"])).toThrow(
+            "stacks local-demo and z both set stacktune:hub.localDir to ~/.stacktune/models/local-demo",
+        );
+        // A derived one that another stack has already is refused the same way: aws-g5-x would get x's repos.
+        expect(() => createStackFile(project, "aws-g5-x", "aws-g5", [])).toThrow(
+            "stacks aws-g5-x and x both set stacktune:hub.adapterRepo to your-hf-user/Meta-Llama-3-8B-Instruct-OpenHermes-qlora-adapter-g5-x",
+        );
+        expect(fs.readdirSync(path.join(project, "stacks")).sort()).toEqual([
+            "Pulumi.aws-g5-lr2.yaml",
+            "Pulumi.aws-g5.yaml",
+            "Pulumi.demo2.yaml",
+            "Pulumi.local-demo.yaml",
+            "Pulumi.x.yaml",
+        ]);
+        expect(fs.readdirSync(path.join(project, "rendered")).sort()).toEqual(["aws-g5-lr2", "demo2", "x"]);
     });
 });
 

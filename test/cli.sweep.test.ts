@@ -205,6 +205,18 @@ describe("writing a sweep", () => {
         expect(fs.readFileSync(edited, "utf8")).toContain("r: 32");
     });
 
+    it("writes nothing when a sweep stack would share a model destination with another stack, naming both", () => {
+        // A hand-made stack keeping its model where the sweep's lora.r=4 stack would.
+        const demo = fs.readFileSync(path.join(project, "stacks", "Pulumi.local-demo.yaml"), "utf8");
+        fs.writeFileSync(path.join(project, "stacks", "Pulumi.mine.yaml"), demo.replace("models/local-demo", "models/local-demo-r4"));
+        expect(() => writeSweep(project, "local-demo", [{ key: "lora.r", values: ["4", "8"] }])).toThrow(
+            "stacks local-demo-r4 and mine both set stacktune:hub.localDir to ~/.stacktune/models/local-demo-r4",
+        );
+        expect(stacksIn()).toEqual(["Pulumi.local-demo.yaml", "Pulumi.mine.yaml"]);
+        expect(fs.existsSync(path.join(project, "rendered"))).toBe(false);
+        expect(fs.existsSync(path.join(project, "stacks", "sweeps"))).toBe(false);
+    });
+
     it("compares stack files by what they configure", () => {
         const made = "# Made by: x\nconfig:\n  stacktune:lora:\n    r: 8\n";
         expect(sameStackFile("config:\n  stacktune:lora: {r: 8}\nencryptionsalt: v1:x\n", made)).toBe(true);

@@ -3,10 +3,12 @@
  *
  * Writes rendered/<stack>/{accelerate.yaml, training.yaml, launch.sh[, cloud-init.yaml]} for every
  * stacks/Pulumi.<stack>.yaml. With --check it writes nothing and exits 1 naming every stale,
- * missing or extra file (with its diff), 0 when rendered/ is up to date. Invalid settings: the
- * settings error is printed and the exit status is 2.
+ * missing or extra file (with its diff), 0 when rendered/ is up to date. Invalid settings, or two
+ * stacks naming one model destination (src/render/destinations.ts): the error is printed and the
+ * exit status is 2.
  */
 import { resolve } from 'node:path';
+import { describeClash, findDestinationClashes } from '../render/destinations';
 import { unifiedDiff } from '../render/lineDiff';
 import {
   type RenderedFileProblem,
@@ -62,13 +64,23 @@ export function main(argv: readonly string[]): number {
   }
   const { stacks, invalid } = renderStacks(args.root);
   for (const { error } of invalid) console.error(`${error.message}\n`);
+  const shared = findDestinationClashes(stacks.map(({ stack, settings }) => ({ stack, hub: settings.hub })));
+  if (shared.length > 0) {
+    console.error(
+      `${shared.map(describeClash).join('\n')}\n` +
+        "Two stacks sharing a model destination overwrite each other's model and each retrains after the other ran: " +
+        'give each stack its own hub.adapterRepo / hub.mergedRepo / hub.localDir (`stacktune new` and `sweep` derive one per stack).\n',
+    );
+  }
+  // Settings problems, of one stack or between stacks.
+  const settingsFailed = invalid.length > 0 || shared.length > 0;
   const expected = expectedRenderedFiles(stacks);
   const skip = invalid.map(({ stackFile }) => /Pulumi\.(.+)\.yaml$/.exec(stackFile)?.[1] ?? '');
 
   if (args.check) {
     const problems = checkRendered(args.root, expected, skip);
     for (const problem of problems) console.log(describe(problem));
-    if (invalid.length > 0) return 2;
+    if (settingsFailed) return 2;
     if (problems.length > 0) {
       console.error(
         `render --check: ${problems.length} rendered file(s) out of date: ${problems.map((p) => p.path).join(', ')}\n` +
@@ -86,9 +98,10 @@ export function main(argv: readonly string[]): number {
   }
   console.log(
     `render: ${stacks.length} stacks, ${expected.size} files, ${fixed.length} changed` +
-      (invalid.length > 0 ? `; ${invalid.length} stack(s) skipped for invalid settings` : ''),
+      (invalid.length > 0 ? `; ${invalid.length} stack(s) skipped for invalid settings` : '') +
+      (shared.length > 0 ? `; ${shared.length} model destination(s) shared by two stacks` : ''),
   );
-  return invalid.length > 0 ? 2 : 0;
+  return settingsFailed ? 2 : 0;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -30,7 +30,7 @@ import { planExperiment } from "../experiment";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
-import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
+import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
 import {
     formatSweepPlan,
@@ -130,7 +130,8 @@ function outputsOf(raw: Record<string, { value: unknown }>): StackOutputs {
 
 /**
  * Clears what a killed `pulumi up` left behind: its lock (only when its process is gone) and the
- * pending operations in the state. Returns what it did, in words.
+ * pending operations of stacktune's commands in the state; throws, saying what to check, when an
+ * operation on another resource is pending (recover.ts). Returns what it did, in words.
  */
 async function recover(ctx: Context, stack: Stack): Promise<string[]> {
     const done: string[] = [];
@@ -148,7 +149,11 @@ async function recover(ctx: Context, stack: Stack): Promise<string[]> {
         }
     }
     const exported = await stack.exportStack();
-    const { state, cleared } = clearPendingOperations(exported);
+    const { state, cleared, unresolved } = clearPendingOperations(exported);
+    if (unresolved.length > 0) {
+        for (const line of done) console.log(`[recover] ${line}`);
+        throw new Error(unresolvedOperationsAdvice(ctx.stackName, unresolved));
+    }
     if (cleared.length > 0) {
         await stack.importStack(state);
         done.push(
@@ -307,9 +312,12 @@ async function status(ctx: Context): Promise<number> {
             console.log(`  ${"update".padEnd(18)}${stale ? "interrupted (its process is gone): `stacktune run` recovers it" : `running (pid ${lock.pid})`}`);
         }
     }
-    const exported = (await stack.exportStack()) as unknown as { deployment: { pending_operations?: unknown[] } };
-    const pending = exported.deployment.pending_operations?.length ?? 0;
-    if (pending > 0) console.log(`  ${"pending ops".padEnd(18)}${pending} (from an interrupted update: \`stacktune run\` clears them)`);
+    const { cleared, unresolved } = clearPendingOperations(await stack.exportStack());
+    if (unresolved.length > 0) {
+        console.log(`  ${"pending ops".padEnd(18)}${unresolved.length} on resources other than stacktune's commands, from an interrupted update: \`stacktune recover ${ctx.stackName}\` says what to check`);
+    } else if (cleared.length > 0) {
+        console.log(`  ${"pending ops".padEnd(18)}${cleared.length} (from an interrupted update: \`stacktune run\` clears them)`);
+    }
     if (outputs.hostAddress === "none") return 0;
     // Every machine is asked, also after one fails to answer; the first failing exit code is returned.
     const ranks = machineRanks(ctx);

@@ -15,7 +15,18 @@ export {
 } from './cloudInit';
 export { generatedHeader, stackFilePath } from './header';
 export { type LaunchPhase, launchEnvironment, launchPhases, renderLaunchScript } from './launch';
-export { defaultOutputStoreDir, renderTrainingConfig, runDirPaths, smokeTest, trainingConfig } from './training';
+export {
+  type DestinationClash,
+  type HubDestinations,
+  type ModelDestinations,
+  defaultOutputStoreDir,
+  describeClash,
+  destinationKeys,
+  findDestinationClashes,
+  modelDestinations,
+  ownDestinations,
+} from './destinations';
+export { renderTrainingConfig, runDirPaths, smokeTest, trainingConfig } from './training';
 
 /** Names of the rendered files, as uploaded to the run directory and committed under rendered/. */
 export const renderedFileNames = {

@@ -1,4 +1,5 @@
 import { type Settings, machineCount, runsOnCpu } from '../settings';
+import { modelDestinations } from './destinations';
 import { generatedHeader } from './header';
 import { toYaml, yamlFloat } from './yaml';
 
@@ -21,11 +22,6 @@ export const smokeTest = {
   maxNewTokens: 32,
 } as const;
 
-/** Output store on the host when the merged model goes to no Hub repo (contracts §1 `hub`). */
-export function defaultOutputStoreDir(stackName: string): string {
-  return `~/.stacktune/models/${stackName}`;
-}
-
 /** Drops keys whose value is `undefined` or `null` (optional keys are omitted, contracts §4). */
 function withoutUnset(entries: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined && v !== null));
@@ -41,8 +37,7 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
   const cpu = runsOnCpu(settings);
   const pushAdapter = hub.adapterRepo !== undefined;
   // The merged model goes to its repo, or else to the output store on the host.
-  const outputStoreDir =
-    hub.localDir ?? (hub.mergedRepo === undefined ? defaultOutputStoreDir(stackName) : undefined);
+  const outputStoreDir = modelDestinations(hub, stackName).localDir;
 
   return withoutUnset({
     // Model, 4-bit quantization, LoRA

@@ -1,12 +1,14 @@
 /**
  * `stacktune new <name> --from <stack> --set key=value…`: a new experiment's stack file, derived
- * from an existing one, validated and rendered like every committed stack.
+ * from an existing one, validated and rendered like every committed stack, with its own model
+ * destinations (src/render/destinations.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import { isMap, isNode, parse as parseYaml, parseDocument } from "yaml";
-import { renderAll } from "../../render";
-import { loadSettingsFromStackFile } from "../../settings";
+import { type HubDestinations, describeClash, destinationKeys, findDestinationClashes, ownDestinations, renderAll } from "../../render";
+import { listStacks } from "../../render/stacks";
+import { loadSettingsFromStackFile, SettingsError, type Settings } from "../../settings";
 
 /**
  * `training.learningRate=2e-4` → path [stacktune:training, learningRate], value 0.0002 (a YAML
@@ -47,6 +49,43 @@ export function deriveStackFile(sourceText: string, from: string, name: string, 
     return made + `# Run it:  stacktune run ${name}\n` + doc.toString({ lineWidth: 0 });
 }
 
+/**
+ * `--set` assignments giving a stack made from a source with hub settings `sourceHub` its own
+ * destinations ({@link ownDestinations}), for the keys `assignments` leave to the source (a
+ * destination the user sets, or removes, is theirs).
+ */
+export function ownDestinationAssignments(sourceHub: HubDestinations, from: string, name: string, assignments: readonly string[] = []): string[] {
+    const assigned = assignments.map((a) => parseAssignment(a).path).filter((p) => p[0] === "stacktune:hub");
+    const own = ownDestinations(sourceHub, from, name);
+    return destinationKeys.flatMap((key) => {
+        const value = own[key];
+        if (value === undefined || assigned.some((p) => p.length === 1 || p[1] === key)) return [];
+        return [`hub.${key}=${JSON.stringify(value)}`];
+    });
+}
+
+/**
+ * The destinations `made` (stacks about to be written) share with each other or with another stack
+ * in stacks/ (a stack file of the same name is replaced by the made one), in words. An invalid
+ * stack file in stacks/ is left to `npm run render`, which names it.
+ */
+export function sharedDestinations(projectDir: string, made: readonly { stack: string; hub: HubDestinations }[]): string[] {
+    const names = new Set(made.map((m) => m.stack));
+    const others = listStacks(projectDir)
+        .filter((stack) => !names.has(stack))
+        .flatMap((stack) => {
+            try {
+                return [{ stack, hub: loadSettingsFromStackFile(path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`)).settings.hub }];
+            } catch (error) {
+                if (error instanceof SettingsError) return [];
+                throw error;
+            }
+        });
+    return findDestinationClashes([...others, ...made])
+        .filter((clash) => clash.stacks.some((use) => names.has(use.stack)))
+        .map(describeClash);
+}
+
 /** Writes stacks/Pulumi.<name>.yaml and rendered/<name>/ after validating; nothing is written when invalid. */
 export function createStackFile(
     projectDir: string,
@@ -61,15 +100,33 @@ export function createStackFile(
     const target = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
     if (!fs.existsSync(source)) throw new Error(`no stack file ${path.relative(projectDir, source)}: pick one of stacks/`);
     if (fs.existsSync(target)) throw new Error(`${path.relative(projectDir, target)} exists already: choose another name`);
-    const text = deriveStackFile(fs.readFileSync(source, "utf8"), from, name, assignments);
+    const sourceText = fs.readFileSync(source, "utf8");
     // Validate through the same loader `render` and the program use, on a scratch copy.
     const scratch = fs.mkdtempSync(path.join(path.dirname(target), ".new-"));
     const scratchFile = path.join(scratch, path.basename(target));
-    let files: Map<string, string>;
-    try {
+    const validate = (text: string): { settings: Settings; files: Map<string, string> } => {
         fs.writeFileSync(scratchFile, text);
         const { settings } = loadSettingsFromStackFile(scratchFile);
-        files = renderAll(settings, name);
+        return { settings, files: renderAll(settings, name) };
+    };
+    let text = deriveStackFile(sourceText, from, name, assignments);
+    let files: Map<string, string>;
+    try {
+        let made = validate(text);
+        // The source's destinations (those the user left to it) become this stack's own.
+        const own = ownDestinationAssignments(made.settings.hub, from, name, assignments);
+        if (own.length > 0) {
+            text = deriveStackFile(sourceText, from, name, [...assignments, ...own]);
+            made = validate(text);
+        }
+        const shared = sharedDestinations(projectDir, [{ stack: name, hub: made.settings.hub }]);
+        if (shared.length > 0) {
+            throw new Error(
+                `${shared.join("\n")}\nnothing written: two stacks sharing a model destination overwrite each other's model and each ` +
+                    `retrains after the other ran; give ${name} its own with --set hub.<key>=<a repo or directory no other stack uses>`,
+            );
+        }
+        files = made.files;
     } catch (error) {
         // Name the file the user asked for, not the scratch copy.
         (error as Error).message = (error as Error).message.split(scratchFile).join(path.relative(projectDir, target));

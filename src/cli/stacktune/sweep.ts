@@ -10,9 +10,10 @@ import * as os from "os";
 import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
+import { type HubDestinations, destinationKeys } from "../../render";
 import { loadSettingsFromStackFile, type Settings } from "../../settings";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
-import { createStackFile, parseAssignment } from "./stackFile";
+import { createStackFile, ownDestinationAssignments, parseAssignment, sharedDestinations } from "./stackFile";
 
 export const sweepUsage = "stacktune sweep <base-stack> --grid key=value,value... [--grid key=value,value...]... [--run] [--concurrency N]";
 
@@ -37,14 +38,6 @@ export interface SweepArgs {
     /** @default 2 */
     concurrency: number;
 }
-
-/**
- * Where a stack's model goes. Each sweep stack gets its own (the base's value + `-<suffix>`), so no
- * two runs of a sweep publish to the same repo or write the same directory; for that reason these
- * keys cannot be grid keys.
- */
-const DESTINATION_KEYS = ["adapterRepo", "mergedRepo", "localDir"] as const;
-type Destinations = Partial<Record<(typeof DESTINATION_KEYS)[number], string>>;
 
 /** Pulumi refuses longer stack names. */
 const MAX_STACK_NAME = 100;
@@ -80,7 +73,8 @@ export function parseGridArgument(argument: string): GridAxis {
     if (key.split(".").some((part) => part === "")) {
         throw new SweepUsageError(`--grid key "${key}" must be a dotted path such as training.learningRate`);
     }
-    if (key === "hub" || DESTINATION_KEYS.some((d) => key === `hub.${d}`)) {
+    // Each sweep stack gets its own destinations (ownDestinations): a grid cannot set them.
+    if (key === "hub" || destinationKeys.some((d) => key === `hub.${d}`)) {
         throw new SweepUsageError(
             `--grid ${key}: each sweep stack gets its own hub.adapterRepo / hub.mergedRepo / hub.localDir (the base stack's value + -<suffix>), so it cannot be a grid key; set it in the base stack`,
         );
@@ -161,7 +155,7 @@ export interface SweepStack {
  * `<base>-<label><value>-…`, e.g. `aws-g5-r8-learningRate1e-4`. Refuses two combinations that
  * would get the same name. Pure.
  */
-export function planSweep(base: string, axes: readonly GridAxis[], destinations: Destinations): SweepStack[] {
+export function planSweep(base: string, axes: readonly GridAxis[], destinations: HubDestinations): SweepStack[] {
     const labels = axisLabels(axes.map((a) => a.key));
     let combinations: string[][] = [[]];
     for (const axis of axes) combinations = combinations.flatMap((combination) => axis.values.map((value) => [...combination, value]));
@@ -181,10 +175,7 @@ export function planSweep(base: string, axes: readonly GridAxis[], destinations:
         if (stack.length > MAX_STACK_NAME) {
             throw new SweepUsageError(`${described} would be stack ${stack}, longer than Pulumi's ${MAX_STACK_NAME} characters: use a shorter base stack name or fewer grid keys`);
         }
-        const own = DESTINATION_KEYS.flatMap((key) => {
-            const value = destinations[key];
-            return value === undefined ? [] : [`hub.${key}=${JSON.stringify(`${value.replace(/\/+$/, "")}-${suffix}`)}`];
-        });
+        const own = ownDestinationAssignments(destinations, base, stack);
         return { stack, values, assignments: [...axes.map((axis, i) => `${axis.key}=${values[i]}`), ...own] };
     });
 }
@@ -303,6 +294,15 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
             throw new Error(
                 `${invalid.join("\n")}\nnothing written: ${invalid.length} of ${stacks.length} combination(s) are invalid; ` +
                     `fix the --grid keys or values (or the base stack ${base}) and run the sweep again`,
+            );
+        }
+        // Each was checked against the scratch copy's stacks (the base, the other combinations); now against stacks/.
+        const made = stacks.map((s) => ({ stack: s.stack, hub: loadSettingsFromStackFile(path.join(scratch, "stacks", `Pulumi.${s.stack}.yaml`)).settings.hub }));
+        const shared = sharedDestinations(projectDir, made);
+        if (shared.length > 0) {
+            throw new Error(
+                `${shared.join("\n")}\nnothing written: a sweep stack's model destinations are the base stack's with -<suffix> appended; ` +
+                    `give the other stack its own (or the base stack ${base} other ones) and run the sweep again`,
             );
         }
 
