@@ -231,6 +231,58 @@ describe("start-or-attach.sh", () => {
     });
 });
 
+describe("run identity (a reused PID is not this run's runner)", () => {
+    /** Another run's runner, as far as its command line goes, in its own session (as setsid makes one). */
+    function foreignRunner(): number {
+        const child = spawn("bash", ["-c", "exec -a ./run-job.sh sleep 20"], { detached: true, stdio: "ignore" });
+        started.push(child.pid!);
+        return child.pid!;
+    }
+    /** PID reuse: the number recorded for this run's runner now belongs to `pid`; the rest of the record stays. */
+    function reusePid(dir: string, pid: number): void {
+        fs.writeFileSync(path.join(dir, "runner.pid"), read(dir, "runner.pid").replace(/^\d+/, String(pid)) + "\n");
+    }
+    const alive = (pid: number): boolean => spawnSync("kill", ["-0", String(pid)]).status === 0;
+
+    it("starts a new attempt when the runner's PID now belongs to another run's runner, and leaves that one alone", async () => {
+        const hash = hashOf("aa1");
+        const dir = stage(hash, {}, { sleep_seconds: "30" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        // The host loses this run's runner (killed; job.status still says running) ...
+        const runner = Number(read(dir, "runner.pid").split(/\s+/)[0]);
+        process.kill(-runner, "SIGKILL");
+        process.kill(-first.pid!, "SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        // ... and its PID goes to another run's runner.
+        const other = foreignRunner();
+        reusePid(dir, other);
+        fs.rmSync(path.join(dir, "sleep_seconds"));
+
+        const r = startOrAttach(hash);
+        expect(r.stdout).not.toContain('"phase":"attach"');
+        expect(r.stdout).toContain("(start #2, pid");
+        expect(r.code).toBe(0);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 2 });
+        expect(alive(other)).toBe(true);
+    });
+
+    it("stop-run never signals a process that took over the runner's PID", () => {
+        const hash = hashOf("aa2");
+        const dir = stage(hash, { keepRunDir: true });
+        expect(startOrAttach(hash).code).toBe(0);
+        const other = foreignRunner();
+        reusePid(dir, other);
+        const out = execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, false)], { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        expect(out).not.toContain("stopping run");
+        expect(alive(other)).toBe(true);
+        expect(fs.existsSync(dir)).toBe(false);
+        process.kill(-other, "SIGKILL");
+    });
+});
+
 describe("release after the run (run-job.sh, with stand-ins for sudo and shutdown)", () => {
     /** A PATH whose `sudo` and `shutdown` record their arguments instead of powering anything off. */
     function fakePowerOff(): { env: Record<string, string>; calls: () => string[] } {
