@@ -7,7 +7,15 @@ import { deterministicTarGz, TarEntry } from "./job/tarball";
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
 /** The on-host scripts shipped into every run directory (see src/job/remote/). */
-export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh"] as const;
+export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh", "lib.sh"] as const;
+
+/**
+ * `script` with the scripts' shared functions (lib.sh: run identity, JSON strings, phase lines) in
+ * front, for a host script that cannot source them from the run directory (it may be pruned or gone).
+ */
+export function withRunLib(script: string): string {
+    return `${fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "lib.sh"), "utf8")}\n${script}`;
+}
 
 /** `<runRoot>/<experimentHash>`: one directory per experiment on the host (contracts §2). */
 export function runDirectory(runRoot: string, experimentHash: string): string {
@@ -189,7 +197,7 @@ export function workerRunCommand(runCommand: string, mainStoreState: "complete" 
 
 /** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */
 export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: string): string {
-    const script = fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8");
+    const script = withRunLib(fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8"));
     return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [container] : [])]);
 }
 

@@ -87,8 +87,10 @@ function lastJson(stdout: string): Record<string, unknown> {
 
 const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8").trim();
 
+/** Whether a live process of session `pid` remains (a zombie has ended: only its parent's reaping is left). */
 function sessionAlive(pid: number): boolean {
-    return spawnSync("pgrep", ["-s", String(pid)]).status === 0;
+    const states = spawnSync("ps", ["-o", "stat=", "-s", String(pid)], { encoding: "utf8" }).stdout;
+    return states.split("\n").some((state) => state.trim() !== "" && !state.startsWith("Z"));
 }
 
 afterAll(() => {
@@ -129,7 +131,7 @@ describe("start-or-attach.sh", () => {
     it("prunes a succeeded run directory to its receipt unless keepRunDir", () => {
         const dir = path.join(home, ".stacktune", "runs", hashOf("a1"));
         expect(fs.readdirSync(dir).sort()).toEqual(
-            [".lock", "exit_code", "job.log", "job.status", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
+            [".lock", "exit_code", "job.log", "job.status", "lib.sh", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
         );
         const kept = stage(hashOf("a2"), { keepRunDir: true });
         expect(startOrAttach(hashOf("a2")).code).toBe(0);
@@ -181,7 +183,7 @@ describe("start-or-attach.sh", () => {
         });
         // the operator's connection drops: the attaching shell and its tail die
         process.kill(-first.pid!, "SIGHUP");
-        const runner = Number(read(dir, "runner.pid"));
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         expect(sessionAlive(runner)).toBe(true);
 
         const again = startOrAttach(hash);
@@ -337,7 +339,7 @@ describe("stop-run.sh (the job's delete)", () => {
         started.push(child.pid!);
         child.stdin.end(renderSecretsEnv({}));
         await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
-        const runner = Number(read(dir, "runner.pid"));
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         started.push(runner);
         expect(sessionAlive(runner)).toBe(true);
 

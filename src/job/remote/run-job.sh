@@ -8,10 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")" || exit 64
 # shellcheck disable=SC1091
 . ./run.env
+# shellcheck disable=SC1091
+. ./lib.sh
 run_dir=$(pwd)
-
-expand_home() { case $1 in "~") printf '%s' "$HOME" ;; "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
-phase() { printf 'STACKTUNE_PHASE {"phase":"%s","detail":"%s"}\n' "$1" "$2"; }
 
 store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
 container="stacktune-${STACKTUNE_EXPERIMENT_HASH:0:12}"
@@ -140,7 +139,7 @@ if [ "$status" = succeeded ]; then
         # the next `pulumi up` without training; `pulumi destroy` removes the rest.
         find . -mindepth 1 -maxdepth 1 ! -name job.status ! -name status ! -name starts ! -name exit_code \
             ! -name summary.json ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env \
-            ! -name start-or-attach.sh ! -name run-job.sh -exec rm -rf {} +
+            ! -name start-or-attach.sh ! -name run-job.sh ! -name lib.sh -exec rm -rf {} +
         phase release "pruned the run directory to its receipt (budget.keepRunDir is false)"
     fi
     if [ "${STACKTUNE_RELEASE:-none}" = poweroff ]; then
