@@ -233,6 +233,36 @@ describe("start-or-attach.sh", () => {
     });
 });
 
+describe("machine-written JSON (summary.json and the summary lines)", () => {
+    // A path may hold any byte but NUL: quotes, backslashes, newlines and other control characters.
+    const oddStore = '.stacktune/models/a "quoted" \\ back\nslash\ttab\u0001';
+
+    it("writes summary.json as valid JSON whatever the output-store path holds", () => {
+        const hash = hashOf("ab1");
+        const dir = stage(hash, { outputStoreDir: `~/${oddStore}` });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        for (const line of r.stdout.trim().split("\n").filter((l) => l.startsWith("STACKTUNE_"))) {
+            expect(JSON.parse(line.slice(line.indexOf(" ") + 1)) as unknown).toBeTypeOf("object");
+        }
+        const summary = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8")) as Record<string, unknown>;
+        expect(summary).toMatchObject({ status: "succeeded", output_store: path.join(home, oddStore), run_dir: dir });
+        expect(lastJson(r.stdout)).toEqual(summary);
+    });
+
+    it("answers an already-complete store with a valid JSON summary whatever its path holds", () => {
+        const hash = hashOf("ab2");
+        const store = path.join(home, oddStore + "-done");
+        fs.mkdirSync(store, { recursive: true });
+        fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: hash }));
+        fs.writeFileSync(path.join(store, "metrics.json"), JSON.stringify({ train_loss: 1.25 }, null, 2));
+        stage(hash, { checkOutputStore: true, outputStoreDir: `~/${oddStore}-done` });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 0, output_store: store, metrics: { train_loss: 1.25 } });
+    });
+});
+
 describe("run identity (a reused PID is not this run's runner)", () => {
     /** Another run's runner, as far as its command line goes, in its own session (as setsid makes one). */
     function foreignRunner(): number {
