@@ -118,8 +118,9 @@ phases=$(cat job.[0-9]*.log job.log 2>/dev/null |
     sed -n 's/^STACKTUNE_PHASE {"phase":"\([a-z_]*\)","event":"end","elapsed_s":\([0-9]*\).*/\1 \2/p' |
     awk '{ if (!($1 in t)) order[n++] = $1; t[$1] = $2 }
          END { printf "{"; for (i = 0; i < n; i++) printf "%s\"%s\":%s", (i ? "," : ""), order[i], t[order[i]]; printf "}" }')
-printf '{"experiment_hash":"%s","status":"%s","exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
-    "$STACKTUNE_EXPERIMENT_HASH" "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" "$store" "$run_dir" >summary.json.partial
+printf '{"experiment_hash":%s,"status":%s,"exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
+    "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(json_string "$status")" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" \
+    "$(json_string "$store")" "$(json_string "$run_dir")" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
 echo "$status" >job.status

@@ -45,8 +45,9 @@ already_complete_summary() {
     if [ -s "$store/phases.json" ] && head -c1 "$store/phases.json" | grep -q '{'; then
         phases=$(tr -d '\n' <"$store/phases.json")
     fi
-    printf '{"experiment_hash":"%s","status":"succeeded","exit_code":0,"starts":%s,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
-        "$STACKTUNE_EXPERIMENT_HASH" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" "$store" "$run_dir"
+    printf '{"experiment_hash":%s,"status":"succeeded","exit_code":0,"starts":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
+        "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" \
+        "$(json_string "$store")" "$(json_string "$run_dir")"
 }
 
 # One decision at a time per run directory: two concurrent `pulumi up`s must not both start a run.
