@@ -226,6 +226,29 @@ describe("start-or-attach.sh", () => {
         expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
     });
 
+    it("bounds the whole run by budget.maxHours: a later attempt gets only what the earlier ones left", () => {
+        const hash = hashOf("e2");
+        const dir = stage(hash, { maxSeconds: 4 }, { sleep_seconds: "1", fail: "" });
+        const first = startOrAttach(hash);
+        expect(first.code).toBe(3);
+        const spent = (lastJson(first.stdout) as { attempt_seconds: number }).attempt_seconds;
+        expect(spent).toBeGreaterThanOrEqual(3);
+
+        // The retry would need 3 s again; 4 s minus the first attempt's leaves at most 1.
+        fs.rmSync(path.join(dir, "fail"));
+        const second = startOrAttach(hash);
+        expect(second.code).toBe(124);
+        expect(lastJson(second.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124, starts: 2 });
+        expect((lastJson(second.stdout) as { attempt_seconds: number }).attempt_seconds).toBeLessThanOrEqual(2);
+
+        const third = startOrAttach(hash);
+        expect(third.code).toBe(124);
+        expect(lastJson(third.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124, starts: 3, attempt_seconds: 0 });
+        expect(third.stderr).toContain("budget.maxHours is used up");
+        expect(third.stderr).toContain("stacktune:budget.maxHours");
+        expect(read(dir, "job.log")).not.toContain("token present");
+    });
+
     it("reports an incomplete run directory with exit 64", () => {
         const r = startOrAttach(hashOf("f1"));
         expect(r.code).toBe(64);
