@@ -14,10 +14,26 @@ run_dir=$(pwd)
 
 store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
 container="stacktune-${STACKTUNE_EXPERIMENT_HASH:0:12}"
+attempt=$(cat starts)
+
+# budget.maxHours bounds the whole run, not each attempt: budget.spent holds the seconds of the
+# attempts that ended, attempt.started the start of the one under way. An attempt that never
+# counted itself (its runner was killed, the host went down) counts until its log's last write.
+spent=$(cat budget.spent 2>/dev/null || echo 0)
+if [ -f attempt.started ]; then
+    last_write=$(stat -c %Y "job.$((attempt - 1)).log" 2>/dev/null || cat attempt.started)
+    unaccounted=$((last_write - $(cat attempt.started)))
+    if [ "$unaccounted" -gt 0 ]; then spent=$((spent + unaccounted)); fi
+fi
+allowed=$((STACKTUNE_MAX_SECONDS - spent))
+if [ "$allowed" -lt 0 ]; then allowed=0; fi
+
 started=$(date +%s)
+echo "$spent" >budget.spent
+echo "$started" >attempt.started
 # The shipped package is what the experiment hash covers: it wins over any installed copy.
 export PYTHONPATH="$run_dir/python${PYTHONPATH:+:$PYTHONPATH}"
-phase run "attempt $(cat starts) of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s"
+phase run "attempt $attempt of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s (${spent}s used by earlier attempts: this one may run ${allowed}s)"
 
 # Spot instances (STACKTUNE_SPOT_WATCH) and tests with a metadata stand-in: spot-watch.sh writes
 # preemption.json on an interruption notice; the trainer then saves and syncs a checkpoint and
@@ -65,12 +81,15 @@ prepare_venv() {
     export STACKTUNE_VENV="$venv"
 }
 
-if [ "$STACKTUNE_RUNTIME" = docker ]; then
+if [ "$allowed" = 0 ]; then
+    phase budget "budget.maxHours is used up: earlier attempts ran ${spent}s of ${STACKTUNE_MAX_SECONDS}s, so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
+    rc=124
+elif [ "$STACKTUNE_RUNTIME" = docker ]; then
     mkdir -p "$HOME/.cache/huggingface" "$store" "$run_dir/.home"
     gpu_args=()
     if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then gpu_args=(--gpus all); fi
     # Same paths inside and outside, and the caller's uid, so the host can read and prune every file.
-    timeout -k 60 "$STACKTUNE_MAX_SECONDS" docker run --rm --name "$container" "${gpu_args[@]}" \
+    timeout -k 60 "$allowed" docker run --rm --name "$container" "${gpu_args[@]}" \
         --ipc=host --network host --user "$(id -u):$(id -g)" \
         -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" "${store_env[@]}" \
         -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
@@ -82,12 +101,13 @@ else
     rc=0
     if [ -z "${STACKTUNE_VENV:-}" ]; then prepare_venv || rc=$?; fi
     if [ "$rc" = 0 ]; then
-        timeout -k 60 "$STACKTUNE_MAX_SECONDS" bash launch.sh
+        timeout -k 60 "$allowed" bash launch.sh
         rc=$?
     fi
 fi
 elapsed=$(($(date +%s) - started))
-rm -f secrets.env
+echo "$((spent + elapsed))" >budget.spent
+rm -f attempt.started secrets.env
 if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null; fi
 if [ -n "$sync_pid" ]; then
     kill "$sync_pid" 2>/dev/null
@@ -101,7 +121,7 @@ elif [ -f preempted.json ]; then
     # accelerate launch turns the trainer's own exit code into 1: the file is the signal.
     status=preempted
     rc=85
-elif [ "$elapsed" -ge "$STACKTUNE_MAX_SECONDS" ]; then
+elif [ "$allowed" = 0 ] || [ "$elapsed" -ge "$allowed" ]; then
     status=budget_exceeded
     rc=124
 else
