@@ -256,6 +256,40 @@ describe("start-or-attach.sh", () => {
     });
 });
 
+describe("one GPU job per host (the GPU lock under the run root)", () => {
+    it("a second GPU run waits for the holder (named: stack and run), gives up after its budget, and starts once the GPUs are free; a CPU run does not wait", async () => {
+        const holder = hashOf("ac1");
+        const holderDir = stage(holder, { gpus: 1, stack: "stack-a" }, { sleep_seconds: "2" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${holder}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+
+        stage(hashOf("ac2"), { gpus: 0 });
+        const cpu = startOrAttach(hashOf("ac2"));
+        expect(cpu.code).toBe(0);
+        expect(cpu.stdout).not.toContain("waiting for the GPUs");
+
+        stage(hashOf("ac3"), { gpus: 1, stack: "stack-b", maxSeconds: 1 });
+        const impatient = startOrAttach(hashOf("ac3"));
+        expect(impatient.code).toBe(75);
+        expect(impatient.stdout).toContain(`waiting for the GPUs of this host: stack stack-a (run ${holder}`);
+        expect(impatient.stderr).toContain(`the GPUs of this host stayed held by stack stack-a (run ${holder}`);
+        expect(lastJson(impatient.stdout)).toMatchObject({ status: "gpus_busy", exit_code: 75, attempt_seconds: 0 });
+        expect(read(holderDir, "job.status")).toBe("running");
+
+        const queuedDir = stage(hashOf("ac4"), { gpus: 1, stack: "stack-c" });
+        const queued = startOrAttach(hashOf("ac4"));
+        expect(queued.stdout).toContain(`waiting for the GPUs of this host: stack stack-a (run ${holder}`);
+        expect(queued.code).toBe(0);
+        expect(lastJson(queued.stdout)).toMatchObject({ status: "succeeded" });
+        // It trained only after the holder had finished.
+        const holderEnd = fs.statSync(path.join(holderDir, "summary.json")).mtimeMs;
+        expect(fs.statSync(path.join(queuedDir, "job.log")).mtimeMs).toBeGreaterThanOrEqual(holderEnd);
+        expect(read(queuedDir, "job.log")).toMatch(/got the GPUs of this host after \d+s/);
+    });
+});
+
 describe("machine-written JSON (summary.json and the summary lines)", () => {
     // A path may hold any byte but NUL: quotes, backslashes, newlines and other control characters.
     const oddStore = '.stacktune/models/a "quoted" \\ back\nslash\ttab\u0001';
