@@ -201,6 +201,11 @@ export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: 
     return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [container] : [])]);
 }
 
+/** How long `pulumi up` follows the run command: the wait for the GPUs and the run, each up to budget.maxHours, plus 30 min. */
+export function runCommandTimeout(maxHours: number): string {
+    return `${2 * Math.ceil(maxHours * 60) + 30}m`;
+}
+
 /** The job's summary: the last JSON line of the job command's stdout. */
 export interface JobResult {
     experiment_hash: string;
@@ -250,7 +255,7 @@ export interface TrainingJobArgs {
     checkOutputStore: boolean;
     /** @default "checkpoints/metrics.json" */
     metricsFile?: string;
-    /** budget.maxHours: the job is stopped when it runs longer. */
+    /** budget.maxHours: the run (all its attempts together) is stopped when it runs longer. */
     maxHours: number;
     /** @default false */
     keepRunDir?: boolean;
@@ -390,8 +395,9 @@ export class TrainingJob extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["stdin"],
                 // Two runs must never share the GPUs: stop the old run before starting the new one.
                 deleteBeforeReplace: true,
-                // A 15-hour run is one create; Pulumi's default timeouts must not cut it.
-                customTimeouts: { create: `${Math.ceil(args.maxHours * 60) + 30}m`, update: `${Math.ceil(args.maxHours * 60) + 30}m` },
+                // A 15-hour run is one create; Pulumi's default timeouts must not cut it. A GPU run may
+                // first wait up to maxHours for another run to free the host's GPUs (run-job.sh).
+                customTimeouts: { create: runCommandTimeout(args.maxHours), update: runCommandTimeout(args.maxHours) },
             },
         );
         // The summary line is built on the host from fixed fields and metrics.json, never from a

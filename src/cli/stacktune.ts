@@ -248,9 +248,10 @@ function hostScriptWithRunLib(script: string): string {
 }
 
 /**
- * The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted),
- * starts, last event; `label` names the machine when there are several. A state of running whose
- * runner is gone (lib.sh's runner_alive, the rule start-or-attach follows) is reported as such.
+ * The job as the host sees it now: state (running, waiting for the host's GPUs, succeeded, failed,
+ * budget_exceeded, preempted, gpus_busy), starts, last event; `label` names the machine when there
+ * are several. A running or waiting state whose runner is gone (lib.sh's runner_alive, the rule
+ * start-or-attach follows) is reported as such.
  */
 function jobReportScript(ctx: Context, label = "job"): string {
     const dir = hostDir(runDirOf(ctx));
@@ -258,7 +259,7 @@ function jobReportScript(ctx: Context, label = "job"): string {
     return hostScriptWithRunLib(
         `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
             `state=$(cat "$d/job.status" 2>/dev/null || echo unknown); ` +
-            `if [ "$state" = running ] && ! runner_alive "$d"; then state="interrupted (its runner is gone: \\\`stacktune run ${ctx.stackName}\\\` starts the next attempt)"; fi; ` +
+            `if { [ "$state" = running ] || [ "$state" = waiting ]; } && ! runner_alive "$d"; then state="interrupted (its runner is gone: \\\`stacktune run ${ctx.stackName}\\\` starts the next attempt)"; fi; ` +
             `printf '%s%s (starts: %s)\\n' ${name} "$state" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
             `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`,
     );

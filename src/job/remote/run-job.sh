@@ -2,7 +2,8 @@
 # stacktune: one detached attempt of launch.sh, bounded by the budget; then status, summary and
 # release. Started by start-or-attach.sh under setsid, so it outlives the SSH session.
 #
-# Writes: job.status (running → succeeded | failed | budget_exceeded | preempted), exit_code, summary.json.
+# Writes: job.status (running [→ waiting for the GPUs → running] → succeeded | failed | budget_exceeded |
+# preempted | gpus_busy), exit_code, summary.json.
 # (launch.sh keeps its own per-phase state in ./status.)
 set -uo pipefail
 cd "$(dirname "$0")" || exit 64
@@ -28,6 +29,40 @@ fi
 allowed=$((STACKTUNE_MAX_SECONDS - spent))
 if [ "$allowed" -lt 0 ]; then allowed=0; fi
 
+# One GPU job per host: a GPU run holds <run root>/.gpus.lock for its attempt. No setting picks
+# GPUs (the docker runtime passes --gpus all, accelerate uses every visible GPU), so any two GPU
+# runs on one host would share them. The lock lives on descriptor 8, inherited by everything the
+# attempt starts: processes left by a killed runner still hold it. The lock file names its holder.
+# A CPU run (gpus: 0) takes none: it shares cores, not device memory. Waiting is bounded by
+# budget.maxHours and does not count against it.
+gpus_busy=false
+if [ "${STACKTUNE_GPUS:-0}" != 0 ] && [ "$allowed" -gt 0 ]; then
+    gpu_lock="$(dirname "$run_dir")/.gpus.lock"
+    exec 8>>"$gpu_lock"
+    if ! flock -n 8; then
+        echo waiting >job.status
+        wait_start=$(date +%s)
+        waited=0
+        gpus_busy=true
+        while [ "$waited" -lt "$STACKTUNE_MAX_SECONDS" ]; do
+            holder=$(cat "$gpu_lock" 2>/dev/null)
+            phase gpus "waiting for the GPUs of this host: ${holder:-another run} holds them; this run starts when they are free (waited ${waited}s of at most ${STACKTUNE_MAX_SECONDS}s, budget.maxHours)"
+            step=$((STACKTUNE_MAX_SECONDS - waited))
+            if [ "$step" -gt 60 ]; then step=60; fi
+            if flock -w "$step" 8; then gpus_busy=false && break; fi
+            waited=$(($(date +%s) - wait_start))
+        done
+        waited=$(($(date +%s) - wait_start))
+        if [ "$gpus_busy" = false ]; then
+            echo running >job.status
+            phase gpus "got the GPUs of this host after ${waited}s"
+        fi
+    fi
+    if [ "$gpus_busy" = false ]; then
+        printf 'stack %s (run %s, pid %s, since %s)\n' "$STACKTUNE_STACK" "$STACKTUNE_EXPERIMENT_HASH" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$gpu_lock"
+    fi
+fi
+
 started=$(date +%s)
 echo "$spent" >budget.spent
 echo "$started" >attempt.started
@@ -41,7 +76,7 @@ phase run "attempt $attempt of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RU
 rm -f preemption.json preempted.json
 watch_pid=
 if [ "${STACKTUNE_SPOT_WATCH:-false}" = true ] || [ -n "${STACKTUNE_IMDS_ENDPOINT:-}" ]; then
-    bash ./spot-watch.sh preemption.json &
+    bash ./spot-watch.sh preemption.json 8>&- &
     watch_pid=$!
 fi
 # An S3 checkpoint store is mirrored from the host (checkpoint-sync.sh): the trainer writes a
@@ -54,7 +89,7 @@ case ${STACKTUNE_CHECKPOINT_STORE:-} in
         export STACKTUNE_CHECKPOINT_STORE="$run_dir/checkpoint-store"
         bash ./checkpoint-sync.sh restore "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" ||
             phase checkpoints "could not restore checkpoints from $s3_store"
-        bash ./checkpoint-sync.sh loop "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" &
+        bash ./checkpoint-sync.sh loop "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" 8>&- &
         sync_pid=$!
         ;;
 esac
@@ -81,7 +116,10 @@ prepare_venv() {
     export STACKTUNE_VENV="$venv"
 }
 
-if [ "$allowed" = 0 ]; then
+if [ "$gpus_busy" = true ]; then
+    phase gpus "the GPUs of this host stayed held by ${holder:-another run} for ${waited}s (at most budget.maxHours, ${STACKTUNE_MAX_SECONDS}s); let that run end or stop it ('pulumi destroy' on its stack), then run 'pulumi up' again"
+    rc=75
+elif [ "$allowed" = 0 ]; then
     phase budget "budget.maxHours is used up: earlier attempts ran ${spent}s of ${STACKTUNE_MAX_SECONDS}s, so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
     rc=124
 elif [ "$STACKTUNE_RUNTIME" = docker ]; then
@@ -115,8 +153,12 @@ if [ -n "$sync_pid" ]; then
         phase checkpoints "could not sync the last checkpoints to $s3_store"
 fi
 
+# The GPUs go to the next run now: the summary and release below need none.
+exec 8>&-
 if [ "$rc" = 0 ]; then
     status=succeeded
+elif [ "$gpus_busy" = true ]; then
+    status=gpus_busy
 elif [ -f preempted.json ]; then
     # accelerate launch turns the trainer's own exit code into 1: the file is the signal.
     status=preempted

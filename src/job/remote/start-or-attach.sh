@@ -6,7 +6,8 @@
 # stdout: `STACKTUNE_PHASE {...}` and `STACKTUNE_PROGRESS {...}` lines while the run goes, then one
 #         JSON summary as the last line.
 # exit:   0 the run succeeded (now or earlier: nothing is trained twice)
-#         the job's own exit status when it failed (124 = stopped at budget.maxHours)
+#         the job's own exit status when it failed (124 = stopped at budget.maxHours, 75 = another
+#         run held this host's GPUs for as long: gpus_busy)
 #         64 the run directory is incomplete, 75 another start-or-attach held the lock too long
 set -uo pipefail
 
