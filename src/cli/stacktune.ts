@@ -14,8 +14,9 @@
  *   stacktune sweep <base> --grid key=value,value... [--grid ...]... [--run] [--concurrency N]
  *                                                 one stack per combination of the grids (as `new` makes
  *                                                 them, all validated before any is written) and a manifest
- *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2),
- *                                                 and ends with one table (docs/sweeps.md)
+ *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2;
+ *                                                 1 for GPU runs on one ssh/local machine), and ends with
+ *                                                 one table (docs/sweeps.md)
  *
  * Runs as `npx tsx src/cli/stacktune.ts`, `npm run stacktune --`, or `.tools/bin/stacktune` (written
  * by scripts/setup.sh). The environment of scripts/env.sh is applied for every variable not set.
@@ -40,6 +41,7 @@ import {
     parseSweepArgs,
     runSucceeded,
     runSweep,
+    sweepConcurrency,
     sweepCommand,
     SweepUsageError,
     writeSweep,
@@ -398,11 +400,13 @@ async function sweep(argv: string[]): Promise<number> {
         return 0;
     }
     const target = written.targetKind;
+    const { concurrency, note } = sweepConcurrency(args.concurrency, { kind: target, gpus: written.targetGpus });
     const where = target === "aws" ? "each on its own instance" : `all on ${target === "local" ? "this machine" : "the one ssh host"}, sharing it`;
-    console.log(`\nrunning ${written.stacks.length} stack(s), at most ${args.concurrency} at a time, ${where}\n`);
+    console.log(`\nrunning ${written.stacks.length} stack(s), at most ${concurrency} at a time, ${where}\n`);
+    if (note !== undefined) console.log(`${note}\n`);
     const results = await runSweep(
         written.stacks,
-        args.concurrency,
+        concurrency,
         { run: runInChild, outputs: (stack) => currentOutputs(context(stack)) },
         (text, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`),
     );
