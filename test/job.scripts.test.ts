@@ -249,6 +249,23 @@ describe("start-or-attach.sh", () => {
         expect(read(dir, "job.log")).not.toContain("token present");
     });
 
+    it("counts an attempt whose runner was killed (it never counted itself) until its log's last write", async () => {
+        const hash = hashOf("e3");
+        const dir = stage(hash, { maxSeconds: 5 }, { sleep_seconds: "1" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":3') && resolve()));
+        process.kill(-Number(read(dir, "runner.pid").split(" ")[0]), "SIGKILL");
+        process.kill(-first.pid!, "SIGKILL");
+
+        // About 2 s were used; the retry needs 3 s and may run only what is left.
+        const retry = startOrAttach(hash);
+        expect(read(dir, "job.log")).toMatch(/\((2|3)s used by earlier attempts: this one may run (3|2)s\)/);
+        expect(retry.code).toBe(124);
+        expect(lastJson(retry.stdout)).toMatchObject({ status: "budget_exceeded", starts: 2 });
+    });
+
     it("reports an incomplete run directory with exit 64", () => {
         const r = startOrAttach(hashOf("f1"));
         expect(r.code).toBe(64);
