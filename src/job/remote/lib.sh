@@ -29,7 +29,8 @@ json_string() {
 phase() { printf 'STACKTUNE_PHASE {"phase":%s,"detail":%s}\n' "$(json_string "$1")" "$(json_string "$2")"; }
 
 # "<pid> <start time> <boot id>" of a live process. The start time (field 22 of /proc/<pid>/stat, in
-# clock ticks since boot) and the boot id tell a process from a later one that got the same PID.
+# clock ticks since boot) and the boot id tell a process from a later one that got the same PID. A
+# zombie (state Z: ended, not yet reaped by its parent) has none: it is not alive.
 process_identity() {
     local stat boot
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
@@ -38,6 +39,7 @@ process_identity() {
     stat=${stat##*) }
     # shellcheck disable=SC2086 # word splitting into fields is the point
     set -- "$1" $stat
+    [ "$2" != Z ] || return 1
     printf '%s %s %s' "$1" "${21}" "$boot"
 }
 
