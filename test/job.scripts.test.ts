@@ -256,7 +256,8 @@ describe("start-or-attach.sh", () => {
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
         await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":3') && resolve()));
-        process.kill(-Number(read(dir, "runner.pid").split(" ")[0]), "SIGKILL");
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
+        process.kill(-runner, "SIGKILL");
         process.kill(-first.pid!, "SIGKILL");
 
         // About 2 s were used; the retry needs 3 s and may run only what is left.
@@ -264,6 +265,9 @@ describe("start-or-attach.sh", () => {
         expect(read(dir, "job.log")).toMatch(/\((2|3)s used by earlier attempts: this one may run (3|2)s\)/);
         expect(retry.code).toBe(124);
         expect(lastJson(retry.stdout)).toMatchObject({ status: "budget_exceeded", starts: 2 });
+        // The killed runner's launch.sh (timeout gave it a process group of its own) did not train on beside attempt 2.
+        expect(retry.stdout).toContain("stopping the processes attempt 1 left (its runner is gone)");
+        expect(sessionAlive(runner)).toBe(false);
     });
 
     it("reports an incomplete run directory with exit 64", () => {
