@@ -63,3 +63,35 @@ runner_alive() {
 carries_run_token() {
     tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "STACKTUNE_RUN_TOKEN=$2"
 }
+
+# This run's live processes (run directory $1): the runner's whole session while the runner is
+# alive (its live runner holds the session's number, so every member is this run's), else only the
+# members of that session carrying the run token (left by a runner that died). Never a process that
+# merely got a PID once recorded.
+run_processes() {
+    local p
+    if runner_alive "$1"; then
+        pgrep -s "$runner_pid"
+    elif [ -n "$runner_pid" ] && [ -n "$runner_token" ]; then
+        for p in $(pgrep -s "$runner_pid"); do
+            if carries_run_token "$p" "$runner_token"; then echo "$p"; fi
+        done
+    fi
+}
+
+# Stops run_processes of run directory $1: TERM, then KILL what is left after 30 s.
+stop_run_processes() {
+    local pids
+    pids=$(run_processes "$1")
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086 # one PID per word
+    kill -TERM $pids 2>/dev/null
+    for _ in $(seq 1 30); do
+        pids=$(run_processes "$1")
+        [ -n "$pids" ] || return 0
+        sleep 1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    return 0
+}

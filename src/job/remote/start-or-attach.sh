@@ -74,6 +74,12 @@ fi
 if runner_alive; then
     phase attach "re-attaching to the running job (pid $runner_pid), start #$(cat starts 2>/dev/null || echo '?')"
 else
+    # A runner that died (killed, OOM) may leave its attempt's processes running: they must not
+    # train beside the next attempt (nor hold the GPUs it waits for).
+    if [ -n "$(run_processes .)" ]; then
+        phase stop "stopping the processes attempt $(cat starts) left (its runner is gone)"
+        stop_run_processes .
+    fi
     starts=$(($(cat starts 2>/dev/null || echo 0) + 1))
     echo "$starts" >starts
     if [ -f job.log ]; then mv -f job.log "job.$((starts - 1)).log"; fi
