@@ -7,7 +7,15 @@ import { deterministicTarGz, TarEntry } from "./job/tarball";
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
 /** The on-host scripts shipped into every run directory (see src/job/remote/). */
-export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh"] as const;
+export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh", "lib.sh"] as const;
+
+/**
+ * `script` with the scripts' shared functions (lib.sh: run identity, JSON strings, phase lines) in
+ * front, for a host script that cannot source them from the run directory (it may be pruned or gone).
+ */
+export function withRunLib(script: string): string {
+    return `${fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "lib.sh"), "utf8")}\n${script}`;
+}
 
 /** `<runRoot>/<experimentHash>`: one directory per experiment on the host (contracts §2). */
 export function runDirectory(runRoot: string, experimentHash: string): string {
@@ -189,8 +197,13 @@ export function workerRunCommand(runCommand: string, mainStoreState: "complete" 
 
 /** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */
 export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: string): string {
-    const script = fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8");
+    const script = withRunLib(fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8"));
     return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [container] : [])]);
+}
+
+/** How long `pulumi up` follows the run command: the wait for the GPUs and the run, each up to budget.maxHours, plus 30 min. */
+export function runCommandTimeout(maxHours: number): string {
+    return `${2 * Math.ceil(maxHours * 60) + 30}m`;
 }
 
 /** The job's summary: the last JSON line of the job command's stdout. */
@@ -242,7 +255,7 @@ export interface TrainingJobArgs {
     checkOutputStore: boolean;
     /** @default "checkpoints/metrics.json" */
     metricsFile?: string;
-    /** budget.maxHours: the job is stopped when it runs longer. */
+    /** budget.maxHours: the run (all its attempts together) is stopped when it runs longer. */
     maxHours: number;
     /** @default false */
     keepRunDir?: boolean;
@@ -382,8 +395,9 @@ export class TrainingJob extends pulumi.ComponentResource {
                 additionalSecretOutputs: ["stdin"],
                 // Two runs must never share the GPUs: stop the old run before starting the new one.
                 deleteBeforeReplace: true,
-                // A 15-hour run is one create; Pulumi's default timeouts must not cut it.
-                customTimeouts: { create: `${Math.ceil(args.maxHours * 60) + 30}m`, update: `${Math.ceil(args.maxHours * 60) + 30}m` },
+                // A 15-hour run is one create; Pulumi's default timeouts must not cut it. A GPU run may
+                // first wait up to maxHours for another run to free the host's GPUs (run-job.sh).
+                customTimeouts: { create: runCommandTimeout(args.maxHours), update: runCommandTimeout(args.maxHours) },
             },
         );
         // The summary line is built on the host from fixed fields and metrics.json, never from a

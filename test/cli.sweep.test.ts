@@ -20,6 +20,7 @@ import {
     runSweep,
     sameStackFile,
     splitGridValues,
+    sweepConcurrency,
     type SweepRunResult,
     writeSweep,
 } from "../src/cli/stacktune/sweep";
@@ -51,12 +52,11 @@ describe("grid arguments", () => {
         expect(() => parseGridArgument("hub.localDir=/a,/b")).toThrow("--grid hub.localDir: each sweep stack gets its own hub.adapterRepo / hub.mergedRepo / hub.localDir");
     });
 
-    it("reads the command line: a base, grids, --run, --concurrency (default 2)", () => {
+    it("reads the command line: a base, grids, --run, --concurrency (unset: the base's target decides)", () => {
         expect(parseSweepArgs(["aws-g5", "--grid", "lora.r=8,16", "--grid", "training.learningRate=1e-4,2e-4"])).toEqual({
             base: "aws-g5",
             axes: lrGrid,
             run: false,
-            concurrency: 2,
         });
         expect(parseSweepArgs(["b", "--grid", "lora.r=8", "--run", "--concurrency", "4"])).toMatchObject({ run: true, concurrency: 4 });
         expect(() => parseSweepArgs(["b", "--grid", "lora.r=8", "--grid", "lora.r=16"])).toThrow(
@@ -225,6 +225,27 @@ describe("writing a sweep", () => {
 });
 
 describe("running a sweep", () => {
+    it("runs GPU stacks of one ssh or local machine one at a time by default, and says why when asked for more", () => {
+        // The host runs one GPU job at a time (run-job.sh's GPU lock): more would only wait there.
+        expect(sweepConcurrency(undefined, { kind: "ssh", gpus: 4 })).toEqual({ concurrency: 1 });
+        expect(sweepConcurrency(undefined, { kind: "local", gpus: 1 })).toEqual({ concurrency: 1 });
+        expect(sweepConcurrency(3, { kind: "ssh", gpus: 4 })).toEqual({
+            concurrency: 3,
+            note: "note: the ssh machine runs one GPU job at a time; with --concurrency 3 the other runs wait on it for the GPUs (each prints whom it waits for), so they finish no sooner than one at a time",
+        });
+        // Each aws stack has its own instance; CPU runs share cores, not GPUs.
+        expect(sweepConcurrency(undefined, { kind: "aws", gpus: 4 })).toEqual({ concurrency: 2 });
+        expect(sweepConcurrency(undefined, { kind: "local", gpus: 0 })).toEqual({ concurrency: 2 });
+        expect(sweepConcurrency(4, { kind: "local", gpus: 0 })).toEqual({ concurrency: 4 });
+    });
+
+    it("tells the runner how many GPUs the base's target gives each run", () => {
+        const project = fs.mkdtempSync(path.join(temp, "project-"));
+        fs.mkdirSync(path.join(project, "stacks"));
+        fs.copyFileSync(path.join(repo, "stacks", "Pulumi.local-demo.yaml"), path.join(project, "stacks", "Pulumi.local-demo.yaml"));
+        expect(writeSweep(project, "local-demo", [{ key: "lora.r", values: ["4"] }])).toMatchObject({ targetKind: "local", targetGpus: 0 });
+    });
+
     const stacks = planSweep("local-demo", [{ key: "lora.r", values: ["4", "8", "16"] }], {});
 
     it("runs at most `concurrency` at a time, in order, and a failure does not stop the others", async () => {

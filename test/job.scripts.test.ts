@@ -87,8 +87,10 @@ function lastJson(stdout: string): Record<string, unknown> {
 
 const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8").trim();
 
+/** Whether a live process of session `pid` remains (a zombie has ended: only its parent's reaping is left). */
 function sessionAlive(pid: number): boolean {
-    return spawnSync("pgrep", ["-s", String(pid)]).status === 0;
+    const states = spawnSync("ps", ["-o", "stat=", "-s", String(pid)], { encoding: "utf8" }).stdout;
+    return states.split("\n").some((state) => state.trim() !== "" && !state.startsWith("Z"));
 }
 
 afterAll(() => {
@@ -129,7 +131,7 @@ describe("start-or-attach.sh", () => {
     it("prunes a succeeded run directory to its receipt unless keepRunDir", () => {
         const dir = path.join(home, ".stacktune", "runs", hashOf("a1"));
         expect(fs.readdirSync(dir).sort()).toEqual(
-            [".lock", "exit_code", "job.log", "job.status", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
+            [".lock", "exit_code", "job.log", "job.status", "lib.sh", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
         );
         const kept = stage(hashOf("a2"), { keepRunDir: true });
         expect(startOrAttach(hashOf("a2")).code).toBe(0);
@@ -181,7 +183,7 @@ describe("start-or-attach.sh", () => {
         });
         // the operator's connection drops: the attaching shell and its tail die
         process.kill(-first.pid!, "SIGHUP");
-        const runner = Number(read(dir, "runner.pid"));
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         expect(sessionAlive(runner)).toBe(true);
 
         const again = startOrAttach(hash);
@@ -224,10 +226,170 @@ describe("start-or-attach.sh", () => {
         expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
     });
 
+    it("bounds the whole run by budget.maxHours: a later attempt gets only what the earlier ones left", () => {
+        const hash = hashOf("e2");
+        const dir = stage(hash, { maxSeconds: 4 }, { sleep_seconds: "1", fail: "" });
+        const first = startOrAttach(hash);
+        expect(first.code).toBe(3);
+        const spent = (lastJson(first.stdout) as { attempt_seconds: number }).attempt_seconds;
+        expect(spent).toBeGreaterThanOrEqual(3);
+
+        // The retry would need 3 s again; 4 s minus the first attempt's leaves at most 1.
+        fs.rmSync(path.join(dir, "fail"));
+        const second = startOrAttach(hash);
+        expect(second.code).toBe(124);
+        expect(lastJson(second.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124, starts: 2 });
+        expect((lastJson(second.stdout) as { attempt_seconds: number }).attempt_seconds).toBeLessThanOrEqual(2);
+
+        const third = startOrAttach(hash);
+        expect(third.code).toBe(124);
+        expect(lastJson(third.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124, starts: 3, attempt_seconds: 0 });
+        expect(third.stderr).toContain("budget.maxHours is used up");
+        expect(third.stderr).toContain("stacktune:budget.maxHours");
+        expect(read(dir, "job.log")).not.toContain("token present");
+    });
+
+    it("counts an attempt whose runner was killed (it never counted itself) until its log's last write", async () => {
+        const hash = hashOf("e3");
+        const dir = stage(hash, { maxSeconds: 5 }, { sleep_seconds: "1" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":3') && resolve()));
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
+        process.kill(-runner, "SIGKILL");
+        process.kill(-first.pid!, "SIGKILL");
+
+        // About 2 s were used; the retry needs 3 s and may run only what is left.
+        const retry = startOrAttach(hash);
+        expect(read(dir, "job.log")).toMatch(/\((2|3)s used by earlier attempts: this one may run (3|2)s\)/);
+        expect(retry.code).toBe(124);
+        expect(lastJson(retry.stdout)).toMatchObject({ status: "budget_exceeded", starts: 2 });
+        // The killed runner's launch.sh (timeout gave it a process group of its own) did not train on beside attempt 2.
+        expect(retry.stdout).toContain("stopping the processes attempt 1 left (its runner is gone)");
+        expect(sessionAlive(runner)).toBe(false);
+    });
+
     it("reports an incomplete run directory with exit 64", () => {
         const r = startOrAttach(hashOf("f1"));
         expect(r.code).toBe(64);
         expect(r.stderr).toContain("is missing; run 'pulumi up' again");
+    });
+});
+
+describe("one GPU job per host (the GPU lock under the run root)", () => {
+    it("a second GPU run waits for the holder (named: stack and run), gives up after its budget, and starts once the GPUs are free; a CPU run does not wait", async () => {
+        const holder = hashOf("ac1");
+        const holderDir = stage(holder, { gpus: 1, stack: "stack-a" }, { sleep_seconds: "2" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${holder}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+
+        stage(hashOf("ac2"), { gpus: 0 });
+        const cpu = startOrAttach(hashOf("ac2"));
+        expect(cpu.code).toBe(0);
+        expect(cpu.stdout).not.toContain("waiting for the GPUs");
+
+        stage(hashOf("ac3"), { gpus: 1, stack: "stack-b", maxSeconds: 1 });
+        const impatient = startOrAttach(hashOf("ac3"));
+        expect(impatient.code).toBe(75);
+        expect(impatient.stdout).toContain(`waiting for the GPUs of this host: stack stack-a (run ${holder}`);
+        expect(impatient.stderr).toContain(`the GPUs of this host stayed held by stack stack-a (run ${holder}`);
+        expect(lastJson(impatient.stdout)).toMatchObject({ status: "gpus_busy", exit_code: 75, attempt_seconds: 0 });
+        expect(read(holderDir, "job.status")).toBe("running");
+
+        const queuedDir = stage(hashOf("ac4"), { gpus: 1, stack: "stack-c" });
+        const queued = startOrAttach(hashOf("ac4"));
+        expect(queued.stdout).toContain(`waiting for the GPUs of this host: stack stack-a (run ${holder}`);
+        expect(queued.code).toBe(0);
+        expect(lastJson(queued.stdout)).toMatchObject({ status: "succeeded" });
+        // It trained only after the holder had finished.
+        const holderEnd = fs.statSync(path.join(holderDir, "summary.json")).mtimeMs;
+        expect(fs.statSync(path.join(queuedDir, "job.log")).mtimeMs).toBeGreaterThanOrEqual(holderEnd);
+        expect(read(queuedDir, "job.log")).toMatch(/got the GPUs of this host after \d+s/);
+    });
+});
+
+describe("machine-written JSON (summary.json and the summary lines)", () => {
+    // A path may hold any byte but NUL: quotes, backslashes, newlines and other control characters.
+    const oddStore = '.stacktune/models/a "quoted" \\ back\nslash\ttab\u0001';
+
+    it("writes summary.json as valid JSON whatever the output-store path holds", () => {
+        const hash = hashOf("ab1");
+        const dir = stage(hash, { outputStoreDir: `~/${oddStore}` });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        for (const line of r.stdout.trim().split("\n").filter((l) => l.startsWith("STACKTUNE_"))) {
+            expect(JSON.parse(line.slice(line.indexOf(" ") + 1)) as unknown).toBeTypeOf("object");
+        }
+        const summary = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8")) as Record<string, unknown>;
+        expect(summary).toMatchObject({ status: "succeeded", output_store: path.join(home, oddStore), run_dir: dir });
+        expect(lastJson(r.stdout)).toEqual(summary);
+    });
+
+    it("answers an already-complete store with a valid JSON summary whatever its path holds", () => {
+        const hash = hashOf("ab2");
+        const store = path.join(home, oddStore + "-done");
+        fs.mkdirSync(store, { recursive: true });
+        fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: hash }));
+        fs.writeFileSync(path.join(store, "metrics.json"), JSON.stringify({ train_loss: 1.25 }, null, 2));
+        stage(hash, { checkOutputStore: true, outputStoreDir: `~/${oddStore}-done` });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(0);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 0, output_store: store, metrics: { train_loss: 1.25 } });
+    });
+});
+
+describe("run identity (a reused PID is not this run's runner)", () => {
+    /** Another run's runner, as far as its command line goes, in its own session (as setsid makes one). */
+    function foreignRunner(): number {
+        const child = spawn("bash", ["-c", "exec -a ./run-job.sh sleep 20"], { detached: true, stdio: "ignore" });
+        started.push(child.pid!);
+        return child.pid!;
+    }
+    /** PID reuse: the number recorded for this run's runner now belongs to `pid`; the rest of the record stays. */
+    function reusePid(dir: string, pid: number): void {
+        fs.writeFileSync(path.join(dir, "runner.pid"), read(dir, "runner.pid").replace(/^\d+/, String(pid)) + "\n");
+    }
+    const alive = (pid: number): boolean => spawnSync("kill", ["-0", String(pid)]).status === 0;
+
+    it("starts a new attempt when the runner's PID now belongs to another run's runner, and leaves that one alone", async () => {
+        const hash = hashOf("aa1");
+        const dir = stage(hash, {}, { sleep_seconds: "30" });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        started.push(first.pid!);
+        first.stdin.end(renderSecretsEnv({}));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        // The host loses this run's runner (killed; job.status still says running) ...
+        const runner = Number(read(dir, "runner.pid").split(/\s+/)[0]);
+        process.kill(-runner, "SIGKILL");
+        process.kill(-first.pid!, "SIGKILL");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        // ... and its PID goes to another run's runner.
+        const other = foreignRunner();
+        reusePid(dir, other);
+        fs.rmSync(path.join(dir, "sleep_seconds"));
+
+        const r = startOrAttach(hash);
+        expect(r.stdout).not.toContain('"phase":"attach"');
+        expect(r.stdout).toContain("(start #2, pid");
+        expect(r.code).toBe(0);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 2 });
+        expect(alive(other)).toBe(true);
+    });
+
+    it("stop-run never signals a process that took over the runner's PID", () => {
+        const hash = hashOf("aa2");
+        const dir = stage(hash, { keepRunDir: true });
+        expect(startOrAttach(hash).code).toBe(0);
+        const other = foreignRunner();
+        reusePid(dir, other);
+        const out = execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, false)], { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        expect(out).not.toContain("stopping run");
+        expect(alive(other)).toBe(true);
+        expect(fs.existsSync(dir)).toBe(false);
+        process.kill(-other, "SIGKILL");
     });
 });
 
@@ -285,7 +447,7 @@ describe("stop-run.sh (the job's delete)", () => {
         started.push(child.pid!);
         child.stdin.end(renderSecretsEnv({}));
         await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
-        const runner = Number(read(dir, "runner.pid"));
+        const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         started.push(runner);
         expect(sessionAlive(runner)).toBe(true);
 

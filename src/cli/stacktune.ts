@@ -14,8 +14,9 @@
  *   stacktune sweep <base> --grid key=value,value... [--grid ...]... [--run] [--concurrency N]
  *                                                 one stack per combination of the grids (as `new` makes
  *                                                 them, all validated before any is written) and a manifest
- *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2),
- *                                                 and ends with one table (docs/sweeps.md)
+ *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2;
+ *                                                 1 for GPU runs on one ssh/local machine), and ends with
+ *                                                 one table (docs/sweeps.md)
  *
  * Runs as `npx tsx src/cli/stacktune.ts`, `npm run stacktune --`, or `.tools/bin/stacktune` (written
  * by scripts/setup.sh). The environment of scripts/env.sh is applied for every variable not set.
@@ -27,7 +28,9 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
+import { shellQuote } from "../hosts/command";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
+import { withRunLib } from "../job";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
@@ -38,6 +41,7 @@ import {
     parseSweepArgs,
     runSucceeded,
     runSweep,
+    sweepConcurrency,
     sweepCommand,
     SweepUsageError,
     writeSweep,
@@ -245,17 +249,26 @@ function hostDir(dir: string): string {
     return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
 }
 
+/** A host script run by bash with the run scripts' shared functions (lib.sh), whatever the login shell. */
+function hostScriptWithRunLib(script: string): string {
+    return `bash -c ${shellQuote(withRunLib(script))}`;
+}
+
 /**
- * The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted),
- * starts, last event; `label` names the machine when there are several.
+ * The job as the host sees it now: state (running, waiting for the host's GPUs, succeeded, failed,
+ * budget_exceeded, preempted, gpus_busy), starts, last event; `label` names the machine when there
+ * are several. A running or waiting state whose runner is gone (lib.sh's runner_alive, the rule
+ * start-or-attach follows) is reported as such.
  */
 function jobReportScript(ctx: Context, label = "job"): string {
     const dir = hostDir(runDirOf(ctx));
     const name = `'  ${label.padEnd(18)}'`;
-    return (
+    return hostScriptWithRunLib(
         `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
-        `printf '%s%s (starts: %s)\\n' ${name} "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
-        `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`
+            `state=$(cat "$d/job.status" 2>/dev/null || echo unknown); ` +
+            `if { [ "$state" = running ] || [ "$state" = waiting ]; } && ! runner_alive "$d"; then state="interrupted (its runner is gone: \\\`stacktune run ${ctx.stackName}\\\` starts the next attempt)"; fi; ` +
+            `printf '%s%s (starts: %s)\\n' ${name} "$state" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
+            `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`,
     );
 }
 
@@ -285,9 +298,11 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
 
 async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
     const dir = hostDir(runDirOf(ctx));
+    // --follow ends with the run's runner (its identity checked, lib.sh), or at once when it is gone.
     const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
-        (follow ? `exec tail -n 200 -F "$d/job.log" --pid="$(cat "$d/runner.pid" 2>/dev/null || echo 1)"` : `exec tail -n 200 "$d/job.log"`);
-    return onHost(ctx, await currentOutputs(ctx), script, rank);
+        (follow ? `if runner_alive "$d"; then exec tail -n 200 -F "$d/job.log" --pid="$runner_pid"; fi; ` : "") +
+        `exec tail -n 200 "$d/job.log"`;
+    return onHost(ctx, await currentOutputs(ctx), hostScriptWithRunLib(script), rank);
 }
 
 /** `--machine N` of `stacktune logs`: a machine rank, 0 when absent. */
@@ -393,11 +408,13 @@ async function sweep(argv: string[]): Promise<number> {
         return 0;
     }
     const target = written.targetKind;
+    const { concurrency, note } = sweepConcurrency(args.concurrency, { kind: target, gpus: written.targetGpus });
     const where = target === "aws" ? "each on its own instance" : `all on ${target === "local" ? "this machine" : "the one ssh host"}, sharing it`;
-    console.log(`\nrunning ${written.stacks.length} stack(s), at most ${args.concurrency} at a time, ${where}\n`);
+    console.log(`\nrunning ${written.stacks.length} stack(s), at most ${concurrency} at a time, ${where}\n`);
+    if (note !== undefined) console.log(`${note}\n`);
     const results = await runSweep(
         written.stacks,
-        args.concurrency,
+        concurrency,
         { run: runInChild, outputs: (stack) => currentOutputs(context(stack)) },
         (text, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`),
     );

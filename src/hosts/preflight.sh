@@ -63,7 +63,7 @@ else
     fi
 fi
 
-for tool in bash setsid nohup tail base64 tar timeout pkill pgrep; do
+for tool in bash setsid nohup tail base64 tar timeout pkill pgrep flock; do
     if ! command -v "$tool" >/dev/null 2>&1; then missing+=("$tool"); fi
 done
 

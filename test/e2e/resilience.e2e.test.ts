@@ -107,7 +107,7 @@ afterAll(async () => {
     await imds?.stop();
     // Jobs are detached from the test: stop any still running before their files go.
     for (const dir of runDirs()) {
-        const pid = existsSync(join(dir, "runner.pid")) ? Number(read(join(dir, "runner.pid"))) : 0;
+        const pid = existsSync(join(dir, "runner.pid")) ? Number(read(join(dir, "runner.pid")).split(" ")[0]) : 0;
         if (pid > 0) {
             try {
                 process.kill(-pid, "SIGKILL");
@@ -258,7 +258,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         expect(readdirSync(join(runDir, "checkpoints")).some((d) => /^checkpoint-\d+$/.test(d))).toBe(true);
         expect(existsSync(join(home, ".stacktune", "models", "budget", "stacktune.json"))).toBe(false);
         // Nothing of the run is left running.
-        const pid = Number(read(join(runDir, "runner.pid")));
+        const pid = Number(read(join(runDir, "runner.pid")).split(" ")[0]);
         expect(() => process.kill(pid, 0)).toThrow();
     });
 });

@@ -93,7 +93,7 @@ afterAll(async () => {
     }
     // The job runs detached on the host: stop its process group (runner.pid) if a test left it running.
     for (const dir of runDirs()) {
-        const pid = existsSync(join(dir, "runner.pid")) ? Number(readFileSync(join(dir, "runner.pid"), "utf8")) : 0;
+        const pid = existsSync(join(dir, "runner.pid")) ? Number(readFileSync(join(dir, "runner.pid"), "utf8").split(" ")[0]) : 0;
         if (pid > 0) spawnSync("kill", ["-KILL", "--", `-${pid}`]);
     }
     await sshd?.stop();

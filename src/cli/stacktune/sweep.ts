@@ -11,7 +11,7 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
 import { type HubDestinations, destinationKeys } from "../../render";
-import { loadSettingsFromStackFile, type Settings } from "../../settings";
+import { loadSettingsFromStackFile, targetGpuCount, type Settings } from "../../settings";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, ownDestinationAssignments, parseAssignment, sharedDestinations } from "./stackFile";
 
@@ -35,8 +35,8 @@ export interface SweepArgs {
     base: string;
     axes: GridAxis[];
     run: boolean;
-    /** @default 2 */
-    concurrency: number;
+    /** `--concurrency N`; unset, {@link sweepConcurrency} picks it from the base's target. */
+    concurrency?: number;
 }
 
 /** Pulumi refuses longer stack names. */
@@ -101,7 +101,7 @@ export function parseGridArgument(argument: string): GridAxis {
 export function parseSweepArgs(argv: readonly string[]): SweepArgs {
     const [base, ...rest] = argv;
     if (base === undefined || base.startsWith("-")) throw new SweepUsageError("stacktune sweep needs a base stack first");
-    const args: SweepArgs = { base, axes: [], run: false, concurrency: 2 };
+    const args: SweepArgs = { base, axes: [], run: false };
     for (let i = 0; i < rest.length; i++) {
         const arg = rest[i];
         if (arg === "--grid" && rest[i + 1] !== undefined) {
@@ -251,6 +251,8 @@ export interface WrittenSweep {
     manifest: string;
     /** The base's target kind, which every stack of the sweep shares (where `--run` runs them). */
     targetKind: Settings["target"]["kind"];
+    /** GPUs each run of the sweep uses (0 = CPU). */
+    targetGpus: number;
     /**
      * `updated`: it listed another grid of the same keys (e.g. before a value was added); it lists
      * this one now, and the stacks only the earlier grid made stay in stacks/.
@@ -344,6 +346,7 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
         return {
             manifest,
             targetKind: target.kind,
+            targetGpus: targetGpuCount(target),
             manifestState,
             stacks: stacks.map((s, i) => ({ ...s, state: states[i] ?? "written" })),
         };
@@ -413,6 +416,22 @@ export interface SweepRunner {
     /** `stacktune run <stack>`; each output line goes to `line`; resolves to its exit status. */
     run(stack: string, line: (text: string, stream: "stdout" | "stderr") => void): Promise<number>;
     outputs(stack: string): Promise<StackOutputs>;
+}
+
+/**
+ * How many runs of a sweep go at once, and a note when the host will hold some of them back. GPU
+ * runs on the one ssh or local machine share its GPUs, and that host lets one GPU job run at a time
+ * (run-job.sh's GPU lock): the default there is 1, and a larger N only makes the other runs wait on
+ * the host. aws stacks each get their own instance; CPU runs share cores, not GPU memory: 2 by default.
+ */
+export function sweepConcurrency(requested: number | undefined, target: { kind: Settings["target"]["kind"]; gpus: number }): { concurrency: number; note?: string } {
+    const sharesGpus = target.kind !== "aws" && target.gpus > 0;
+    const concurrency = requested ?? (sharesGpus ? 1 : 2);
+    if (!sharesGpus || concurrency === 1) return { concurrency };
+    return {
+        concurrency,
+        note: `note: the ${target.kind === "local" ? "local" : "ssh"} machine runs one GPU job at a time; with --concurrency ${concurrency} the other runs wait on it for the GPUs (each prints whom it waits for), so they finish no sooner than one at a time`,
+    };
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in the items' order. */

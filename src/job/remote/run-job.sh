@@ -2,23 +2,73 @@
 # stacktune: one detached attempt of launch.sh, bounded by the budget; then status, summary and
 # release. Started by start-or-attach.sh under setsid, so it outlives the SSH session.
 #
-# Writes: job.status (running → succeeded | failed | budget_exceeded | preempted), exit_code, summary.json.
+# Writes: job.status (running [→ waiting for the GPUs → running] → succeeded | failed | budget_exceeded |
+# preempted | gpus_busy), exit_code, summary.json.
 # (launch.sh keeps its own per-phase state in ./status.)
 set -uo pipefail
 cd "$(dirname "$0")" || exit 64
 # shellcheck disable=SC1091
 . ./run.env
+# shellcheck disable=SC1091
+. ./lib.sh
 run_dir=$(pwd)
-
-expand_home() { case $1 in "~") printf '%s' "$HOME" ;; "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
-phase() { printf 'STACKTUNE_PHASE {"phase":"%s","detail":"%s"}\n' "$1" "$2"; }
 
 store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
 container="stacktune-${STACKTUNE_EXPERIMENT_HASH:0:12}"
+attempt=$(cat starts)
+
+# budget.maxHours bounds the whole run, not each attempt: budget.spent holds the seconds of the
+# attempts that ended, attempt.started the start of the one under way. An attempt that never
+# counted itself (its runner was killed, the host went down) counts until its log's last write.
+spent=$(cat budget.spent 2>/dev/null || echo 0)
+if [ -f attempt.started ]; then
+    last_write=$(stat -c %Y "job.$((attempt - 1)).log" 2>/dev/null || cat attempt.started)
+    unaccounted=$((last_write - $(cat attempt.started)))
+    if [ "$unaccounted" -gt 0 ]; then spent=$((spent + unaccounted)); fi
+fi
+allowed=$((STACKTUNE_MAX_SECONDS - spent))
+if [ "$allowed" -lt 0 ]; then allowed=0; fi
+
+# One GPU job per host: a GPU run holds <run root>/.gpus.lock for its attempt. No setting picks
+# GPUs (the docker runtime passes --gpus all, accelerate uses every visible GPU), so any two GPU
+# runs on one host would share them. The lock lives on descriptor 8, inherited by everything the
+# attempt starts: processes left by a killed runner still hold it. The lock file names its holder.
+# A CPU run (gpus: 0) takes none: it shares cores, not device memory. Waiting is bounded by
+# budget.maxHours and does not count against it.
+gpus_busy=false
+if [ "${STACKTUNE_GPUS:-0}" != 0 ] && [ "$allowed" -gt 0 ]; then
+    gpu_lock="$(dirname "$run_dir")/.gpus.lock"
+    exec 8>>"$gpu_lock"
+    if ! flock -n 8; then
+        echo waiting >job.status
+        wait_start=$(date +%s)
+        waited=0
+        gpus_busy=true
+        while [ "$waited" -lt "$STACKTUNE_MAX_SECONDS" ]; do
+            holder=$(cat "$gpu_lock" 2>/dev/null)
+            phase gpus "waiting for the GPUs of this host: ${holder:-another run} holds them; this run starts when they are free (waited ${waited}s of at most ${STACKTUNE_MAX_SECONDS}s, budget.maxHours)"
+            step=$((STACKTUNE_MAX_SECONDS - waited))
+            if [ "$step" -gt 60 ]; then step=60; fi
+            if flock -w "$step" 8; then gpus_busy=false && break; fi
+            waited=$(($(date +%s) - wait_start))
+        done
+        waited=$(($(date +%s) - wait_start))
+        if [ "$gpus_busy" = false ]; then
+            echo running >job.status
+            phase gpus "got the GPUs of this host after ${waited}s"
+        fi
+    fi
+    if [ "$gpus_busy" = false ]; then
+        printf 'stack %s (run %s, pid %s, since %s)\n' "$STACKTUNE_STACK" "$STACKTUNE_EXPERIMENT_HASH" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$gpu_lock"
+    fi
+fi
+
 started=$(date +%s)
+echo "$spent" >budget.spent
+echo "$started" >attempt.started
 # The shipped package is what the experiment hash covers: it wins over any installed copy.
 export PYTHONPATH="$run_dir/python${PYTHONPATH:+:$PYTHONPATH}"
-phase run "attempt $(cat starts) of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s"
+phase run "attempt $attempt of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTUNE_RUNTIME, budget ${STACKTUNE_MAX_SECONDS}s (${spent}s used by earlier attempts: this one may run ${allowed}s)"
 
 # Spot instances (STACKTUNE_SPOT_WATCH) and tests with a metadata stand-in: spot-watch.sh writes
 # preemption.json on an interruption notice; the trainer then saves and syncs a checkpoint and
@@ -26,7 +76,7 @@ phase run "attempt $(cat starts) of $STACKTUNE_EXPERIMENT_HASH, runtime $STACKTU
 rm -f preemption.json preempted.json
 watch_pid=
 if [ "${STACKTUNE_SPOT_WATCH:-false}" = true ] || [ -n "${STACKTUNE_IMDS_ENDPOINT:-}" ]; then
-    bash ./spot-watch.sh preemption.json &
+    bash ./spot-watch.sh preemption.json 8>&- &
     watch_pid=$!
 fi
 # An S3 checkpoint store is mirrored from the host (checkpoint-sync.sh): the trainer writes a
@@ -39,7 +89,7 @@ case ${STACKTUNE_CHECKPOINT_STORE:-} in
         export STACKTUNE_CHECKPOINT_STORE="$run_dir/checkpoint-store"
         bash ./checkpoint-sync.sh restore "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" ||
             phase checkpoints "could not restore checkpoints from $s3_store"
-        bash ./checkpoint-sync.sh loop "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" &
+        bash ./checkpoint-sync.sh loop "$s3_store" "$STACKTUNE_CHECKPOINT_STORE" 8>&- &
         sync_pid=$!
         ;;
 esac
@@ -66,12 +116,18 @@ prepare_venv() {
     export STACKTUNE_VENV="$venv"
 }
 
-if [ "$STACKTUNE_RUNTIME" = docker ]; then
+if [ "$gpus_busy" = true ]; then
+    phase gpus "the GPUs of this host stayed held by ${holder:-another run} for ${waited}s (at most budget.maxHours, ${STACKTUNE_MAX_SECONDS}s); let that run end or stop it ('pulumi destroy' on its stack), then run 'pulumi up' again"
+    rc=75
+elif [ "$allowed" = 0 ]; then
+    phase budget "budget.maxHours is used up: earlier attempts ran ${spent}s of ${STACKTUNE_MAX_SECONDS}s, so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
+    rc=124
+elif [ "$STACKTUNE_RUNTIME" = docker ]; then
     mkdir -p "$HOME/.cache/huggingface" "$store" "$run_dir/.home"
     gpu_args=()
     if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then gpu_args=(--gpus all); fi
     # Same paths inside and outside, and the caller's uid, so the host can read and prune every file.
-    timeout -k 60 "$STACKTUNE_MAX_SECONDS" docker run --rm --name "$container" "${gpu_args[@]}" \
+    timeout -k 60 "$allowed" docker run --rm --name "$container" "${gpu_args[@]}" \
         --ipc=host --network host --user "$(id -u):$(id -g)" \
         -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" "${store_env[@]}" \
         -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
@@ -83,12 +139,13 @@ else
     rc=0
     if [ -z "${STACKTUNE_VENV:-}" ]; then prepare_venv || rc=$?; fi
     if [ "$rc" = 0 ]; then
-        timeout -k 60 "$STACKTUNE_MAX_SECONDS" bash launch.sh
+        timeout -k 60 "$allowed" bash launch.sh
         rc=$?
     fi
 fi
 elapsed=$(($(date +%s) - started))
-rm -f secrets.env
+echo "$((spent + elapsed))" >budget.spent
+rm -f attempt.started secrets.env
 if [ -n "$watch_pid" ]; then kill "$watch_pid" 2>/dev/null; fi
 if [ -n "$sync_pid" ]; then
     kill "$sync_pid" 2>/dev/null
@@ -96,13 +153,17 @@ if [ -n "$sync_pid" ]; then
         phase checkpoints "could not sync the last checkpoints to $s3_store"
 fi
 
+# The GPUs go to the next run now: the summary and release below need none.
+exec 8>&-
 if [ "$rc" = 0 ]; then
     status=succeeded
+elif [ "$gpus_busy" = true ]; then
+    status=gpus_busy
 elif [ -f preempted.json ]; then
     # accelerate launch turns the trainer's own exit code into 1: the file is the signal.
     status=preempted
     rc=85
-elif [ "$elapsed" -ge "$STACKTUNE_MAX_SECONDS" ]; then
+elif [ "$allowed" = 0 ] || [ "$elapsed" -ge "$allowed" ]; then
     status=budget_exceeded
     rc=124
 else
@@ -119,8 +180,9 @@ phases=$(cat job.[0-9]*.log job.log 2>/dev/null |
     sed -n 's/^STACKTUNE_PHASE {"phase":"\([a-z_]*\)","event":"end","elapsed_s":\([0-9]*\).*/\1 \2/p' |
     awk '{ if (!($1 in t)) order[n++] = $1; t[$1] = $2 }
          END { printf "{"; for (i = 0; i < n; i++) printf "%s\"%s\":%s", (i ? "," : ""), order[i], t[order[i]]; printf "}" }')
-printf '{"experiment_hash":"%s","status":"%s","exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
-    "$STACKTUNE_EXPERIMENT_HASH" "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" "$store" "$run_dir" >summary.json.partial
+printf '{"experiment_hash":%s,"status":%s,"exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
+    "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(json_string "$status")" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" \
+    "$(json_string "$store")" "$(json_string "$run_dir")" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
 echo "$status" >job.status
@@ -140,7 +202,7 @@ if [ "$status" = succeeded ]; then
         # the next `pulumi up` without training; `pulumi destroy` removes the rest.
         find . -mindepth 1 -maxdepth 1 ! -name job.status ! -name status ! -name starts ! -name exit_code \
             ! -name summary.json ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env \
-            ! -name start-or-attach.sh ! -name run-job.sh -exec rm -rf {} +
+            ! -name start-or-attach.sh ! -name run-job.sh ! -name lib.sh -exec rm -rf {} +
         phase release "pruned the run directory to its receipt (budget.keepRunDir is false)"
     fi
     if [ "${STACKTUNE_RELEASE:-none}" = poweroff ]; then

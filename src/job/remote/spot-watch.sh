@@ -19,7 +19,8 @@ interval=${STACKTUNE_SPOT_POLL_SECONDS:-5}
 token=
 token_time=0
 
-phase() { printf 'STACKTUNE_PHASE {"phase":"spot-watch","detail":"%s"}\n' "$1"; }
+# shellcheck disable=SC1091
+. "$(dirname "$0")/lib.sh"
 
 new_token() {
     token=$(curl -sf --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' \
@@ -27,7 +28,7 @@ new_token() {
     token_time=$(date +%s)
 }
 
-phase "polling $endpoint for spot interruption notices every ${interval}s"
+phase spot-watch "polling $endpoint for spot interruption notices every ${interval}s"
 while true; do
     # Renew the token well before its 6-hour lifetime ends (and after any failure).
     if [ -z "$token" ] || [ $(($(date +%s) - token_time)) -gt 18000 ]; then new_token; fi
@@ -39,7 +40,7 @@ while true; do
         case $code in
             200)
                 printf '%s\n' "$body" >"$flag.partial" && mv -f "$flag.partial" "$flag"
-                phase "spot interruption notice: $(printf '%s' "$body" | tr -d '"\n')"
+                phase spot-watch "spot interruption notice: $body"
                 exit 0
                 ;;
             401) token= ;;  # expired or revoked: get a new one on the next round

@@ -6,7 +6,8 @@
 # stdout: `STACKTUNE_PHASE {...}` and `STACKTUNE_PROGRESS {...}` lines while the run goes, then one
 #         JSON summary as the last line.
 # exit:   0 the run succeeded (now or earlier: nothing is trained twice)
-#         the job's own exit status when it failed (124 = stopped at budget.maxHours)
+#         the job's own exit status when it failed (124 = stopped at budget.maxHours, 75 = another
+#         run held this host's GPUs for as long: gpus_busy)
 #         64 the run directory is incomplete, 75 another start-or-attach held the lock too long
 set -uo pipefail
 
@@ -15,7 +16,7 @@ if ! cd "$run_dir" 2>/dev/null; then
     echo "stacktune: run directory $run_dir is missing; run 'pulumi up' again to upload it" >&2
     exit 64
 fi
-for required in run.env run-job.sh; do
+for required in run.env run-job.sh lib.sh; do
     if [ ! -f "$required" ]; then
         echo "stacktune: $run_dir/$required is missing; run 'pulumi up' again to upload it" >&2
         exit 64
@@ -23,19 +24,11 @@ for required in run.env run-job.sh; do
 done
 # shellcheck disable=SC1091
 . ./run.env
+# shellcheck disable=SC1091
+. ./lib.sh
 
 # The secrets stay in this shell's memory until a run actually starts; then they go to a 0600 file.
 secrets=$(cat)
-
-expand_home() { case $1 in "~") printf '%s' "$HOME" ;; "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
-
-phase() { printf 'STACKTUNE_PHASE {"phase":"%s","detail":"%s"}\n' "$1" "$2"; }
-
-runner_alive() {
-    local pid
-    pid=$(cat runner.pid 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'run-job.sh'
-}
 
 store_marker_matches() {
     [ "${STACKTUNE_CHECK_OUTPUT_STORE:-false}" = true ] || return 1
@@ -53,8 +46,9 @@ already_complete_summary() {
     if [ -s "$store/phases.json" ] && head -c1 "$store/phases.json" | grep -q '{'; then
         phases=$(tr -d '\n' <"$store/phases.json")
     fi
-    printf '{"experiment_hash":"%s","status":"succeeded","exit_code":0,"starts":%s,"metrics":%s,"phases":%s,"output_store":"%s","run_dir":"%s"}\n' \
-        "$STACKTUNE_EXPERIMENT_HASH" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" "$store" "$run_dir"
+    printf '{"experiment_hash":%s,"status":"succeeded","exit_code":0,"starts":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
+        "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" \
+        "$(json_string "$store")" "$(json_string "$run_dir")"
 }
 
 # One decision at a time per run directory: two concurrent `pulumi up`s must not both start a run.
@@ -78,8 +72,14 @@ if store_marker_matches; then
 fi
 
 if runner_alive; then
-    phase attach "re-attaching to the running job (pid $(cat runner.pid)), start #$(cat starts 2>/dev/null || echo '?')"
+    phase attach "re-attaching to the running job (pid $runner_pid), start #$(cat starts 2>/dev/null || echo '?')"
 else
+    # A runner that died (killed, OOM) may leave its attempt's processes running: they must not
+    # train beside the next attempt (nor hold the GPUs it waits for).
+    if [ -n "$(run_processes .)" ]; then
+        phase stop "stopping the processes attempt $(cat starts) left (its runner is gone)"
+        stop_run_processes .
+    fi
     starts=$(($(cat starts 2>/dev/null || echo 0) + 1))
     echo "$starts" >starts
     if [ -f job.log ]; then mv -f job.log "job.$((starts - 1)).log"; fi
@@ -91,15 +91,25 @@ else
     echo running >job.status
     # setsid + nohup + no inherited descriptors (not even the lock): the run survives the SSH
     # session that started it, and a later start-or-attach can take the lock while it runs.
-    setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 9>&- &
-    echo $! >runner.pid
-    phase start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $(cat runner.pid)) in $run_dir"
+    # The run's identity (lib.sh, runner_alive): the PID with its start time, and a token in its
+    # environment that every process of the run inherits.
+    token=$(cat /proc/sys/kernel/random/uuid)
+    STACKTUNE_RUN_TOKEN=$token setsid nohup bash ./run-job.sh </dev/null >job.log 2>&1 9>&- &
+    pid=$!
+    # A runner that already ended has no identity: it is then never taken for alive.
+    echo "$(process_identity "$pid" || echo "$pid ended -") $token" >runner.pid
+    phase start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $pid) in $run_dir"
 fi
 unset secrets
 # Let a concurrent start-or-attach in; it will see the runner and attach too.
 exec 9>&-
 
-tail -n +1 -F --pid="$(cat runner.pid)" job.log 2>/dev/null | grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) '
+progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) '; }
+if runner_alive; then
+    tail -n +1 -F --pid="$runner_pid" job.log 2>/dev/null | progress_lines
+else
+    progress_lines <job.log
+fi
 
 status=$(cat job.status 2>/dev/null || echo unknown)
 code=$(cat exit_code 2>/dev/null || echo 1)

@@ -1,23 +1,18 @@
 #!/usr/bin/env bash
 # stacktune: stop every process of one run and remove its directory per policy.
 # Usage: stop-run.sh <run dir> <keep run dir: true|false> [docker container name]
-# Only this run's processes (the session started by start-or-attach) are touched.
+# Runs with lib.sh prepended (the run directory may be pruned). Only this run's processes are
+# signalled (lib.sh, run_processes): a PID that now belongs to another process, another run's
+# runner included, never is.
 set -u
 run_dir=$1
 keep=$2
 container=${3:-}
 
-pid=$(cat "$run_dir/runner.pid" 2>/dev/null || true)
-if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'run-job.sh'; then
-    echo "stacktune: stopping run in $run_dir (session $pid)"
-    kill -TERM -- "-$pid" 2>/dev/null
-    pkill -TERM -s "$pid" 2>/dev/null
-    for _ in $(seq 1 30); do
-        pgrep -s "$pid" >/dev/null 2>&1 || break
-        sleep 1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null
-    pkill -KILL -s "$pid" 2>/dev/null
+runner_alive "$run_dir" || true # reads the record: runner_pid, runner_token
+if [ -n "$(run_processes "$run_dir")" ]; then
+    echo "stacktune: stopping run in $run_dir (session $runner_pid)"
+    stop_run_processes "$run_dir"
 fi
 if [ -n "$container" ] && command -v docker >/dev/null 2>&1; then
     docker rm -f "$container" >/dev/null 2>&1 || true

@@ -1,0 +1,97 @@
+# stacktune: the functions every on-host script shares. Sourced from the run directory by
+# start-or-attach.sh, run-job.sh and spot-watch.sh; prepended to the scripts that run without one
+# (stop-run.sh: the directory may be pruned; the CLI's status and logs scripts).
+
+expand_home() { case $1 in "~") printf '%s' "$HOME" ;; "~/"*) printf '%s/%s' "$HOME" "${1#"~/"}" ;; *) printf '%s' "$1" ;; esac; }
+
+# $1 as a JSON string literal, whatever it holds: \ and " escaped, and every control character
+# (U+0001-001F; bash strings cannot hold U+0000). Byte-wise (LC_ALL=C): in a multibyte locale a
+# backslash byte inside a character would escape nothing, and UTF-8 never has an ASCII byte inside one.
+json_string() {
+    local LC_ALL=C s=$1 i hex c esc
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\r'/\\r}
+    s=${s//$'\t'/\\t}
+    for ((i = 1; i < 32; i++)); do
+        printf -v hex '%02x' "$i"
+        printf -v c "\\x$hex"
+        if [[ $s == *"$c"* ]]; then
+            printf -v esc '\\u%04x' "$i"
+            s=${s//"$c"/$esc}
+        fi
+    done
+    printf '"%s"' "$s"
+}
+
+# One progress event for the operator: `STACKTUNE_PHASE {"phase":...,"detail":...}`.
+phase() { printf 'STACKTUNE_PHASE {"phase":%s,"detail":%s}\n' "$(json_string "$1")" "$(json_string "$2")"; }
+
+# "<pid> <start time> <boot id>" of a live process. The start time (field 22 of /proc/<pid>/stat, in
+# clock ticks since boot) and the boot id tell a process from a later one that got the same PID. A
+# zombie (state Z: ended, not yet reaped by its parent) has none: it is not alive.
+process_identity() {
+    local stat boot
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) || boot=unknown
+    # Field 2, the command name in parentheses, may itself hold spaces and ')': cut after the last ')'.
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # word splitting into fields is the point
+    set -- "$1" $stat
+    [ "$2" != Z ] || return 1
+    printf '%s %s %s' "$1" "${21}" "$boot"
+}
+
+# runner.pid: "<pid> <start time> <boot id> <run token>", written by start-or-attach.sh when it
+# starts the runner. The token is also in the runner's environment (STACKTUNE_RUN_TOKEN), inherited
+# by everything it starts.
+
+# Whether the runner recorded in <run dir>/runner.pid (default: the current directory) is alive: the
+# PID names a process with the recorded start time on this boot. A PID alone is not enough: after
+# the runner ends, the number may go to any process, another run's runner included. Sets runner_pid
+# and runner_token.
+runner_alive() {
+    local record=${1:-.}/runner.pid start boot
+    runner_pid= runner_token=
+    [ -f "$record" ] || return 1
+    read -r runner_pid start boot runner_token <"$record" || return 1
+    [ -n "$runner_token" ] && [ "$(process_identity "$runner_pid")" = "$runner_pid $start $boot" ]
+}
+
+# Whether process $1 carries the run token $2 in its environment (was started by that run's runner).
+carries_run_token() {
+    tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "STACKTUNE_RUN_TOKEN=$2"
+}
+
+# This run's live processes (run directory $1): the runner's whole session while the runner is
+# alive (its live runner holds the session's number, so every member is this run's), else only the
+# members of that session carrying the run token (left by a runner that died). Never a process that
+# merely got a PID once recorded.
+run_processes() {
+    local p
+    if runner_alive "$1"; then
+        pgrep -s "$runner_pid"
+    elif [ -n "$runner_pid" ] && [ -n "$runner_token" ]; then
+        for p in $(pgrep -s "$runner_pid"); do
+            if carries_run_token "$p" "$runner_token"; then echo "$p"; fi
+        done
+    fi
+}
+
+# Stops run_processes of run directory $1: TERM, then KILL what is left after 30 s.
+stop_run_processes() {
+    local pids
+    pids=$(run_processes "$1")
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086 # one PID per word
+    kill -TERM $pids 2>/dev/null
+    for _ in $(seq 1 30); do
+        pids=$(run_processes "$1")
+        [ -n "$pids" ] || return 0
+        sleep 1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    return 0
+}
