@@ -46,7 +46,7 @@ describe('ssh host keys', () => {
     for (const bad of ['SHA256:INt+FIkUwf31W7oJWun/1Rl1QMJpbrttTwSHtKWJS+Q', '[gpu-box]:22 ssh-ed25519 AAAAC3Nz', 'ssh-ed25519', 'ssh-ed25519 AAAA\nssh-rsa AAAA']) {
       const issue = issuesOf({ target: { ...one, hostKey: bad } }).find((i) => i.path === 'target.hostKey');
       expect(issue?.message, bad).toBe(
-        'must be one OpenSSH public key line such as `ssh-ed25519 AAAA…` (ssh-keyscan prints it after the host name; leave the host name out)',
+        'must be one OpenSSH public key line such as `ssh-ed25519 AAAA…` (ssh-keyscan prints it after the host name; leave the host name out); change stacktune:target.hostKey',
       );
     }
   });

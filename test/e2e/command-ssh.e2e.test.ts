@@ -128,7 +128,8 @@ describe("command provider stand-in: SSH connection", () => {
         await new Promise<void>((resolve) => child.stdout.on("data", (b: Buffer) => b.toString().includes("connected") && resolve()));
         expect(keyFilesNow()).toEqual([]);
         child.kill("SIGKILL");
-        await new Promise((r) => child.once("close", r));
+        // "exit", not "close": the orphaned ssh still holds the inherited stdout.
+        await new Promise((r) => child.once("exit", r));
         expect(keyFilesNow()).toEqual([]);
         expect(readdirSync(tmpdir()).filter((n) => n.startsWith("stacktune-ssh-"))).toEqual(before);
     });
