@@ -36,7 +36,7 @@ function fingerprint(blob) {
  * ssh.ParseAuthorizedKey checks it: the blob is base64 and names the same type.
  */
 function parseHostKey(line) {
-    const match = /^\s*(\S+)\s+([A-Za-z0-9+/]+={0,2})(\s.*)?$/.exec(line);
+    const match = /^(\S+)\s+([A-Za-z0-9+/]+={0,2})(\s.*)?$/.exec(line.trim());
     const blob = match ? Buffer.from(match[2], "base64") : Buffer.alloc(0);
     const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
     if (!match || blob.length < 4 + length || blob.subarray(4, 4 + length).toString("latin1") !== match[1]) {

@@ -79,6 +79,9 @@ describe("command provider stand-in: SSH connection", () => {
     it("connects when connection.hostKey is the server's key", async () => {
         const result = await remote(connection({ hostKey }), "echo connected");
         expect(result.stdout).toBe("connected\n");
+        // As upstream's ssh.ParseAuthorizedKey: a comment and a trailing newline (a pasted .pub file) are fine.
+        const pasted = await remote(connection({ hostKey: `${hostKey} root@gpu-box\n` }), "echo pasted");
+        expect(pasted.stdout).toBe("pasted\n");
     });
 
     it("a wrong connection.hostKey fails before authentication, naming host and key type", async () => {
@@ -121,7 +124,7 @@ describe("command provider stand-in: SSH connection", () => {
             `const cp = require("node:child_process");`,
             `const conn = JSON.parse(process.argv[1]);`,
             `s.withSsh(conn, (argv) => new Promise((r) => { cp.spawn(argv[0], argv.slice(1), { stdio: "inherit" }).on("close", r); }),`,
-            `  (ssh) => ssh.run("ssh", [], [ssh.user + "@" + ssh.host, "echo connected; sleep 30"], {}));`,
+            `  (ssh) => ssh.run("ssh", [], [ssh.user + "@" + ssh.host, "echo connected; sleep 5"], {}));`,
         ].join("\n");
         const before = readdirSync(tmpdir()).filter((n) => n.startsWith("stacktune-ssh-"));
         const child = spawn(process.execPath, ["-e", script, JSON.stringify(connection({ hostKey }))], { stdio: ["ignore", "pipe", "inherit"] });
