@@ -394,24 +394,28 @@ function createHosts(
                 );
             }
             // Machine 0 keeps the single-host name; each machine gets its own preflight.
-            const hosts = clusterMachines(target).map(
-                (machine) =>
-                    new SshHost(
-                        machine.rank === 0 ? name : `${name}-${machine.rank}`,
-                        {
-                            host: machine.host ?? "",
-                            port: machine.port ?? target.port,
-                            user: machine.user ?? target.user,
-                            privateKey,
-                            gpus: target.gpus,
-                            gpuMemoryGb: Math.floor(target.gpuMemoryGb),
-                            minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
-                            runtime,
-                            runRoot,
-                        },
-                        { parent },
-                    ),
-            );
+            const hosts = clusterMachines(target).map((machine) => {
+                // The settings require it; a host that is not verified would receive the secrets.
+                if (machine.hostKey === undefined) {
+                    throw new Error(`machine ${machine.rank} of the ssh target has no host key: set stacktune:target.hostKey`);
+                }
+                return new SshHost(
+                    machine.rank === 0 ? name : `${name}-${machine.rank}`,
+                    {
+                        host: machine.host ?? "",
+                        port: machine.port ?? target.port,
+                        user: machine.user ?? target.user,
+                        hostKey: machine.hostKey,
+                        privateKey,
+                        gpus: target.gpus,
+                        gpuMemoryGb: Math.floor(target.gpuMemoryGb),
+                        minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
+                        runtime,
+                        runRoot,
+                    },
+                    { parent },
+                );
+            });
             const [primary] = hosts;
             if (primary === undefined) throw new Error("the ssh target lists no machine: set stacktune:target.host");
             return { primary, jobHosts: hosts.map((h) => h.jobHost) };

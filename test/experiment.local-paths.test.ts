@@ -47,7 +47,7 @@ describe("localTargetPaths", () => {
     });
 
     it("does nothing for a remote target, whose paths are the host's", () => {
-        const ssh = { kind: "ssh", host: "gpu.example", user: "ubuntu", privateKeyPath: "~/.ssh/id_ed25519", gpus: 0 };
+        const ssh = { kind: "ssh", host: "gpu.example", user: "ubuntu", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb", privateKeyPath: "~/.ssh/id_ed25519", gpus: 0 };
         expect(localTargetPaths(settingsFor(ssh, ".stacktune/tiny-llama", ".venv"), project)).toBeUndefined();
     });
 });

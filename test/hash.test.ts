@@ -37,10 +37,10 @@ describe("experiment hash: unchanged by what does not change the model", () => {
         expect(hashOf(base, "another-stack")).toBe(baseHash);
     });
 
-    it("ignores the host: ssh address, port, user and key path", () => {
+    it("ignores the host: ssh address, port, user, host key and key path", () => {
         const ssh = (host: string, port: number, user: string): Settings => ({
             ...base,
-            target: { kind: "ssh", host, port, user, privateKeyPath: `/keys/${user}`, gpus: 0, gpuMemoryGb: 24, minFreeDiskGb: 100 },
+            target: { kind: "ssh", host, port, user, hostKey: `ssh-ed25519 AAAA${user}`, privateKeyPath: `/keys/${user}`, gpus: 0, gpuMemoryGb: 24, minFreeDiskGb: 100 },
         });
         expect(hashOf(ssh("10.0.0.1", 22, "a"))).toBe(hashOf(ssh("box.example.com", 2222, "b")));
     });

@@ -212,7 +212,6 @@ describe("multi-host aws cluster", () => {
                 vpcSecurityGroupIds: ["c3-ssh-id"],
                 associatePublicIpAddress: true,
                 ami: MOCK_AMI_ID,
-                userData: USER_DATA,
                 userDataReplaceOnChange: true,
                 keyName: "c3-key-keyname",
                 iamInstanceProfile: "c3-profile-profile-name",
@@ -244,9 +243,23 @@ describe("multi-host aws cluster", () => {
                 port: 22,
                 user: "ubuntu",
                 privateKey: KEY_CANARY,
+                hostKey: expect.stringMatching(/^ssh-ed25519 /) as unknown,
                 dialErrorLimit: 60,
                 perDialTimeout: 15,
             });
+        });
+    });
+
+    it("gives every instance its own host key, installed by its user-data and pinned in its connection", () => {
+        const readies = of("c3", "command:remote:Command");
+        const instances = of("c3", "aws:ec2/instance:Instance");
+        const pinned = readies.map((ready) => (plain(ready.inputs.connection) as { hostKey: string }).hostKey);
+        expect(new Set(pinned).size).toBe(3);
+        instances.forEach((instance, rank) => {
+            expect(isSecretInput(instance.inputs.userData)).toBe(true);
+            const userData = String(plain(instance.inputs.userData));
+            expect(userData.startsWith(USER_DATA)).toBe(true);
+            expect(userData).toContain(`  ed25519_public: ${pinned[rank]}\n`);
         });
     });
 

@@ -1,8 +1,11 @@
 // The aws target through index.ts under Pulumi mocks, with the completion lookup answered "not
 // done" by a local Hub stand-in: the exact inputs of every AWS resource, the host's readiness
 // command, and where the secrets go.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, waitForCloudInit } from "../src/hosts/aws";
 import { hostPaths, renderCloudInit } from "../src/render";
@@ -27,6 +30,17 @@ const TOKEN_CANARY = "hf_CANARY_aws_91d0";
 const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
 const MERGED_REPO = "me/llama3-openhermes-qlora";
 const hub = new FakeHub();
+
+/** The public key line OpenSSH derives from a private key (`ssh-keygen -y`). */
+function publicKeyOf(privateKey: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-hostkey-"));
+    try {
+        fs.writeFileSync(path.join(dir, "key"), privateKey, { mode: 0o600 });
+        return execFileSync("ssh-keygen", ["-y", "-f", path.join(dir, "key")], { encoding: "utf8" }).trim();
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
 let mocks: ProgramMocks;
 let outputs: Record<string, unknown>;
 const one = (type: string): RegisteredResource => mocks.one(type);
@@ -122,7 +136,7 @@ describe("aws target", () => {
         expect(instance.rootBlockDevice).toEqual({ volumeType: "gp3", volumeSize: 250, encrypted: true, deleteOnTermination: true });
         expect(instance.metadataOptions).toEqual({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 });
         expect(instance.instanceInitiatedShutdownBehavior).toBe("terminate");
-        expect(instance.userData).toBe(renderCloudInit(settings, "aws-g5"));
+        expect(String(plain(instance.userData)).startsWith(renderCloudInit(settings, "aws-g5"))).toBe(true);
         expect(instance.userDataReplaceOnChange).toBe(true);
         expect(instance.keyName).toBe("experiment-host-key-keyname");
         expect(instance.vpcSecurityGroupIds).toEqual(["experiment-host-ssh-id"]);
@@ -185,9 +199,28 @@ describe("aws target", () => {
             port: 22,
             user: "ubuntu",
             privateKey: KEY_CANARY,
+            hostKey: expect.stringMatching(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/) as unknown,
             dialErrorLimit: 60,
             perDialTimeout: 15,
         });
+    });
+
+    it("pins a host key generated for the instance: cloud-init installs it (user-data is a secret), every connection verifies it", () => {
+        const instance = one("aws:ec2/instance:Instance").inputs;
+        expect(isSecretInput(instance.userData)).toBe(true);
+        const userData = String(plain(instance.userData));
+        const keys = (YAML.parse(userData) as { ssh_keys: Record<string, string> }).ssh_keys;
+        expect(Object.keys(keys)).toEqual(["ed25519_private", "ed25519_public"]);
+        expect(keys.ed25519_private).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+        // The private half is the public one's: OpenSSH itself derives the public key from it.
+        expect(publicKeyOf(keys.ed25519_private!)).toBe(keys.ed25519_public);
+        const commands = mocks.ofType("command:remote:Command");
+        expect(commands.length).toBeGreaterThan(1);
+        for (const command of commands) {
+            expect((plain(command.inputs.connection) as { hostKey?: string }).hostKey, command.name).toBe(keys.ed25519_public);
+        }
+        const privateBody = keys.ed25519_private!.split("\n")[1]!;
+        expect(nonSecretOccurrences(mocks.resources, privateBody)).toEqual([]);
     });
 
     it("tells the job to power the host off after success and to publish to the Hub (no on-host store check)", () => {

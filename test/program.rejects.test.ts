@@ -37,7 +37,7 @@ describe("rejected before any resource", () => {
 
     it("an SSH key path that cannot be read", async () => {
         const r = await attempt({
-            "stacktune:target": { kind: "ssh", host: "192.0.2.10", user: "u", gpus: 0, privateKeyPath: "/nonexistent/id_ed25519" },
+            "stacktune:target": { kind: "ssh", host: "192.0.2.10", user: "u", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb", gpus: 0, privateKeyPath: "/nonexistent/id_ed25519" },
             "stacktune:quantization": { load4bit: false },
             "stacktune:training": { bf16: false },
             "stacktune:distributed": { strategy: "ddp" },

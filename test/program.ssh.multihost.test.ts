@@ -29,9 +29,14 @@ const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-mh-key-7d21\n---
 const TOKEN_CANARY = "hf_CANARY_mh_4e9a";
 
 /** Where each machine's commands must connect. */
+/** Each machine's own host key, pinned in its own connection. */
+const HOST_KEYS = [
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xa",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb",
+] as const;
 const MACHINES = [
-    { host: "192.0.2.10", port: 2222, user: "trainer" },
-    { host: "192.0.2.11", port: 22, user: "worker" },
+    { host: "192.0.2.10", port: 2222, user: "trainer", hostKey: HOST_KEYS[0] },
+    { host: "192.0.2.11", port: 22, user: "worker", hostKey: HOST_KEYS[1] },
 ] as const;
 
 describe("ssh target with two machines (venv runtime)", () => {
@@ -54,8 +59,8 @@ describe("ssh target with two machines (venv runtime)", () => {
                     user: "trainer",
                     gpus: 4,
                     hosts: [
-                        { host: "192.0.2.10", port: 2222, clusterAddress: "10.0.0.10" },
-                        { host: "192.0.2.11", user: "worker" },
+                        { host: "192.0.2.10", port: 2222, clusterAddress: "10.0.0.10", hostKey: HOST_KEYS[0] },
+                        { host: "192.0.2.11", user: "worker", hostKey: HOST_KEYS[1] },
                     ],
                 },
                 "stacktune:runtime": { kind: "venv" },
@@ -173,7 +178,7 @@ describe("ssh target.port next to target.hosts", () => {
     it("reaches a machine without its own port at target.port, as target.user applies to it, or refuses the stack", () => {
         // A user who moves to `hosts` and keeps `port: 2222` must not be sent to port 22 silently.
         const raw = {
-            target: { kind: "ssh", user: "trainer", port: 2222, hosts: [{ host: "gpu-a.example.internal" }, { host: "gpu-b.example.internal", port: 2200 }] },
+            target: { kind: "ssh", user: "trainer", port: 2222, hosts: [{ host: "gpu-a.example.internal", hostKey: HOST_KEYS[0] }, { host: "gpu-b.example.internal", port: 2200, hostKey: HOST_KEYS[1] }] },
             hub: { localDir: "/srv/models/mh" },
         };
         let ports: (number | undefined)[];

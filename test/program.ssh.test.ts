@@ -21,6 +21,7 @@ import {
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-ssh-key-55e1\n-----END OPENSSH PRIVATE KEY-----\n";
 const TOKEN_CANARY = "hf_CANARY_ssh_2b7c";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb box-4090";
 let mocks: ProgramMocks;
 let outputs: Record<string, unknown>;
 const byName = (name: string): RegisteredResource => mocks.resources.find((r) => r.name === name)!;
@@ -29,7 +30,7 @@ beforeAll(async () => {
     mocks = await installProgramMocks({
         stack: "box-4090",
         config: {
-            "stacktune:target": { kind: "ssh", host: "192.0.2.10", port: 2222, user: "trainer", gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 150 },
+            "stacktune:target": { kind: "ssh", host: "192.0.2.10", port: 2222, user: "trainer", hostKey: HOST_KEY, gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 150 },
             "stacktune:runtime": { kind: "docker" },
             "stacktune:budget": { maxHours: 20, keepRunDir: true },
             "stacktune:sshPrivateKey": KEY_CANARY,
@@ -55,7 +56,7 @@ describe("ssh target (docker runtime)", () => {
         ]);
     });
 
-    it("connects with the configured address and the key as a secret, failing fast when unreachable", () => {
+    it("connects with the configured address, the pinned host key and the key as a secret, failing fast when unreachable", () => {
         for (const name of ["experiment-host-preflight", "experiment-image-build", "experiment-job-stage", "experiment-job-run"]) {
             const connection = byName(name).inputs.connection;
             expect(isSecretInput(connection)).toBe(true);
@@ -64,6 +65,7 @@ describe("ssh target (docker runtime)", () => {
                 port: 2222,
                 user: "trainer",
                 privateKey: KEY_CANARY,
+                hostKey: HOST_KEY,
                 dialErrorLimit: 3,
                 perDialTimeout: 10,
             });

@@ -18,6 +18,7 @@ const sshTargetYaml = `  stacktune:target:
     kind: ssh
     host: gpu-box.example.internal
     user: stacktune
+    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb
 `;
 
 describe('loadSettingsFromStackFile', () => {
@@ -90,7 +91,7 @@ describe('loadSettingsFromPulumiConfig', () => {
     pulumi.runtime.setAllConfig({});
   });
 
-  const target = JSON.stringify({ kind: 'ssh', host: 'gpu-box.example.internal', user: 'stacktune' });
+  const target = JSON.stringify({ kind: 'ssh', host: 'gpu-box.example.internal', user: 'stacktune', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb' });
 
   it('reads structured settings and returns secrets as Pulumi secret outputs', async () => {
     pulumi.runtime.setAllConfig(

@@ -50,27 +50,27 @@ const cases: Record<string, RuleCases> = {
   'ssh-hosts-distinct-accounts': {
     fail: [
       {
-        raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example' }, { host: 'b.example' }, { host: 'a.example', port: 22, user: 'stacktune' }] } }),
+        raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: 'a.example' }, { hostKey: sshTarget.hostKey, host: 'b.example' }, { hostKey: sshTarget.hostKey, host: 'a.example', port: 22, user: 'stacktune' }] } }),
         paths: ['target.hosts[2]'],
         says: 'same account as target.hosts[0] (stacktune@a.example:22)',
       },
     ],
     pass: [
-      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', port: 2201 }, { host: '127.0.0.1', port: 2202 }] } }) },
-      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', user: 'a' }, { host: '127.0.0.1', user: 'b' }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: '127.0.0.1', port: 2201 }, { hostKey: sshTarget.hostKey, host: '127.0.0.1', port: 2202 }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: '127.0.0.1', user: 'a' }, { hostKey: sshTarget.hostKey, host: '127.0.0.1', user: 'b' }] } }) },
     ],
   },
   'main-machine-reachable': {
     fail: [
       {
-        raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example', clusterAddress: '127.0.0.1' }, { host: 'b.example' }] } }),
+        raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: 'a.example', clusterAddress: '127.0.0.1' }, { hostKey: sshTarget.hostKey, host: 'b.example' }] } }),
         paths: ['target.hosts[0].clusterAddress'],
         says: 'target.hosts[1] (b.example) cannot reach',
       },
     ],
     pass: [
-      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: 'a.example', clusterAddress: '10.0.0.5' }, { host: 'b.example' }] } }) },
-      { raw: merge(gpu, { target: { host: undefined, hosts: [{ host: '127.0.0.1', user: 'a' }, { host: 'localhost', user: 'b' }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: 'a.example', clusterAddress: '10.0.0.5' }, { hostKey: sshTarget.hostKey, host: 'b.example' }] } }) },
+      { raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: '127.0.0.1', user: 'a' }, { hostKey: sshTarget.hostKey, host: 'localhost', user: 'b' }] } }) },
     ],
   },
   'multi-host-processes-equal-gpus': {

@@ -89,6 +89,7 @@ describe('seed-reference reproduces the reference run', () => {
       host: 'gpu-box.example.internal',
       port: 22,
       user: 'stacktune',
+      hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEhostKEYreplaceWITHsshKEYSCANoutput00',
       privateKeyPath: '~/.ssh/id_ed25519',
       gpus: 4,
       gpuMemoryGb: 24,

@@ -11,7 +11,8 @@
 //                            delete, through `interpreter` (default /bin/sh -c), with `stdin`,
 //                            `environment` and `dir`; outputs stdout/stderr (trailing newline trimmed).
 //   command:remote:Command  the same over SSH with the system OpenSSH client: `connection`
-//                            {host, port, user, privateKey, dialErrorLimit, perDialTimeout};
+//                            {host, port, user, privateKey, hostKey, dialErrorLimit, perDialTimeout}
+//                            (scripts/lib/command-ssh.js: hostKey verified as upstream, key kept off disk);
 //                            `environment` is sent like the upstream provider does (SSH "env"
 //                            requests, which sshd applies only for names in its AcceptEnv).
 // A change to `triggers` replaces the resource; any other input change is an update; a change to
@@ -36,6 +37,7 @@ const pulumi = sdkRequire("@pulumi/pulumi");
 const grpc = sdkRequire("@grpc/grpc-js");
 const engineGrpc = sdkRequire("@pulumi/pulumi/proto/engine_grpc_pb");
 const engineProto = sdkRequire("@pulumi/pulumi/proto/engine_pb");
+const { withSsh } = require("./command-ssh");
 
 const VERSION = "1.2.1";
 const COPY_TO_REMOTE = "command:remote:CopyToRemote";
@@ -176,78 +178,18 @@ async function runLocal(urn, props, cmd, previous) {
     return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
 }
 
-/**
- * ssh exit status 255 with one of these stderr lines means the connection was never made (retry).
- * A connection lost mid-command ("Connection to H closed by remote host", "Read from remote host ...")
- * is not retried: the command may have run.
- */
-const DIAL_ERROR = /^(ssh: connect to host|Connection timed out during banner exchange|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
-
-/**
- * Calls fn(ssh) with an SSH session description for props.connection: `ssh.run(tool, toolArgs, opts)`
- * runs `ssh` or `scp` with the connection's options, retrying dial failures up to dialErrorLimit.
- * The private key lives in a 0600 file in a private temp dir for the duration of the call.
- */
-async function withSsh(props, fn) {
-    const conn = reveal(props.connection) ?? {};
-    if (!conn.host) throw new Error("connection.host is required");
-    if (conn.proxy) throw new Error("connection.proxy is not supported by this command provider");
-    if (!conn.privateKey && !process.env.SSH_AUTH_SOCK && !conn.agentSocketPath) {
-        throw new Error("connection.privateKey is required (password logins are not supported by this command provider)");
-    }
-    const port = conn.port ?? 22;
-    const user = conn.user ?? "root";
-    const dialErrorLimit = conn.dialErrorLimit ?? 10;
-    const perDialTimeout = conn.perDialTimeout ?? 15;
-    const where = `${user}@${conn.host}:${port}`;
-
-    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-ssh-"));
-    try {
-        const options = [
-            "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR",
-            "-o", `ConnectTimeout=${perDialTimeout}`,
-            // A dead connection (host gone, network dropped) fails the command within a minute
-            // instead of hanging the update.
-            "-o", "ServerAliveInterval=15",
-            "-o", "ServerAliveCountMax=4",
-        ];
-        if (conn.privateKey) {
-            const keyPath = path.join(keyDir, "id");
-            fs.writeFileSync(keyPath, conn.privateKey.endsWith("\n") ? conn.privateKey : `${conn.privateKey}\n`, { mode: 0o600 });
-            options.push("-i", keyPath, "-o", "IdentitiesOnly=yes");
-        }
-        if (conn.agentSocketPath) options.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
-
-        const run = async (urn, tool, toolArgs, opts) => {
-            const portFlag = tool === "scp" ? "-P" : "-p";
-            for (let dial = 1; ; dial++) {
-                const result = await spawnStreaming(urn, [tool, portFlag, String(port), ...options, ...toolArgs], opts);
-                const dialError = result.code === 255 && DIAL_ERROR.test(result.stderr);
-                if (dialError && (dialErrorLimit < 0 || dial < dialErrorLimit)) {
-                    await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (dial - 1), 5000)));
-                    continue;
-                }
-                if (dialError) {
-                    throw new Error(`cannot connect to ${where} after ${dial} attempt(s): ${result.stderr.trim()}`);
-                }
-                return result;
-            }
-        };
-        return await fn({ run, user, host: conn.host, where });
-    } finally {
-        fs.rmSync(keyDir, { recursive: true, force: true });
-    }
+/** The connection of props, for `withSsh` (scripts/lib/command-ssh.js): hostKey, key, retries. */
+function sshSession(urn, props, fn) {
+    const spawner = (argv, opts) => spawnStreaming(urn, argv, opts);
+    return withSsh(reveal(props.connection) ?? {}, spawner, fn);
 }
 
 async function runRemote(urn, props, cmd, previous) {
     const env = commandEnvironment(props, previous);
-    return withSsh(props, async (ssh) => {
+    return sshSession(urn, props, async (ssh) => {
         // Values travel in the ssh process's environment and as SSH env requests, never on a command line.
         const sendEnv = Object.keys(env).flatMap((name) => ["-o", `SendEnv=${name}`]);
-        const result = await ssh.run(urn, "ssh", [...sendEnv, "--", `${ssh.user}@${ssh.host}`, cmd], {
+        const result = await ssh.run("ssh", sendEnv, [`${ssh.user}@${ssh.host}`, cmd], {
             env: { ...process.env, ...env },
             stdin: reveal(props.stdin),
             logging: reveal(props.logging),
@@ -286,13 +228,13 @@ async function copyToRemote(urn, props) {
         } else {
             throw new Error("CopyToRemote supports FileAsset, StringAsset and FileArchive of a directory as source");
         }
-        await withSsh(props, async (ssh) => {
+        await sshSession(urn, props, async (ssh) => {
             const parent = path.posix.dirname(remotePath);
-            const mkdir = await ssh.run(urn, "ssh", ["--", `${ssh.user}@${ssh.host}`, `mkdir -p -- ${shellQuote(parent)}`], {
+            const mkdir = await ssh.run("ssh", [], [`${ssh.user}@${ssh.host}`, `mkdir -p -- ${shellQuote(parent)}`], {
                 logging: "none",
             });
             if (mkdir.code !== 0) throw commandFailed(mkdir, ` on ${ssh.where}`, `mkdir -p ${parent}`);
-            const copy = await ssh.run(urn, "scp", ["-r", "-p", "-q", local, `${ssh.user}@${ssh.host}:${remotePath}`], {
+            const copy = await ssh.run("scp", ["-r", "-p", "-q"], [local, `${ssh.user}@${ssh.host}:${remotePath}`], {
                 logging: "none",
             });
             if (copy.code !== 0) throw commandFailed(copy, ` to ${ssh.where}`, `scp ${local} ${remotePath}`);

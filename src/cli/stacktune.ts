@@ -32,6 +32,7 @@ import { shellQuote } from "../hosts/command";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { withRunLib } from "../job";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
+import { hostSshArgs } from "./stacktune/hostSsh";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
@@ -232,10 +233,13 @@ function hostShell(ctx: Context, outputs: StackOutputs, script: string, rank = 0
     if (keyPath === undefined) {
         throw new Error(`reading the host needs target.privateKeyPath in stacks/Pulumi.${ctx.stackName}.yaml (the secret key is not read by this command)`);
     }
+    if (machine?.hostKey === undefined || user === undefined) {
+        throw new Error(`reading the host needs its host key: set stacktune:target.hostKey in stacks/Pulumi.${ctx.stackName}.yaml`);
+    }
     const key = keyPath.startsWith("~/") ? path.join(os.homedir(), keyPath.slice(2)) : keyPath;
     return {
         command: "ssh",
-        args: ["-i", key, "-p", String(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `${user}@${host}`, script],
+        args: hostSshArgs({ user, host, port: port ?? 22, keyPath: key, hostKey: machine.hostKey }, script),
         cleanup: () => undefined,
     };
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import { JobHost } from "./command";
+import { generatedHostKey, withHostKey } from "./hostKey";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
@@ -390,11 +391,17 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         // A spot cluster stays spot: an interruption of any one instance stops the whole job (the
         // other ranks lose their peer), and the checkpoint store resumes it on the next `pulumi up`.
         const launch = (rank: number): { instance: aws.ec2.Instance; ready: command.remote.Command; jobHost: JobHost } => {
+            // The instance boots with a host key the program made for it (cloud-init installs it),
+            // so even the first connection verifies the host; the user-data holding it is a secret.
+            const hostKey = pulumi
+                .secret(args.privateKey)
+                .apply((key) => generatedHostKey(key, `${pulumi.getStack()}/${ranked(name, rank)}`));
             const instance = new aws.ec2.Instance(
                 ranked(`${name}-instance`, rank),
                 {
                     ...spec,
                     ami: amiId,
+                    userData: pulumi.secret(hostKey.apply((key) => withHostKey(spec.userData, key))),
                     keyName: this.keyPair.keyName,
                     vpcSecurityGroupIds: [this.securityGroup.id],
                     associatePublicIpAddress: true,
@@ -419,6 +426,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 host: instance.publicIp,
                 user: args.sshUser ?? "ubuntu",
                 privateKey: pulumi.secret(args.privateKey),
+                hostKey: hostKey.publicKey,
                 // A fresh instance takes a few minutes before sshd answers.
                 dialErrorLimit: 60,
                 perDialTimeout: 15,

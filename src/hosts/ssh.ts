@@ -12,8 +12,11 @@ export interface SshHostArgs {
     user: string;
     /** The private key for the connection; a Pulumi secret, used only in the connection. */
     privateKey: pulumi.Input<string>;
-    /** Expected host key (`ssh-ed25519 AAAA…`); unset means not verified. @default undefined */
-    hostKey?: string;
+    /**
+     * The machine's host key (`ssh-ed25519 AAAA…`, OpenSSH public key line), which every connection
+     * verifies before it authenticates or sends anything: a server without it gets no secret.
+     */
+    hostKey: string;
     /** GPUs the machine has and the job uses; 0 skips GPU checks. */
     gpus: number;
     /** @default 24 */
@@ -41,7 +44,7 @@ export function sshConnection(args: SshHostArgs): command.types.input.remote.Con
         port: args.port ?? 22,
         user: args.user,
         privateKey: pulumi.secret(args.privateKey),
-        ...(args.hostKey !== undefined ? { hostKey: args.hostKey } : {}),
+        hostKey: args.hostKey,
         dialErrorLimit: args.dialErrorLimit ?? 3,
         perDialTimeout: args.perDialTimeoutSeconds ?? 10,
     };

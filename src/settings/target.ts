@@ -13,6 +13,26 @@ export type AwsInstanceType = keyof typeof awsInstanceTypes;
 
 const gpuCount = z.number().int().min(0).max(16);
 
+/**
+ * A machine's SSH host key as the command provider's `connection.hostKey` takes it: one OpenSSH
+ * public key line (`ssh-ed25519 AAAA…`, comment optional), without the host name of a known_hosts line.
+ */
+export const SshHostKeySchema = z
+  .string()
+  .regex(
+    /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( [^\n]*)?$/,
+    'must be one OpenSSH public key line such as `ssh-ed25519 AAAA…` (ssh-keyscan prints it after the host name; leave the host name out)',
+  );
+
+/** What to do about a missing host key: where it comes from and how to know it is the machine's. */
+function missingHostKey(key: string): string {
+  return (
+    'missing; run `ssh-keyscan -t ed25519 <host>`, check that `ssh-keygen -lf` of its output shows the fingerprint ' +
+    'the machine itself shows (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it), and set ' +
+    `stacktune:${key} to its \`ssh-ed25519 AAAA…\` line`
+  );
+}
+
 /** Most instances of one multi-host AWS cluster (`target.hosts`). */
 export const MAX_AWS_HOSTS = 16;
 
@@ -31,6 +51,8 @@ export const SshMachineSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   /** Login user on this machine; unset = `target.user`. */
   user: z.string().min(1).optional(),
+  /** This machine's SSH host key, verified on every connection (required). */
+  hostKey: SshHostKeySchema.optional(),
   /**
    * Address the other machines reach this one at (rendezvous, NCCL): a private-network address
    * when `host` is a public one. Only the main machine's (the first) is used. @default host
@@ -54,6 +76,11 @@ export const SshTargetSchema = z.strictObject({
   /** Machines of one multi-host run, machine rank 0 (the main machine) first. */
   hosts: z.array(SshMachineSchema).min(1).max(64).optional(),
   user: z.string().min(1),
+  /**
+   * The machine's SSH host key, verified on every connection: whoever else answers on its address
+   * gets no secret. Required with `host`; with `hosts`, each entry has its own.
+   */
+  hostKey: SshHostKeySchema.optional(),
   /** Path of the private key on the operator's machine; or set the secret stacktune:sshPrivateKey. */
   privateKeyPath: z.string().min(1).optional(),
   /** GPUs the machine has; preflight checks it. @default 4 */
@@ -68,6 +95,14 @@ export const SshTargetSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['hosts'], params: { complete: true }, message: 'both target.host and target.hosts are set; keep target.host for one machine, or move it into target.hosts as the first entry' });
     if (target.host === undefined && target.hosts === undefined)
       ctx.addIssue({ code: 'custom', path: ['host'], params: { complete: true }, message: 'missing; set stacktune:target.host to the machine’s host name or IP address (or list several machines under stacktune:target.hosts)' });
+    if (target.hosts === undefined && target.host !== undefined && target.hostKey === undefined)
+      ctx.addIssue({ code: 'custom', path: ['hostKey'], params: { complete: true }, message: missingHostKey('target.hostKey') });
+    if (target.hosts !== undefined && target.host === undefined && target.hostKey !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['hostKey'], params: { complete: true }, message: 'every machine has its own host key: set it on each entry as stacktune:target.hosts[N].hostKey and remove target.hostKey' });
+    target.hosts?.forEach((machine, i) => {
+      if (typeof machine === 'object' && machine !== null && machine.hostKey === undefined)
+        ctx.addIssue({ code: 'custom', path: ['hosts', i, 'hostKey'], params: { complete: true }, message: missingHostKey(`target.hosts[${i}].hostKey`) });
+    });
   },
   // Also when other keys of the target are wrong: every problem is reported at once.
   { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
@@ -157,6 +192,8 @@ export interface ClusterMachine {
   user?: string;
   /** Address the other machines use for it (rendezvous, NCCL). */
   clusterAddress: string;
+  /** ssh: the machine's host key (`ssh-ed25519 AAAA…`), which every connection verifies. */
+  hostKey?: string;
 }
 
 /**
@@ -183,6 +220,7 @@ export function clusterMachines(target: Target): ClusterMachine[] {
         port: m.port ?? target.port,
         user: m.user ?? target.user,
         clusterAddress: m.clusterAddress ?? m.host,
+        ...((m.hostKey ?? target.hostKey) !== undefined ? { hostKey: m.hostKey ?? target.hostKey } : {}),
       }));
     }
     case 'aws':

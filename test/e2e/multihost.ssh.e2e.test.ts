@@ -80,10 +80,22 @@ const twoMachines = () =>
         "    kind: ssh",
         `    user: ${USERS[0]}`,
         "    hosts:",
-        ...machines.flatMap((m) => [`      - host: 127.0.0.1`, `        port: ${m.port}`, `        user: ${m.user}`]),
+        ...machines.flatMap((m) => [
+            `      - host: 127.0.0.1`,
+            `        port: ${m.port}`,
+            `        user: ${m.user}`,
+            `        hostKey: ${m.knownHostsLine.split(" ").slice(1).join(" ")}`,
+        ]),
     ].join("\n");
 
-const oneMachine = () => ["    kind: ssh", "    host: 127.0.0.1", `    port: ${machines[0]?.port}`, `    user: ${USERS[0]}`].join("\n");
+const oneMachine = () =>
+    [
+        "    kind: ssh",
+        "    host: 127.0.0.1",
+        `    port: ${machines[0]?.port}`,
+        `    user: ${USERS[0]}`,
+        `    hostKey: ${machines[0]?.knownHostsLine.split(" ").slice(1).join(" ")}`,
+    ].join("\n");
 
 const runRoot = (m: Sshd) => join(m.home, ".stacktune", "runs");
 const runDirs = (m: Sshd) => (existsSync(runRoot(m)) ? readdirSync(runRoot(m)).map((d) => join(runRoot(m), d)) : []);

@@ -8,11 +8,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareHostPython, type HostPython } from "./fixtures/host-python";
 import { startSshd, type Sshd } from "./fixtures/sshd";
 import { copyProject, E2E_PASSPHRASE, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { keyFilesInTemp } from "./helpers/key-files";
 import { stacktuneRunner } from "./helpers/stacktune";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -39,6 +40,7 @@ beforeAll(async () => {
     host: 127.0.0.1
     port: ${sshd.port}
     user: ${USER}
+    hostKey: ${sshd.knownHostsLine.split(" ").slice(1).join(" ")}
     privateKeyPath: ${sshd.privateKeyPath}
     gpus: 0
     minFreeDiskGb: 1
@@ -112,6 +114,8 @@ describe("stacktune on the ssh target (real engine, real sshd)", () => {
             },
         });
         expect(killed, first.output.slice(-3000)).toBe(true);
+        // The command provider was killed with the engine mid-connection: no copy of the SSH key is left.
+        expect(keyFilesInTemp(sshd.privateKey, [dirname(sshd.privateKeyPath)])).toEqual([]);
         const [runDir] = runDirs();
         expect(runDir).toBeDefined();
         expect(readFileSync(join(runDir!, "job.status"), "utf8").trim()).toBe("running");

@@ -42,13 +42,17 @@ const hostRunFiles = new Map<string, string>();
 let shippedSecrets: { mode: number; text: string } | undefined;
 const started = Date.now();
 
-function stackYaml(opts: { port: number; learningRate?: number; modelPath?: string }): string {
+/** The sshd's host key as `stacktune:target.hostKey` takes it: the known_hosts line without the host. */
+const serverHostKey = (): string => sshd.knownHostsLine.split(" ").slice(1).join(" ");
+
+function stackYaml(opts: { port: number; learningRate?: number; modelPath?: string; hostKey?: string }): string {
     return `config:
   stacktune:target:
     kind: ssh
     host: 127.0.0.1
     port: ${opts.port}
     user: ${USER}
+    hostKey: ${opts.hostKey ?? serverHostKey()}
     gpus: 0
     minFreeDiskGb: 1
   stacktune:runtime:
@@ -190,6 +194,23 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             for (const s of sockets) s.destroy();
             blackhole.close();
         }
+    });
+
+    it("a wrong target.hostKey fails up before logging in (no secret sent), naming host and key type", async () => {
+        const stack = "e2e-wrong-hostkey";
+        const other = execFileSync("bash", ["-c", 'd=$(mktemp -d) && ssh-keygen -q -t ed25519 -N "" -f "$d/k" && cat "$d/k.pub" && rm -rf "$d"'], { encoding: "utf8" }).trim();
+        writeStackConfig(
+            project.stackFile(stack),
+            stackYaml({ port: sshd.port, hostKey: other }).replace("    gpus: 0", `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`),
+        );
+        expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
+        const logins = (): number => readFileSync(sshd.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+        const before = logins();
+        const up = await project.pulumi(["up", "--yes", "--stack", stack]);
+        expect(up.code).not.toBe(0);
+        expect(up.output).toContain(`host key verification failed for ${USER}@127.0.0.1:${sshd.port}: it did not present the ssh-ed25519 host key of connection.hostKey`);
+        expect(logins()).toBe(before);
+        expect(runDirs()).toEqual([]);
     });
 
     it("up trains once: merged model + tokenizer in the output store, smoke test passed, outputs right", async () => {

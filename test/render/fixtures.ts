@@ -16,7 +16,7 @@ export function awsSettings(extra: Partial<Record<keyof SettingsInput, unknown>>
 }
 
 /** An on-prem 4-GPU ssh target like the reference run's. */
-export const sshTarget = { kind: 'ssh', host: 'gpu-box.example.internal', user: 'stacktune', gpus: 4 } as const;
+export const sshTarget = { kind: 'ssh', host: 'gpu-box.example.internal', user: 'stacktune', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb', gpus: 4 } as const;
 
 /** Settings from a partial stack config, with every default applied (secrets not checked). */
 export function settingsFrom(raw: Partial<Record<keyof SettingsInput, unknown>>): Settings {

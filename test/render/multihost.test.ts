@@ -27,8 +27,8 @@ const twoMachines = {
   user: 'stacktune',
   gpus: 4,
   hosts: [
-    { host: 'gpu-a.example.internal', clusterAddress: '10.0.0.5' },
-    { host: 'gpu-b.example.internal', port: 2222, user: 'trainer' },
+    { host: 'gpu-a.example.internal', clusterAddress: '10.0.0.5', hostKey: sshTarget.hostKey },
+    { host: 'gpu-b.example.internal', port: 2222, user: 'trainer', hostKey: sshTarget.hostKey },
   ],
 } as const;
 
@@ -72,8 +72,8 @@ function cpuCluster(extra: Record<string, unknown> = {}): Settings {
       user: 'stacktune',
       gpus: 0,
       hosts: [
-        { host: '127.0.0.1', user: 'rank0' },
-        { host: '127.0.0.1', user: 'rank1' },
+        { host: '127.0.0.1', user: 'rank0', hostKey: sshTarget.hostKey },
+        { host: '127.0.0.1', user: 'rank1', hostKey: sshTarget.hostKey },
       ],
     },
     runtime: { kind: 'venv' },
@@ -128,7 +128,7 @@ describe('accelerate configs of a multi-host run', () => {
 
   it('uses the main machine’s SSH host when it has no clusterAddress, and the configured rendezvous port', () => {
     const settings = settingsFrom({
-      target: { ...twoMachines, hosts: [{ host: 'gpu-a.example.internal' }, { host: 'gpu-b.example.internal' }] },
+      target: { ...twoMachines, hosts: [{ host: 'gpu-a.example.internal', hostKey: sshTarget.hostKey }, { host: 'gpu-b.example.internal', hostKey: sshTarget.hostKey }] },
       distributed: { strategy: 'ddp', rendezvousPort: 29777 },
       hub: { localDir: '/srv/models/mh' },
     });

@@ -8,6 +8,7 @@ export const sshTarget = {
   kind: 'ssh',
   host: 'gpu-box.example.internal',
   user: 'stacktune',
+  hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb',
 };
 
 export const awsTarget = {
