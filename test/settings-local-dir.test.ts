@@ -18,7 +18,7 @@ const refused: [string, string, string][] = [
   ['/root/models', 'under the system directory /root', 'e.g. ~/.stacktune/models/<stack>'],
   ['/home/me', 'a home directory itself', 'a directory of its own'],
   ['/home/me/', 'a home directory itself', 'a directory of its own'],
-  ['/data', 'a top-level directory', 'a directory of its own'],
+  ['/home', 'a home directory itself', 'a directory of its own'],
   ['models/x', 'a relative path', 'an absolute path or one under ~/'],
   ['./models', 'a relative path', 'an absolute path or one under ~/'],
   ['~other/models', 'a relative path', 'an absolute path or one under ~/'],
@@ -41,7 +41,7 @@ describe('hub.localDir: the output store names a directory of its own', () => {
     }
   }
 
-  for (const value of ['~/.stacktune/models/x', '~/models/x/', '/srv/models/mh', '/tmp/stb/store', '/home/me/models', '/data/models']) {
+  for (const value of ['~/.stacktune/models/x', '~/models/x/', '/srv/models/mh', '/tmp/stb/store', '/home/me/models', '/data/models', '/m']) {
     it(`${value} is accepted`, () => {
       expect(parseSettings(merge(ssh, { hub: { localDir: value } }), allSecrets).hub.localDir).toBe(value);
     });

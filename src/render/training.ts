@@ -1,6 +1,9 @@
-import { type Settings, machineCount, runsOnCpu } from '../settings';
+import { type Settings, defaultOutputStoreDir, machineCount, runsOnCpu } from '../settings';
 import { generatedHeader } from './header';
 import { toYaml, yamlFloat } from './yaml';
+
+/** Re-exported: the render layer's callers name the output store by it (its home is the settings). */
+export { defaultOutputStoreDir };
 
 /**
  * Paths inside the run directory (docs/contracts.md §2): `launch.sh` runs there, so every path in
@@ -20,11 +23,6 @@ export const smokeTest = {
   prompt: 'Describe the food of Thailand in one sentence.',
   maxNewTokens: 32,
 } as const;
-
-/** Output store on the host when the merged model goes to no Hub repo (contracts §1 `hub`). */
-export function defaultOutputStoreDir(stackName: string): string {
-  return `~/.stacktune/models/${stackName}`;
-}
 
 /** Drops keys whose value is `undefined` or `null` (optional keys are omitted, contracts §4). */
 function withoutUnset(entries: Record<string, unknown>): Record<string, unknown> {
