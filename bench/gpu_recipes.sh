@@ -12,7 +12,7 @@
 #    npx tsx bench/render_recipes.ts) into a run directory and runs the project's entry points there:
 #      accelerate launch --config_file accelerate.yaml bench/bench_train.py training.yaml  (= -m stacktune_train.train + timing callback)
 #    with STACKTUNE_GPU_MEMORY_FRACTION=0.3 (24 of 80 GB) on all 4 GPUs;
-# 4. PROVE="adapter merge": checks the ZeRO-3 adapter of a-reference, then the merge + smoke steps;
+# 4. PROVE="adapter merge": checks the ZeRO-3 adapter of a-reference, then the merge, smoke and publish steps;
 # 5. summarises into $OUT (bench/summarize.py) after every recipe, so a cut-off run still reports.
 #    (the trainer runs the data prep itself, once; later recipes reuse the prepared set)
 # Knobs (env): RECIPES, MAX_STEPS (override the rendered max_steps), RECIPE_TIMEOUT (s), DEADLINE
@@ -92,7 +92,7 @@ pack() {
 }
 
 # Issue 6 item 3 on the reference (ZeRO-3) run's output. PROVE=adapter: the saved adapter is
-# non-empty and reloads onto the 4-bit base; PROVE=merge: the project's merge + smoke steps.
+# non-empty and reloads onto the 4-bit base; PROVE=merge: the project's merge, smoke and publish steps.
 prove() {
 prove_run=$(ls -d "$W"/runs/a-reference.p2p "$W"/runs/a-reference.* 2>/dev/null | head -1)
 for phase in ${PROVE:-}; do
@@ -109,6 +109,7 @@ for phase in ${PROVE:-}; do
         timeout "$limit" python3 -m stacktune_train.merge training.yaml || exit 5
         echo "BENCH_MERGE_S $(( $(date +%s) - s ))"; s=$(date +%s)
         timeout "$(left)" python3 -m stacktune_train.smoke training.yaml || exit 6
+        timeout "$(left)" python3 -m stacktune_train.publish training.yaml || exit 7
         ls -la merged "$W/store" | head -20 ;;
     esac
     echo "BENCH_PROVE_${phase}_S $(( $(date +%s) - s ))"

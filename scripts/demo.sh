@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main command: the whole stacktune pipeline on this machine's CPU, as one `pulumi up` of the
 # `local-demo` stack (stacks/Pulumi.local-demo.yaml): prepare the 40-conversation demo set, train a
-# tiny Llama a few steps, merge the adapter, write the model to ~/.stacktune/models/local-demo,
-# smoke-test it, release. Then it prints where the model is, its metrics and each phase's wall time.
+# tiny Llama a few steps, merge the adapter, smoke-test it, write the model to
+# ~/.stacktune/models/local-demo, release. Then it prints where the model is, its metrics and each phase's wall time.
 #
 #   bash scripts/demo.sh             set up what is missing, run (again: trains nothing), report
 #   bash scripts/demo.sh --destroy   remove what the demo created: the stack's resources and state,
@@ -101,7 +101,7 @@ process.stdin.on("data", (d) => (s += d)).on("end", () => {
     line("model", o.model?.localDir);
     line("experiment", o.experimentHash);
     for (const [k, v] of Object.entries(o.metrics ?? {})) line(k, typeof v === "number" ? Number(v.toPrecision(6)) : v);
-    const order = ["prepare", "train", "merge", "smoke"];
+    const order = ["prepare", "train", "merge", "smoke", "publish"];
     const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
     if (phases.length > 0) console.log("  wall time per phase (s): " + phases.map(([k, v]) => `${k} ${v}`).join(", "));

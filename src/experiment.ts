@@ -12,13 +12,12 @@ import { trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
     awsLoginUser,
-    defaultOutputStoreDir,
     renderAll,
     renderedFileNames,
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { clusterMachines, type PulumiSettings, type Settings } from "./settings";
+import { clusterMachines, defaultOutputStoreDir, type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the

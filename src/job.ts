@@ -214,7 +214,7 @@ export interface JobResult {
     starts: number;
     attempt_seconds?: number;
     metrics: Record<string, number> | null;
-    /** Wall time of each finished phase of the run, in seconds (prepare, train, merge, smoke). */
+    /** Wall time of each finished phase of the run, in seconds (prepare, train, merge, smoke, publish). */
     phases?: Record<string, number>;
     output_store: string;
     run_dir: string;

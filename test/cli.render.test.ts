@@ -109,6 +109,15 @@ describe('npm run render', () => {
     );
   });
 
+  it("refuses a stack whose output store is the home directory, naming stacktune:hub.localDir", () => {
+    edit('stacks/Pulumi.local-demo.yaml', 'localDir: ~/.stacktune/models/local-demo', 'localDir: "~"');
+    const result = render('--root', root);
+    expect(result.status).toBe(2);
+    expect(result.err).toContain('Invalid stacktune settings in');
+    expect(result.err).toContain('stacktune:hub.localDir: is the home directory itself');
+    expect(readFileSync(join(root, 'rendered/local-demo/training.yaml'), 'utf8')).toContain('output_store_dir: ~/.stacktune/models/local-demo');
+  });
+
   it('exits non-zero from the command line too (npm run render -- --check)', () => {
     edit('stacks/Pulumi.local-demo.yaml', 'maxSteps: 10', 'maxSteps: 20');
     const result = spawnSync('npx', ['tsx', 'src/cli/render.ts', '--check', '--root', root], { encoding: 'utf8' });

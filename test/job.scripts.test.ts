@@ -203,6 +203,18 @@ describe("start-or-attach.sh", () => {
         expect(JSON.parse(fs.readFileSync(path.join(store, "metrics.json"), "utf8"))).toEqual({ train_loss: 1.25, eval_loss: 1.5 });
     });
 
+    it("adds metrics and phase times only to a store whose marker is this run's", () => {
+        const hash = hashOf("a4");
+        const store = path.join(home, ".stacktune", "models", "a4");
+        fs.mkdirSync(store, { recursive: true });
+        const marker = JSON.stringify({ experiment_hash: hashOf("other"), stack: "x" });
+        fs.writeFileSync(path.join(store, "stacktune.json"), marker);
+        stage(hash, { outputStoreDir: "~/.stacktune/models/a4" });
+        expect(startOrAttach(hash).code).toBe(0);
+        expect(fs.readdirSync(store)).toEqual(["stacktune.json"]);
+        expect(fs.readFileSync(path.join(store, "stacktune.json"), "utf8")).toBe(marker);
+    });
+
     it("answers from the output store on the host without training (ssh without Hub repos)", () => {
         const hash = hashOf("d1");
         const store = path.join(home, ".stacktune", "models", "done");

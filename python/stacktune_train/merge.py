@@ -1,18 +1,18 @@
-"""Merge the LoRA adapter into the base model, then publish the merged model and its tokenizer.
+"""Merge the LoRA adapter into the base model and save it with its tokenizer, in the run directory.
 
 ``python -m stacktune_train.merge training.yaml``
 
 Unlike the reference run, the merged model is the *return value* of ``merge_and_unload()``, the
-tokenizer is saved and published with it, and a model card records the experiment hash and the
-settings. Publishing: the Hub (``merged_repo_id``, and the adapter to ``adapter_repo_id``) when
-set, else a copy into ``output_store_dir``. Either way ``stacktune.json``
-(``{"experiment_hash", "stack"}``) lies next to the merged weights; it is written last, so its
-presence means the artifact is complete.
+tokenizer is saved with it, and a model card records the experiment hash and the settings. Nothing
+leaves the run directory here: the smoke test runs on ``merged_output_dir`` next, and only then
+does ``stacktune_train.publish`` move it to the Hub or the output store and write the completion
+marker. ``merged_output_dir`` is staged and renamed into place (``stacktune_train.store``) and holds
+a receipt (``stacktune-merge.json``, the experiment's identity) so that a re-run of the merge
+replaces only its own output.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -24,10 +24,10 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from stacktune_train.config import StacktuneConfig, parse_cli
+from stacktune_train.store import occupant, read_json_object, replace_directory, write_json
 
-COMPLETION_MARKER = "stacktune.json"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+# Identity of the experiment whose merge fills the directory; not the completion marker (publish writes that).
+MERGE_RECEIPT = "stacktune-merge.json"
 
 
 def log(message: str) -> None:
@@ -90,85 +90,34 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
 
 def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[str, str]) -> Path:
     out = Path(cfg.publish.merged_output_dir)
-    if out.exists():
-        shutil.rmtree(out)
-    merged.save_pretrained(out)
-    # The trainer saves the tokenizer it trained with next to the adapter; fall back to the base's.
-    trained_tokenizer = Path(cfg.training.output_dir) / "tokenizer_config.json"
-    tokenizer_source = cfg.training.output_dir if trained_tokenizer.is_file() else cfg.model.model_name_or_path
-    AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(out)
-    (out / "README.md").write_text(model_card(cfg, identity), encoding="utf-8")
-    metrics = Path(cfg.training.output_dir) / "metrics.json"
-    if metrics.is_file():  # travels with the model: the output store's reader reports it
-        shutil.copy2(metrics, out / "metrics.json")
-    (out / COMPLETION_MARKER).write_text(json.dumps(identity) + "\n", encoding="utf-8")
+    problem = occupant(out)
+    if problem is not None and read_json_object(out / MERGE_RECEIPT) is None:
+        raise SystemExit(
+            f"stacktune: {out.resolve()} {problem} and was not written by stacktune's merge; move it away "
+            "(merged_output_dir is replaced only when it holds a previous merge)"
+        )
+
+    def write(directory: Path) -> None:
+        merged.save_pretrained(directory)
+        # The trainer saves the tokenizer it trained with next to the adapter; fall back to the base's.
+        trained_tokenizer = Path(cfg.training.output_dir) / "tokenizer_config.json"
+        tokenizer_source = cfg.training.output_dir if trained_tokenizer.is_file() else cfg.model.model_name_or_path
+        AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(directory)
+        (directory / "README.md").write_text(model_card(cfg, identity), encoding="utf-8")
+        metrics = Path(cfg.training.output_dir) / "metrics.json"
+        if metrics.is_file():  # travels with the model: the output store's reader reports it
+            shutil.copy2(metrics, directory / "metrics.json")
+        write_json(directory / MERGE_RECEIPT, identity)
+
+    replace_directory(out, write)
     log(f"merged model + tokenizer saved to {out}")
     return out
-
-
-def hub_api():
-    from huggingface_hub import HfApi
-
-    return HfApi(token=os.environ.get("HF_TOKEN"))
-
-
-def commit_message(identity: dict[str, str]) -> str:
-    return f"stacktune {identity['stack']} {identity['experiment_hash']}"
-
-
-def push_adapter(cfg: StacktuneConfig, identity: dict[str, str]) -> None:
-    api = hub_api()
-    api.create_repo(cfg.publish.adapter_repo_id, private=cfg.publish.hub_private, exist_ok=True)
-    api.upload_folder(
-        repo_id=cfg.publish.adapter_repo_id,
-        folder_path=str(Path(cfg.training.output_dir)),
-        allow_patterns=[*ADAPTER_FILES, *TOKENIZER_FILES, "README.md"],
-        commit_message=commit_message(identity),
-    )
-    log(f"adapter pushed to {cfg.publish.adapter_repo_id}")
-
-
-def publish_to_hub(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str]) -> None:
-    api = hub_api()
-    message = commit_message(identity)
-    # The marker goes in its own, last commit: a repo holding it holds the whole model.
-    api.create_repo(cfg.publish.merged_repo_id, private=cfg.publish.hub_private, exist_ok=True)
-    api.upload_folder(
-        repo_id=cfg.publish.merged_repo_id, folder_path=str(merged_dir), ignore_patterns=[COMPLETION_MARKER],
-        commit_message=message,
-    )
-    api.upload_file(
-        repo_id=cfg.publish.merged_repo_id, path_or_fileobj=str(merged_dir / COMPLETION_MARKER),
-        path_in_repo=COMPLETION_MARKER, commit_message=message,
-    )
-    log(f"merged model + tokenizer pushed to {cfg.publish.merged_repo_id}")
-
-
-def publish_to_store(cfg: StacktuneConfig, merged_dir: Path) -> Path:
-    store = Path(cfg.publish.output_store_dir).expanduser()
-    if store.exists():
-        shutil.rmtree(store)
-    shutil.copytree(merged_dir, store, ignore=shutil.ignore_patterns(COMPLETION_MARKER))
-    adapter_dir = store / "adapter"
-    adapter_dir.mkdir()
-    for name in ADAPTER_FILES:
-        shutil.copy2(Path(cfg.training.output_dir) / name, adapter_dir / name)
-    shutil.copy2(merged_dir / COMPLETION_MARKER, store / COMPLETION_MARKER)
-    log(f"merged model + tokenizer + adapter copied to {store}")
-    return store
 
 
 def main(cfg: StacktuneConfig) -> Path:
     identity = experiment_identity()
     log(f"merging adapter {cfg.training.output_dir} into {cfg.model.model_name_or_path}")
-    merged_dir = save_merged(cfg, merge_adapter(cfg), identity)
-    if cfg.publish.adapter_repo_id:
-        push_adapter(cfg, identity)
-    if cfg.publish.merged_repo_id:
-        publish_to_hub(cfg, merged_dir, identity)
-    else:
-        publish_to_store(cfg, merged_dir)
-    return merged_dir
+    return save_merged(cfg, merge_adapter(cfg), identity)
 
 
 if __name__ == "__main__":

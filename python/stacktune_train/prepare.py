@@ -22,6 +22,7 @@ from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 
 from stacktune_train.chat import encode_conversation
 from stacktune_train.config import DataArguments, StacktuneConfig, parse_cli
+from stacktune_train.store import check_output_store
 
 #: Bump when the prepared format changes, so old directories are not reused.
 PREPARED_FORMAT = 1
@@ -152,6 +153,11 @@ def push_prepared(splits: DatasetDict, repo_id: str, private: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_cli(argv)
+    # The run's last step publishes there (the main machine's): a destination it may not write is
+    # refused now, not after hours of training. A manual run without run.env has no stack to check.
+    stack = os.environ.get("STACKTUNE_STACK")
+    if stack and os.environ.get("STACKTUNE_MACHINE_RANK", "0") == "0":
+        check_output_store(cfg.publish.output_store_dir, stack)
     splits, target, _ = prepare(cfg)
     capped = apply_caps(splits, cfg.data)
     log(f"training on {len(capped['train'])} samples, evaluating on {len(capped['test'])} (caps applied)")

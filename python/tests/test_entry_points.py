@@ -1,4 +1,4 @@
-"""The four steps exactly as launch.sh runs them (contracts §3), in a fresh run directory.
+"""The five steps exactly as launch.sh runs them (contracts §3), in a fresh run directory.
 
 Training goes through ``accelerate launch`` with a CPU accelerate config like the local-demo
 stack's; the model is the tiny Llama written by ``python -m stacktune_train.tiny_model``.
@@ -32,7 +32,7 @@ def run_step(args, cwd, env):
     return result.stdout
 
 
-def test_prepare_train_merge_smoke_as_launch_sh_runs_them(tmp_path):
+def test_prepare_train_merge_smoke_publish_as_launch_sh_runs_them(tmp_path):
     env = {**os.environ, "STACKTUNE_EXPERIMENT_HASH": "feedbeef", "STACKTUNE_STACK": "local-demo",
            "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
     python = sys.executable
@@ -60,9 +60,12 @@ def test_prepare_train_merge_smoke_as_launch_sh_runs_them(tmp_path):
     assert metrics["eval_loss"] is not None
 
     run_step([python, "-m", "stacktune_train.merge", "training.yaml"], run, env)
+    assert not (tmp_path / "store").exists()  # nothing is published before the smoke test passes
+    assert "[smoke] passed" in run_step([python, "-m", "stacktune_train.smoke", "training.yaml"], run, env)
+    assert "[publish] merged model + tokenizer + adapter moved into" in run_step(
+        [python, "-m", "stacktune_train.publish", "training.yaml"], run, env)
     assert json.loads((tmp_path / "store" / "stacktune.json").read_text()) == {
         "experiment_hash": "feedbeef", "stack": "local-demo"}
-    assert "[smoke] passed" in run_step([python, "-m", "stacktune_train.smoke", "training.yaml"], run, env)
 
 
 def test_entry_point_without_a_config_prints_usage(tmp_path):

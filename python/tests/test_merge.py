@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -55,14 +56,32 @@ def test_model_card_records_hash_and_settings(merged_run):
     assert "learning_rate: 0.005" in card and "packing_strategy: bfd" in card
 
 
-def test_output_store_holds_model_tokenizer_adapter_and_marker(merged_run):
-    run, _, _ = merged_run
-    store = run / "store"
-    assert json.loads((store / "stacktune.json").read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}
-    assert (store / "model.safetensors").is_file() and (store / "tokenizer.json").is_file()
-    assert (store / "adapter" / "adapter_model.safetensors").is_file()
-    assert json.loads((store / "metrics.json").read_text()) == json.loads((run / "out" / "metrics.json").read_text())
-    AutoModelForCausalLM.from_pretrained(store)
+def test_merged_dir_holds_a_receipt_of_its_experiment_and_no_completion_marker(merged_run):
+    run, _, merged_dir = merged_run
+    assert json.loads((merged_dir / merge.MERGE_RECEIPT).read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}
+    assert not (merged_dir / "stacktune.json").exists()
+    assert json.loads((merged_dir / "metrics.json").read_text()) == json.loads((run / "out" / "metrics.json").read_text())
+
+
+def test_merge_replaces_its_own_merged_dir_and_refuses_a_foreign_one(trained_run, monkeypatch, tmp_path):
+    run, _ = trained_run
+    monkeypatch.chdir(run)
+    monkeypatch.setenv("STACKTUNE_EXPERIMENT_HASH", "0123abcd")
+    monkeypatch.setenv("STACKTUNE_STACK", "test-stack")
+    target = tmp_path / "merged"
+    cfg = parse_config(run / "training.yaml", ["--merged_output_dir", str(target)])
+    merge.main(cfg)
+    (target / "leftover.bin").write_text("from the first merge")
+    merge.main(cfg)
+    assert not (target / "leftover.bin").exists() and (target / "model.safetensors").is_file()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    cfg = parse_config(run / "training.yaml", ["--merged_output_dir", str(foreign)])
+    with pytest.raises(SystemExit, match="was not written by stacktune's merge"):
+        merge.main(cfg)
+    assert os.listdir(foreign) == ["notes.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["foreign", "merged"]
 
 
 def test_merge_without_run_env_says_how_to_run_it(monkeypatch):
@@ -70,47 +89,3 @@ def test_merge_without_run_env_says_how_to_run_it(monkeypatch):
     monkeypatch.setenv("STACKTUNE_STACK", "s")
     with pytest.raises(SystemExit, match="STACKTUNE_EXPERIMENT_HASH not set: run the merge through launch.sh"):
         merge.experiment_identity()
-
-
-class RecordingHubApi:
-    """Stands in for huggingface_hub.HfApi (no network here); records what would be pushed."""
-
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, private, exist_ok):
-        self.calls.append(("create_repo", repo_id, private))
-
-    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
-        import fnmatch
-        from pathlib import Path
-
-        files = sorted(p.name for p in Path(folder_path).iterdir() if p.is_file()
-                       and (allow_patterns is None or any(fnmatch.fnmatch(p.name, g) for g in allow_patterns))
-                       and not any(fnmatch.fnmatch(p.name, g) for g in ignore_patterns or []))
-        self.calls.append(("upload_folder", repo_id, files, commit_message))
-
-    def upload_file(self, repo_id, path_or_fileobj, path_in_repo, commit_message):
-        self.calls.append(("upload_file", repo_id, path_in_repo, commit_message))
-
-
-def test_hub_publish_pushes_model_tokenizer_then_marker_and_the_adapter(trained_run, monkeypatch):
-    run, _ = trained_run
-    monkeypatch.chdir(run)
-    monkeypatch.setenv("STACKTUNE_EXPERIMENT_HASH", "0123abcd")
-    monkeypatch.setenv("STACKTUNE_STACK", "hub-stack")
-    api = RecordingHubApi()
-    monkeypatch.setattr(merge, "hub_api", lambda: api)
-    cfg = parse_config(run / "training.yaml", ["--merged_repo_id", "me/merged", "--adapter_repo_id", "me/adapter",
-                                               "--merged_output_dir", "merged-hub"])
-    merge.main(cfg)
-    message = "stacktune hub-stack 0123abcd"
-    assert api.calls[0] == ("create_repo", "me/adapter", True)
-    assert api.calls[1][:2] == ("upload_folder", "me/adapter")
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= set(api.calls[1][2])
-    assert api.calls[2] == ("create_repo", "me/merged", True)
-    kind, repo, files, msg = api.calls[3]
-    assert (kind, repo, msg) == ("upload_folder", "me/merged", message)
-    assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md"} <= set(files)
-    assert "stacktune.json" not in files
-    assert api.calls[4] == ("upload_file", "me/merged", "stacktune.json", message)

@@ -11,7 +11,7 @@ def merged_cfg(trained_run, monkeypatch):
     monkeypatch.setenv("STACKTUNE_EXPERIMENT_HASH", "0123abcd")
     monkeypatch.setenv("STACKTUNE_STACK", "test-stack")
     cfg = parse_config(run / "training.yaml", [])
-    if not (run / "merged" / merge.COMPLETION_MARKER).is_file():
+    if not (run / "merged" / merge.MERGE_RECEIPT).is_file():
         merge.main(cfg)
     return cfg
 

@@ -5,7 +5,7 @@
  * new` and `sweep` derive every new stack's own destinations here, and refuse taken ones;
  * `npm run render` (so CI) refuses committed stacks that share one.
  */
-import type { HubSettings } from '../settings';
+import { type HubSettings, defaultOutputStoreDir } from '../settings';
 
 /** The `stacktune:hub` keys that name where a model is written. */
 export const destinationKeys = ['adapterRepo', 'mergedRepo', 'localDir'] as const;
@@ -13,11 +13,6 @@ export type DestinationKey = (typeof destinationKeys)[number];
 export type ModelDestinations = Partial<Record<DestinationKey, string>>;
 /** The destination keys of a stack's hub settings, as set (no default applied). */
 export type HubDestinations = Pick<HubSettings, DestinationKey>;
-
-/** The output store on the host of a stack that sets neither hub.mergedRepo nor hub.localDir (contracts §1 `hub`). */
-export function defaultOutputStoreDir(stackName: string): string {
-  return `~/.stacktune/models/${stackName}`;
-}
 
 /**
  * What a stack writes to: its repos as set, and the output store directory where the merged model

@@ -19,7 +19,6 @@ export {
   type DestinationClash,
   type HubDestinations,
   type ModelDestinations,
-  defaultOutputStoreDir,
   describeClash,
   destinationKeys,
   findDestinationClashes,

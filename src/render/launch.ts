@@ -5,7 +5,9 @@ import { shellQuote } from './shell';
 
 /**
  * The phases of a run and the exact command of each (docs/contracts.md §3), in order. Every
- * command runs in the run directory and reads the same `training.yaml`.
+ * command runs in the run directory and reads the same `training.yaml`. Nothing leaves the run
+ * directory before `publish`, which runs only after the smoke test passed and writes the completion
+ * marker last: "complete" means published and smoke-tested.
  */
 export const launchPhases = [
   { phase: 'prepare', command: 'python -m stacktune_train.prepare training.yaml' },
@@ -15,6 +17,7 @@ export const launchPhases = [
   },
   { phase: 'merge', command: 'python -m stacktune_train.merge training.yaml' },
   { phase: 'smoke', command: 'python -m stacktune_train.smoke training.yaml' },
+  { phase: 'publish', command: 'python -m stacktune_train.publish training.yaml' },
 ] as const;
 
 export type LaunchPhase = (typeof launchPhases)[number]['phase'];
@@ -50,12 +53,12 @@ export function launchEnvironment(settings: Settings): [name: string, value: str
  * The phase lines of launch.sh. One machine: {@link launchPhases}. Several: every machine prepares
  * its own copy of the data (deterministic: same inputs, same split) and trains with its own
  * accelerate config; the workers first wait for the main machine's rendezvous port (a clear error
- * instead of torch's timeout); only the main machine merges, publishes and smoke-tests.
+ * instead of torch's timeout); only the main machine merges, smoke-tests and publishes.
  */
 function phaseLines(settings: Settings): string[] {
   const machines = clusterMachines(settings.target);
   if (machines.length === 1) return launchPhases.map(({ phase, command }) => `run_phase ${phase} ${command}`);
-  const [prepare, train, merge, smoke] = launchPhases;
+  const [prepare, train, ...mainOnly] = launchPhases;
   const trainCommand = train.command.replace(
     `--config_file ${accelerateFileName(1, 0)}`,
     `--config_file "${accelerateFileName(machines.length, '${STACKTUNE_MACHINE_RANK}')}"`,
@@ -64,8 +67,7 @@ function phaseLines(settings: Settings): string[] {
     `run_phase ${prepare.phase} ${prepare.command}`,
     'if (( STACKTUNE_MACHINE_RANK > 0 )); then run_phase rendezvous wait_for_main; fi',
     `run_phase ${train.phase} ${trainCommand}`,
-    `main_only ${merge.phase} ${merge.command}`,
-    `main_only ${smoke.phase} ${smoke.command}`,
+    ...mainOnly.map(({ phase, command }) => `main_only ${phase} ${command}`),
   ];
 }
 
@@ -96,7 +98,7 @@ function multiHostFunctions(settings: Settings): string[] {
     `  echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} reached the rendezvous at ${main?.clusterAddress}:${port}"`,
     '}',
     '',
-    '# Merge, publish and smoke test happen once, on the main machine, which holds the checkpoint.',
+    '# Merge, smoke test and publish happen once, on the main machine, which holds the checkpoint.',
     'main_only() {',
     '  if (( STACKTUNE_MACHINE_RANK == 0 )); then',
     '    run_phase "$@"',
@@ -109,8 +111,8 @@ function multiHostFunctions(settings: Settings): string[] {
 }
 
 /**
- * `launch.sh`: runs one experiment in its run directory — prepare, train, merge + publish, smoke
- * test — printing a `STACKTUNE_PHASE` line at the start and end of each phase and keeping the
+ * `launch.sh`: runs one experiment in its run directory — prepare, train, merge, smoke test,
+ * publish — printing a `STACKTUNE_PHASE` line at the start and end of each phase and keeping the
  * run's state in `./status` and `./phase`. A phase already finished in this run directory is
  * skipped, so starting the script again after a failure resumes at the failed phase (the
  * directory is keyed by the experiment hash, so its inputs never change).
@@ -130,7 +132,7 @@ export function renderLaunchScript(settings: Settings, stackName: string): strin
     '#!/usr/bin/env bash',
     ...header,
     '#',
-    `# Experiment ${stackName}: prepare the data, train, merge the adapter and publish, smoke-test.`,
+    `# Experiment ${stackName}: prepare the data, train, merge the adapter, smoke-test, then publish.`,
     '# Progress: a `STACKTUNE_PHASE {"phase":…,"event":"start"|"end"|"fail"|"skip","elapsed_s":…}` line per',
     '# phase event and `STACKTUNE_PROGRESS {…}` lines from the Python steps on stdout; ./status',
     '# (running, succeeded or failed) and ./phase (the phase running or failed) in the run directory.',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { LocalDirSchema } from './local-dir';
 import { RepoIdSchema } from './repo-id';
 
 export const HubSchema = z.strictObject({
@@ -11,8 +12,11 @@ export const HubSchema = z.strictObject({
   private: z.boolean().default(settingsDefaults.hub.private),
   /** `hub_strategy`. @default every_save */
   strategy: z.enum(['end', 'every_save', 'checkpoint', 'all_checkpoints']).default(settingsDefaults.hub.strategy),
-  /** Output store on the host when no repo is set (e.g. ~/.stacktune/models/<stack>). */
-  localDir: z.string().min(1).optional(),
+  /**
+   * Output store on the host when no repo is set: a directory of its own, absolute or under `~/`.
+   * @default ~/.stacktune/models/<stack>
+   */
+  localDir: LocalDirSchema.optional(),
 });
 
 export type HubSettings = z.infer<typeof HubSchema>;

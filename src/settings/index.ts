@@ -51,5 +51,6 @@ export { AttentionSchema, type AttentionSettings } from './attention';
 export { EvaluationSchema, type EvaluationSettings } from './evaluation';
 export { CheckpointingSchema, type CheckpointingSettings } from './checkpointing';
 export { HubSchema, type HubSettings } from './hub';
+export { LocalDirSchema, defaultOutputStoreDir, localDirProblem, systemDirectories } from './local-dir';
 export { TrackingSchema, type TrackingSettings } from './tracking';
 export { BudgetSchema, type BudgetSettings } from './budget';

@@ -56,7 +56,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(r.output).toContain(`  model            ${store}\n`);
         expect(r.output).toMatch(/\n {2}train_loss {7}\d+\.\d+/);
         expect(r.output).toMatch(/\n {2}eval_loss {8}\d+\.\d+/);
-        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+\n/);
+        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+, publish \d+\n/);
         expect(r.output).toMatch(/this command \(s\): setup \d+, tiny model \d+, pulumi up \d+, total \d+/);
         for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "stacktune.json"]) {
             expect(existsSync(join(store, file)), file).toBe(true);
@@ -74,7 +74,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(r.output).not.toMatch(/ to create| to update| to replace| to delete/);
         expect(r.output).not.toContain("STACKTUNE_PROGRESS");
         expect(r.output).toContain(`  model            ${store}\n`);
-        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+\n/);
+        expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+, publish \d+\n/);
         expect(starts()).toEqual(["1"]);
         expect(readFileSync(join(store, "stacktune.json"), "utf8")).toBe(marker);
     });

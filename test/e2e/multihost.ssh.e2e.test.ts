@@ -151,10 +151,12 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         expect(workerLog).toContain("[train] process 1 of 2 (local 0, MULTI_CPU, backend gloo)");
         expect(workerLog).toMatch(/machine 1 reached the rendezvous at 127\.0\.0\.1:\d+/);
 
-        // Merge and smoke test on machine 0 only.
+        // Merge, smoke test and publish on machine 0 only.
         expect(mainLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"end"');
         expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"merge","event":"skip","elapsed_s":0,"detail":"main machine only"}');
         expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        expect(mainLog).toContain('STACKTUNE_PHASE {"phase":"publish","event":"end"');
+        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"publish","event":"skip","elapsed_s":0,"detail":"main machine only"}');
         const store = join(main.home, ".stacktune", "models", TWO);
         expect(existsSync(join(store, "config.json"))).toBe(true);
         expect(existsSync(join(store, "tokenizer.json"))).toBe(true);

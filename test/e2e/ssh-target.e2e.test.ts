@@ -230,7 +230,7 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         }
         expect(metrics.train_tokens).toBe(4 * 2 * 256); // maxSteps × batch × maxLength, packed
         const phases = outputs.phases as Record<string, number>;
-        expect(Object.keys(phases).sort()).toEqual(["merge", "prepare", "smoke", "train"]);
+        expect(Object.keys(phases).sort()).toEqual(["merge", "prepare", "publish", "smoke", "train"]);
         for (const seconds of Object.values(phases)) expect(seconds).toBeGreaterThanOrEqual(0);
 
         // The output store on the host: merged weights, tokenizer, the marker with this hash, metrics.

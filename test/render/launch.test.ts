@@ -12,6 +12,7 @@ const contractCommands = [
   'accelerate launch --config_file accelerate.yaml -m stacktune_train.train training.yaml',
   'python -m stacktune_train.merge training.yaml',
   'python -m stacktune_train.smoke training.yaml',
+  'python -m stacktune_train.publish training.yaml',
 ];
 
 describe('renderLaunchScript', () => {
@@ -26,6 +27,7 @@ describe('renderLaunchScript', () => {
       `run_phase train ${contractCommands[1]}`,
       `run_phase merge ${contractCommands[2]}`,
       `run_phase smoke ${contractCommands[3]}`,
+      `run_phase publish ${contractCommands[4]}`,
     ]);
   });
 
@@ -141,6 +143,8 @@ describe('launch.sh, executed with stand-ins for python and accelerate', () => {
       'merge:end',
       'smoke:start',
       'smoke:end',
+      'publish:start',
+      'publish:end',
     ]);
     expect(run.events.filter((e) => e.event === 'end').every((e) => e.exit_code === 0 && typeof e.elapsed_s === 'number')).toBe(
       true,
@@ -150,8 +154,19 @@ describe('launch.sh, executed with stand-ins for python and accelerate', () => {
     // Secrets reach the steps as environment; the working directory is the run directory.
     expect(calls[1]).toBe(`env HF_TOKEN=set TOKENIZERS_PARALLELISM=false PWD=${runDir}`);
     expect(read('status')).toBe('succeeded\n');
-    expect(read('phase')).toBe('smoke\n');
+    expect(read('phase')).toBe('publish\n');
     expect(run.stdout + run.stderr).not.toContain(canary);
+  });
+
+  it('publishes nothing when the smoke test fails: the publish step (which writes the marker) never starts', () => {
+    prepareRunDir();
+    const failed = launch('smoke');
+    expect(failed.status).toBe(3);
+    expect(failed.events.at(-1)).toMatchObject({ phase: 'smoke', event: 'fail', exit_code: 3 });
+    expect(failed.events.some((e) => e.phase === 'publish')).toBe(false);
+    expect(read('calls.log')).not.toContain('stacktune_train.publish');
+    expect(read('status')).toBe('failed\n');
+    expect(read('phase')).toBe('smoke\n');
   });
 
   it('stops at a failing phase with its exit status, then resumes there when started again', () => {
@@ -173,6 +188,8 @@ describe('launch.sh, executed with stand-ins for python and accelerate', () => {
       'merge:end',
       'smoke:start',
       'smoke:end',
+      'publish:start',
+      'publish:end',
     ]);
     expect(read('status')).toBe('succeeded\n');
     expect(resumed.stdout + resumed.stderr + failed.stdout + failed.stderr).not.toContain(canary);

@@ -200,13 +200,14 @@ describe('launch.sh of a multi-host run (rendered)', () => {
   const script = renderLaunchScript(sshCluster({ distributed: { strategy: 'ddp', socketInterface: 'ens5' } }), 'mh');
   const lines = script.split('\n');
 
-  it('trains with its own machine’s config, waits for the main machine first, merges and smoke-tests on the main one only', () => {
+  it('trains with its own machine’s config, waits for the main machine first, merges, smoke-tests and publishes on the main one only', () => {
     expect(lines.filter((l) => /^(run_phase |main_only |if \(\( STACKTUNE)/.test(l))).toEqual([
       'run_phase prepare python -m stacktune_train.prepare training.yaml',
       'if (( STACKTUNE_MACHINE_RANK > 0 )); then run_phase rendezvous wait_for_main; fi',
       'run_phase train accelerate launch --config_file "accelerate.machine-${STACKTUNE_MACHINE_RANK}.yaml" -m stacktune_train.train training.yaml',
       'main_only merge python -m stacktune_train.merge training.yaml',
       'main_only smoke python -m stacktune_train.smoke training.yaml',
+      'main_only publish python -m stacktune_train.publish training.yaml',
     ]);
     expect(lines).toContain('STACKTUNE_MACHINE_RANK="${STACKTUNE_MACHINE_RANK:?run.env must set STACKTUNE_MACHINE_RANK on a multi-host run}"');
     expect(lines).toContain('  until timeout 5 bash -c \'exec 3<>/dev/tcp/10.0.0.5/29500\' 2>/dev/null; do');
@@ -372,10 +373,12 @@ describe('multi-host launch.sh, executed with stand-ins for python and accelerat
       'train:end',
       'merge:skip',
       'smoke:skip',
+      'publish:skip',
     ]);
     expect(reached.events.filter((e) => e.event === 'skip' && e.phase !== 'prepare')).toEqual([
       { phase: 'merge', event: 'skip', elapsed_s: 0, detail: 'main machine only' },
       { phase: 'smoke', event: 'skip', elapsed_s: 0, detail: 'main machine only' },
+      { phase: 'publish', event: 'skip', elapsed_s: 0, detail: 'main machine only' },
     ]);
     expect(reached.stdout).toContain(`stacktune: machine 1 reached the rendezvous at 127.0.0.1:${port}\n`);
     // The stand-ins saw the first run's prepare, then only the training, with machine 1's config.
@@ -418,7 +421,7 @@ describe('multi-host launch.sh, executed with stand-ins for python and accelerat
     }
   });
 
-  it('machine 0: does not wait for a rendezvous, trains with its config, merges and smoke-tests', async () => {
+  it('machine 0: does not wait for a rendezvous, trains with its config, merges, smoke-tests and publishes', async () => {
     const port = await closedPort();
     const runDir = prepareRunDir(port, 0);
     const run = await launch(runDir);
@@ -433,12 +436,15 @@ describe('multi-host launch.sh, executed with stand-ins for python and accelerat
       'merge:end',
       'smoke:start',
       'smoke:end',
+      'publish:start',
+      'publish:end',
     ]);
     expect(run.calls).toEqual([
       'python -m stacktune_train.prepare training.yaml',
       'accelerate launch --config_file accelerate.machine-0.yaml -m stacktune_train.train training.yaml',
       'python -m stacktune_train.merge training.yaml',
       'python -m stacktune_train.smoke training.yaml',
+      'python -m stacktune_train.publish training.yaml',
     ]);
     expect(read(runDir, 'status')).toBe('succeeded\n');
   });

@@ -3,6 +3,7 @@
  * Pure: strings in, strings out.
  */
 import { type CostEstimate, formatCostEstimate } from "../../cost";
+import { launchPhases } from "../../render";
 
 const PROGRESS = "STACKTUNE_PROGRESS ";
 const PHASE = "STACKTUNE_PHASE ";
@@ -61,7 +62,7 @@ export interface StackOutputs {
     machines?: { rank: number; address: string; status: string }[];
 }
 
-const PHASE_ORDER = ["prepare", "train", "merge", "smoke"];
+const PHASE_ORDER: string[] = launchPhases.map((p) => p.phase);
 
 /** A metric rounded to `digits` places (trailing zeros dropped), `-` when the run did not report it. */
 export function formatMetric(value: number | null | undefined, digits: number): string {

@@ -123,14 +123,17 @@ elif [ "$allowed" = 0 ]; then
     phase budget "budget.maxHours is used up: earlier attempts ran ${spent}s of ${STACKTUNE_MAX_SECONDS}s, so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
     rc=124
 elif [ "$STACKTUNE_RUNTIME" = docker ]; then
-    mkdir -p "$HOME/.cache/huggingface" "$store" "$run_dir/.home"
+    # The publish step stages the model beside the store and renames it into place: the container
+    # sees the store's parent (the store itself may not exist yet, and a mount point cannot be renamed).
+    store_parent=$(dirname "$store")
+    mkdir -p "$HOME/.cache/huggingface" "$store_parent" "$run_dir/.home"
     gpu_args=()
     if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then gpu_args=(--gpus all); fi
     # Same paths inside and outside, and the caller's uid, so the host can read and prune every file.
     timeout -k 60 "$allowed" docker run --rm --name "$container" "${gpu_args[@]}" \
         --ipc=host --network host --user "$(id -u):$(id -g)" \
         -e HOME="$run_dir/.home" -e HF_HOME=/hf-cache -e PYTHONPATH="$PYTHONPATH" "${store_env[@]}" \
-        -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store:$store" -w "$run_dir" \
+        -v "$HOME/.cache/huggingface:/hf-cache" -v "$run_dir:$run_dir" -v "$store_parent:$store_parent" -w "$run_dir" \
         "$STACKTUNE_IMAGE" bash launch.sh
     rc=$?
     # timeout stops the docker client, not the container.
@@ -189,13 +192,15 @@ echo "$status" >job.status
 phase end "status $status after ${elapsed}s (exit $rc)"
 
 if [ "$status" = succeeded ]; then
-    # A local output store keeps the run's metrics next to the model, so a later `pulumi up` that
-    # finds the model (and creates no job) still reports them.
-    if [ "$metrics" != null ] && [ -f "$store/stacktune.json" ]; then
-        cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json"
-    fi
-    if [ -f "$store/stacktune.json" ]; then
-        printf '%s\n' "$phases" >"$store/phases.json"
+    # A local output store keeps the run's metrics and phase times next to the model, so a later
+    # `pulumi up` that finds the model (and creates no job) still reports them. The publish phase put
+    # the model and its marker there last; these extras join only a store whose marker is this run's,
+    # each replaced whole (the phase times exist only now, after launch.sh).
+    if grep -Eqs "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$store/stacktune.json"; then
+        if [ "$metrics" != null ]; then
+            cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json.partial" && mv -f "$store/metrics.json.partial" "$store/metrics.json"
+        fi
+        printf '%s\n' "$phases" >"$store/phases.json.partial" && mv -f "$store/phases.json.partial" "$store/phases.json"
     fi
     if [ "${STACKTUNE_KEEP_RUN_DIR:-false}" != true ]; then
         # Keep only the receipt (states, start counter, summary, logs, scripts): enough to answer
