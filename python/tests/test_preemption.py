@@ -110,16 +110,17 @@ def test_store_keeps_complete_checkpoints_and_restores_the_newest(tmp_path):
     for step in (2, 4, 6):
         (out / f"checkpoint-{step}").mkdir(parents=True)
         (out / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        (out / f"checkpoint-{step}" / preemption.COMPLETE_MARKER).write_text("")  # as on_save writes it
         preemption.sync_checkpoint(out / f"checkpoint-{step}", str(store))
     assert sorted(p.name for p in store.iterdir()) == ["checkpoint-4", "checkpoint-6"]
     (store / "checkpoint-8").mkdir()  # a copy cut off by the termination: no completion marker
     fresh = tmp_path / "fresh"
-    restored = preemption.restore_checkpoint(str(store), fresh)
-    assert restored == fresh / "checkpoint-6"
-    assert json.loads((restored / "trainer_state.json").read_text()) == {"global_step": 6}
-    assert not (restored / preemption.COMPLETE_MARKER).exists()
-    # An output_dir that already has a checkpoint (the same host, resuming) is left alone.
-    assert preemption.restore_checkpoint(str(store), out) is None
+    restored = preemption.restore_checkpoints(str(store), fresh)
+    assert restored == [fresh / "checkpoint-4", fresh / "checkpoint-6"]
+    assert json.loads((fresh / "checkpoint-6" / "trainer_state.json").read_text()) == {"global_step": 6}
+    assert preemption.complete_steps(fresh) == [4, 6]
+    # An output_dir that already holds them complete (the same host, resuming) gets no copy.
+    assert preemption.restore_checkpoints(str(store), out) == []
 
 
 def run_trainer(run_dir: Path, store: Path, on_progress=None) -> tuple[int, list[dict], str]:
