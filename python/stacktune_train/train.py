@@ -33,11 +33,17 @@ from peft import LoraConfig
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
-from stacktune_train.preemption import PreemptionCallback, finish_preempted, restore_checkpoint
+from stacktune_train.preemption import (
+    PreemptionCallback,
+    discard_unusable,
+    finish_preempted,
+    machine_store,
+    restore_checkpoints,
+    resume_step,
+)
 from stacktune_train.prepare import apply_caps, prepare
 from stacktune_train.progress import ProgressCallback, summarize_log_history
 
@@ -91,6 +97,19 @@ def apply_memory_fraction(training: SFTConfig) -> None:
     index = device.index if device.type == "cuda" and device.index is not None else torch.cuda.current_device()
     torch.cuda.set_per_process_memory_fraction(float(fraction), device=index)
     log(f"GPU {index} capped at {float(fraction):.3f} of its memory ({MEMORY_FRACTION_ENV})")
+
+
+def plain_cpu_device(training: SFTConfig) -> None:
+    """CPU runs under torch.distributed: name the device ``cpu``, not ``cpu:<local rank>``.
+
+    On resume the Trainer loads the optimizer state with ``map_location=args.device`` when there are
+    several processes, and torch.load knows the storage tag ``cpu`` only: ``cpu:0`` fails with "don't
+    know how to restore data location". The two name the same memory, so nothing else changes.
+    """
+    device = training.device
+    if device.type == "cpu" and device.index is not None:
+        # TrainingArguments.device returns this cached property.
+        training.__dict__["_setup_devices"] = torch.device("cpu")
 
 
 def quantization_config(model_args: ModelArguments):
@@ -209,6 +228,7 @@ def main(cfg: StacktuneConfig) -> dict:
     check_optional_packages(training)
     check_dtypes(cfg.model, training)
     apply_memory_fraction(training)
+    plain_cpu_device(training)
 
     with training.main_process_first(desc="preparing the dataset"):
         splits, _, _ = prepare(cfg)
@@ -238,17 +258,23 @@ def main(cfg: StacktuneConfig) -> dict:
     if trainer.is_world_process_zero():
         trainer.model.print_trainable_parameters()
 
-    if preemption.store is not None and trainer.is_world_process_zero():
-        restore_checkpoint(preemption.store, training.output_dir)
+    # training.should_save: the process that owns this machine's checkpoints (one per machine with
+    # save_on_each_node). Every machine restores its own, then all agree on one step to resume from.
+    if preemption.store is not None and training.should_save:
+        restore_checkpoints(machine_store(preemption.store), training.output_dir)
     trainer.accelerator.wait_for_everyone()
-    last_checkpoint = get_last_checkpoint(training.output_dir) if Path(training.output_dir).is_dir() else None
+    step = resume_step(training.output_dir, training)
+    if training.should_save:
+        discard_unusable(training.output_dir, step)
+    trainer.accelerator.wait_for_everyone()
+    last_checkpoint = str(Path(training.output_dir) / f"checkpoint-{step}") if step is not None else None
     if last_checkpoint:
         log(f"resuming from {last_checkpoint}")
     started = time.monotonic()
     result = trainer.train(resume_from_checkpoint=last_checkpoint)
     runtime = time.monotonic() - started
     if preemption.preempted_at is not None:
-        finish_preempted(preemption, training.output_dir, trainer.is_world_process_zero())
+        finish_preempted(preemption, training.output_dir, trainer.is_local_process_zero())
 
     eval_loss = progress.last_eval_loss
     if use_eval and eval_loss is None:

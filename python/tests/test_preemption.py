@@ -110,16 +110,17 @@ def test_store_keeps_complete_checkpoints_and_restores_the_newest(tmp_path):
     for step in (2, 4, 6):
         (out / f"checkpoint-{step}").mkdir(parents=True)
         (out / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        (out / f"checkpoint-{step}" / preemption.COMPLETE_MARKER).write_text("")  # as on_save writes it
         preemption.sync_checkpoint(out / f"checkpoint-{step}", str(store))
     assert sorted(p.name for p in store.iterdir()) == ["checkpoint-4", "checkpoint-6"]
     (store / "checkpoint-8").mkdir()  # a copy cut off by the termination: no completion marker
     fresh = tmp_path / "fresh"
-    restored = preemption.restore_checkpoint(str(store), fresh)
-    assert restored == fresh / "checkpoint-6"
-    assert json.loads((restored / "trainer_state.json").read_text()) == {"global_step": 6}
-    assert not (restored / preemption.COMPLETE_MARKER).exists()
-    # An output_dir that already has a checkpoint (the same host, resuming) is left alone.
-    assert preemption.restore_checkpoint(str(store), out) is None
+    restored = preemption.restore_checkpoints(str(store), fresh)
+    assert restored == [fresh / "checkpoint-4", fresh / "checkpoint-6"]
+    assert json.loads((fresh / "checkpoint-6" / "trainer_state.json").read_text()) == {"global_step": 6}
+    assert preemption.complete_steps(fresh) == [4, 6]
+    # An output_dir that already holds them complete (the same host, resuming) gets no copy.
+    assert preemption.restore_checkpoints(str(store), out) == []
 
 
 def run_trainer(run_dir: Path, store: Path, on_progress=None) -> tuple[int, list[dict], str]:
@@ -214,3 +215,152 @@ def test_two_ddp_processes_stop_together_at_the_same_step(tmp_path, tiny_model_d
     status = json.loads((tmp_path / preemption.STATUS_FILE).read_text())
     assert status["step"] == 1
     assert (tmp_path / "store" / "checkpoint-1" / preemption.COMPLETE_MARKER).is_file()
+
+
+def cut_off_save(checkpoint: Path) -> None:
+    """What a host lost during a save leaves: the weights written, the rest (and the marker) never."""
+    for path in checkpoint.iterdir():
+        if path.name not in ("adapter_model.safetensors", "adapter_config.json"):
+            path.unlink()
+
+
+def test_a_half_written_newest_checkpoint_is_skipped_and_resume_takes_the_previous_complete_one(
+        run_dir, tiny_model_dir, capfd):
+    from stacktune_train import train
+    from stacktune_train.config import parse_config
+
+    path = write_yaml(run_dir / "training.yaml", cpu_training_values(tiny_model_dir, max_steps=6, save_steps=3))
+    train.main(parse_config(path, []))
+    capfd.readouterr()
+    cut_off_save(run_dir / "out" / "checkpoint-6")
+
+    train.main(parse_config(path, ["--max_steps", "9"]))
+    out = capfd.readouterr().out
+    assert "skipped checkpoint-6: incomplete (the save was cut off before it finished)" in out
+    assert "resuming from out/checkpoint-3" in out
+    assert [r["step"] for r in map(parse_progress_line, out.splitlines()) if r is not None] == [4, 5, 6, 7, 8, 9]
+    assert json.loads((run_dir / "out" / "checkpoint-9" / "trainer_state.json").read_text())["global_step"] == 9
+    # The step the cut-off save belonged to was trained again and saved whole.
+    assert json.loads((run_dir / "out" / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
+
+
+def test_sync_copies_complete_checkpoints_only(tmp_path):
+    out, store = tmp_path / "out", tmp_path / "store"
+    (out / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoint-2" / "adapter_model.safetensors").write_bytes(b"half")
+    assert preemption.sync_checkpoint(out / "checkpoint-2", str(store)) is None
+    assert not (store / "checkpoint-2").exists()
+
+
+FAKE_AWS = '''#!/usr/bin/env python3
+"""`aws s3 sync SRC DST [--exclude P | --include P]...` over directories (FAKE_S3_ROOT/bucket/key), AWS filter order."""
+import fnmatch, os, shutil, sys
+args = [a for a in sys.argv[1:] if a != "--only-show-errors"]
+assert args[:2] == ["s3", "sync"], args
+paths, filters, i = [], [], 2
+while i < len(args):
+    if args[i] in ("--exclude", "--include"):
+        filters.append((args[i], args[i + 1])); i += 2
+    else:
+        paths.append(args[i]); i += 1
+src, dst = [os.path.join(os.environ["FAKE_S3_ROOT"], p[5:]) if p.startswith("s3://") else p for p in paths]
+for dirpath, _, files in os.walk(src):
+    for name in sorted(files):
+        rel = os.path.relpath(os.path.join(dirpath, name), src)
+        keep = True
+        for kind, pattern in filters:
+            if fnmatch.fnmatch(rel, pattern):
+                keep = kind == "--include"
+        if keep:
+            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+            shutil.copyfile(os.path.join(dirpath, name), os.path.join(dst, rel))
+'''
+
+
+def test_the_s3_mirror_uploads_and_restores_complete_checkpoints_only(tmp_path):
+    """The real checkpoint-sync.sh with a stand-in `aws` CLI on PATH (s3://bucket/key -> a directory)."""
+    bin_dir, s3 = tmp_path / "bin", tmp_path / "s3"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(FAKE_AWS)
+    (bin_dir / "aws").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_S3_ROOT": str(s3)}
+    sync = REPO / "src" / "job" / "remote" / "checkpoint-sync.sh"
+    mirror = tmp_path / "mirror"
+    for machine in ("machine-0", "machine-1"):
+        (mirror / machine / "checkpoint-4").mkdir(parents=True)
+        (mirror / machine / "checkpoint-4" / "trainer_state.json").write_text("{}")
+        (mirror / machine / "checkpoint-4" / preemption.COMPLETE_MARKER).write_text("")
+        (mirror / machine / "checkpoint-6").mkdir(parents=True)  # being written: no marker yet
+        (mirror / machine / "checkpoint-6" / "trainer_state.json").write_text("{}")
+    flush = subprocess.run(["bash", str(sync), "flush", "s3://bucket/run", str(mirror)], env=env,
+                           capture_output=True, text=True)
+    assert flush.returncode == 0, flush.stderr
+    uploaded = sorted(str(p.relative_to(s3 / "bucket" / "run")) for p in (s3 / "bucket" / "run").rglob("*") if p.is_file())
+    assert uploaded == [f"machine-{r}/checkpoint-4/{name}" for r in (0, 1)
+                        for name in (preemption.COMPLETE_MARKER, "trainer_state.json")]
+
+    (s3 / "bucket" / "run" / "machine-1" / "checkpoint-8").mkdir()  # an upload cut off by the termination
+    (s3 / "bucket" / "run" / "machine-1" / "checkpoint-8" / "trainer_state.json").write_text("{}")
+    fresh = tmp_path / "fresh"
+    restore = subprocess.run(["bash", str(sync), "restore", "s3://bucket/run", str(fresh)], env=env,
+                             capture_output=True, text=True)
+    assert restore.returncode == 0, restore.stderr
+    assert sorted(str(p.relative_to(fresh)) for p in fresh.rglob("checkpoint-*")) == [
+        "machine-0/checkpoint-4", "machine-1/checkpoint-4"]
+
+
+def run_two_machines(run_dirs: list[Path], store: Path) -> list[str]:
+    """Two `torchrun --nnodes 2` launches on this box, each in its own run directory (no shared disk but
+    the store), as accelerate's multi-node launch starts them on two machines."""
+    from test_entry_points import free_port
+
+    port = str(free_port())
+    children = []
+    for rank, run_dir in enumerate(run_dirs):
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", preemption.STORE_ENV: str(store)}
+        env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),
+             "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", port,
+             "-m", "stacktune_train.train", "training.yaml"],
+            cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    logs = [child.communicate(timeout=600)[0] for child in children]
+    for child, log in zip(children, logs):
+        assert child.returncode == 0, log[-4000:]
+    return logs
+
+
+def test_every_machine_saves_syncs_and_restores_its_own_checkpoints_and_all_resume_at_one_step(
+        tmp_path, tiny_model_dir):
+    values = cpu_training_values(tiny_model_dir, max_steps=6, save_steps=2, save_on_each_node=True)
+    store = tmp_path / "store"  # one store for both machines, as one S3 bucket is
+    first = [tmp_path / f"machine-{r}" for r in (0, 1)]
+    for run_dir in first:
+        run_dir.mkdir()
+        write_yaml(run_dir / "training.yaml", values)
+    run_two_machines(first, store)
+    for rank in (0, 1):
+        assert sorted(p.name for p in (first[rank] / "out").glob("checkpoint-*")) == [
+            "checkpoint-2", "checkpoint-4", "checkpoint-6"]
+        assert sorted(p.name for p in (store / f"machine-{rank}").iterdir()) == ["checkpoint-4", "checkpoint-6"]
+        # Each machine's copy holds its own process's RNG state: the machines' checkpoints differ.
+        assert (store / f"machine-{rank}" / "checkpoint-6" / f"rng_state_{rank}.pth").is_file()
+
+    # Both machines are replaced (empty disks); machine 1's upload of checkpoint-6 was cut off.
+    (store / "machine-1" / "checkpoint-6" / preemption.COMPLETE_MARKER).unlink()
+    second = [tmp_path / f"new-machine-{r}" for r in (0, 1)]
+    for run_dir in second:
+        run_dir.mkdir()
+        write_yaml(run_dir / "training.yaml", {**values, "max_steps": 8})
+    logs = run_two_machines(second, store)
+    assert "restored checkpoint-4, checkpoint-6 from the checkpoint store" in logs[0]
+    assert "restored checkpoint-4 from the checkpoint store" in logs[1]
+    for rank, log in enumerate(logs):
+        assert ("checkpoint-6 is not complete on every machine (newest complete: machine 0 checkpoint-6, "
+                "machine 1 checkpoint-4)") in log, log[-4000:]
+        assert "resuming from out/checkpoint-4" in log
+        steps = [r["step"] for r in map(parse_progress_line, log.splitlines()) if r is not None]
+        if rank == 0:
+            assert steps == [5, 6, 7, 8]
+        state = json.loads((second[rank] / "out" / "checkpoint-8" / "trainer_state.json").read_text())
+        assert state["global_step"] == 8

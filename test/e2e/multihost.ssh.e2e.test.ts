@@ -8,13 +8,19 @@
  * Then the same experiment on one machine with the same global batch (one process of 4 instead of
  * two of 2): the step count and the trained tokens must be equal, which they are only if the two
  * machines split the data between them rather than each training on all of it.
+ *
+ * Then a spot interruption (issue 12, item 5): an IMDSv2 stand-in serves the notice mid-run, both
+ * machines save their own checkpoint of the same step into one shared store (as one S3 bucket is),
+ * both are "replaced" (their local checkpoints gone), and the next `up` resumes both at that step,
+ * each from its own copy, ending at the step count and trained tokens of an uninterrupted run.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prepareSharedHostPython } from "./fixtures/host-python";
+import { startImds, type ImdsStandIn } from "./fixtures/imds";
 import { startSshd, type Sshd } from "./fixtures/sshd";
 import { copyProject, E2E_PASSPHRASE, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { stacktuneRunner } from "./helpers/stacktune";
@@ -23,14 +29,19 @@ const REPO = resolve(__dirname, "..", "..");
 const USERS = ["stacktune-mh0", "stacktune-mh1"] as const;
 const TWO = "mh";
 const ONE = "mh-single";
+const SPOT = "mh-spot";
+// The spot run trains EPOCHS epochs of TWO's data, so an uninterrupted run is EPOCHS times TWO's.
+const EPOCHS = 3;
 
 let machines: Sshd[] = [];
 let shared: ReturnType<typeof prepareSharedHostPython>;
 let sharedDir: string;
 let project: PulumiProject;
+let imds: ImdsStandIn;
+let checkpointStore: string;
 const stacktune = stacktuneRunner(() => project, E2E_PASSPHRASE);
 
-function settingsYaml(target: string, batch: { perDevice: number }): string {
+function settingsYaml(target: string, batch: { perDevice: number; epochs?: number; checkpointSteps?: number }): string {
     return `config:
   stacktune:target:
 ${target}
@@ -50,7 +61,7 @@ ${target}
   stacktune:quantization:
     load4bit: false
   stacktune:training:
-    epochs: 1
+    epochs: ${batch.epochs ?? 1}
     maxLength: 128
     perDeviceTrainBatchSize: ${batch.perDevice}
     gradientAccumulationSteps: 1
@@ -67,7 +78,7 @@ ${target}
     strategy: no
     maxSamples: 4
   stacktune:checkpointing:
-    strategy: no
+${batch.checkpointSteps === undefined ? "    strategy: no" : `    strategy: steps\n    steps: ${batch.checkpointSteps}`}
   stacktune:tracking:
     kind: none
   stacktune:budget:
@@ -100,6 +111,11 @@ const oneMachine = () =>
 const runRoot = (m: Sshd) => join(m.home, ".stacktune", "runs");
 const runDirs = (m: Sshd) => (existsSync(runRoot(m)) ? readdirSync(runRoot(m)).map((d) => join(runRoot(m), d)) : []);
 const jobLog = (m: Sshd) => runDirs(m).map((d) => (existsSync(join(d, "job.log")) ? readFileSync(join(d, "job.log"), "utf8") : "")).join("\n");
+const runDirOf = (m: Sshd, stack: string) =>
+    runDirs(m).find((d) => existsSync(join(d, "run.env")) && readFileSync(join(d, "run.env"), "utf8").includes(`STACKTUNE_STACK='${stack}'`));
+const readIn = (dir: string | undefined, file: string) => (dir !== undefined && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8") : "");
+/** Every `STACKTUNE_PROGRESS` step of a log, in order. */
+const progressSteps = (log: string) => [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
 
 /** The last `STACKTUNE_PROGRESS` line of a log: step and total steps. */
 function lastProgress(log: string): { step: number; total: number } | undefined {
@@ -123,14 +139,21 @@ beforeAll(async () => {
     project = copyProject(REPO, "multihost");
     writeStackConfig(project.stackFile(TWO), settingsYaml(twoMachines(), { perDevice: 2 }));
     writeStackConfig(project.stackFile(ONE), settingsYaml(oneMachine(), { perDevice: 4 }));
-    for (const stack of [TWO, ONE]) expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
+    writeStackConfig(project.stackFile(SPOT), settingsYaml(twoMachines(), { perDevice: 2, epochs: EPOCHS, checkpointSteps: 2 }));
+    imds = await startImds();
+    // One store for both machines' checkpoints, writable by both login users.
+    checkpointStore = mkdtempSync(join(tmpdir(), "stacktune-mh-store-"));
+    chmodSync(checkpointStore, 0o777);
+    for (const stack of [TWO, ONE, SPOT]) expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
 });
 
 afterAll(async () => {
     for (const m of machines) await m.stop();
+    await imds?.stop();
     if (process.env.STACKTUNE_E2E_KEEP !== "1") {
         if (project !== undefined) rmSync(resolve(project.dir, ".."), { recursive: true, force: true });
         if (sharedDir !== undefined) rmSync(sharedDir, { recursive: true, force: true });
+        if (checkpointStore !== undefined) rmSync(checkpointStore, { recursive: true, force: true });
     }
 });
 
@@ -220,6 +243,59 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         expect(single.train_tokens).toBe(twoMachineRun?.tokens);
     });
 
+    it("spot notice mid-run: both machines stop at one step, save their own checkpoints, and resume there on new disks", async () => {
+        const [main] = machines as [Sshd, Sshd];
+        // What a spot instance's environment gives the job: the metadata service (here the stand-in,
+        // polled by spot-watch.sh) and a checkpoint store shared by the machines (here one directory).
+        for (const m of machines) {
+            m.setUserEnvironment({ STACKTUNE_IMDS_ENDPOINT: imds.url, STACKTUNE_SPOT_POLL_SECONDS: "0.5", STACKTUNE_CHECKPOINT_STORE: checkpointStore });
+        }
+        // The notice comes once machine 0 has trained past its first checkpoint.
+        let noticeAt = 0;
+        const watch = setInterval(() => {
+            if (noticeAt === 0 && progressSteps(readIn(runDirOf(main, SPOT), "job.log")).some((step) => step >= 3)) noticeAt = imds.serveNotice();
+        }, 200);
+        const first = await project.pulumi(["up", "--yes", "--stack", SPOT]).finally(() => clearInterval(watch));
+        expect(noticeAt, first.output.slice(-3000)).toBeGreaterThan(0);
+        expect(first.code).not.toBe(0);
+        const dirs = machines.map((m) => runDirOf(m, SPOT));
+        const stopped = dirs.map((dir) => {
+            expect(readIn(dir, "job.status").trim()).toBe("preempted");
+            return (JSON.parse(readIn(dir, "preempted.json")) as { step: number }).step;
+        });
+        const step = stopped[0] ?? -1;
+        expect(stopped).toEqual([step, step]); // one step boundary on both machines
+        expect(step).toBeGreaterThanOrEqual(3);
+        // Each machine's own copy, side by side in the one store, each with its own process's RNG state.
+        for (const rank of [0, 1]) {
+            const stored = join(checkpointStore, `machine-${rank}`, `checkpoint-${step}`);
+            expect(existsSync(join(stored, ".stacktune-complete"))).toBe(true);
+            expect(existsSync(join(stored, `rng_state_${rank}.pth`))).toBe(true);
+        }
+
+        // New instances: no machine keeps its local checkpoints; the notice is gone.
+        for (const dir of dirs) rmSync(join(dir ?? "", "checkpoints"), { recursive: true, force: true });
+        imds.clearNotice();
+        const second = await project.pulumi(["up", "--yes", "--stack", SPOT]);
+        expect(second.code, second.output.slice(-5000)).toBe(0);
+        for (const dir of dirs) {
+            const log = readIn(dir, "job.log");
+            expect(log).toMatch(new RegExp(`restored (checkpoint-\\d+, )?checkpoint-${step} from the checkpoint store`));
+            expect(log).toContain(`[train] resuming from checkpoints/checkpoint-${step}`);
+            expect(readIn(dir, "starts").trim()).toBe("2");
+        }
+
+        // Every step trained once across the two attempts, as many as an uninterrupted run.
+        expect(twoMachineRun).toBeDefined();
+        const total = EPOCHS * (twoMachineRun?.total ?? 0);
+        const steps = [...progressSteps(readIn(dirs[0], "job.1.log")), ...progressSteps(readIn(dirs[0], "job.log"))];
+        expect(steps).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+        expect(lastProgress(readIn(dirs[0], "job.log"))?.total).toBe(total);
+        const metrics = (await outputsOf(SPOT)).metrics as { train_tokens: number };
+        expect(metrics.train_tokens).toBe(EPOCHS * (twoMachineRun?.tokens ?? 0));
+        for (const m of machines) m.setUserEnvironment({});
+    });
+
     it("after a destroy, machine 0's store still holds the model: the next up trains on neither machine", async () => {
         const down = await project.pulumi(["destroy", "--yes", "--stack", TWO]);
         expect(down.code, down.output.slice(-3000)).toBe(0);
@@ -233,7 +309,7 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
     });
 
     it("destroy leaves no run directory and no stacktune process on either machine", async () => {
-        for (const stack of [TWO, ONE]) {
+        for (const stack of [TWO, ONE, SPOT]) {
             const down = await project.pulumi(["destroy", "--yes", "--stack", stack]);
             expect(down.code, down.output.slice(-3000)).toBe(0);
         }
