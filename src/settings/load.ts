@@ -73,7 +73,7 @@ export function loadSettingsFromStackFile(
   if (!match?.[1]) {
     throw new SettingsError([{ path: '', message: `not a stack file; name it Pulumi.<stack>.yaml` }], path);
   }
-  const document: unknown = parseYaml(readFileSync(path, 'utf8'));
+  const document = readStackFileDocument(path);
   const config: unknown =
     document !== null && typeof document === 'object' && 'config' in document ? document.config : undefined;
   const raw: Record<string, unknown> = {};
@@ -102,6 +102,11 @@ export function loadSettingsFromStackFile(
   }
   const settings = parseSettings(raw, secrets, { source: path, checkSecrets: options.checkSecrets ?? false });
   return { stack: match[1], settings, secrets };
+}
+
+/** A stack file's YAML, parsed. */
+export function readStackFileDocument(path: string): unknown {
+  return parseYaml(readFileSync(path, 'utf8')) as unknown;
 }
 
 /**
