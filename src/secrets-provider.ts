@@ -6,9 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
-import * as pulumi from "@pulumi/pulumi";
-import { readStackFileDocument } from "./settings/load";
+import { readStackFileDocument, secretConfigKeys } from "./settings/load";
 
 /**
  * The one home of the demo passphrase: a file, so that bash (scripts/env.sh points
@@ -109,18 +107,6 @@ export function refuseDemoPassphrase(args: { stack: string; projectDir: string; 
         env: args.env,
     });
     if (refusal !== undefined) throw new DemoPassphraseError(refusal);
-}
-
-/**
- * Config keys the engine passed as secrets. The SDK's `isConfigSecret` is marked internal (absent
- * from its typings) but is how the SDK itself reads PULUMI_CONFIG_SECRET_KEYS; the SDK is pinned.
- */
-export function secretConfigKeys(): string[] {
-    const isConfigSecret = (runtimeConfig as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
-    if (isConfigSecret === undefined) {
-        throw new Error("this @pulumi/pulumi has no runtime isConfigSecret: use the version package.json pins");
-    }
-    return Object.keys(pulumi.runtime.allConfig()).filter((key) => isConfigSecret(key));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
