@@ -17,7 +17,7 @@ const awsTarget = { kind: "aws", region: "us-east-1", sshCidr: "203.0.113.7/32",
 interface Run {
     mocks: ProgramMocks;
     outputs: Record<string, unknown>;
-    /** `retainOnDelete` of each registered resource, by name, as the engine receives it. */
+    /** `retainOnDelete` of each registered resource, by `type name` (the bucket's children share its name). */
     retained: Map<string, boolean>;
 }
 
@@ -28,12 +28,13 @@ async function run(stack: string, config: Record<string, unknown>, secretKeys: s
     const register = monitor.registerResource.bind(monitor);
     const retained = new Map<string, boolean>();
     monitor.registerResource = (req, cb) => {
-        retained.set(req.getName(), req.getRetainondelete());
+        retained.set(`${req.getType()} ${req.getName()}`, req.getRetainondelete());
         return register(req, cb);
     };
     return { mocks, outputs: await runProgram(), retained };
 }
 interface RegisterRequest {
+    getType(): string;
     getName(): string;
     getRetainondelete(): boolean;
 }
@@ -94,8 +95,7 @@ describe("aws checkpoint store (default: kept on destroy)", () => {
             forceDestroy: false,
             tags: { "stacktune:stack": "lp-aws", "stacktune:experiment": prefix.split("/")[1] },
         });
-        expect(r.retained.get("experiment-host-checkpoints")).toBe(true);
-        const retainedTypes = r.mocks.resources.filter((x) => r.retained.get(x.name) === true).map((x) => x.type).sort();
+        const retainedTypes = r.mocks.resources.filter((x) => r.retained.get(`${x.type} ${x.name}`) === true).map((x) => x.type).sort();
         expect(retainedTypes).toEqual([
             "aws:s3/bucket:Bucket",
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -116,7 +116,7 @@ describe("checkpointing.deleteStoreOnDestroy: true", () => {
     it("destroy empties and deletes the bucket (forceDestroy, nothing retained)", async () => {
         const r = await withHub(() => run("lp-delete", awsConfig({ deleteStoreOnDestroy: true }), awsSecrets));
         expect(r.mocks.one("aws:s3/bucket:Bucket").inputs).toMatchObject({ forceDestroy: true });
-        expect(r.mocks.resources.filter((x) => r.retained.get(x.name) === true)).toEqual([]);
+        expect(r.mocks.resources.filter((x) => r.retained.get(`${x.type} ${x.name}`) === true)).toEqual([]);
     });
 
     it("defaults to false, and is refused without a checkpoint bucket to delete", () => {

@@ -214,6 +214,19 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'delete-store-needs-bucket',
+    description: 'checkpointing.deleteStoreOnDestroy only applies to the S3 checkpoint store of an aws target',
+    check: (s) =>
+      s.checkpointing.deleteStoreOnDestroy && !(s.target.kind === 'aws' && s.target.checkpointBucket)
+        ? [
+            {
+              path: 'checkpointing.deleteStoreOnDestroy',
+              message: 'there is no checkpoint store to delete (only an aws target with target.checkpointBucket: true has one); remove stacktune:checkpointing.deleteStoreOnDestroy',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'hub-push-needs-checkpoints',
     description: 'hub strategy every_save / checkpoint pushes on saves; with checkpointing off nothing is pushed until the end',
     check: (s) =>
