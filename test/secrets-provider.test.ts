@@ -125,3 +125,17 @@ describe("stacktune run / new refuse the demo passphrase for a stack holding a s
         expect(fs.readFileSync(path.join(project, "stacks", "Pulumi.mine.yaml"), "utf8")).toContain(secureToken);
     });
 });
+
+describe("the docs say it", () => {
+    it("every stack file's header and the README's Secrets section name the demo passphrase's refusal and your own provider", () => {
+        for (const file of fs.readdirSync(path.join(repo, "stacks")).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) {
+            const header = fs.readFileSync(path.join(repo, "stacks", file), "utf8").split("\nconfig:")[0] ?? "";
+            expect(header, file).toMatch(/demo passphrase[^]*refused[^]*README "Secrets"/);
+        }
+        const readme = fs.readFileSync(path.join(repo, "README.md"), "utf8");
+        const section = readme.split("### Secrets\n")[1]?.split("\n#")[0] ?? "";
+        for (const phrase of ["PULUMI_CONFIG_PASSPHRASE_FILE", "--secrets-provider 'awskms://", "refuse a stack that holds a"]) {
+            expect(section).toContain(phrase);
+        }
+    });
+});
