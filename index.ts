@@ -1,9 +1,12 @@
 // stacktune: `pulumi up` on a stack = one fine-tuning experiment (see README / docs/contracts.md).
 import * as pulumi from "@pulumi/pulumi";
 import { createExperiment } from "./src/experiment";
+import { refuseDemoPassphrase } from "./src/secrets-provider";
 import { loadSettingsFromPulumiConfig } from "./src/settings";
 
 export = async () => {
+    // Before anything else: a secret under the public demo passphrase is readable by anyone.
+    refuseDemoPassphrase({ stack: pulumi.getStack(), projectDir: __dirname, env: process.env });
     const { settings, secrets } = loadSettingsFromPulumiConfig();
     const experiment = await createExperiment("experiment", {
         settings,

@@ -30,9 +30,9 @@ esac
 
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-# The salt committed in the stack file belongs to this passphrase (see above): any other fails.
-export PULUMI_CONFIG_PASSPHRASE=stacktune-demo-passphrase
-unset PULUMI_CONFIG_PASSPHRASE_FILE
+# The salt committed in the stack file belongs to the demo passphrase (see above): any other fails.
+export PULUMI_CONFIG_PASSPHRASE_FILE="$STACKTUNE_ROOT/src/demo-passphrase.txt"
+unset PULUMI_CONFIG_PASSPHRASE
 
 stack_exists() { pulumi stack ls --json 2>/dev/null | grep -q "\"name\": \"$STACK\""; }
 

@@ -23,11 +23,14 @@ esac
 export PULUMI_HOME="${PULUMI_HOME:-$STACKTUNE_ROOT/.tools/pulumi-home}"
 # State in a local directory: no Pulumi Cloud account, nothing leaves the machine.
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$STACKTUNE_ROOT/.stacktune/state}"
-# Stack secrets are encrypted with this passphrase. The default is a demo value, public in this
-# repository: it keeps `pulumi up` non-interactive on a fresh clone, and it protects nothing. For a
-# real experiment export your own PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) first.
-if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    export PULUMI_CONFIG_PASSPHRASE="stacktune-demo-passphrase"
+# Stack secrets are encrypted with a passphrase. The default is the demo one in
+# src/demo-passphrase.txt (its one home: the program reads the same file), public in this
+# repository: it keeps the secret-free local demo non-interactive on a fresh clone and protects
+# nothing, so `pulumi preview`/`up` and `stacktune run`/`new` refuse it for a stack that holds a
+# secret. For a real experiment export your own PULUMI_CONFIG_PASSPHRASE_FILE (a file only you can
+# read) or PULUMI_CONFIG_PASSPHRASE, or give the stack a KMS provider (README, "Secrets").
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$STACKTUNE_ROOT/src/demo-passphrase.txt"
 fi
 # The machine reaches no download site: never try to fetch the CLI or a plugin.
 export PULUMI_SKIP_UPDATE_CHECK=true

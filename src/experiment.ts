@@ -17,7 +17,7 @@ import {
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { clusterMachines, defaultOutputStoreDir, type PulumiSettings, type Settings } from "./settings";
+import { clusterMachines, defaultOutputStoreDir, hostSecretsNeeded, type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
@@ -264,6 +264,7 @@ export class Experiment extends pulumi.ComponentResource {
                     : undefined,
             );
             this.image = images[0];
+            const needed = hostSecretsNeeded(settings);
             // What every machine's job shares; per machine: host, image, store check, checkpoint prefix, rank.
             const shared = {
                 experimentHash: plan.experimentHash,
@@ -271,9 +272,10 @@ export class Experiment extends pulumi.ComponentResource {
                 renderedFiles: plan.runFiles,
                 pythonSources: plan.pythonSources,
                 requirements: plan.requirements,
+                // Only the secrets a setting needs on the host travel there.
                 secrets: {
-                    ...(args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
-                    ...(args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
+                    ...(needed.hfToken && args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
+                    ...(needed.wandbApiKey && args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
                 },
                 outputStoreDir: outputStore,
                 metricsFile: `${runDirPaths.outputDir}/metrics.json`,
@@ -292,7 +294,7 @@ export class Experiment extends pulumi.ComponentResource {
                 ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
             };
             // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
-            const bucket = this.host instanceof AwsGpuHost ? this.host.bucket : undefined;
+            const checkpointStores = this.host instanceof AwsGpuHost ? this.host.checkpointStores : undefined;
             const jobs: TrainingJob[] = [];
             hosts.jobHosts.forEach((jobHost, rank) => {
                 const suffix = suffixOf(rank);
@@ -307,11 +309,7 @@ export class Experiment extends pulumi.ComponentResource {
                             runtime: image !== undefined ? { kind: "docker", image: image.tag, imageReady: image.build } : venv,
                             // Only the main machine merges, so only its store can hold the model.
                             checkOutputStore: plan.completionCheck === "on-host" && rank === 0,
-                            ...(bucket !== undefined
-                                ? {
-                                      checkpointStore: pulumi.interpolate`s3://${bucket.bucket}/${plan.stack}/${plan.experimentHash.slice(0, 16)}${suffix}`,
-                                  }
-                                : {}),
+                            ...(checkpointStores?.[rank] !== undefined ? { checkpointStore: checkpointStores[rank] } : {}),
                             ...(multiHost
                                 ? { machine: { rank, ...(main !== undefined ? { mainStoreState: main.storeState } : {}) } }
                                 : {}),
@@ -443,6 +441,8 @@ function createHosts(
                     privateKey: secrets.sshPrivateKey,
                     sshUser: awsLoginUser,
                     checkpointBucket: target.checkpointBucket,
+                    checkpointPrefix: `${plan.stack}/${plan.experimentHash.slice(0, 16)}`,
+                    deleteCheckpointsOnDestroy: settings.checkpointing.deleteStoreOnDestroy,
                     userData: plan.renderedFiles.get(renderedFileNames.cloudInit) ?? "",
                     runtime,
                     runRoot,

@@ -361,7 +361,7 @@ describe("environment", () => {
             PATH: "/r/.tools/bin:/usr/bin",
             PULUMI_HOME: "/r/.tools/pulumi-home",
             PULUMI_BACKEND_URL: "file:///s",
-            PULUMI_CONFIG_PASSPHRASE: "stacktune-demo-passphrase",
+            PULUMI_CONFIG_PASSPHRASE_FILE: "/r/src/demo-passphrase.txt",
             PULUMI_SKIP_UPDATE_CHECK: "true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",

@@ -61,13 +61,12 @@ describe("awsInstanceSpec", () => {
 });
 
 describe("checkpointBucketPolicy", () => {
-    it("grants list on the bucket and object read/write/delete inside it, nothing else", () => {
-        const policy = checkpointBucketPolicy("arn:aws:s3:::ckpt");
-        expect(policy.Statement.flatMap((s) => s.Resource)).toEqual(["arn:aws:s3:::ckpt", "arn:aws:s3:::ckpt/*"]);
-        expect(policy.Statement.flatMap((s) => s.Action).sort()).toEqual(
-            ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"].sort(),
-        );
-        expect(JSON.stringify(policy)).not.toMatch(/"\*"|s3:\*/);
+    it("grants list on the machines' prefixes and object get/put inside them, nothing else (no delete: sync runs without --delete)", () => {
+        const policy = checkpointBucketPolicy("arn:aws:s3:::ckpt", ["s/abc", "s/abc-1"]);
+        expect(policy.Statement.flatMap((s) => s.Resource)).toEqual(["arn:aws:s3:::ckpt", "arn:aws:s3:::ckpt/s/abc/*", "arn:aws:s3:::ckpt/s/abc-1/*"]);
+        expect(policy.Statement[0]?.Condition).toEqual({ StringLike: { "s3:prefix": ["s/abc/*", "s/abc-1/*"] } });
+        expect(policy.Statement.flatMap((s) => s.Action).sort()).toEqual(["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]);
+        expect(JSON.stringify(policy)).not.toMatch(/"\*"|s3:\*|ckpt\/\*/);
     });
 });
 

@@ -157,8 +157,13 @@ describe("aws target", () => {
         expect(one("aws:ec2/keyPair:KeyPair").inputs.publicKey).toBe(PUBLIC_KEY);
     });
 
-    it("gives the instance a role that can only use its own checkpoint bucket", () => {
-        expect(one("aws:s3/bucket:Bucket").inputs).toMatchObject({ bucketPrefix: "stacktune-ckpt-", forceDestroy: true });
+    it("gives the instance a role that can only sync this experiment's checkpoints, in a bucket destroy keeps", () => {
+        const experiment = (outputs.experimentHash as string).slice(0, 16);
+        expect(one("aws:s3/bucket:Bucket").inputs).toEqual({
+            bucketPrefix: "stacktune-ckpt-",
+            forceDestroy: false,
+            tags: { "stacktune:stack": "aws-g5", "stacktune:experiment": experiment },
+        });
         expect(one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toMatchObject({
             bucket: "experiment-host-checkpoints-id",
             blockPublicAcls: true,
@@ -171,16 +176,23 @@ describe("aws target", () => {
         ).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }]);
         expect(one("aws:iam/role:Role").inputs.assumeRolePolicy).toBe(ec2AssumeRolePolicy());
         const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy").inputs.policy as string) as unknown;
-        expect(policy).toEqual(checkpointBucketPolicy("arn:aws:s3:::stacktune-ckpt-test"));
+        expect(policy).toEqual(checkpointBucketPolicy("arn:aws:s3:::stacktune-ckpt-test", [`aws-g5/${experiment}`]));
+        // `aws s3 sync` (checkpoint-sync.sh) lists the prefix and gets / puts objects; it never deletes (no --delete).
         expect(policy).toEqual({
             Version: "2012-10-17",
             Statement: [
-                { Sid: "ListCheckpointBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: ["arn:aws:s3:::stacktune-ckpt-test"] },
+                {
+                    Sid: "ListCheckpointPrefix",
+                    Effect: "Allow",
+                    Action: ["s3:ListBucket"],
+                    Resource: ["arn:aws:s3:::stacktune-ckpt-test"],
+                    Condition: { StringLike: { "s3:prefix": [`aws-g5/${experiment}/*`] } },
+                },
                 {
                     Sid: "ReadWriteCheckpoints",
                     Effect: "Allow",
-                    Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                    Resource: ["arn:aws:s3:::stacktune-ckpt-test/*"],
+                    Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    Resource: [`arn:aws:s3:::stacktune-ckpt-test/aws-g5/${experiment}/*`],
                 },
             ],
         });

@@ -1,5 +1,7 @@
 // Bad combinations stop `pulumi up` before any resource exists, with a message that says what to set.
-import { describe, expect, it } from "vitest";
+import * as fs from "fs";
+import * as path from "path";
+import { afterEach, describe, expect, it } from "vitest";
 import { installProgramMocks, runProgram } from "./helpers/pulumiMocks";
 
 const awsTarget = {
@@ -10,8 +12,12 @@ const awsTarget = {
 };
 const hubRepo = { mergedRepo: "me/model" };
 
-async function attempt(config: Record<string, unknown>, secretKeys: string[] = []): Promise<{ error: string; registered: number }> {
-    const mocks = await installProgramMocks({ stack: "rejects", config, secretKeys });
+async function attempt(
+    config: Record<string, unknown>,
+    secretKeys: string[] = [],
+    stack = "rejects",
+): Promise<{ error: string; registered: number }> {
+    const mocks = await installProgramMocks({ stack, config, secretKeys });
     const error = await runProgram().then(
         () => "no error",
         (e: unknown) => (e instanceof Error ? e.message : String(e)),
@@ -69,5 +75,38 @@ describe("rejected before any resource", () => {
         const r = await attempt({ "stacktune:hub": hubRepo, "stacktune:hfToken": "hf_x", ...config }, ["stacktune:hfToken"]);
         expect(r.error).toMatch(message);
         expect(r.registered).toBe(0);
+    });
+});
+
+describe("a stack holding a secret under the public demo passphrase", () => {
+    const localTarget = {
+        "stacktune:target": { kind: "local", gpus: 0 },
+        "stacktune:runtime": { kind: "venv", python: "python3" },
+        "stacktune:quantization": { load4bit: false },
+        "stacktune:training": { bf16: false },
+        "stacktune:distributed": { strategy: "ddp" },
+        "stacktune:attention": { implementation: "sdpa" },
+    };
+    const demo = fs.readFileSync(path.join(__dirname, "..", "src", "demo-passphrase.txt"), "utf8").trim();
+    afterEach(() => {
+        process.env.PULUMI_CONFIG_PASSPHRASE = unitPassphrase;
+    });
+    const unitPassphrase = process.env.PULUMI_CONFIG_PASSPHRASE;
+
+    it("is refused by the program (preview and up), naming the secret and how to use your own provider", async () => {
+        process.env.PULUMI_CONFIG_PASSPHRASE = demo;
+        const r = await attempt({ ...localTarget, "stacktune:hfToken": "hf_CANARY_demo_7c1e" }, ["stacktune:hfToken"], "local-demo");
+        expect(r.error).toMatch(/^stack local-demo holds secrets \(stacktune:hfToken\) and its secrets passphrase is the demo one, which is public/);
+        expect(r.error).toContain("export PULUMI_CONFIG_PASSPHRASE_FILE=");
+        expect(r.error).toContain("--secrets-provider 'awskms://");
+        expect(r.error).not.toContain("CANARY");
+        expect(r.registered).toBe(0);
+    });
+
+    it("the same stack without a secret runs under the demo passphrase (the local demo needs no set-up)", async () => {
+        process.env.PULUMI_CONFIG_PASSPHRASE = demo;
+        const r = await attempt(localTarget, [], "local-demo");
+        expect(r.error).toBe("no error");
+        expect(r.registered).toBeGreaterThan(0);
     });
 });

@@ -75,8 +75,8 @@ describe('settings defaults (the reference run where it applies)', () => {
     expect(parsed.evaluation).toEqual({ strategy: 'epoch', maxSamples: 2000 });
   });
 
-  it('checkpointing: every 500 steps, keep 2', () => {
-    expect(parsed.checkpointing).toEqual({ strategy: 'steps', steps: 500, totalLimit: 2 });
+  it('checkpointing: every 500 steps, keep 2, the S3 store kept on destroy', () => {
+    expect(parsed.checkpointing).toEqual({ strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false });
   });
 
   it('hub: private, push every save, no repos until a stack names them', () => {

@@ -52,7 +52,7 @@ const cases: Record<string, RuleCases> = {
       {
         raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: 'a.example' }, { hostKey: sshTarget.hostKey, host: 'b.example' }, { hostKey: sshTarget.hostKey, host: 'a.example', port: 22, user: 'stacktune' }] } }),
         paths: ['target.hosts[2]'],
-        says: 'same account as target.hosts[0] (stacktune@a.example:22)',
+        says: 'has the same host, port and user as target.hosts[0]',
       },
     ],
     pass: [
@@ -65,7 +65,7 @@ const cases: Record<string, RuleCases> = {
       {
         raw: merge(gpu, { target: { host: undefined, hostKey: undefined, hosts: [{ hostKey: sshTarget.hostKey, host: 'a.example', clusterAddress: '127.0.0.1' }, { hostKey: sshTarget.hostKey, host: 'b.example' }] } }),
         paths: ['target.hosts[0].clusterAddress'],
-        says: 'target.hosts[1] (b.example) cannot reach',
+        says: 'target.hosts[1].host cannot reach',
       },
     ],
     pass: [
@@ -170,6 +170,13 @@ const cases: Record<string, RuleCases> = {
   'spot-price-needs-spot': {
     fail: [{ raw: merge(aws, { target: { spot: { enabled: false, maxPrice: 2 } } }), paths: ['target.spot.maxPrice'], says: 'set stacktune:target.spot.enabled to true' }],
     pass: [{ raw: merge(aws, { target: { spot: { maxPrice: 2 } } }) }],
+  },
+  'delete-store-needs-bucket': {
+    fail: [
+      { raw: merge(gpu, { checkpointing: { deleteStoreOnDestroy: true } }), paths: ['checkpointing.deleteStoreOnDestroy'], says: 'there is no checkpoint store to delete' },
+      { raw: merge(aws, { checkpointing: { deleteStoreOnDestroy: true } }), paths: ['checkpointing.deleteStoreOnDestroy'], says: 'target.checkpointBucket: true' },
+    ],
+    pass: [{ raw: merge(aws, { target: { checkpointBucket: true }, checkpointing: { deleteStoreOnDestroy: true } }) }],
   },
   'hub-push-needs-checkpoints': {
     fail: [

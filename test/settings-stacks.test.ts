@@ -143,7 +143,7 @@ describe('seed-reference reproduces the reference run', () => {
     });
     expect(s.attention).toEqual({ implementation: 'flash_attention_2' });
     expect(s.evaluation.strategy).toBe('epoch');
-    expect(s.checkpointing).toEqual({ strategy: 'steps', steps: 500, totalLimit: 2 });
+    expect(s.checkpointing).toEqual({ strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false });
     expect(s.hub).toMatchObject({ private: true, strategy: 'every_save' });
     expect(s.hub.adapterRepo).toMatch(/\//);
     expect(s.hub.mergedRepo).toMatch(/\//);

@@ -29,6 +29,7 @@ import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
 import { shellQuote } from "../hosts/command";
+import { DEMO_PASSPHRASE_FILE, demoPassphraseRefusal, readStackFileSecrets, stackFilePath } from "../secrets-provider";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { withRunLib } from "../job";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
@@ -71,8 +72,8 @@ export function pulumiEnvironment(toolsRoot: string, env: NodeJS.ProcessEnv): Re
     if (!(out.PATH ?? "").split(":").includes(bin)) out.PATH = `${bin}:${out.PATH ?? ""}`;
     out.PULUMI_HOME ??= path.join(toolsRoot, ".tools", "pulumi-home");
     out.PULUMI_BACKEND_URL ??= `file://${path.join(toolsRoot, ".stacktune", "state")}`;
-    if (out.PULUMI_CONFIG_PASSPHRASE === undefined && out.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
-        out.PULUMI_CONFIG_PASSPHRASE = "stacktune-demo-passphrase";
+    if (out.PULUMI_CONFIG_PASSPHRASE === undefined && (out.PULUMI_CONFIG_PASSPHRASE_FILE ?? "") === "") {
+        out.PULUMI_CONFIG_PASSPHRASE_FILE = path.join(toolsRoot, path.relative(TOOLS_ROOT, DEMO_PASSPHRASE_FILE));
     }
     out.PULUMI_SKIP_UPDATE_CHECK = "true";
     out.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
@@ -170,7 +171,18 @@ async function recover(ctx: Context, stack: Stack): Promise<string[]> {
     return done;
 }
 
+/**
+ * Refuses a stack file holding secrets under the public demo passphrase (the program refuses it
+ * too; this stops before Pulumi starts). `stack` names the stack the file becomes.
+ */
+function refuseDemoPassphrase(stackFile: string, stack: string, env: Record<string, string | undefined>): void {
+    const { secureKeys, passphrase } = readStackFileSecrets(stackFile);
+    const refusal = demoPassphraseRefusal({ stack, secretKeys: secureKeys, passphraseProvider: passphrase, env });
+    if (refusal !== undefined) throw new Error(refusal);
+}
+
 async function run(ctx: Context): Promise<number> {
+    refuseDemoPassphrase(stackFilePath(ctx.projectDir, ctx.stackName), ctx.stackName, ctx.env);
     const started = Date.now();
     const stack = await openStack(ctx);
     for (const line of await recover(ctx, stack)) console.log(`[recover] ${line}`);
@@ -374,6 +386,8 @@ function newStack(argv: string[]): number {
     }
     if (name === undefined || from === undefined) throw new UsageError(usage);
     const projectDir = projectRoot();
+    // The new stack carries the source's `secure:` values (and their encryption) over.
+    refuseDemoPassphrase(stackFilePath(projectDir, from), name, pulumiEnvironment(TOOLS_ROOT, process.env));
     const made = createStackFile(projectDir, name, from, sets);
     console.log(`wrote ${made.stackFile} and ${made.rendered.join(", ")}`);
     console.log(`review the rendered files, commit them, then: stacktune run ${name}`);

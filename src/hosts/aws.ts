@@ -35,8 +35,18 @@ export interface AwsGpuHostArgs {
     privateKey: pulumi.Input<string>;
     /** @default "ubuntu" */
     sshUser?: string;
-    /** Create an S3 bucket for checkpoints and a role that can use only that bucket. @default false */
+    /** Create an S3 bucket for checkpoints and a role that can sync only this experiment's prefixes in it. @default false */
     checkpointBucket?: boolean;
+    /**
+     * This experiment's key prefix in the checkpoint bucket: machine 0 syncs to `<prefix>`, machine
+     * r to `<prefix>-r` ({@link checkpointStorePrefixes}). @default "checkpoints"
+     */
+    checkpointPrefix?: string;
+    /**
+     * `pulumi destroy` empties and deletes the checkpoint bucket; otherwise the bucket (with its
+     * public access block and encryption) is left in the account. @default false
+     */
+    deleteCheckpointsOnDestroy?: boolean;
     /** Rendered cloud-init user-data (driver wait, runtime setup, budget watchdog). */
     userData: string;
     runtime: "docker" | "venv";
@@ -150,20 +160,45 @@ export function dlamiLookup(): aws.ec2.GetAmiArgs {
     };
 }
 
-/** Least privilege for the checkpoint store: list this bucket, read/write/delete objects in it. Nothing else. */
-export function checkpointBucketPolicy(bucketArn: string): {
+/** The key prefix of each machine's checkpoints, in machine-rank order: `prefix`, `prefix-1`, … */
+export function checkpointStorePrefixes(prefix: string, hosts: number): string[] {
+    return Array.from({ length: hosts }, (_, rank) => (rank === 0 ? prefix : `${prefix}-${rank}`));
+}
+
+/**
+ * Least privilege for the checkpoint store: exactly what checkpoint-sync.sh's `aws s3 sync` calls
+ * on the machines' prefixes. Listing (ListObjectsV2, prefix `<prefix>/`), GetObject for restore,
+ * PutObject (multipart uploads included) for flush, AbortMultipartUpload for a flush cut off by the
+ * instance's termination. No DeleteObject: the sync runs without --delete. Nothing else.
+ */
+export function checkpointBucketPolicy(
+    bucketArn: string,
+    prefixes: readonly string[],
+): {
     Version: string;
-    Statement: { Sid: string; Effect: "Allow"; Action: string[]; Resource: string[] }[];
+    Statement: {
+        Sid: string;
+        Effect: "Allow";
+        Action: string[];
+        Resource: string[];
+        Condition?: { StringLike: { "s3:prefix": string[] } };
+    }[];
 } {
     return {
         Version: "2012-10-17",
         Statement: [
-            { Sid: "ListCheckpointBucket", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
+            {
+                Sid: "ListCheckpointPrefix",
+                Effect: "Allow",
+                Action: ["s3:ListBucket"],
+                Resource: [bucketArn],
+                Condition: { StringLike: { "s3:prefix": prefixes.map((p) => `${p}/*`) } },
+            },
             {
                 Sid: "ReadWriteCheckpoints",
                 Effect: "Allow",
-                Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                Resource: [`${bucketArn}/*`],
+                Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                Resource: prefixes.map((p) => `${bucketArn}/${p}/*`),
             },
         ],
     };
@@ -281,6 +316,8 @@ export class AwsGpuHost extends pulumi.ComponentResource {
     public readonly securityGroup: aws.ec2.SecurityGroup;
     public readonly keyPair: aws.ec2.KeyPair;
     public readonly bucket?: aws.s3.Bucket;
+    /** With a checkpoint bucket: each machine's store (`s3://bucket/prefix`), in machine-rank order. */
+    public readonly checkpointStores?: pulumi.Output<string>[];
     /** Multi-host only: the cluster's VPC, subnet and placement group. */
     public readonly vpc?: aws.ec2.Vpc;
     public readonly subnet?: aws.ec2.Subnet;
@@ -337,11 +374,16 @@ export class AwsGpuHost extends pulumi.ComponentResource {
 
         let instanceProfile: aws.iam.InstanceProfile | undefined;
         if (args.checkpointBucket) {
+            // Checkpoints can be days of GPU time: unless the stack says otherwise, `pulumi destroy`
+            // leaves the bucket (with its protections) in the account rather than deleting it, and
+            // never fails on a bucket that still holds objects.
+            const deleteOnDestroy = args.deleteCheckpointsOnDestroy ?? false;
+            const storeOpts = { ...childOpts, retainOnDelete: !deleteOnDestroy };
+            const prefixes = checkpointStorePrefixes(args.checkpointPrefix ?? "checkpoints", hosts);
             this.bucket = new aws.s3.Bucket(
                 `${name}-checkpoints`,
-                // Checkpoints belong to the experiment: `pulumi destroy` removes them with the bucket.
-                { bucketPrefix: "stacktune-ckpt-", forceDestroy: true, tags: args.tags },
-                childOpts,
+                { bucketPrefix: "stacktune-ckpt-", forceDestroy: deleteOnDestroy, tags: args.tags },
+                storeOpts,
             );
             new aws.s3.BucketPublicAccessBlock(
                 `${name}-checkpoints`,
@@ -352,7 +394,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                     ignorePublicAcls: true,
                     restrictPublicBuckets: true,
                 },
-                childOpts,
+                storeOpts,
             );
             new aws.s3.BucketServerSideEncryptionConfiguration(
                 `${name}-checkpoints`,
@@ -360,7 +402,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                     bucket: this.bucket.id,
                     rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
                 },
-                childOpts,
+                storeOpts,
             );
             const role = new aws.iam.Role(
                 `${name}-role`,
@@ -369,10 +411,12 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             );
             new aws.iam.RolePolicy(
                 `${name}-checkpoints`,
-                { role: role.id, policy: this.bucket.arn.apply((arn) => JSON.stringify(checkpointBucketPolicy(arn))) },
+                { role: role.id, policy: this.bucket.arn.apply((arn) => JSON.stringify(checkpointBucketPolicy(arn, prefixes))) },
                 childOpts,
             );
             instanceProfile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, childOpts);
+            const bucket = this.bucket;
+            this.checkpointStores = prefixes.map((prefix) => pulumi.interpolate`s3://${bucket.bucket}/${prefix}`);
         }
 
         const instanceInfo = AWS_GPU_INSTANCES[spec.instanceType];

@@ -10,6 +10,12 @@ export const CheckpointingSchema = z.strictObject({
   steps: z.number().int().positive().default(defaults.steps),
   /** `save_total_limit`: checkpoints kept on the host; null keeps all. @default 2 */
   totalLimit: z.number().int().positive().nullable().default(defaults.totalLimit),
+  /**
+   * What `pulumi destroy` does with the S3 checkpoint store (aws, target.checkpointBucket): false
+   * leaves the bucket and its checkpoints in the account (delete it yourself, or set this to true and
+   * `pulumi up` before destroying); true empties and deletes it. @default false
+   */
+  deleteStoreOnDestroy: z.boolean().default(defaults.deleteStoreOnDestroy),
 });
 
 export type CheckpointingSettings = z.infer<typeof CheckpointingSchema>;

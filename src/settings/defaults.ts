@@ -66,7 +66,7 @@ export const settingsDefaults = {
   // The reference run evaluated all 300k held-out samples: 7,533 s of a 51,487 s run. A capped
   // sample gives the same eval-loss estimate for a fraction of the GPU time.
   evaluation: { strategy: 'epoch', maxSamples: 2000 },
-  checkpointing: { strategy: 'steps', steps: 500, totalLimit: 2 },
+  checkpointing: { strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false },
   hub: { private: true, strategy: 'every_save' },
   tracking: { kind: 'none' },
   budget: { maxHours: 24, teardown: 'release-after-push', keepRunDir: false },

@@ -18,7 +18,7 @@ export {
   type StackFileSettings,
 } from './load';
 export { checkSettingsRules, settingsRules, type SettingsRule } from './rules';
-export { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
+export { hostSecretsNeeded, knownTestSplitSize, processCount, readsFromHub, runsOnCpu, usesHubRepos } from './derived';
 export {
   AwsTargetSchema,
   LocalTargetSchema,

@@ -214,6 +214,19 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'delete-store-needs-bucket',
+    description: 'checkpointing.deleteStoreOnDestroy only applies to the S3 checkpoint store of an aws target',
+    check: (s) =>
+      s.checkpointing.deleteStoreOnDestroy && !(s.target.kind === 'aws' && s.target.checkpointBucket)
+        ? [
+            {
+              path: 'checkpointing.deleteStoreOnDestroy',
+              message: 'there is no checkpoint store to delete (only an aws target with target.checkpointBucket: true has one); remove stacktune:checkpointing.deleteStoreOnDestroy',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'hub-push-needs-checkpoints',
     description: 'hub strategy every_save / checkpoint pushes on saves; with checkpointing off nothing is pushed until the end',
     check: (s) =>
@@ -276,7 +289,10 @@ export const settingsRules: readonly SettingsRule[] = [
         const account = `${m.user}@${m.host}:${m.port}`;
         const first = seen.get(account);
         if (first !== undefined)
-          issues.push({ path: `target.hosts[${m.rank}]`, message: `is the same account as target.hosts[${first}] (${account}); give each machine its own host, port or user` });
+          issues.push({
+            path: `target.hosts[${m.rank}]`,
+            message: `has the same host, port and user as target.hosts[${first}], so they would share one run directory; give each machine its own host, port or user`,
+          });
         else seen.set(account, m.rank);
       });
       return issues;
@@ -292,7 +308,8 @@ export const settingsRules: readonly SettingsRule[] = [
       // Only when stacktune itself reaches every machine over loopback are they all this one box.
       if (machines.every((m) => m.host === undefined || isLoopback(m.host))) return ok;
       const worker = machines.find((m) => m.rank > 0 && m.host !== undefined && !isLoopback(m.host)) ?? machines[1];
-      return [{ path: 'target.hosts[0].clusterAddress', message: `the main machine's cluster address ${main.clusterAddress} is loopback, which target.hosts[${worker?.rank}] (${worker?.host}) cannot reach; set stacktune:target.hosts[0].clusterAddress to an address the other machines can reach` }];
+      // Keys, not values: a host or address may be anything the user pasted.
+      return [{ path: 'target.hosts[0].clusterAddress', message: `the main machine's cluster address is a loopback address, which target.hosts[${worker?.rank}].host cannot reach; set stacktune:target.hosts[0].clusterAddress to an address the other machines can reach` }];
     },
   },
   {
