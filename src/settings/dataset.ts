@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { SeedSchema } from './numbers';
 import { RepoIdSchema } from './repo-id';
 
 const defaults = settingsDefaults.dataset;
@@ -24,7 +25,7 @@ export const DatasetSchema = z.strictObject({
   /** Fraction of the samples held out for evaluation (`test_size`), as the trainer accepts it. @default 0.3 */
   testSize: z.number().gt(0).lt(1).default(defaults.testSize),
   /** @default 100 */
-  splitSeed: z.number().int().min(0).default(defaults.splitSeed),
+  splitSeed: SeedSchema.default(defaults.splitSeed),
   /** Keep only this many samples of the train split (`max_train_samples`). */
   maxTrainSamples: z.number().int().positive().optional(),
   /** Samples in the source, when known: lets the settings check split sizes before any download. */

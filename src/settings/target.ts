@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { MAX_GPUS_PER_MACHINE } from './numbers';
 
 const defaults = settingsDefaults.target;
 
@@ -11,7 +12,7 @@ export const awsInstanceTypes = {
 
 export type AwsInstanceType = keyof typeof awsInstanceTypes;
 
-const gpuCount = z.number().int().min(0).max(16);
+const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
 
 /** Most instances of one multi-host AWS cluster (`target.hosts`). */
 export const MAX_AWS_HOSTS = 16;
@@ -58,10 +59,10 @@ export const SshTargetSchema = z.strictObject({
   privateKeyPath: z.string().min(1).optional(),
   /** GPUs the machine has; preflight checks it. @default 4 */
   gpus: gpuCount.default(defaults.ssh.gpus),
-  /** Memory per GPU that preflight requires. @default 24 */
-  gpuMemoryGb: z.number().positive().default(defaults.ssh.gpuMemoryGb),
-  /** Free disk that preflight requires for model, image, data and checkpoints. @default 100 */
-  minFreeDiskGb: z.number().positive().default(defaults.ssh.minFreeDiskGb),
+  /** Memory per GPU that preflight requires, in whole GB (the check compares MiB). @default 24 */
+  gpuMemoryGb: z.number().int().positive().max(1024).default(defaults.ssh.gpuMemoryGb),
+  /** Free disk that preflight requires for model, image, data and checkpoints, in whole GB. @default 100 */
+  minFreeDiskGb: z.number().int().positive().max(100_000).default(defaults.ssh.minFreeDiskGb),
 }).superRefine(
   (target, ctx) => {
     if (target.host !== undefined && target.hosts !== undefined)
@@ -77,7 +78,7 @@ export const AwsSpotSchema = z.strictObject({
   /** Ask for spot capacity first, fall back to on-demand. @default true */
   enabled: z.boolean().default(defaults.aws.spot.enabled),
   /** Highest hourly spot price in USD; unset = the on-demand price. */
-  maxPrice: z.number().positive().optional(),
+  maxPrice: z.number().positive().max(1000).optional(),
 });
 
 /** A 4 × 24 GB GPU instance that stacktune creates and tears down. */
