@@ -99,9 +99,9 @@ export const AwsTargetSchema = z.strictObject({
   spot: AwsSpotSchema.prefault({}),
   /** Encrypted root volume sized for model + image + checkpoints. @default 200 */
   rootVolumeGb: z.number().int().min(100).max(16384).default(defaults.aws.rootVolumeGb),
-  /** The only source allowed to reach SSH, e.g. your IP/32. */
+  /** The only source allowed to reach SSH, e.g. your IP/32 (IPv4: the instance has no IPv6 address). */
   sshCidr: z.cidrv4(),
-  /** Must be true to accept sshCidr 0.0.0.0/0. @default false */
+  /** Must be true to accept an sshCidr wider than a /16, such as 0.0.0.0/0. @default false */
   allowOpenSsh: z.boolean().default(defaults.aws.allowOpenSsh),
   /** OpenSSH public key installed for the login user. */
   publicKey: z
@@ -123,6 +123,22 @@ export const AwsTargetSchema = z.strictObject({
   /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
   checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
 });
+
+/**
+ * The widest sshCidr accepted without `allowOpenSsh`: a /16 (65,536 addresses) covers a site's
+ * network; anything wider is a large part of the internet.
+ */
+export const WIDEST_SSH_CIDR_PREFIX = 16;
+
+/**
+ * Whom `cidr` (an IPv4 CIDR) opens SSH to when that is more than a /16, e.g. `the whole internet`;
+ * undefined when it is a /16 or narrower. The one rule of the settings and the security group.
+ */
+export function sshCidrTooWide(cidr: string): string | undefined {
+  const prefix = Number(cidr.split('/')[1]);
+  if (prefix >= WIDEST_SSH_CIDR_PREFIX) return undefined;
+  return prefix === 0 ? 'the whole internet' : `${2 ** (32 - prefix)} addresses, more than a /${WIDEST_SSH_CIDR_PREFIX}`;
+}
 
 export const TargetSchema = z.discriminatedUnion('kind', [
   LocalTargetSchema,
