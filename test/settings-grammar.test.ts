@@ -55,8 +55,8 @@ const refused: [string, Raw, string, string][] = [
   [
     'a target module with a newline',
     merge(gpu, { lora: { targetModules: ['q_proj\nx'] } }),
-    'lora.targetModules',
-    'must be all-linear or a list of module names such as [q_proj, v_proj]',
+    'lora.targetModules[0]',
+    'must be a module name such as q_proj or model.layers.0.mlp',
   ],
 ];
 

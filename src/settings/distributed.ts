@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { InterfaceListSchema } from './grammar';
 import { MAX_GPUS_PER_MACHINE } from './numbers';
 
 export const DistributedStrategySchema = z.enum(['deepspeed-zero3', 'deepspeed-zero2', 'ddp']);
@@ -15,7 +16,7 @@ export const DistributedSchema = z.strictObject({
    * Network interface for NCCL and gloo traffic between machines (NCCL_SOCKET_IFNAME,
    * GLOO_SOCKET_IFNAME); unset = the libraries pick one.
    */
-  socketInterface: z.string().regex(/^[A-Za-z0-9_.:^,-]+$/, 'must be an interface name such as eth0 or ens5').optional(),
+  socketInterface: InterfaceListSchema.optional(),
 });
 
 export type DistributedSettings = z.infer<typeof DistributedSchema>;

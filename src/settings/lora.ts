@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { ModuleNameSchema } from './grammar';
 
 const defaults = settingsDefaults.lora;
 
@@ -13,7 +14,7 @@ export const LoraSchema = z.strictObject({
   dropout: z.number().min(0).lt(1).default(defaults.dropout),
   /** `all-linear` or explicit module names such as [q_proj, v_proj]. @default all-linear */
   targetModules: z
-    .union([z.literal('all-linear'), z.array(z.string().min(1)).nonempty()], {
+    .union([z.literal('all-linear'), z.array(ModuleNameSchema).nonempty()], {
       error: 'must be all-linear or a list of module names such as [q_proj, v_proj]',
     })
     .default(defaults.targetModules),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { HostSchema, TextSchema, UserSchema } from './grammar';
 import { MAX_GPUS_PER_MACHINE } from './numbers';
 
 const defaults = settingsDefaults.target;
@@ -27,19 +28,16 @@ export const LocalTargetSchema = z.strictObject({
 /** One machine of a multi-host `ssh` target (`target.hosts`), in machine-rank order. */
 export const SshMachineSchema = z.strictObject({
   /** Address stacktune connects to over SSH. */
-  host: z.string().min(1),
+  host: HostSchema,
   /** SSH port of this machine; unset = `target.port`. */
   port: z.number().int().min(1).max(65535).optional(),
   /** Login user on this machine; unset = `target.user`. */
-  user: z.string().min(1).optional(),
+  user: UserSchema.optional(),
   /**
    * Address the other machines reach this one at (rendezvous, NCCL): a private-network address
    * when `host` is a public one. Only the main machine's (the first) is used. @default host
    */
-  clusterAddress: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address such as 10.0.0.11')
-    .optional(),
+  clusterAddress: HostSchema.optional(),
 });
 
 /**
@@ -49,14 +47,14 @@ export const SshMachineSchema = z.strictObject({
 export const SshTargetSchema = z.strictObject({
   kind: z.literal('ssh'),
   /** The machine; or list several under `hosts` (exactly one of the two). */
-  host: z.string().min(1).optional(),
+  host: HostSchema.optional(),
   /** @default 22 */
   port: z.number().int().min(1).max(65535).default(defaults.ssh.port),
   /** Machines of one multi-host run, machine rank 0 (the main machine) first. */
   hosts: z.array(SshMachineSchema).min(1).max(64).optional(),
-  user: z.string().min(1),
+  user: UserSchema,
   /** Path of the private key on the operator's machine; or set the secret stacktune:sshPrivateKey. */
-  privateKeyPath: z.string().min(1).optional(),
+  privateKeyPath: TextSchema.optional(),
   /** GPUs the machine has; preflight checks it. @default 4 */
   gpus: gpuCount.default(defaults.ssh.gpus),
   /** Memory per GPU that preflight requires, in whole GB (the check compares MiB). @default 24 */
@@ -107,7 +105,7 @@ export const AwsTargetSchema = z.strictObject({
   publicKey: z
     .string()
     .regex(
-      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
+      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( \P{Cc}*)?$/u,
       'must be one OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub)',
     ),
   /**

@@ -150,7 +150,7 @@ export function issuesFromZod(error: z.core.$ZodError, raw: unknown, schema: z.c
       case 'too_big':
         out.push({
           path,
-          message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}; change stacktune:${path}`,
+          message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}${issue.origin === 'array' ? ' item(s)' : issue.origin === 'string' ? ' character(s)' : ''}; change stacktune:${path}`,
         });
         break;
       case 'invalid_format': {
