@@ -28,6 +28,7 @@ import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
+import { hostPath, shellQuote } from "../render/shell";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive } from "./stacktune/recover";
@@ -236,17 +237,13 @@ function runDirOf(ctx: Context): string {
     return `${DEFAULT_RUN_ROOT}/${hash}`;
 }
 
-function hostDir(dir: string): string {
-    return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
-}
-
 /**
  * The job as the host sees it now: state (running, succeeded, failed, budget_exceeded, preempted),
  * starts, last event; `label` names the machine when there are several.
  */
 function jobReportScript(ctx: Context, label = "job"): string {
-    const dir = hostDir(runDirOf(ctx));
-    const name = `'  ${label.padEnd(18)}'`;
+    const dir = hostPath(runDirOf(ctx));
+    const name = shellQuote(`  ${label.padEnd(18)}`);
     return (
         `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
         `printf '%s%s (starts: %s)\\n' ${name} "$(cat "$d/job.status" 2>/dev/null || echo unknown)" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
@@ -279,7 +276,7 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
 }
 
 async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
-    const dir = hostDir(runDirOf(ctx));
+    const dir = hostPath(runDirOf(ctx));
     const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
         (follow ? `exec tail -n 200 -F "$d/job.log" --pid="$(cat "$d/runner.pid" 2>/dev/null || echo 1)"` : `exec tail -n 200 "$d/job.log"`);
     return onHost(ctx, await currentOutputs(ctx), script, rank);

@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
+import { shellQuote } from "../../render/shell";
 import { loadSettingsFromStackFile, type Settings } from "../../settings";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, parseAssignment } from "./stackFile";
@@ -193,13 +194,9 @@ function describeCombination(axes: readonly GridAxis[], values: readonly string[
     return `combination ${axes.map((axis, i) => `${axis.key}=${values[i]}`).join(" ")}`;
 }
 
-function shellWord(word: string): string {
-    return /^[A-Za-z0-9_.,=+\-/:@%^]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The command that makes (and, with `--run`, runs) this sweep; written into its manifest. */
 export function sweepCommand(base: string, axes: readonly GridAxis[]): string {
-    return `stacktune sweep ${base}${axes.map((a) => ` --grid ${shellWord(`${a.key}=${a.values.join(",")}`)}`).join("")}`;
+    return `stacktune sweep ${base}${axes.map((a) => ` --grid ${shellQuote(`${a.key}=${a.values.join(",")}`)}`).join("")}`;
 }
 
 /** stacks/sweeps/<base>-<labels>.yaml: one manifest per base stack and set of grid keys. */
