@@ -47,7 +47,7 @@ export function imageBuildCommand(tag: string): string {
         "docker image inspect --format '{{.Id}}' \"$tag\"",
     ].join("\n");
     // The context arrives on stdin, so the script itself cannot: it is passed with `bash -c`.
-    return `bash -c ${shellQuote(script)} stacktune-image ${tag}`;
+    return `bash -c ${shellQuote(script)} stacktune-image ${shellQuote(tag)}`;
 }
 
 export interface TrainingImageArgs {
@@ -81,7 +81,7 @@ export class TrainingImage extends pulumi.ComponentResource {
                 stdin: deterministicTarGz(context).toString("base64"),
                 triggers: [this.tag],
                 ...(args.removeOnDestroy
-                    ? { delete: bashHeredoc('docker image rm "$1" >/dev/null 2>&1 || true\n', [this.tag]) }
+                    ? { delete: bashHeredoc('docker image rm "$1" >/dev/null 2>&1 || true\n', [shellQuote(this.tag)]) }
                     : {}),
             },
             { parent: this, dependsOn: args.host.ready },

@@ -198,7 +198,7 @@ export function workerRunCommand(runCommand: string, mainStoreState: "complete" 
 /** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */
 export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: string): string {
     const script = withRunLib(fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8"));
-    return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [container] : [])]);
+    return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [shellQuote(container)] : [])]);
 }
 
 /** How long `pulumi up` follows the run command: the wait for the GPUs and the run, each up to budget.maxHours, plus 30 min. */

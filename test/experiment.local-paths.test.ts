@@ -55,8 +55,8 @@ describe("localTargetPaths", () => {
 describe("stageCommand links", () => {
     it("links after unpacking, creating the parent inside the run directory", () => {
         expect(stageCommand("~/.stacktune/runs/h", new Map([[".stacktune/tiny-llama", "/p/.stacktune/tiny-llama"]]))).toBe(
-            `set -euo pipefail; d="$HOME"/'.stacktune/runs/h'; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"` +
-                `; mkdir -p "$d"/'.stacktune'; ln -sfn '/p/.stacktune/tiny-llama' "$d"/'.stacktune/tiny-llama'`,
+            `set -euo pipefail; d="$HOME"/.stacktune/runs/h; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"` +
+                `; mkdir -p "$d"/.stacktune; ln -sfn /p/.stacktune/tiny-llama "$d"/.stacktune/tiny-llama`,
         );
     });
 

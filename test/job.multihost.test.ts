@@ -54,10 +54,10 @@ function runEnvValue(text: string, name: string): string {
 describe("renderRunEnv with a machine rank", () => {
     it("writes STACKTUNE_MACHINE_RANK as the last line, rank 0 included", () => {
         const worker = renderRunEnv({ ...env, machineRank: 1 });
-        expect(worker.endsWith("STACKTUNE_RELEASE='none'\nSTACKTUNE_MACHINE_RANK='1'\n")).toBe(true);
+        expect(worker.endsWith("STACKTUNE_RELEASE=none\nSTACKTUNE_MACHINE_RANK=1\n")).toBe(true);
         expect(runEnvValue(worker, "STACKTUNE_MACHINE_RANK")).toBe("1");
         const main = renderRunEnv({ ...env, machineRank: 0 });
-        expect(main.split("\n")).toContain("STACKTUNE_MACHINE_RANK='0'");
+        expect(main.split("\n")).toContain("STACKTUNE_MACHINE_RANK=0");
         expect(runEnvValue(main, "STACKTUNE_MACHINE_RANK")).toBe("0");
     });
 
@@ -65,7 +65,7 @@ describe("renderRunEnv with a machine rank", () => {
         const single = renderRunEnv(env);
         expect(single).not.toContain("STACKTUNE_MACHINE_RANK");
         expect(runEnvValue(single, "STACKTUNE_MACHINE_RANK")).toBe("unset");
-        expect(renderRunEnv({ ...env, machineRank: 1 })).toBe(`${single}STACKTUNE_MACHINE_RANK='1'\n`);
+        expect(renderRunEnv({ ...env, machineRank: 1 })).toBe(`${single}STACKTUNE_MACHINE_RANK=1\n`);
     });
 });
 
@@ -118,7 +118,7 @@ describe("storeStateCommand, executed with bash", () => {
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.stdout).toBe("STACKTUNE_STORE=pending\n");
-        expect(fs.readFileSync(path.join(home, ".stacktune", "runs", HASH, "run.env"), "utf8")).toContain("STACKTUNE_MACHINE_RANK='0'\n");
+        expect(fs.readFileSync(path.join(home, ".stacktune", "runs", HASH, "run.env"), "utf8")).toContain("STACKTUNE_MACHINE_RANK=0\n");
     });
 
     it("refuses anything but a full experiment hash", () => {
@@ -150,7 +150,7 @@ describe("workerRunCommand", () => {
         const command = workerRunCommand(own, "complete", RUN_DIR, HASH);
         expect(command).not.toContain("start-or-attach.sh");
         const home = tempDir("worker-home");
-        const r = spawnSync("bash", ["-c", command], { input: "HF_TOKEN='x'\n", env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", command], { input: "HF_TOKEN=x\n", env: { ...process.env, HOME: home }, encoding: "utf8" });
         expect(r.status).toBe(0);
         expect(r.stderr).toBe("");
         const summary = { experiment_hash: HASH, status: "succeeded", exit_code: 0, starts: 0, metrics: null, output_store: "", run_dir: RUN_DIR };

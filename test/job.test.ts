@@ -58,7 +58,7 @@ describe("renderRunEnv", () => {
 describe("renderSecretsEnv", () => {
     it("quotes values so any character survives, and names only the secrets that are set", () => {
         const text = renderSecretsEnv({ hfToken: "hf_a'b$c", wandbApiKey: "w" });
-        expect(text).toBe("# stacktune secrets (mode 0600, removed when the run ends)\nHF_TOKEN='hf_a'\\''b$c'\nWANDB_API_KEY='w'\n");
+        expect(text).toBe("# stacktune secrets (mode 0600, removed when the run ends)\nHF_TOKEN='hf_a'\\''b$c'\nWANDB_API_KEY=w\n");
         const value = execFileSync("bash", ["-c", 'eval "$S"; printf %s "$HF_TOKEN"'], { env: { ...process.env, S: text }, encoding: "utf8" });
         expect(value).toBe("hf_a'b$c");
         expect(renderSecretsEnv({})).toBe("# stacktune secrets (mode 0600, removed when the run ends)\n");
@@ -68,11 +68,11 @@ describe("renderSecretsEnv", () => {
 describe("command texts", () => {
     it("address the run directory through $HOME and carry no value of a setting beyond paths", () => {
         expect(stageCommand(`~/.stacktune/runs/${HASH}`)).toBe(
-            `set -euo pipefail; d="$HOME"/'.stacktune/runs/${HASH}'; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"`,
+            `set -euo pipefail; d="$HOME"/.stacktune/runs/${HASH}; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"`,
         );
         expect(startOrAttachCommand(`~/.stacktune/runs/${HASH}`)).toContain(`exec bash "$d/start-or-attach.sh" "$d"`);
         const stop = stopRunCommand(`/srv/runs/${HASH}`, true, "stacktune-0123456789ab");
-        expect(stop.split("\n")[0]).toBe(`bash -s -- '/srv/runs/${HASH}' true stacktune-0123456789ab <<'STACKTUNE_SCRIPT'`);
+        expect(stop.split("\n")[0]).toBe(`bash -s -- /srv/runs/${HASH} true stacktune-0123456789ab <<'STACKTUNE_SCRIPT'`);
         expect(stop.trimEnd().endsWith("STACKTUNE_SCRIPT")).toBe(true);
     });
 });

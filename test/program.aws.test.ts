@@ -204,7 +204,7 @@ describe("aws target", () => {
         const create = textInput(ready, "create");
         expect(create.startsWith(waitForCloudInit(hostPaths.readyMarker))).toBe(true);
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
-        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs <<'STACKTUNE_SCRIPT'`);
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",
@@ -238,16 +238,16 @@ describe("aws target", () => {
     it("tells the job to power the host off after success and to publish to the Hub (no on-host store check)", () => {
         const stage = mocks.resources.find((r) => r.name === "experiment-job-stage")!;
         const runEnv = fs.readFileSync(path.join(extractBundle(textInput(stage, "stdin")), "run.env"), "utf8");
-        expect(runEnv).toContain("STACKTUNE_RELEASE='poweroff'");
+        expect(runEnv).toContain("STACKTUNE_RELEASE=poweroff");
         expect(runEnv).not.toContain("STACKTUNE_RELEASE_ON_FAILURE"); // one machine: a failed run is kept for inspection
-        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='false'");
-        expect(runEnv).toContain("STACKTUNE_MAX_SECONDS='86400'");
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE=false");
+        expect(runEnv).toContain("STACKTUNE_MAX_SECONDS=86400");
         const run = mocks.resources.find((r) => r.name === "experiment-job-run")!;
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
-        expect(textInput(run, "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+        expect(textInput(run, "stdin")).toContain(`HF_TOKEN=${TOKEN_CANARY}`);
         // Checkpoints are synced to (and restored from) the experiment's bucket; spot notices are watched.
-        expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE='s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}'; d=/);
-        expect(runEnv).toContain("STACKTUNE_SPOT_WATCH='true'");
+        expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}; d=/);
+        expect(runEnv).toContain("STACKTUNE_SPOT_WATCH=true");
     });
 
     it("keeps the token and the private key out of user-data, command texts and every other plain input", () => {

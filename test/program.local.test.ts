@@ -58,7 +58,7 @@ describe("local target (venv runtime)", () => {
     it("preflights this machine for a CPU venv run under ~/.stacktune/runs", () => {
         const preflight = mocks.resources.find((r) => r.name === "experiment-host-preflight");
         const create = textInput(preflight!, "create");
-        expect(create.split("\n")[0]).toBe(`bash -s -- 0 24 1 venv "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+        expect(create.split("\n")[0]).toBe(`bash -s -- 0 24 1 venv "$HOME"/.stacktune/runs <<'STACKTUNE_SCRIPT'`);
         expect(create).toContain("stacktune preflight");
         expect(preflight!.inputs.interpreter).toEqual(["/bin/bash", "-c"]);
     });
@@ -95,17 +95,17 @@ describe("local target (venv runtime)", () => {
         expect(fs.statSync(path.join(dir, "start-or-attach.sh")).mode & 0o777).toBe(0o755);
         expect(fs.statSync(path.join(dir, "launch.sh")).mode & 0o777).toBe(0o755);
         const runEnv = fs.readFileSync(path.join(dir, "run.env"), "utf8");
-        expect(runEnv).toContain(`STACKTUNE_EXPERIMENT_HASH='${hash}'`);
-        expect(runEnv).toContain("STACKTUNE_STACK='local-demo'");
-        expect(runEnv).toContain("STACKTUNE_RUNTIME='venv'");
-        expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR='${storeDir}'`);
+        expect(runEnv).toContain(`STACKTUNE_EXPERIMENT_HASH=${hash}`);
+        expect(runEnv).toContain("STACKTUNE_STACK=local-demo");
+        expect(runEnv).toContain("STACKTUNE_RUNTIME=venv");
+        expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR=${storeDir}`);
         // Without a merged repo the job looks for the finished model in the store (as on ssh), so a
         // second `up` of a finished experiment keeps these records and changes nothing.
-        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='true'");
-        expect(runEnv).toContain("STACKTUNE_MAX_SECONDS='7200'");
-        expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR='false'");
-        expect(runEnv).toContain("STACKTUNE_RELEASE='none'");
-        expect(runEnv).toContain("STACKTUNE_METRICS_FILE='checkpoints/metrics.json'");
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE=true");
+        expect(runEnv).toContain("STACKTUNE_MAX_SECONDS=7200");
+        expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR=false");
+        expect(runEnv).toContain("STACKTUNE_RELEASE=none");
+        expect(runEnv).toContain("STACKTUNE_METRICS_FILE=checkpoints/metrics.json");
         const training = fs.readFileSync(path.join(dir, "training.yaml"), "utf8");
         expect(training).toContain("run_name: local-demo");
     });
@@ -122,7 +122,7 @@ describe("local target (venv runtime)", () => {
         expect(run.inputs.addPreviousOutputInEnv).toBe(false);
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
         expect(textInput(run, "stdin")).toBe(
-            `# stacktune secrets (mode 0600, removed when the run ends)\nWANDB_API_KEY='${CANARY}'\n`,
+            `# stacktune secrets (mode 0600, removed when the run ends)\nWANDB_API_KEY=${CANARY}\n`,
         );
     });
 

@@ -108,7 +108,7 @@ describe("ssh target with two machines (venv runtime)", () => {
 
     it("preflights each machine for the same 4 GPUs", () => {
         for (const name of ["experiment-host-preflight", "experiment-host-1-preflight"]) {
-            expect(textInput(byName(name), "create").split("\n")[0]).toBe(`bash -s -- 4 24 100 venv "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+            expect(textInput(byName(name), "create").split("\n")[0]).toBe(`bash -s -- 4 24 100 venv "$HOME"/.stacktune/runs <<'STACKTUNE_SCRIPT'`);
         }
     });
 
@@ -122,14 +122,14 @@ describe("ssh target with two machines (venv runtime)", () => {
         for (const file of files.filter((f) => f !== "run.env")) expect(read(worker, file), file).toBe(read(main, file));
         const mainEnv = read(main, "run.env");
         const workerEnv = read(worker, "run.env");
-        expect(mainEnv).toContain("\nSTACKTUNE_MACHINE_RANK='0'\n");
-        expect(workerEnv).toContain("\nSTACKTUNE_MACHINE_RANK='1'\n");
+        expect(mainEnv).toContain("\nSTACKTUNE_MACHINE_RANK=0\n");
+        expect(workerEnv).toContain("\nSTACKTUNE_MACHINE_RANK=1\n");
         // Only the main machine merges, so only its start-or-attach looks for a finished model.
-        expect(mainEnv).toContain("\nSTACKTUNE_CHECK_OUTPUT_STORE='true'\n");
+        expect(mainEnv).toContain("\nSTACKTUNE_CHECK_OUTPUT_STORE=true\n");
         expect(workerEnv).toBe(
             mainEnv
-                .replace("STACKTUNE_MACHINE_RANK='0'", "STACKTUNE_MACHINE_RANK='1'")
-                .replace("STACKTUNE_CHECK_OUTPUT_STORE='true'", "STACKTUNE_CHECK_OUTPUT_STORE='false'"),
+                .replace("STACKTUNE_MACHINE_RANK=0", "STACKTUNE_MACHINE_RANK=1")
+                .replace("STACKTUNE_CHECK_OUTPUT_STORE=true", "STACKTUNE_CHECK_OUTPUT_STORE=false"),
         );
         expect(read(main, "accelerate.machine-1.yaml")).toContain("\nmachine_rank: 1\nmain_process_ip: 10.0.0.10\nmain_process_port: 29500\n");
         expect(read(main, "accelerate.machine-1.yaml")).toContain("\nnum_machines: 2\nnum_processes: 8\n");
@@ -156,7 +156,7 @@ describe("ssh target with two machines (venv runtime)", () => {
     it("sends the token only on each job's stdin, and the key only in the connections", () => {
         for (const name of ["experiment-job-run", "experiment-job-1-run"]) {
             expect(isSecretInput(byName(name).inputs.stdin)).toBe(true);
-            expect(textInput(byName(name), "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+            expect(textInput(byName(name), "stdin")).toContain(`HF_TOKEN=${TOKEN_CANARY}`);
         }
         expect(nonSecretOccurrences(mocks.resources, "CANARY-mh-key")).toEqual([]);
         expect(nonSecretOccurrences(mocks.resources, TOKEN_CANARY)).toEqual([]);
@@ -307,10 +307,10 @@ describe("aws target with hosts: 2", () => {
         });
         for (const [name, rank] of [["experiment-job-stage", 0], ["experiment-job-1-stage", 1]] as const) {
             const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName(name), "stdin")), "run.env"), "utf8");
-            expect(runEnv).toContain(`\nSTACKTUNE_MACHINE_RANK='${rank}'\n`);
-            expect(runEnv).toContain("STACKTUNE_RELEASE='poweroff'");
+            expect(runEnv).toContain(`\nSTACKTUNE_MACHINE_RANK=${rank}\n`);
+            expect(runEnv).toContain("STACKTUNE_RELEASE=poweroff");
             // A cluster releases every instance, also after a failure (run-job.sh).
-            expect(runEnv).toContain("\nSTACKTUNE_RELEASE_ON_FAILURE='true'\n");
+            expect(runEnv).toContain("\nSTACKTUNE_RELEASE_ON_FAILURE=true\n");
         }
     });
 

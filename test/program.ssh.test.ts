@@ -74,7 +74,7 @@ describe("ssh target (docker runtime)", () => {
 
     it("preflights 4 GPUs of 24 GB, 150 GB free and docker with the NVIDIA toolkit", () => {
         const create = textInput(byName("experiment-host-preflight"), "create");
-        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/'.stacktune/runs' <<'STACKTUNE_SCRIPT'`);
+        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/.stacktune/runs <<'STACKTUNE_SCRIPT'`);
         expect(create).toContain("nvidia-smi --query-gpu=memory.total,driver_version");
         expect(create).toContain("the NVIDIA container toolkit");
     });
@@ -96,18 +96,18 @@ describe("ssh target (docker runtime)", () => {
         const runDir = `~/.stacktune/runs/${hash}`;
         const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName("experiment-job-stage"), "stdin")), "run.env"), "utf8");
         const tag = trainingImageTag(trainingImageInputs(path.join(__dirname, "..")));
-        expect(runEnv).toContain(`STACKTUNE_IMAGE='${tag}'`);
-        expect(runEnv).toContain("STACKTUNE_RUNTIME='docker'");
-        expect(runEnv).toContain("STACKTUNE_GPUS='4'");
-        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE='true'");
-        expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR="$HOME"/'.stacktune/models/box-4090'`);
-        expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR='true'");
-        expect(runEnv).toContain("STACKTUNE_RELEASE='none'");
+        expect(runEnv).toContain(`STACKTUNE_IMAGE=${tag}`);
+        expect(runEnv).toContain("STACKTUNE_RUNTIME=docker");
+        expect(runEnv).toContain("STACKTUNE_GPUS=4");
+        expect(runEnv).toContain("STACKTUNE_CHECK_OUTPUT_STORE=true");
+        expect(runEnv).toContain(`STACKTUNE_OUTPUT_STORE_DIR="$HOME"/.stacktune/models/box-4090`);
+        expect(runEnv).toContain("STACKTUNE_KEEP_RUN_DIR=true");
+        expect(runEnv).toContain("STACKTUNE_RELEASE=none");
         const run = byName("experiment-job-run");
         expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
         expect(run.inputs.delete).toBe(stopRunCommand(runDir, true, `stacktune-${hash.slice(0, 12)}`));
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
-        expect(textInput(run, "stdin")).toContain(`HF_TOKEN='${TOKEN_CANARY}'`);
+        expect(textInput(run, "stdin")).toContain(`HF_TOKEN=${TOKEN_CANARY}`);
     });
 
     it("keeps the key in the connection and the token in the job's stdin, nowhere else", () => {

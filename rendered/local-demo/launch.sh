@@ -22,7 +22,7 @@ set +a
 export PYTHONUNBUFFERED=1  # progress lines reach the log as they happen
 export TOKENIZERS_PARALLELISM=false  # no tokenizer thread pools inside forked dataloader workers
 export CUDA_VISIBLE_DEVICES=''  # a CPU run must not pick up a GPU of this machine
-STACKTUNE_VENV="${STACKTUNE_VENV:-.venv}"
+if [[ -z "${STACKTUNE_VENV:-}" ]]; then STACKTUNE_VENV=.venv; fi
 if [[ -n "${STACKTUNE_VENV:-}" ]]; then
   STACKTUNE_VENV="${STACKTUNE_VENV/#\~/${HOME}}"
   export VIRTUAL_ENV="${STACKTUNE_VENV}"

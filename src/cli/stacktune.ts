@@ -28,10 +28,10 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { planExperiment } from "../experiment";
-import { shellQuote } from "../hosts/command";
 import { DEMO_PASSPHRASE_FILE, demoPassphraseRefusal, readStackFileSecrets, stackFilePath } from "../secrets-provider";
 import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { withRunLib } from "../job";
+import { hostPath, shellQuote } from "../render/shell";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { hostSshArgs } from "./stacktune/hostSsh";
 import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
@@ -261,10 +261,6 @@ function runDirOf(ctx: Context): string {
     return `${DEFAULT_RUN_ROOT}/${hash}`;
 }
 
-function hostDir(dir: string): string {
-    return dir.startsWith("~/") ? `"$HOME"/'${dir.slice(2)}'` : `'${dir}'`;
-}
-
 /** A host script run by bash with the run scripts' shared functions (lib.sh), whatever the login shell. */
 function hostScriptWithRunLib(script: string): string {
     return `bash -c ${shellQuote(withRunLib(script))}`;
@@ -277,8 +273,8 @@ function hostScriptWithRunLib(script: string): string {
  * start-or-attach follows) is reported as such.
  */
 function jobReportScript(ctx: Context, label = "job"): string {
-    const dir = hostDir(runDirOf(ctx));
-    const name = `'  ${label.padEnd(18)}'`;
+    const dir = hostPath(runDirOf(ctx));
+    const name = shellQuote(`  ${label.padEnd(18)}`);
     return hostScriptWithRunLib(
         `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
             `state=$(cat "$d/job.status" 2>/dev/null || echo unknown); ` +
@@ -313,7 +309,7 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
 }
 
 async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
-    const dir = hostDir(runDirOf(ctx));
+    const dir = hostPath(runDirOf(ctx));
     // --follow ends with the run's runner (its identity checked, lib.sh), or at once when it is gone.
     const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
         (follow ? `if runner_alive "$d"; then exec tail -n 200 -F "$d/job.log" --pid="$runner_pid"; fi; ` : "") +

@@ -6,7 +6,7 @@ import { generatedHostKey, withHostKey } from "./hostKey";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
-import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults } from "../settings";
+import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults, sshCidrTooWide } from "../settings";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -27,7 +27,7 @@ export interface AwsGpuHostArgs {
     rootVolumeGb?: number;
     /** The only source allowed to reach SSH, e.g. your IP as `203.0.113.7/32`. */
     sshCidr: string;
-    /** Allow `0.0.0.0/0` as {@link sshCidr}. @default false */
+    /** Allow an {@link sshCidr} wider than a /16, such as `0.0.0.0/0`. @default false */
     allowOpenSsh?: boolean;
     /** OpenSSH public key installed for {@link sshUser}. */
     publicKey: string;
@@ -137,9 +137,10 @@ export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.type
             `stacktune:target.sshCidr "${sshCidr}" is not an IPv4 CIDR: set it to your address, e.g. 203.0.113.7/32`,
         );
     }
-    if (Number(match[5]) === 0 && !allowOpenSsh) {
+    const reach = sshCidrTooWide(sshCidr);
+    if (reach !== undefined && !allowOpenSsh) {
         throw new Error(
-            `stacktune:target.sshCidr ${sshCidr} opens SSH to the whole internet: set it to your IP/32, ` +
+            `stacktune:target.sshCidr ${sshCidr} opens SSH to ${reach}: set it to your IP/32, ` +
                 "or set stacktune:target.allowOpenSsh: true if you really mean it",
         );
     }

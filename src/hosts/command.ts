@@ -48,7 +48,10 @@ export function hostCommand(
     return new command.local.Command(name, { ...common, interpreter: ["/bin/bash", "-c"] }, opts);
 }
 
-/** Runs a shell script through `bash -s` with arguments, without any quoting hazard in the script. */
+/**
+ * Runs a shell script through `bash -s` with arguments, without any quoting hazard in the script.
+ * `args` are shell words already: each value passed through {@link shellQuote} or {@link hostPath}.
+ */
 export function bashHeredoc(script: string, args: readonly string[], marker = "STACKTUNE_SCRIPT"): string {
     if (script.includes(`\n${marker}\n`)) {
         throw new Error(`script contains its heredoc marker ${marker}`);
@@ -57,21 +60,5 @@ export function bashHeredoc(script: string, args: readonly string[], marker = "S
     return `bash -s -- ${args.join(" ")} <<'${marker}'\n${body}${marker}\n`;
 }
 
-/** Single-quotes a value for POSIX shells. */
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * A host path for shell command text: a leading `~/` becomes `"$HOME"/` (expanded by the host's
- * shell, for the host's user), the rest is quoted.
- */
-export function hostPath(dir: string): string {
-    if (dir === "~") {
-        return `"$HOME"`;
-    }
-    if (dir.startsWith("~/")) {
-        return `"$HOME"/${shellQuote(dir.slice(2))}`;
-    }
-    return shellQuote(dir);
-}
+// The one quoting function and host-path form, re-exported for the command builders.
+export { hostPath, shellQuote } from "../render/shell";

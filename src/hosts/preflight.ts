@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { bashHeredoc, hostPath } from "./command";
+import { bashHeredoc, hostPath, shellQuote } from "./command";
 
 /** What the preflight requires of a host. */
 export interface PreflightRequirements {
@@ -28,7 +28,7 @@ export function preflightCommand(req: PreflightRequirements): string {
         String(req.gpus),
         String(req.gpuMemoryGb),
         String(req.minFreeDiskGb),
-        req.runtime,
+        shellQuote(req.runtime),
         hostPath(req.runRoot),
     ]);
 }

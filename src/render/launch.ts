@@ -81,21 +81,22 @@ function multiHostFunctions(settings: Settings): string[] {
     `# Machines 0..${machines.length - 1} train this run together; run.env sets STACKTUNE_MACHINE_RANK on each.`,
     'STACKTUNE_MACHINE_RANK="${STACKTUNE_MACHINE_RANK:?run.env must set STACKTUNE_MACHINE_RANK on a multi-host run}"',
     `STACKTUNE_RENDEZVOUS_WAIT_S="\${STACKTUNE_RENDEZVOUS_WAIT_S:-1200}"`,
+    `STACKTUNE_MAIN_ADDRESS=${shellQuote(main?.clusterAddress ?? '')}`,
     '',
     '# The main machine opens the rendezvous when its own data is prepared; wait for it here, so an',
     '# unreachable main machine is a clear error rather than a torch timeout.',
     'wait_for_main() {',
     '  local deadline=$((SECONDS + STACKTUNE_RENDEZVOUS_WAIT_S)) started=${SECONDS}',
     '  # Each probe is bounded: a firewall that drops packets would otherwise hold one connect for minutes.',
-    `  until timeout 5 bash -c 'exec 3<>/dev/tcp/${main?.clusterAddress}/${port}' 2>/dev/null; do`,
+    `  until timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2"' rendezvous-probe "\${STACKTUNE_MAIN_ADDRESS}" ${port} 2>/dev/null; do`,
     '    if (( SECONDS >= deadline )); then',
-    `      echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} cannot reach the main machine at ${main?.clusterAddress}:${port} after $((SECONDS - started))s;" \\`,
+    `      echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} cannot reach the main machine at \${STACKTUNE_MAIN_ADDRESS}:${port} after $((SECONDS - started))s;" \\`,
     `        "check that it runs, stacktune:target.hosts[0].clusterAddress, stacktune:distributed.rendezvousPort and the firewall" >&2`,
     '      return 1',
     '    fi',
     '    sleep 2',
     '  done',
-    `  echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} reached the rendezvous at ${main?.clusterAddress}:${port}"`,
+    `  echo "stacktune: machine \${STACKTUNE_MACHINE_RANK} reached the rendezvous at \${STACKTUNE_MAIN_ADDRESS}:${port}"`,
     '}',
     '',
     '# Merge, smoke test and publish happen once, on the main machine, which holds the checkpoint.',
@@ -124,7 +125,7 @@ export function renderLaunchScript(settings: Settings, stackName: string): strin
   );
   const venvDefault =
     settings.runtime.kind === 'venv' && settings.runtime.path !== undefined
-      ? [`STACKTUNE_VENV="\${STACKTUNE_VENV:-${settings.runtime.path.replace(/["\\$`]/g, '\\$&')}}"`]
+      ? [`if [[ -z "\${STACKTUNE_VENV:-}" ]]; then STACKTUNE_VENV=${shellQuote(settings.runtime.path)}; fi`]
       : [];
   const phases = phaseLines(settings);
 

@@ -1,5 +1,29 @@
-/** Quotes a value for bash: safe for any text, including quotes, `$` and newlines. */
+/**
+ * The one quoting module: every value that reaches a shell script or command text (rendered
+ * launch.sh, run.env, the job's and the hosts' commands, the CLI's host scripts, a sweep's command
+ * line) passes through {@link shellQuote}, whatever the settings' grammar already allowed.
+ */
+
+/** Characters that need no quoting as (part of) a bash word outside quotes. */
+const bareWord = /^[A-Za-z0-9_./:=@%+,-]+$/;
+
+/**
+ * Quotes a value as one bash word: safe for any text, including quotes, `$`, backticks, newlines
+ * and globs. Plain words stay as they are, so rendered files read naturally. NUL cannot be part of
+ * any shell word (C strings end there), so a value holding one is refused rather than cut short.
+ */
 export function shellQuote(value: string): string {
-  if (/^[A-Za-z0-9_./:=@%+-]+$/.test(value)) return value;
+  if (value.includes('\0')) throw new Error('a value holding a NUL character cannot be passed to a shell');
+  if (bareWord.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A host path for shell text: a leading `~/` becomes `"$HOME"/` (expanded by the host's shell, for
+ * the host's user); the rest is quoted.
+ */
+export function hostPath(dir: string): string {
+  if (dir === '~') return '"$HOME"';
+  if (dir.startsWith('~/')) return `"$HOME"/${shellQuote(dir.slice(2))}`;
+  return shellQuote(dir);
 }

@@ -11,7 +11,7 @@ export const BudgetSchema = z.strictObject({
   /** Keep the run directory on the host after success. @default false */
   keepRunDir: z.boolean().default(defaults.keepRunDir),
   /** Refuse to start when maxHours × the hourly price exceeds this (aws). */
-  maxUsd: z.number().positive().optional(),
+  maxUsd: z.number().positive().max(1_000_000).optional(),
 });
 
 export type BudgetSettings = z.infer<typeof BudgetSchema>;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { TextSchema } from './grammar';
+import { SeedSchema } from './numbers';
 import { RepoIdSchema } from './repo-id';
 
 const defaults = settingsDefaults.dataset;
@@ -16,15 +18,15 @@ export const RoleMapSchema = z.strictObject({
 
 export const DatasetSchema = z.strictObject({
   /** Hub dataset id or a JSON/JSONL path on the host (`dataset_source`). */
-  source: z.string().min(1).default(defaults.source),
+  source: TextSchema.default(defaults.source),
   format: z.enum(['sharegpt']).default(defaults.format),
   /** Field holding each sample's turns (`conversations_field`). */
-  conversationsField: z.string().min(1).default(defaults.conversationsField),
+  conversationsField: TextSchema.default(defaults.conversationsField),
   roles: RoleMapSchema.prefault({}),
   /** Fraction of the samples held out for evaluation (`test_size`), as the trainer accepts it. @default 0.3 */
   testSize: z.number().gt(0).lt(1).default(defaults.testSize),
   /** @default 100 */
-  splitSeed: z.number().int().min(0).default(defaults.splitSeed),
+  splitSeed: SeedSchema.default(defaults.splitSeed),
   /** Keep only this many samples of the train split (`max_train_samples`). */
   maxTrainSamples: z.number().int().positive().optional(),
   /** Samples in the source, when known: lets the settings check split sizes before any download. */

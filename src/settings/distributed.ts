@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { InterfaceListSchema } from './grammar';
+import { MAX_GPUS_PER_MACHINE } from './numbers';
 
 export const DistributedStrategySchema = z.enum(['deepspeed-zero3', 'deepspeed-zero2', 'ddp']);
 
@@ -7,14 +9,14 @@ export const DistributedSchema = z.strictObject({
   /** @default deepspeed-zero3 (the reference run) */
   strategy: DistributedStrategySchema.default(settingsDefaults.distributed.strategy),
   /** Training processes on the host; unset = one per GPU of the target (1 on a CPU). */
-  numProcesses: z.number().int().positive().optional(),
+  numProcesses: z.number().int().positive().max(MAX_GPUS_PER_MACHINE).optional(),
   /** Port of the rendezvous (torch.distributed store) on the main machine of a multi-host run. @default 29500 */
   rendezvousPort: z.number().int().min(1024).max(65535).default(settingsDefaults.distributed.rendezvousPort),
   /**
    * Network interface for NCCL and gloo traffic between machines (NCCL_SOCKET_IFNAME,
    * GLOO_SOCKET_IFNAME); unset = the libraries pick one.
    */
-  socketInterface: z.string().regex(/^[A-Za-z0-9_.:^,-]+$/, 'must be an interface name such as eth0 or ens5').optional(),
+  socketInterface: InterfaceListSchema.optional(),
 });
 
 export type DistributedSettings = z.infer<typeof DistributedSchema>;

@@ -30,6 +30,7 @@ export {
   awsInstanceTypes,
   clusterMachines,
   machineCount,
+  sshCidrTooWide,
   targetGpuCount,
   type ClusterMachine,
   type SshMachine,

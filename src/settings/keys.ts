@@ -110,6 +110,15 @@ function objectShapeAt(root: AnySchema, path: readonly PropertyKey[], raw: unkno
   }
 }
 
+/** Whether the value at `path` must be a whole number (`z.number().int()`). */
+export function wholeNumberAt(root: AnySchema, path: readonly PropertyKey[], raw: unknown): boolean {
+  const last = path.at(-1);
+  const leaf = last === undefined ? undefined : objectShapeAt(root, path.slice(0, -1), raw)?.[String(last)];
+  if (leaf === undefined) return false;
+  const checks = (unwrap(leaf)._zod.def as { checks?: { _zod: { def: { format?: string } } }[] }).checks ?? [];
+  return checks.some((check) => check._zod.def.format === 'safeint');
+}
+
 /** Keys allowed in the mapping at `path`. */
 export function allowedKeysAt(root: AnySchema, path: readonly PropertyKey[], raw: unknown): string[] {
   return Object.keys(objectShapeAt(root, path, raw) ?? {});

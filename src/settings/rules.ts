@@ -1,7 +1,7 @@
 import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
 import type { SettingsIssue } from './errors';
 import type { SecretsPresent, Settings } from './schema';
-import { clusterMachines, machineCount, targetGpuCount } from './target';
+import { clusterMachines, machineCount, sshCidrTooWide, targetGpuCount } from './target';
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this same machine can reach. */
 function isLoopback(address: string): boolean {
@@ -159,16 +159,19 @@ export const settingsRules: readonly SettingsRule[] = [
   },
   {
     id: 'open-ssh-refused',
-    description: 'sshCidr 0.0.0.0/0 opens SSH to the internet; refused unless allowOpenSsh: true',
-    check: (s) =>
-      s.target.kind === 'aws' && s.target.sshCidr.endsWith('/0') && !s.target.allowOpenSsh
-        ? [
+    description: 'an sshCidr wider than a /16 opens SSH to much of the internet; refused unless allowOpenSsh: true',
+    check: (s) => {
+      if (s.target.kind !== 'aws' || s.target.allowOpenSsh) return ok;
+      const reach = sshCidrTooWide(s.target.sshCidr);
+      return reach === undefined
+        ? ok
+        : [
             {
               path: 'target.sshCidr',
-              message: 'a /0 CIDR opens SSH to the whole internet; set stacktune:target.sshCidr to your IP/32 (or set target.allowOpenSsh: true if you really mean it)',
+              message: `this CIDR opens SSH to ${reach}; set stacktune:target.sshCidr to your IP/32 (or set target.allowOpenSsh: true if you really mean it)`,
             },
-          ]
-        : ok,
+          ];
+    },
   },
   {
     id: 'eval-cap-within-test-split',

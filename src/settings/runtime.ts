@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { TextSchema } from './grammar';
 
 /** Training image built on the host; the job runs in it with all GPUs. */
 export const DockerRuntimeSchema = z.strictObject({
@@ -10,9 +11,9 @@ export const DockerRuntimeSchema = z.strictObject({
 export const VenvRuntimeSchema = z.strictObject({
   kind: z.literal('venv'),
   /** An existing environment to use as is; unset = stacktune creates one in the run root. */
-  path: z.string().min(1).optional(),
+  path: TextSchema.optional(),
   /** Interpreter that creates the environment. @default python3 */
-  python: z.string().min(1).default(settingsDefaults.runtime.python),
+  python: TextSchema.default(settingsDefaults.runtime.python),
 });
 
 export const RuntimeSchema = z

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { HostSchema, TextSchema, UserSchema } from './grammar';
+import { MAX_GPUS_PER_MACHINE } from './numbers';
 
 const defaults = settingsDefaults.target;
 
@@ -11,7 +13,7 @@ export const awsInstanceTypes = {
 
 export type AwsInstanceType = keyof typeof awsInstanceTypes;
 
-const gpuCount = z.number().int().min(0).max(16);
+const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
 
 /**
  * A machine's SSH host key as the command provider's `connection.hostKey` takes it: one OpenSSH
@@ -46,21 +48,18 @@ export const LocalTargetSchema = z.strictObject({
 /** One machine of a multi-host `ssh` target (`target.hosts`), in machine-rank order. */
 export const SshMachineSchema = z.strictObject({
   /** Address stacktune connects to over SSH. */
-  host: z.string().min(1),
+  host: HostSchema,
   /** SSH port of this machine; unset = `target.port`. */
   port: z.number().int().min(1).max(65535).optional(),
   /** Login user on this machine; unset = `target.user`. */
-  user: z.string().min(1).optional(),
+  user: UserSchema.optional(),
   /** This machine's SSH host key, verified on every connection (required). */
   hostKey: SshHostKeySchema.optional(),
   /**
    * Address the other machines reach this one at (rendezvous, NCCL): a private-network address
    * when `host` is a public one. Only the main machine's (the first) is used. @default host
    */
-  clusterAddress: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]+$/, 'must be a host name or IP address such as 10.0.0.11')
-    .optional(),
+  clusterAddress: HostSchema.optional(),
 });
 
 /**
@@ -70,25 +69,25 @@ export const SshMachineSchema = z.strictObject({
 export const SshTargetSchema = z.strictObject({
   kind: z.literal('ssh'),
   /** The machine; or list several under `hosts` (exactly one of the two). */
-  host: z.string().min(1).optional(),
+  host: HostSchema.optional(),
   /** @default 22 */
   port: z.number().int().min(1).max(65535).default(defaults.ssh.port),
   /** Machines of one multi-host run, machine rank 0 (the main machine) first. */
   hosts: z.array(SshMachineSchema).min(1).max(64).optional(),
-  user: z.string().min(1),
+  user: UserSchema,
   /**
    * The machine's SSH host key, verified on every connection: whoever else answers on its address
    * gets no secret. Required with `host`; with `hosts`, each entry has its own.
    */
   hostKey: SshHostKeySchema.optional(),
   /** Path of the private key on the operator's machine; or set the secret stacktune:sshPrivateKey. */
-  privateKeyPath: z.string().min(1).optional(),
+  privateKeyPath: TextSchema.optional(),
   /** GPUs the machine has; preflight checks it. @default 4 */
   gpus: gpuCount.default(defaults.ssh.gpus),
-  /** Memory per GPU that preflight requires. @default 24 */
-  gpuMemoryGb: z.number().positive().default(defaults.ssh.gpuMemoryGb),
-  /** Free disk that preflight requires for model, image, data and checkpoints. @default 100 */
-  minFreeDiskGb: z.number().positive().default(defaults.ssh.minFreeDiskGb),
+  /** Memory per GPU that preflight requires, in whole GB (the check compares MiB). @default 24 */
+  gpuMemoryGb: z.number().int().positive().max(1024).default(defaults.ssh.gpuMemoryGb),
+  /** Free disk that preflight requires for model, image, data and checkpoints, in whole GB. @default 100 */
+  minFreeDiskGb: z.number().int().positive().max(100_000).default(defaults.ssh.minFreeDiskGb),
 }).superRefine(
   (target, ctx) => {
     if (target.host !== undefined && target.hosts !== undefined)
@@ -112,7 +111,7 @@ export const AwsSpotSchema = z.strictObject({
   /** Ask for spot capacity first, fall back to on-demand. @default true */
   enabled: z.boolean().default(defaults.aws.spot.enabled),
   /** Highest hourly spot price in USD; unset = the on-demand price. */
-  maxPrice: z.number().positive().optional(),
+  maxPrice: z.number().positive().max(1000).optional(),
 });
 
 /** A 4 × 24 GB GPU instance that stacktune creates and tears down. */
@@ -133,15 +132,15 @@ export const AwsTargetSchema = z.strictObject({
   spot: AwsSpotSchema.prefault({}),
   /** Encrypted root volume sized for model + image + checkpoints. @default 200 */
   rootVolumeGb: z.number().int().min(100).max(16384).default(defaults.aws.rootVolumeGb),
-  /** The only source allowed to reach SSH, e.g. your IP/32. */
+  /** The only source allowed to reach SSH, e.g. your IP/32 (IPv4: the instance has no IPv6 address). */
   sshCidr: z.cidrv4(),
-  /** Must be true to accept sshCidr 0.0.0.0/0. @default false */
+  /** Must be true to accept an sshCidr wider than a /16, such as 0.0.0.0/0. @default false */
   allowOpenSsh: z.boolean().default(defaults.aws.allowOpenSsh),
   /** OpenSSH public key installed for the login user. */
   publicKey: z
     .string()
     .regex(
-      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/,
+      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( \P{Cc}*)?$/u,
       'must be one OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub)',
     ),
   /**
@@ -157,6 +156,22 @@ export const AwsTargetSchema = z.strictObject({
   /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
   checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
 });
+
+/**
+ * The widest sshCidr accepted without `allowOpenSsh`: a /16 (65,536 addresses) covers a site's
+ * network; anything wider is a large part of the internet.
+ */
+export const WIDEST_SSH_CIDR_PREFIX = 16;
+
+/**
+ * Whom `cidr` (an IPv4 CIDR) opens SSH to when that is more than a /16, e.g. `the whole internet`;
+ * undefined when it is a /16 or narrower. The one rule of the settings and the security group.
+ */
+export function sshCidrTooWide(cidr: string): string | undefined {
+  const prefix = Number(cidr.split('/')[1]);
+  if (prefix >= WIDEST_SSH_CIDR_PREFIX) return undefined;
+  return prefix === 0 ? 'the whole internet' : `${2 ** (32 - prefix)} addresses, more than a /${WIDEST_SSH_CIDR_PREFIX}`;
+}
 
 export const TargetSchema = z.discriminatedUnion('kind', [
   LocalTargetSchema,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
+import { SeedSchema } from './numbers';
 
 const defaults = settingsDefaults.training;
 
@@ -19,7 +20,7 @@ export const LrSchedulerSchema = z.enum([
 /** HF TrainingArguments / TRL SFTConfig hyperparameters, camel-cased. */
 export const TrainingSchema = z.strictObject({
   /** `num_train_epochs`. @default 1 */
-  epochs: z.number().positive().default(defaults.epochs),
+  epochs: z.number().positive().max(1000).default(defaults.epochs),
   /** Stop after this many optimizer steps; -1 = run `epochs`. @default -1 */
   maxSteps: z
     .number()
@@ -31,11 +32,11 @@ export const TrainingSchema = z.strictObject({
   /** `lr_scheduler_type`. @default cosine */
   lrScheduler: LrSchedulerSchema.default(defaults.lrScheduler),
   /** @default 1e-4 */
-  weightDecay: z.number().min(0).default(defaults.weightDecay),
+  weightDecay: z.number().min(0).max(1).default(defaults.weightDecay),
   /** @default 0 */
   warmupRatio: z.number().min(0).lt(1).default(defaults.warmupRatio),
   /** @default 1.0 */
-  maxGradNorm: z.number().min(0).default(defaults.maxGradNorm),
+  maxGradNorm: z.number().min(0).max(1000).default(defaults.maxGradNorm),
   /** Tokens per packed or truncated sequence. @default 2048 */
   maxLength: z.number().int().positive().max(131072).default(defaults.maxLength),
   /** @default true */
@@ -48,11 +49,11 @@ export const TrainingSchema = z.strictObject({
   /** @default false */
   paddingFree: z.boolean().default(defaults.paddingFree),
   /** @default 4 */
-  perDeviceTrainBatchSize: z.number().int().positive().default(defaults.perDeviceTrainBatchSize),
+  perDeviceTrainBatchSize: z.number().int().positive().max(1024).default(defaults.perDeviceTrainBatchSize),
   /** @default 4 */
-  perDeviceEvalBatchSize: z.number().int().positive().default(defaults.perDeviceEvalBatchSize),
+  perDeviceEvalBatchSize: z.number().int().positive().max(1024).default(defaults.perDeviceEvalBatchSize),
   /** @default 2 */
-  gradientAccumulationSteps: z.number().int().positive().default(defaults.gradientAccumulationSteps),
+  gradientAccumulationSteps: z.number().int().positive().max(4096).default(defaults.gradientAccumulationSteps),
   /** @default true */
   gradientCheckpointing: z.boolean().default(defaults.gradientCheckpointing),
   /** `gradient_checkpointing_kwargs.use_reentrant`. @default true */
@@ -60,7 +61,7 @@ export const TrainingSchema = z.strictObject({
   /** @default true */
   bf16: z.boolean().default(defaults.bf16),
   /** @default 100 */
-  seed: z.number().int().min(0).default(defaults.seed),
+  seed: SeedSchema.default(defaults.seed),
   /** @default 5 */
   loggingSteps: z.number().int().positive().default(defaults.loggingSteps),
   /** @default false */

@@ -1,7 +1,7 @@
 /** Translates zod issues into settings issues that say what to do, without quoting any value. */
 import type { z } from 'zod';
 import type { SettingsIssue } from './errors';
-import { allowedKeysAt, suggestKeyAt } from './keys';
+import { allowedKeysAt, suggestKeyAt, wholeNumberAt } from './keys';
 
 function joinPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
@@ -42,6 +42,27 @@ function typeOfValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/**
+ * A whole number above its bound also fails zod's safe-integer maximum: keep only the tightest
+ * maximum of each path, the one that tells the user the real limit.
+ */
+function withoutLooserMaximums(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const tightest = new Map<string, number>();
+  for (const issue of issues) {
+    if (issue.code !== 'too_big') continue;
+    const key = joinPath(issue.path);
+    tightest.set(key, Math.min(tightest.get(key) ?? Infinity, Number(issue.maximum)));
+  }
+  return issues.filter((issue) => issue.code !== 'too_big' || Number(issue.maximum) === tightest.get(joinPath(issue.path)));
+}
+
+/** A number the schema refused by type, named as YAML writes it; finite values are not quoted. */
+function describeNumber(value: number): string {
+  if (Number.isNaN(value)) return '.nan (not a number)';
+  if (!Number.isFinite(value)) return `${value > 0 ? '' : '-'}.inf (infinity)`;
+  return 'a fraction';
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
   let node: unknown = root;
   for (const key of path) {
@@ -61,7 +82,7 @@ function listOptions(values: readonly unknown[]): string {
  */
 export function issuesFromZod(error: z.core.$ZodError, raw: unknown, schema: z.core.$ZodType): SettingsIssue[] {
   const out: SettingsIssue[] = [];
-  for (const issue of error.issues) {
+  for (const issue of withoutLooserMaximums(error.issues)) {
     const path = joinPath(issue.path);
     switch (issue.code) {
       case 'unrecognized_keys': {
@@ -84,6 +105,15 @@ export function issuesFromZod(error: z.core.$ZodError, raw: unknown, schema: z.c
         const found = valueAt(raw, issue.path);
         if (!found.found || found.value === undefined) {
           out.push({ path, message: `missing; ${requiredAdvice[path] ?? `set stacktune:${path}`}` });
+        } else if (typeof found.value === 'number') {
+          // NaN, ±Infinity (YAML .nan / .inf) or a fraction where a whole number belongs: say which,
+          // and show the form to write.
+          const whole = issue.expected === 'int' || wholeNumberAt(schema, issue.path, raw);
+          const expected = describeType(whole ? 'int' : 'number');
+          out.push({
+            path,
+            message: `expected ${expected}, found ${describeNumber(found.value)}; set stacktune:${path} to ${expected} such as ${whole ? 4 : 0.5}`,
+          });
         } else {
           out.push({
             path,
@@ -120,7 +150,7 @@ export function issuesFromZod(error: z.core.$ZodError, raw: unknown, schema: z.c
       case 'too_big':
         out.push({
           path,
-          message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}; change stacktune:${path}`,
+          message: `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}${issue.origin === 'array' ? ' item(s)' : issue.origin === 'string' ? ' character(s)' : ''}; change stacktune:${path}`,
         });
         break;
       case 'invalid_format': {

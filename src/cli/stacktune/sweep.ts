@@ -11,6 +11,7 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
 import { type HubDestinations, destinationKeys } from "../../render";
+import { shellQuote } from "../../render/shell";
 import { loadSettingsFromStackFile, targetGpuCount, type Settings } from "../../settings";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, ownDestinationAssignments, parseAssignment, sharedDestinations } from "./stackFile";
@@ -184,13 +185,9 @@ function describeCombination(axes: readonly GridAxis[], values: readonly string[
     return `combination ${axes.map((axis, i) => `${axis.key}=${values[i]}`).join(" ")}`;
 }
 
-function shellWord(word: string): string {
-    return /^[A-Za-z0-9_.,=+\-/:@%^]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The command that makes (and, with `--run`, runs) this sweep; written into its manifest. */
 export function sweepCommand(base: string, axes: readonly GridAxis[]): string {
-    return `stacktune sweep ${base}${axes.map((a) => ` --grid ${shellWord(`${a.key}=${a.values.join(",")}`)}`).join("")}`;
+    return `stacktune sweep ${base}${axes.map((a) => ` --grid ${shellQuote(`${a.key}=${a.values.join(",")}`)}`).join("")}`;
 }
 
 /** stacks/sweeps/<base>-<labels>.yaml: one manifest per base stack and set of grid keys. */
