@@ -80,8 +80,8 @@ describe("preflight script", () => {
         }
         return dir;
     }
-    const gpus = (n: number, mib: number): string =>
-        `if [ "$1" = "--query-gpu=memory.total,driver_version" ]; then for i in $(seq ${n}); do echo "${mib}, 550.54.15"; done; fi`;
+    const gpus = (n: number, mib: number, driver = "580.95.05"): string =>
+        `if [ "$1" = "--query-gpu=memory.total,driver_version" ]; then for i in $(seq ${n}); do echo "${mib}, ${driver}"; done; fi`;
     const dockerWithToolkit = 'case "$1" in info) if [ "${2:-}" = "--format" ]; then echo \'{"nvidia":{},"runc":{}}\'; fi ;; esac';
 
     function preflight(req: Partial<PreflightRequirements>, bin: Record<string, string> = {}): { code: number; out: string } {
@@ -94,7 +94,7 @@ describe("preflight script", () => {
 
     it("passes a 4 × 24 GB GPU host with docker and the NVIDIA toolkit, reporting driver and disk", () => {
         const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564), docker: dockerWithToolkit });
-        expect(r.out).toContain("stacktune preflight: driver 550.54.15, 4 GPU(s)");
+        expect(r.out).toContain("stacktune preflight: driver 580.95.05, 4 GPU(s)");
         expect(r.out).toMatch(/stacktune preflight: \d+ GB free under /);
         expect(r.out).toContain("stacktune preflight: ok (docker runtime, 4 GPU(s) required)");
         expect(r.code).toBe(0);
@@ -109,6 +109,21 @@ describe("preflight script", () => {
         expect(r.code).toBe(1);
         expect(r.out).toContain("  - 4 GPUs (found 2)");
         expect(r.out).toContain("  - 24 GB per GPU (2 GPU(s) have less than 22609 MiB)");
+    });
+
+    it.each(["535.261.03", "570.172.08", "580.65.05"])("refuses driver %s, older than the CUDA 13 build of the pinned torch needs, saying what to install", (driver) => {
+        const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564, driver), docker: dockerWithToolkit });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain(
+            `  - NVIDIA driver >= 580.65.06 (found ${driver}): the image and the pinned torch are built for CUDA 13; ` +
+                "install driver 580 or newer (Ubuntu: sudo apt install nvidia-driver-580, then reboot)",
+        );
+    });
+
+    it.each(["580.65.06", "580.159.04", "595.91.07", "1000.1"])("accepts driver %s", (driver) => {
+        const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564, driver), docker: dockerWithToolkit });
+        expect(r.out).toContain("stacktune preflight: ok");
+        expect(r.code).toBe(0);
     });
 
     it("names a broken driver", () => {
