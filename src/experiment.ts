@@ -93,7 +93,7 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     });
     const requirements = new Map<string, string>();
     requirements.set("requirements.txt", fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8"));
-    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt", "requirements-flash-attn.txt"]) {
+    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt"]) {
         requirements.set(name, fs.readFileSync(path.join(repoRoot, "images", name), "utf8"));
     }
 

@@ -5,6 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
+import { GPU_CUDA_MAJOR, MIN_NVIDIA_DRIVER } from "../src/hosts/preflight";
 import { tempDir } from "./helpers/tempDir";
 
 const repoRoot = path.join(__dirname, "..");
@@ -44,7 +45,8 @@ describe("train.Dockerfile", () => {
     });
 
     it("neither installs nor imports flash-attn: attention is PyTorch's sdpa, which needs no extra package", () => {
-        expect(dockerfile).not.toMatch(/flash/i);
+        const instructions = dockerfile.split("\n").filter((line) => !line.trimStart().startsWith("#"));
+        expect(instructions.filter((line) => /flash/i.test(line))).toEqual([]);
     });
 
     it("is hadolint-clean", (ctx) => {
@@ -56,6 +58,15 @@ describe("train.Dockerfile", () => {
         const r = spawnSync(hadolint, ["--no-color", path.join(images, "train.Dockerfile")], { encoding: "utf8" });
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
+    });
+});
+
+describe("the GPU path's CUDA", () => {
+    it("is the CUDA major the preflight's minimum driver is for, in the pinned torch's toolkit and the image's base", () => {
+        const requirements = fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8");
+        expect(requirements).toMatch(new RegExp(`^cuda-toolkit==${GPU_CUDA_MAJOR}\\.`, "m"));
+        expect(dockerfile).toMatch(new RegExp(`^FROM nvidia/cuda:${GPU_CUDA_MAJOR}\\.`, "m"));
+        expect(MIN_NVIDIA_DRIVER).toBe("580.65.06");
     });
 });
 

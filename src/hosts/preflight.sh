@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # stacktune preflight: can this machine run the job? Lists everything missing at once.
 # Usage: preflight.sh <gpus> <gpu memory GB> <min free disk GB> <runtime: docker|venv> <run root>
+#                     <min NVIDIA driver, e.g. 580.65.06> <CUDA major it is the minimum for>
 set -u
 gpus=$1
 gpu_memory_gb=$2
 min_free_disk_gb=$3
 runtime=$4
 run_root=$5
+min_driver=$6
+cuda_major=$7
 case $run_root in "~") run_root=$HOME ;; "~/"*) run_root="$HOME/${run_root#"~/"}" ;; esac
 
 missing=()
 report() { echo "stacktune preflight: $*"; }
+# version_at_least A B: dotted version A >= B, comparing each field as a number (570.172 < 580.65).
+version_at_least() {
+    local -a a b
+    local i
+    IFS=. read -ra a <<<"$1"
+    IFS=. read -ra b <<<"$2"
+    for ((i = 0; i < ${#b[@]}; i++)); do
+        if ((10#${a[i]:-0} != 10#${b[i]})); then ((10#${a[i]:-0} > 10#${b[i]})); return; fi
+    done
+}
 
 if [ "$gpus" -gt 0 ]; then
     if ! command -v nvidia-smi >/dev/null 2>&1; then
@@ -21,6 +34,9 @@ if [ "$gpus" -gt 0 ]; then
         count=$(printf '%s\n' "$gpu_rows" | grep -c .)
         driver=$(printf '%s\n' "$gpu_rows" | head -n1 | cut -d, -f2 | tr -d ' ')
         report "driver $driver, $count GPU(s)"
+        if ! [[ $driver =~ ^[0-9]+(\.[0-9]+)*$ ]] || ! version_at_least "$driver" "$min_driver"; then
+            missing+=("NVIDIA driver >= $min_driver (found $driver): the image and the pinned torch are built for CUDA $cuda_major; install driver ${min_driver%%.*} or newer (Ubuntu: sudo apt install nvidia-driver-${min_driver%%.*}, then reboot)")
+        fi
         if [ "$count" -lt "$gpus" ]; then
             missing+=("$gpus GPUs (found $count)")
         fi

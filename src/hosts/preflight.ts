@@ -15,6 +15,17 @@ export interface PreflightRequirements {
     runRoot: string;
 }
 
+/**
+ * The oldest NVIDIA driver the GPU path runs on: the pinned torch 2.11 wheels (python/requirements.txt,
+ * cuda-toolkit 13.0.x) and the image's CUDA 13 base need a driver of the 580 branch or newer (CUDA
+ * 13.x minor-version compatibility starts at 580; CUDA 13.0 GA shipped 580.65.06). PyPI has no
+ * CUDA 12 build of torch newer than 2.10, and the 535 and 570 branches reached end of life in 2026
+ * (NVIDIA's datacenter driver matrix), so CUDA 13 covers the drivers GPU hosts are supported on.
+ */
+export const MIN_NVIDIA_DRIVER = "580.65.06";
+/** The CUDA major {@link MIN_NVIDIA_DRIVER} is the minimum for (the pinned torch's and the image's). */
+export const GPU_CUDA_MAJOR = 13;
+
 const PREFLIGHT_SCRIPT = fs.readFileSync(path.join(__dirname, "preflight.sh"), "utf8");
 
 /** The command text of the preflight: the shipped script fed to `bash -s` with its arguments. */
@@ -30,5 +41,7 @@ export function preflightCommand(req: PreflightRequirements): string {
         String(req.minFreeDiskGb),
         req.runtime,
         hostPath(req.runRoot),
+        MIN_NVIDIA_DRIVER,
+        String(GPU_CUDA_MAJOR),
     ]);
 }
