@@ -150,12 +150,38 @@ describe("preflight script", () => {
         expect(r.out).toContain("  - the NVIDIA container toolkit (nvidia-ctk / nvidia runtime for docker)");
     });
 
-    it("skips every GPU check for a CPU host and checks python3's venv for the venv runtime", () => {
-        expect(preflight({ gpus: 0 }).code).toBe(0);
-        const r = preflight({ gpus: 0 }, { python3: "exit 1" });
+    it("skips every GPU check for a CPU host and checks the interpreter's venv module for the venv runtime", () => {
+        expect(preflight({ gpus: 0, python: "python3" }).code).toBe(0);
+        const r = preflight({ gpus: 0, python: "python3" }, { python3: "exit 1" });
         expect(r.code).toBe(1);
-        expect(r.out).toContain("  - python3 >= 3.10 with the venv module and ensurepip (e.g. apt-get install python3-venv)");
+        expect(r.out).toContain("  - python3 with the venv module and ensurepip (e.g. apt-get install python3-venv)");
         expect(r.out).not.toContain("nvidia");
+    });
+
+    /** A stand-in interpreter that reports version `v` (what the preflight's probe prints). */
+    const pythonReporting = (v: string): string => `echo ${v}`;
+
+    it.each(["3.10", "3.13", "2.7"])("refuses the venv runtime with a Python %s interpreter, naming the pinned set's range and what to set", (v) => {
+        const r = preflight({ gpus: 0, python: "python3" }, { python3: pythonReporting(v) });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain(
+            `  - CPython 3.11 to 3.12 for the venv runtime (python3 is ${v}; the pinned set in python/requirements.txt is for 3.11 to 3.12): ` +
+                "install one and set stacktune:runtime.python to it (Ubuntu 22.04: sudo apt install python3.11-venv, then runtime.python: python3.11), " +
+                "or set stacktune:runtime.kind to docker",
+        );
+    });
+
+    it("checks the configured interpreter (runtime.python), not python3", () => {
+        const bin = { python3: pythonReporting("3.10"), "python3.12": pythonReporting("3.12") };
+        const r = preflight({ gpus: 0, python: "python3.12" }, bin);
+        expect(r.out).toContain("stacktune preflight: python3.12 is Python 3.12");
+        expect(r.code).toBe(0);
+    });
+
+    it("checks no interpreter when stacktune creates no environment (docker, or runtime.path)", () => {
+        const r = preflight({ gpus: 0 }, { python3: pythonReporting("3.10") });
+        expect(r.code).toBe(0);
+        expect(r.out).not.toContain("python");
     });
 
     it("refuses nonsense requirements before any command is built", () => {

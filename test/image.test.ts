@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { GPU_CUDA_MAJOR, MIN_NVIDIA_DRIVER } from "../src/hosts/preflight";
+import { GPU_CUDA_MAJOR, MIN_NVIDIA_DRIVER, SUPPORTED_PYTHON } from "../src/hosts/preflight";
 import { tempDir } from "./helpers/tempDir";
 
 const repoRoot = path.join(__dirname, "..");
@@ -67,6 +67,15 @@ describe("the GPU path's CUDA", () => {
         expect(requirements).toMatch(new RegExp(`^cuda-toolkit==${GPU_CUDA_MAJOR}\\.`, "m"));
         expect(dockerfile).toMatch(new RegExp(`^FROM nvidia/cuda:${GPU_CUDA_MAJOR}\\.`, "m"));
         expect(MIN_NVIDIA_DRIVER).toBe("580.65.06");
+    });
+});
+
+describe("the pinned set's Python range", () => {
+    it("is python/pyproject.toml's requires-python, which the preflight enforces, and holds the image's CPython", () => {
+        expect(SUPPORTED_PYTHON).toEqual({ min: "3.11", max: "3.12" });
+        const [major, minor] = imagePython().split(".").map(Number);
+        expect(minor! >= Number(SUPPORTED_PYTHON.min.split(".")[1]) && minor! <= Number(SUPPORTED_PYTHON.max.split(".")[1])).toBe(true);
+        expect(major).toBe(3);
     });
 });
 
