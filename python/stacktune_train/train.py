@@ -171,7 +171,7 @@ def check_optional_packages(training: SFTConfig) -> None:
             "or set stacktune:training.useLigerKernel to false"
         )
     if "wandb" in (training.report_to or []) and importlib.util.find_spec("wandb") is None:
-        raise ConfigError("report_to includes wandb but wandb is not installed; install python/requirements-gpu.txt")
+        raise ConfigError("report_to includes wandb but wandb is not installed; install python/requirements.txt")
 
 
 def check_saved_adapter(output_dir: str | Path) -> int:
