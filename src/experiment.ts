@@ -380,9 +380,11 @@ function createHosts(
     const { settings } = plan;
     const target = settings.target;
     const runtime = settings.runtime.kind;
+    // The interpreter the host creates the venv with; none when the venv is given (runtime.path).
+    const python = settings.runtime.kind === "venv" && settings.runtime.path === undefined ? settings.runtime.python : undefined;
     switch (target.kind) {
         case "local": {
-            const host = new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
+            const host = new LocalHost(name, { gpus: target.gpus, runtime, python, runRoot }, { parent });
             return { primary: host, jobHosts: [host.jobHost] };
         }
         case "ssh": {
@@ -407,6 +409,7 @@ function createHosts(
                             gpuMemoryGb: Math.floor(target.gpuMemoryGb),
                             minFreeDiskGb: Math.ceil(target.minFreeDiskGb),
                             runtime,
+                            python,
                             runRoot,
                         },
                         { parent },
@@ -442,6 +445,7 @@ function createHosts(
                     checkpointBucket: target.checkpointBucket,
                     userData: plan.renderedFiles.get(renderedFileNames.cloudInit) ?? "",
                     runtime,
+                    python,
                     runRoot,
                     tags: { "stacktune:stack": plan.stack, "stacktune:experiment": plan.experimentHash.slice(0, 16) },
                     hosts: target.hosts,

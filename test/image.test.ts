@@ -88,8 +88,9 @@ describe("pinned image requirements", () => {
         expect(fs.readFileSync(path.join(images, "requirements-sdist.txt"), "utf8")).toMatch(/^deepspeed==\d+\.\d+\.\d+$/m);
     });
 
-    it(
-        "resolve for linux x86_64 and the image's Python with pip's resolver, without installing",
+    // The image's CPython and each end of the range the preflight accepts for venv hosts.
+    for (const python of new Set([imagePython(), SUPPORTED_PYTHON.min, SUPPORTED_PYTHON.max])) it(
+        `resolve for linux x86_64 and CPython ${python} with pip's resolver, without installing`,
         (ctx) => {
             if (!fs.existsSync(pip)) {
                 if (inCi) throw new Error(`${pip} is missing: scripts/setup.sh creates .venv`);
@@ -106,7 +107,7 @@ describe("pinned image requirements", () => {
                     "--only-binary=:all:",
                     ...linuxX86Platforms().flatMap((p) => ["--platform", p]),
                     "--python-version",
-                    imagePython(),
+                    python,
                     "--target",
                     target,
                     "-r",
@@ -120,7 +121,7 @@ describe("pinned image requirements", () => {
             expect(out, out.slice(-3000)).toMatch(/^Would install .*\btorch-2\.11\.0\b/m);
             expect(r.status).toBe(0);
             const wouldInstall = /^Would install (.*)$/m.exec(out)?.[1] ?? "";
-            for (const pkg of ["bitsandbytes-0.50.2", "hf_transfer-0.1.9", "transformers-", "peft-", "trl-", "accelerate-", "datasets-"]) {
+            for (const pkg of ["bitsandbytes-0.50.2", "hf_transfer-0.1.9", "wandb-0.31.0", "transformers-", "peft-", "trl-", "accelerate-", "datasets-"]) {
                 expect(wouldInstall).toContain(pkg);
             }
         },
