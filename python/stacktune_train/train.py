@@ -37,6 +37,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
+from stacktune_train.precision import upcast_trainable_parameters
 from stacktune_train.preemption import PreemptionCallback, finish_preempted, restore_checkpoint
 from stacktune_train.prepare import apply_caps, prepare
 from stacktune_train.progress import ProgressCallback, summarize_log_history
@@ -231,6 +232,7 @@ def main(cfg: StacktuneConfig) -> dict:
         peft_config=lora_config(cfg.model),
         callbacks=[progress, preemption],
     )
+    upcast_trainable_parameters(trainer)
     state = trainer.accelerator.state
     # One line per process: on several machines each machine's log shows its ranks took part.
     log(f"process {state.process_index} of {state.num_processes} (local {state.local_process_index}, "

@@ -45,3 +45,22 @@ def test_full_precision_lora_stays_float32_and_nothing_is_cast(monkeypatch, run_
     seen = trainable_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir)
     assert seen["dtypes"] == {torch.float32}
     assert "cast to float32" not in capfd.readouterr().out
+
+
+def test_two_process_ddp_qlora_casts_on_every_rank(tmp_path, tiny_model_dir):
+    """DDP over gloo on CPU, as `accelerate launch` starts the ranks: each rank casts its own copy."""
+    import os
+    import subprocess
+    import sys
+
+    from test_entry_points import free_port
+
+    write_yaml(tmp_path / "training.yaml", cpu_training_values(
+        tiny_model_dir, max_steps=2, save_strategy="no", load_in_4bit=True, bf16=True))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+         "--master_port", str(free_port()), "-m", "stacktune_train.train", "training.yaml"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert result.stdout.count("[train] 28 trainable parameter tensors cast to float32 (fp32 master weights)") == 2
