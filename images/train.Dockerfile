@@ -1,6 +1,9 @@
 # stacktune training image: the pinned Python set of python/requirements.txt plus the GPU-only
-# packages, on the CUDA toolkit torch 2.11 is built against. Built on the GPU host by `docker build`
+# packages, on the CUDA toolkit torch 2.11 is built against (CUDA 13: the host needs NVIDIA driver
+# 580.65.06 or newer, which the preflight checks). Built on the GPU host by `docker build`
 # (src/image.ts), so no registry is involved; the build context is images/ plus python/.
+# Attention is PyTorch's sdpa (its FlashAttention-2 and cuDNN kernels): flash-attn is not installed,
+# since no flash-attn release ships a wheel for torch 2.11 and PyPI has only its source.
 #
 #   docker build -f train.Dockerfile -t stacktune-train:<inputs hash> <context>
 FROM nvidia/cuda:13.0.2-cudnn-devel-ubuntu24.04
@@ -30,15 +33,14 @@ WORKDIR /opt/stacktune-src
 COPY python/requirements.txt python/requirements.txt
 RUN pip install --no-deps -r python/requirements.txt
 
-COPY images/requirements-gpu.txt images/requirements-sdist.txt images/requirements-flash-attn.txt images/
+COPY images/requirements-gpu.txt images/requirements-sdist.txt images/
 RUN pip install --no-deps -r images/requirements-gpu.txt \
-    && pip install --no-deps -r images/requirements-flash-attn.txt \
     && pip install --no-deps --no-build-isolation -r images/requirements-sdist.txt \
     && pip check
 
 COPY python/ python/
 RUN pip install --no-deps ./python \
-    && python -c "import stacktune_train, torch, flash_attn, deepspeed, bitsandbytes, peft, trl; print(torch.__version__)"
+    && python -c "import stacktune_train, torch, deepspeed, bitsandbytes, peft, trl; print(torch.__version__)"
 
 WORKDIR /workspace
 CMD ["bash"]

@@ -92,7 +92,7 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     });
     const requirements = new Map<string, string>();
     requirements.set("requirements.txt", fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8"));
-    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt", "requirements-flash-attn.txt"]) {
+    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt"]) {
         requirements.set(name, fs.readFileSync(path.join(repoRoot, "images", name), "utf8"));
     }
 
@@ -377,9 +377,11 @@ function createHosts(
     const { settings } = plan;
     const target = settings.target;
     const runtime = settings.runtime.kind;
+    // The interpreter the host creates the venv with; none when the venv is given (runtime.path).
+    const python = settings.runtime.kind === "venv" && settings.runtime.path === undefined ? settings.runtime.python : undefined;
     switch (target.kind) {
         case "local": {
-            const host = new LocalHost(name, { gpus: target.gpus, runtime, runRoot }, { parent });
+            const host = new LocalHost(name, { gpus: target.gpus, runtime, python, runRoot }, { parent });
             return { primary: host, jobHosts: [host.jobHost] };
         }
         case "ssh": {
@@ -408,6 +410,7 @@ function createHosts(
                         gpuMemoryGb: target.gpuMemoryGb,
                         minFreeDiskGb: target.minFreeDiskGb,
                         runtime,
+                        python,
                         runRoot,
                     },
                     { parent },
@@ -445,6 +448,7 @@ function createHosts(
                     deleteCheckpointsOnDestroy: settings.checkpointing.deleteStoreOnDestroy,
                     userData: plan.renderedFiles.get(renderedFileNames.cloudInit) ?? "",
                     runtime,
+                    python,
                     runRoot,
                     tags: { "stacktune:stack": plan.stack, "stacktune:experiment": plan.experimentHash.slice(0, 16) },
                     hosts: target.hosts,

@@ -79,8 +79,8 @@ describe("preflight script", () => {
         }
         return dir;
     }
-    const gpus = (n: number, mib: number): string =>
-        `if [ "$1" = "--query-gpu=memory.total,driver_version" ]; then for i in $(seq ${n}); do echo "${mib}, 550.54.15"; done; fi`;
+    const gpus = (n: number, mib: number, driver = "580.95.05"): string =>
+        `if [ "$1" = "--query-gpu=memory.total,driver_version" ]; then for i in $(seq ${n}); do echo "${mib}, ${driver}"; done; fi`;
     const dockerWithToolkit = 'case "$1" in info) if [ "${2:-}" = "--format" ]; then echo \'{"nvidia":{},"runc":{}}\'; fi ;; esac';
 
     function preflight(req: Partial<PreflightRequirements>, bin: Record<string, string> = {}): { code: number; out: string } {
@@ -93,7 +93,7 @@ describe("preflight script", () => {
 
     it("passes a 4 × 24 GB GPU host with docker and the NVIDIA toolkit, reporting driver and disk", () => {
         const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564), docker: dockerWithToolkit });
-        expect(r.out).toContain("stacktune preflight: driver 550.54.15, 4 GPU(s)");
+        expect(r.out).toContain("stacktune preflight: driver 580.95.05, 4 GPU(s)");
         expect(r.out).toMatch(/stacktune preflight: \d+ GB free under /);
         expect(r.out).toContain("stacktune preflight: ok (docker runtime, 4 GPU(s) required)");
         expect(r.code).toBe(0);
@@ -108,6 +108,21 @@ describe("preflight script", () => {
         expect(r.code).toBe(1);
         expect(r.out).toContain("  - 4 GPUs (found 2)");
         expect(r.out).toContain("  - 24 GB per GPU (2 GPU(s) have less than 22609 MiB)");
+    });
+
+    it.each(["535.261.03", "570.172.08", "580.65.05"])("refuses driver %s, older than the CUDA 13 build of the pinned torch needs, saying what to install", (driver) => {
+        const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564, driver), docker: dockerWithToolkit });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain(
+            `  - NVIDIA driver >= 580.65.06 (found ${driver}): the image and the pinned torch are built for CUDA 13; ` +
+                "install driver 580 or newer (Ubuntu: sudo apt install nvidia-driver-580, then reboot)",
+        );
+    });
+
+    it.each(["580.65.06", "580.159.04", "595.91.07", "1000.1"])("accepts driver %s", (driver) => {
+        const r = preflight({ gpus: 4, runtime: "docker" }, { "nvidia-smi": gpus(4, 24564, driver), docker: dockerWithToolkit });
+        expect(r.out).toContain("stacktune preflight: ok");
+        expect(r.code).toBe(0);
     });
 
     it("names a broken driver", () => {
@@ -134,12 +149,38 @@ describe("preflight script", () => {
         expect(r.out).toContain("  - the NVIDIA container toolkit (nvidia-ctk / nvidia runtime for docker)");
     });
 
-    it("skips every GPU check for a CPU host and checks python3's venv for the venv runtime", () => {
-        expect(preflight({ gpus: 0 }).code).toBe(0);
-        const r = preflight({ gpus: 0 }, { python3: "exit 1" });
+    it("skips every GPU check for a CPU host and checks the interpreter's venv module for the venv runtime", () => {
+        expect(preflight({ gpus: 0, python: "python3" }).code).toBe(0);
+        const r = preflight({ gpus: 0, python: "python3" }, { python3: "exit 1" });
         expect(r.code).toBe(1);
-        expect(r.out).toContain("  - python3 >= 3.10 with the venv module and ensurepip (e.g. apt-get install python3-venv)");
+        expect(r.out).toContain("  - python3 with the venv module and ensurepip (e.g. apt-get install python3-venv)");
         expect(r.out).not.toContain("nvidia");
+    });
+
+    /** A stand-in interpreter that reports version `v` (what the preflight's probe prints). */
+    const pythonReporting = (v: string): string => `echo ${v}`;
+
+    it.each(["3.10", "3.13", "2.7"])("refuses the venv runtime with a Python %s interpreter, naming the pinned set's range and what to set", (v) => {
+        const r = preflight({ gpus: 0, python: "python3" }, { python3: pythonReporting(v) });
+        expect(r.code).toBe(1);
+        expect(r.out).toContain(
+            `  - CPython 3.11 to 3.12 for the venv runtime (python3 is ${v}; the pinned set in python/requirements.txt is for 3.11 to 3.12): ` +
+                "install one and set stacktune:runtime.python to it (Ubuntu 22.04: sudo apt install python3.11-venv, then runtime.python: python3.11), " +
+                "or set stacktune:runtime.kind to docker",
+        );
+    });
+
+    it("checks the configured interpreter (runtime.python), not python3", () => {
+        const bin = { python3: pythonReporting("3.10"), "python3.12": pythonReporting("3.12") };
+        const r = preflight({ gpus: 0, python: "python3.12" }, bin);
+        expect(r.out).toContain("stacktune preflight: python3.12 is Python 3.12");
+        expect(r.code).toBe(0);
+    });
+
+    it("checks no interpreter when stacktune creates no environment (docker, or runtime.path)", () => {
+        const r = preflight({ gpus: 0 }, { python3: pythonReporting("3.10") });
+        expect(r.code).toBe(0);
+        expect(r.out).not.toContain("python");
     });
 
     it("refuses nonsense requirements before any command is built", () => {

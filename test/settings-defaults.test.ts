@@ -67,8 +67,8 @@ describe('settings defaults (the reference run where it applies)', () => {
     expect(parsed.distributed).toEqual({ strategy: 'deepspeed-zero3', rendezvousPort: 29500 });
   });
 
-  it('attention: flash_attention_2', () => {
-    expect(parsed.attention).toEqual({ implementation: 'flash_attention_2' });
+  it('attention: sdpa (PyTorch\'s own kernels: no flash-attn wheel exists for the pinned torch)', () => {
+    expect(parsed.attention).toEqual({ implementation: 'sdpa' });
   });
 
   it('evaluation: every epoch, capped at 2000 samples (not the reference’s 300k)', () => {

@@ -106,10 +106,27 @@ const cases: Record<string, RuleCases> = {
     fail: [{ raw: merge(cpuRun, { training: { useLigerKernel: true } }), paths: ['training.useLigerKernel'], says: 'set stacktune:training.useLigerKernel to false' }],
     pass: [{ raw: merge(gpu, { training: { useLigerKernel: true } }) }],
   },
+  'flash-attention-needs-provided-env': {
+    fail: [
+      {
+        raw: merge(gpu, { attention: { implementation: 'flash_attention_2' } }),
+        paths: ['attention.implementation'],
+        says: 'set stacktune:attention.implementation to sdpa, or stacktune:runtime.path to a Python environment that has flash-attn',
+      },
+      { raw: merge(aws, { runtime: { kind: 'docker' }, attention: { implementation: 'flash_attention_2' } }), paths: ['attention.implementation'], says: 'the training image' },
+    ],
+    pass: [{ raw: merge(gpu, { attention: { implementation: 'flash_attention_2' }, runtime: { kind: 'venv', path: '/opt/flash-env' } }) }],
+  },
   'flash-attention-needs-half-precision': {
     fail: [
       {
-        raw: merge(gpu, { training: { bf16: false }, quantization: { load4bit: false }, distributed: { strategy: 'ddp' } }),
+        raw: merge(gpu, {
+          training: { bf16: false },
+          quantization: { load4bit: false },
+          distributed: { strategy: 'ddp' },
+          attention: { implementation: 'flash_attention_2' },
+          runtime: { kind: 'venv', path: '/opt/flash-env' },
+        }),
         paths: ['attention.implementation'],
         says: 'set stacktune:training.bf16 to true or attention.implementation to sdpa',
       },

@@ -141,7 +141,7 @@ describe('seed-reference reproduces the reference run', () => {
       loggingSteps: 5,
       useLigerKernel: false,
     });
-    expect(s.attention).toEqual({ implementation: 'flash_attention_2' });
+    expect(s.attention).toEqual({ implementation: 'sdpa' });
     expect(s.evaluation.strategy).toBe('epoch');
     expect(s.checkpointing).toEqual({ strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false });
     expect(s.hub).toMatchObject({ private: true, strategy: 'every_save' });

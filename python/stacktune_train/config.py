@@ -31,9 +31,9 @@ class ModelArguments:
     model_name_or_path: str = field(metadata={"help": "Hub model id or local directory of the base model."})
     model_revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit)."})
     attn_implementation: str = field(
-        default="flash_attention_2",
-        metadata={"help": "flash_attention_2 | sdpa | eager; flash_attention_2 falls back to sdpa "
-                  "with a warning when flash_attn is not importable."},
+        default="sdpa",
+        metadata={"help": "sdpa | flash_attention_2 | eager; flash_attention_2 needs the flash_attn package, "
+                  "which the image and stacktune's venv do not install (it falls back to sdpa with a warning)."},
     )
     load_in_4bit: bool = field(default=True, metadata={"help": "Load the base in 4 bit (QLoRA)."})
     bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": "nf4 | fp4"})

@@ -36,6 +36,7 @@ from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
+from stacktune_train.precision import upcast_trainable_parameters
 from stacktune_train.preemption import (
     PreemptionCallback,
     discard_unusable,
@@ -190,7 +191,7 @@ def check_optional_packages(training: SFTConfig) -> None:
             "or set stacktune:training.useLigerKernel to false"
         )
     if "wandb" in (training.report_to or []) and importlib.util.find_spec("wandb") is None:
-        raise ConfigError("report_to includes wandb but wandb is not installed; install python/requirements-gpu.txt")
+        raise ConfigError("report_to includes wandb but wandb is not installed; install python/requirements.txt")
 
 
 def check_saved_adapter(output_dir: str | Path) -> int:
@@ -251,6 +252,7 @@ def main(cfg: StacktuneConfig) -> dict:
         peft_config=lora_config(cfg.model),
         callbacks=[progress, preemption],
     )
+    upcast_trainable_parameters(trainer)
     state = trainer.accelerator.state
     # One line per process: on several machines each machine's log shows its ranks took part.
     log(f"process {state.process_index} of {state.num_processes} (local {state.local_process_index}, "

@@ -50,6 +50,8 @@ export interface AwsGpuHostArgs {
     /** Rendered cloud-init user-data (driver wait, runtime setup, budget watchdog). */
     userData: string;
     runtime: "docker" | "venv";
+    /** venv runtime: the interpreter that creates the environment, checked by the preflight. @default undefined */
+    python?: string;
     /** @default "~/.stacktune/runs" */
     runRoot?: string;
     /** Free disk the preflight requires, in GB. @default 100 */
@@ -428,6 +430,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 gpuMemoryGb: instanceInfo.gpuMemoryGb,
                 minFreeDiskGb: args.minFreeDiskGb ?? 100,
                 runtime: args.runtime,
+                python: args.python,
                 runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
             });
         // A single host keeps its unsuffixed names; a cluster's resources carry the machine rank.

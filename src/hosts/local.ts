@@ -12,6 +12,8 @@ export interface LocalHostArgs {
     /** @default 1 */
     minFreeDiskGb?: number;
     runtime: "docker" | "venv";
+    /** venv runtime: the interpreter that creates the environment, checked by the preflight. @default undefined */
+    python?: string;
     /** @default "~/.stacktune/runs" */
     runRoot?: string;
 }
@@ -33,6 +35,7 @@ export class LocalHost extends pulumi.ComponentResource {
                     gpuMemoryGb: args.gpuMemoryGb ?? 24,
                     minFreeDiskGb: args.minFreeDiskGb ?? 1,
                     runtime: args.runtime,
+                    python: args.python,
                     runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
                 }),
                 interpreter: ["/bin/bash", "-c"],

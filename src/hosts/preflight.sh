@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # stacktune preflight: can this machine run the job? Lists everything missing at once.
 # Usage: preflight.sh <gpus> <gpu memory GB> <min free disk GB> <runtime: docker|venv> <run root>
+#                     <min NVIDIA driver, e.g. 580.65.06> <CUDA major it is the minimum for>
+#                     <venv interpreter, empty when none is created> <min CPython> <max CPython>
 set -u
 gpus=$1
 gpu_memory_gb=$2
 min_free_disk_gb=$3
 runtime=$4
 run_root=$5
+min_driver=$6
+cuda_major=$7
+python=$8
+python_min=$9
+python_max=${10}
 case $run_root in "~") run_root=$HOME ;; "~/"*) run_root="$HOME/${run_root#"~/"}" ;; esac
 
 missing=()
 report() { echo "stacktune preflight: $*"; }
+# version_at_least A B: dotted version A >= B, comparing each field as a number (570.172 < 580.65).
+version_at_least() {
+    local -a a b
+    local i
+    IFS=. read -ra a <<<"$1"
+    IFS=. read -ra b <<<"$2"
+    for ((i = 0; i < ${#b[@]}; i++)); do
+        if ((10#${a[i]:-0} != 10#${b[i]})); then ((10#${a[i]:-0} > 10#${b[i]})); return; fi
+    done
+}
 
 if [ "$gpus" -gt 0 ]; then
     if ! command -v nvidia-smi >/dev/null 2>&1; then
@@ -21,6 +38,9 @@ if [ "$gpus" -gt 0 ]; then
         count=$(printf '%s\n' "$gpu_rows" | grep -c .)
         driver=$(printf '%s\n' "$gpu_rows" | head -n1 | cut -d, -f2 | tr -d ' ')
         report "driver $driver, $count GPU(s)"
+        if ! [[ $driver =~ ^[0-9]+(\.[0-9]+)*$ ]] || ! version_at_least "$driver" "$min_driver"; then
+            missing+=("NVIDIA driver >= $min_driver (found $driver): the image and the pinned torch are built for CUDA $cuda_major; install driver ${min_driver%%.*} or newer (Ubuntu: sudo apt install nvidia-driver-${min_driver%%.*}, then reboot)")
+        fi
         if [ "$count" -lt "$gpus" ]; then
             missing+=("$gpus GPUs (found $count)")
         fi
@@ -55,11 +75,16 @@ if [ "$runtime" = docker ]; then
         ! command -v nvidia-ctk >/dev/null 2>&1; then
         missing+=("the NVIDIA container toolkit (nvidia-ctk / nvidia runtime for docker)")
     fi
-else
-    if ! command -v python3 >/dev/null 2>&1; then
-        missing+=("python3 (the venv runtime creates a virtual environment)")
-    elif ! python3 -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 10) else 1)' >/dev/null 2>&1; then
-        missing+=("python3 >= 3.10 with the venv module and ensurepip (e.g. apt-get install python3-venv)")
+elif [ -n "$python" ]; then
+    if ! command -v "$python" >/dev/null 2>&1; then
+        missing+=("$python (the venv runtime creates a virtual environment with it; set stacktune:runtime.python)")
+    elif ! python_version=$("$python" -c 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); then
+        missing+=("$python with the venv module and ensurepip (e.g. apt-get install python3-venv)")
+    elif ! [[ $python_version =~ ^[0-9]+\.[0-9]+$ ]] || ! version_at_least "$python_version" "$python_min" ||
+        ! version_at_least "$python_max" "$python_version"; then
+        missing+=("CPython $python_min to $python_max for the venv runtime ($python is $python_version; the pinned set in python/requirements.txt is for $python_min to $python_max): install one and set stacktune:runtime.python to it (Ubuntu 22.04: sudo apt install python${python_min}-venv, then runtime.python: python${python_min}), or set stacktune:runtime.kind to docker")
+    else
+        report "$python is Python $python_version"
     fi
 fi
 

@@ -24,6 +24,8 @@ export interface SshHostArgs {
     /** @default 100 */
     minFreeDiskGb?: number;
     runtime: "docker" | "venv";
+    /** venv runtime: the interpreter that creates the environment, checked by the preflight. @default undefined */
+    python?: string;
     /** @default "~/.stacktune/runs" */
     runRoot?: string;
     /**
@@ -71,6 +73,7 @@ export class SshHost extends pulumi.ComponentResource {
                     gpuMemoryGb: args.gpuMemoryGb ?? 24,
                     minFreeDiskGb: args.minFreeDiskGb ?? 100,
                     runtime: args.runtime,
+                    python: args.python,
                     runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
                 }),
                 addPreviousOutputInEnv: false,

@@ -62,7 +62,8 @@ export const settingsDefaults = {
     useLigerKernel: false,
   },
   distributed: { strategy: 'deepspeed-zero3', rendezvousPort: 29500 },
-  attention: { implementation: 'flash_attention_2' },
+  // PyTorch's sdpa: no flash-attn release ships a wheel for the pinned torch (attention.ts).
+  attention: { implementation: 'sdpa' },
   // The reference run evaluated all 300k held-out samples: 7,533 s of a 51,487 s run. A capped
   // sample gives the same eval-loss estimate for a fraction of the GPU time.
   evaluation: { strategy: 'epoch', maxSamples: 2000 },

@@ -113,6 +113,22 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'flash-attention-needs-provided-env',
+    description: 'flash_attention_2 needs flash-attn, which the image and stacktune\'s venv do not install (no wheel for the pinned torch)',
+    check: (s) =>
+      !runsOnCpu(s) && s.attention.implementation === 'flash_attention_2' && !(s.runtime.kind === 'venv' && s.runtime.path !== undefined)
+        ? [
+            {
+              path: 'attention.implementation',
+              message:
+                `flash_attention_2 needs the flash-attn package, which ${s.runtime.kind === 'docker' ? 'the training image' : "stacktune's venv"} does not install ` +
+                '(no flash-attn release has a wheel for the pinned torch 2.11); set stacktune:attention.implementation to sdpa, ' +
+                'or stacktune:runtime.path to a Python environment that has flash-attn',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'cpu-no-4bit',
     description: 'bitsandbytes 4-bit loading (QLoRA) needs a CUDA GPU',
     check: (s) =>

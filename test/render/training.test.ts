@@ -24,7 +24,7 @@ function contractKeys(): string[] {
 const referenceTrainingYaml = {
   model_name_or_path: 'meta-llama/Meta-Llama-3-8B-Instruct',
   model_revision: 'main',
-  attn_implementation: 'flash_attention_2',
+  attn_implementation: 'sdpa',
   load_in_4bit: true,
   bnb_4bit_quant_type: 'nf4',
   bnb_4bit_use_double_quant: true,

@@ -106,8 +106,7 @@ prepare_venv() {
         rm -rf "$venv" && "$STACKTUNE_PYTHON" -m venv "$venv" || return 1
         "$venv/bin/pip" install --no-deps -r requirements/requirements.txt || return 1
         if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then
-            "$venv/bin/pip" install --no-deps -r requirements/requirements-gpu.txt \
-                -r requirements/requirements-flash-attn.txt || return 1
+            "$venv/bin/pip" install --no-deps -r requirements/requirements-gpu.txt || return 1
             DS_BUILD_OPS=0 "$venv/bin/pip" install --no-deps --no-build-isolation \
                 -r requirements/requirements-sdist.txt || return 1
         fi
