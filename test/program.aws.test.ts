@@ -107,7 +107,9 @@ describe("aws target", () => {
         );
     });
 
-    it("uses the region from the settings and looks the Deep Learning AMI up by filter", () => {
+    // Ubuntu 24.04: its python3 (3.12) is within the venv runtime's supported range; 22.04's 3.10 is
+    // refused by the preflight after the instance already bills.
+    it("uses the region from the settings and looks the Ubuntu 24.04 Deep Learning AMI up by filter", () => {
         expect(one("pulumi:providers:aws").inputs.region).toBe("us-east-1");
         const lookups = mocks.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi");
         expect(lookups).toHaveLength(1);
@@ -116,7 +118,7 @@ describe("aws target", () => {
             mostRecent: true,
             owners: ["amazon"],
             filters: [
-                { name: "name", values: ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"] },
+                { name: "name", values: ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *"] },
                 { name: "architecture", values: ["x86_64"] },
                 { name: "state", values: ["available"] },
                 { name: "root-device-type", values: ["ebs"] },
