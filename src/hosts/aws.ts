@@ -12,8 +12,13 @@ import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, sett
 export type AwsGpuInstanceType = AwsInstanceType;
 const AWS_GPU_INSTANCES = awsInstanceTypes;
 
-/** The Deep Learning AMI family the host boots: driver, CUDA, docker and the NVIDIA toolkit preinstalled. */
-export const DLAMI_NAME_PATTERN = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *";
+/**
+ * The Deep Learning AMI family the host boots: driver, CUDA, docker and the NVIDIA toolkit preinstalled.
+ * Ubuntu 24.04, because its python3 (3.12) is within the venv runtime's supported range (22.04's is
+ * 3.10, which the preflight refuses once the instance already bills); its driver (595 in 2026) is
+ * above the preflight's minimum.
+ */
+export const DLAMI_NAME_PATTERN = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) *";
 
 export interface AwsGpuHostArgs {
     region: string;

@@ -60,7 +60,7 @@ export async function installProgramMocks(options: {
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
                 if (args.token === "aws:ec2/getAmi:getAmi") {
-                    return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20260101" };
+                    return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
                 }
                 return {};
             },
