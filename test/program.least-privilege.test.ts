@@ -86,7 +86,7 @@ describe("aws checkpoint store (default: kept on destroy)", () => {
         });
         // The job syncs to exactly that prefix.
         expect(String(r.mocks.resources.find((x) => x.name === "experiment-job-run")?.inputs.create)).toMatch(
-            new RegExp(`^export STACKTUNE_CHECKPOINT_STORE='s3://stacktune-ckpt-test/${prefix}'; `),
+            new RegExp(`^export STACKTUNE_CHECKPOINT_STORE=s3://stacktune-ckpt-test/${prefix}; `),
         );
 
         // The bucket and its protections stay in the account after `pulumi destroy`; the role goes.
@@ -106,7 +106,7 @@ describe("aws checkpoint store (default: kept on destroy)", () => {
     it("the host gets the HF token (a Hub repo is set) but not the W&B key (tracking.kind none)", async () => {
         const r = await withHub(() => run("lp-aws", awsConfig(), awsSecrets));
         const stdin = textInput(r.mocks.resources.find((x) => x.name === "experiment-job-run")!, "stdin");
-        expect(stdin).toContain(`HF_TOKEN='${TOKEN}'`);
+        expect(stdin).toContain(`HF_TOKEN=${TOKEN}\n`);
         expect(stdin).not.toContain("WANDB");
         expect(stdin).not.toContain(WANDB);
     });
