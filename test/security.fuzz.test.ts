@@ -92,7 +92,7 @@ const bases: Record<string, Raw> = {
             kind: "ssh",
             user: "stacktune",
             privateKeyPath: "~/.ssh/id_ed25519",
-            hosts: [{ host: "10.0.0.11" }, { host: "10.0.0.12", user: "worker" }],
+            hosts: [{ host: "10.0.0.11", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb" }, { host: "10.0.0.12", user: "worker", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb" }],
         },
         runtime: { kind: "venv", path: "/opt/venv", python: "python3" },
         distributed: { strategy: "ddp", socketInterface: "ens5" },

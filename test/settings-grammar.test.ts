@@ -7,7 +7,7 @@ type Raw = Record<string, unknown>;
 const gpu: Raw = { target: sshTarget };
 /** Two machines of one run; machine 0's host is where the workers find the rendezvous. */
 const cluster = (hosts: Raw[]): Raw => ({
-  target: { kind: 'ssh', user: 'stacktune', hosts },
+  target: { kind: 'ssh', user: 'stacktune', hosts: hosts.map((h) => ({ hostKey: sshTarget.hostKey, ...h })) },
   distributed: { strategy: 'ddp' },
   hub: { localDir: '/srv/models/mh' },
 });

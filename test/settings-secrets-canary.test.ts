@@ -22,6 +22,7 @@ const head = `config:
   stacktune:target:
     kind: ssh
     host: gpu-box.example.internal
+    hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb
     user: stacktune
 `;
 
@@ -30,27 +31,27 @@ describe('YAML syntax errors name file, line and key path, never the line', () =
     [
       'an unclosed quote around a pasted token',
       `${head}  stacktune:hub:\n    mergedRepo: "${canary}\n  stacktune:budget:\n    maxHours: 2\n`,
-      'stacktune:hub.mergedRepo: not valid YAML at line 7, column 17: a quote, bracket or brace is not closed; fix the YAML there (the line is not shown: it may hold a secret)',
+      'stacktune:hub.mergedRepo: not valid YAML at line 8, column 17: a quote, bracket or brace is not closed; fix the YAML there (the line is not shown: it may hold a secret)',
     ],
     [
       'a token pasted on a line of its own',
       `${head}    ${canary}\n  stacktune:budget:\n    maxHours: 2\n`,
-      'stacktune:target: not valid YAML at line 6, column 5: a line that is not `key: value` (a value pasted on a line of its own?); fix the YAML there (the line is not shown: it may hold a secret)',
+      'stacktune:target: not valid YAML at line 7, column 5: a line that is not `key: value` (a value pasted on a line of its own?); fix the YAML there (the line is not shown: it may hold a secret)',
     ],
     [
       'a tab indenting the line with the token',
       `${head}\tprivateKeyPath: ${canary}\n`,
-      'stacktune:target: not valid YAML at line 6, column 1: a tab indents the line; indent with spaces; fix the YAML there (the line is not shown: it may hold a secret)',
+      'stacktune:target: not valid YAML at line 7, column 1: a tab indents the line; indent with spaces; fix the YAML there (the line is not shown: it may hold a secret)',
     ],
     [
       'a value holding ": " unquoted',
       `${head}  stacktune:tracking:\n    project: a: ${canary}\n`,
-      'stacktune:tracking.project: not valid YAML at line 7, column 14: a value holding `: ` must be quoted; fix the YAML there (the line is not shown: it may hold a secret)',
+      'stacktune:tracking.project: not valid YAML at line 8, column 14: a value holding `: ` must be quoted; fix the YAML there (the line is not shown: it may hold a secret)',
     ],
     [
       'a key set twice, the second with the token',
       `${head}  stacktune:tracking:\n    project: a\n    project: ${canary}\n`,
-      'stacktune:tracking.project: not valid YAML at line 8, column 5: a key is set twice; fix the YAML there (the line is not shown: it may hold a secret)',
+      'stacktune:tracking.project: not valid YAML at line 9, column 5: a key is set twice; fix the YAML there (the line is not shown: it may hold a secret)',
     ],
   ];
   for (const [what, body, issue] of cases) {
@@ -66,10 +67,11 @@ describe('YAML syntax errors name file, line and key path, never the line', () =
 });
 
 describe('rule messages name keys, not host or user values', () => {
+  const hostKey = sshTarget.hostKey;
   const host = 'canary-7f3a9c0d.example';
   const user = 'canary7f3a9c0d';
   it('two machines with one account', () => {
-    const raw = merge({ target: sshTarget }, { target: { host: undefined, user, hosts: [{ host }, { host: 'b.example' }, { host, port: 22 }] } });
+    const raw = merge({ target: sshTarget }, { target: { host: undefined, hostKey: undefined, user, hosts: [{ host, hostKey }, { host: 'b.example', hostKey }, { host, port: 22, hostKey }] } });
     const error = settingsErrorOf(() => parseSettings(raw, {}, { checkSecrets: false }));
     expect(error.issues).toEqual([
       {
@@ -81,7 +83,7 @@ describe('rule messages name keys, not host or user values', () => {
   });
 
   it('a loopback cluster address the other machines cannot reach', () => {
-    const raw = merge({ target: sshTarget }, { target: { host: undefined, hosts: [{ host: 'a.example', clusterAddress: '127.0.0.1' }, { host }] } });
+    const raw = merge({ target: sshTarget }, { target: { host: undefined, hostKey: undefined, hosts: [{ host: 'a.example', clusterAddress: '127.0.0.1', hostKey }, { host, hostKey }] } });
     const error = settingsErrorOf(() => parseSettings(raw, {}, { checkSecrets: false }));
     expect(error.issues).toEqual([
       {

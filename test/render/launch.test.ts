@@ -75,7 +75,7 @@ describe('renderLaunchScript', () => {
 
   it('defaults STACKTUNE_VENV to a configured existing environment', () => {
     const text = renderLaunchScript(cpuLocalSettings({ runtime: { kind: 'venv', path: '/opt/stacktune-venv' } }), 'cpu');
-    expect(text).toContain('STACKTUNE_VENV="${STACKTUNE_VENV:-/opt/stacktune-venv}"');
+    expect(text).toContain('if [[ -z "${STACKTUNE_VENV:-}" ]]; then STACKTUNE_VENV=/opt/stacktune-venv; fi');
   });
 });
 

@@ -210,14 +210,17 @@ describe('launch.sh of a multi-host run (rendered)', () => {
       'main_only publish python -m stacktune_train.publish training.yaml',
     ]);
     expect(lines).toContain('STACKTUNE_MACHINE_RANK="${STACKTUNE_MACHINE_RANK:?run.env must set STACKTUNE_MACHINE_RANK on a multi-host run}"');
-    expect(lines).toContain('  until timeout 5 bash -c \'exec 3<>/dev/tcp/10.0.0.5/29500\' 2>/dev/null; do');
-    expect(script).toContain('cannot reach the main machine at 10.0.0.5:29500 after $((SECONDS - started))s;');
+    // The address reaches the probe as a quoted argument, never pasted into the `bash -c` text.
+    expect(lines).toContain('STACKTUNE_MAIN_ADDRESS=10.0.0.5');
+    expect(lines).toContain('  until timeout 5 bash -c \'exec 3<>"/dev/tcp/$1/$2"\' rendezvous-probe "${STACKTUNE_MAIN_ADDRESS}" 29500 2>/dev/null; do');
+    expect(script).toContain('cannot reach the main machine at ${STACKTUNE_MAIN_ADDRESS}:29500 after $((SECONDS - started))s;');
     expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
   });
 
   it('waits for the configured rendezvous port at the aws main instance’s private address', () => {
     const aws = renderLaunchScript(awsSettings({ target: { ...awsTarget, hosts: 3 }, distributed: { rendezvousPort: 29600 } }), 'c3');
-    expect(aws.split('\n')).toContain('  until timeout 5 bash -c \'exec 3<>/dev/tcp/10.42.1.10/29600\' 2>/dev/null; do');
+    expect(aws.split('\n')).toContain('STACKTUNE_MAIN_ADDRESS=10.42.1.10');
+    expect(aws.split('\n')).toContain('  until timeout 5 bash -c \'exec 3<>"/dev/tcp/$1/$2"\' rendezvous-probe "${STACKTUNE_MAIN_ADDRESS}" 29600 2>/dev/null; do');
     expect(aws).toContain('# Machines 0..2 train this run together;');
   });
 
