@@ -24,6 +24,7 @@ import { startImds, type ImdsStandIn } from "./fixtures/imds";
 import { startSshd, type Sshd } from "./fixtures/sshd";
 import { copyProject, E2E_PASSPHRASE, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { stacktuneRunner } from "./helpers/stacktune";
+import { shellQuote } from "../../src/render/shell";
 
 const REPO = resolve(__dirname, "..", "..");
 const USERS = ["stacktune-mh0", "stacktune-mh1"] as const;
@@ -108,11 +109,13 @@ const oneMachine = () =>
         `    hostKey: ${machines[0]?.knownHostsLine.split(" ").slice(1).join(" ")}`,
     ].join("\n");
 
+/** Whether a run.env names `stack`, written by the one quoting rule (src/render/shell.ts) as run.env is. */
+const runEnvNamesStack = (runEnv: string, stack: string) => runEnv.split("\n").includes(`STACKTUNE_STACK=${shellQuote(stack)}`);
 const runRoot = (m: Sshd) => join(m.home, ".stacktune", "runs");
 const runDirs = (m: Sshd) => (existsSync(runRoot(m)) ? readdirSync(runRoot(m)).map((d) => join(runRoot(m), d)) : []);
 const jobLog = (m: Sshd) => runDirs(m).map((d) => (existsSync(join(d, "job.log")) ? readFileSync(join(d, "job.log"), "utf8") : "")).join("\n");
 const runDirOf = (m: Sshd, stack: string) =>
-    runDirs(m).find((d) => existsSync(join(d, "run.env")) && readFileSync(join(d, "run.env"), "utf8").includes(`STACKTUNE_STACK='${stack}'`));
+    runDirs(m).find((d) => existsSync(join(d, "run.env")) && runEnvNamesStack(readFileSync(join(d, "run.env"), "utf8"), stack));
 const readIn = (dir: string | undefined, file: string) => (dir !== undefined && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8") : "");
 /** Every `STACKTUNE_PROGRESS` step of a log, in order. */
 const progressSteps = (log: string) => [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
@@ -234,7 +237,7 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         const up = await project.pulumi(["up", "--yes", "--stack", ONE]);
         expect(up.code, up.output.slice(-5000)).toBe(0);
         const single = (await outputsOf(ONE)).metrics as { train_tokens: number };
-        const singleRunDir = runDirs(main).find((d) => readFileSync(join(d, "run.env"), "utf8").includes(`STACKTUNE_STACK='${ONE}'`));
+        const singleRunDir = runDirs(main).find((d) => runEnvNamesStack(readFileSync(join(d, "run.env"), "utf8"), ONE));
         expect(singleRunDir).toBeDefined();
         const progress = lastProgress(readFileSync(join(singleRunDir ?? "", "job.log"), "utf8"));
         expect(twoMachineRun).toBeDefined();
