@@ -252,37 +252,15 @@ def test_sync_copies_complete_checkpoints_only(tmp_path):
     assert not (store / "checkpoint-2").exists()
 
 
-FAKE_AWS = '''#!/usr/bin/env python3
-"""`aws s3 sync SRC DST [--exclude P | --include P]...` over directories (FAKE_S3_ROOT/bucket/key), AWS filter order."""
-import fnmatch, os, shutil, sys
-args = [a for a in sys.argv[1:] if a != "--only-show-errors"]
-assert args[:2] == ["s3", "sync"], args
-paths, filters, i = [], [], 2
-while i < len(args):
-    if args[i] in ("--exclude", "--include"):
-        filters.append((args[i], args[i + 1])); i += 2
-    else:
-        paths.append(args[i]); i += 1
-src, dst = [os.path.join(os.environ["FAKE_S3_ROOT"], p[5:]) if p.startswith("s3://") else p for p in paths]
-for dirpath, _, files in os.walk(src):
-    for name in sorted(files):
-        rel = os.path.relpath(os.path.join(dirpath, name), src)
-        keep = True
-        for kind, pattern in filters:
-            if fnmatch.fnmatch(rel, pattern):
-                keep = kind == "--include"
-        if keep:
-            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
-            shutil.copyfile(os.path.join(dirpath, name), os.path.join(dst, rel))
-'''
+# The `aws` CLI stand-in shared with the e2e resilience test.
+FAKE_AWS = REPO / "test" / "e2e" / "fixtures" / "fake-aws"
 
 
 def test_the_s3_mirror_uploads_and_restores_complete_checkpoints_only(tmp_path):
     """The real checkpoint-sync.sh with a stand-in `aws` CLI on PATH (s3://bucket/key -> a directory)."""
     bin_dir, s3 = tmp_path / "bin", tmp_path / "s3"
     bin_dir.mkdir()
-    (bin_dir / "aws").write_text(FAKE_AWS)
-    (bin_dir / "aws").chmod(0o755)
+    (bin_dir / "aws").symlink_to(FAKE_AWS)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_S3_ROOT": str(s3)}
     sync = REPO / "src" / "job" / "remote" / "checkpoint-sync.sh"
     mirror = tmp_path / "mirror"

@@ -11,7 +11,7 @@
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,29 +56,8 @@ function newestRunDir(): string {
     return dir;
 }
 
-/** `aws s3 sync SRC DST [--exclude P | --include P]...` over directories (FAKE_S3_ROOT/bucket/key), AWS filter order. */
-const FAKE_AWS = `#!/usr/bin/env python3
-import fnmatch, os, shutil, sys
-args = [a for a in sys.argv[1:] if a != "--only-show-errors"]
-assert args[:2] == ["s3", "sync"], args
-paths, filters, i = [], [], 2
-while i < len(args):
-    if args[i] in ("--exclude", "--include"):
-        filters.append((args[i], args[i + 1])); i += 2
-    else:
-        paths.append(args[i]); i += 1
-src, dst = [os.path.join(os.environ["FAKE_S3_ROOT"], p[5:]) if p.startswith("s3://") else p for p in paths]
-for dirpath, _, files in os.walk(src):
-    for name in sorted(files):
-        rel = os.path.relpath(os.path.join(dirpath, name), src)
-        keep = True
-        for kind, pattern in filters:
-            if fnmatch.fnmatch(rel, pattern):
-                keep = kind == "--include"
-        if keep:
-            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
-            shutil.copyfile(os.path.join(dirpath, name), os.path.join(dst, rel))
-`;
+/** The `aws` CLI stand-in shared with the python tests (s3:// paths are directories under FAKE_S3_ROOT). */
+const FAKE_AWS = join(REPO, "test", "e2e", "fixtures", "fake-aws");
 
 const read = (file: string) => readFileSync(file, "utf8").trim();
 const globalStep = (checkpoint: string) => (JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")) as { global_step: number }).global_step;
@@ -189,7 +168,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         const s3Root = join(home, "s3");
         const bin = join(home, "fake-aws-bin");
         mkdirSync(bin, { recursive: true });
-        writeFileSync(join(bin, "aws"), FAKE_AWS, { mode: 0o755 });
+        symlinkSync(FAKE_AWS, join(bin, "aws"));
         const store = join(s3Root, "ckpt-bucket", "spot");
         const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
             "--set", "checkpointing.steps=1000", "--set", "budget.keepRunDir=true", "--set", "hub.localDir=~/.stacktune/models/spot"]);
