@@ -51,7 +51,7 @@ class ModelArguments:
         default="all-linear", metadata={"help": "'all-linear' or a comma-separated list of module names."}
     )
     upcast_frozen_weights: bool = field(
-        default=True,
+        default=False,
         metadata={"help": "4-bit without ZeRO-3: PEFT's prepare_model_for_kbit_training casts the frozen weights "
                   "that are not quantized (embeddings, norms, LM head) to float32, which makes the residual stream "
                   "float32; false casts them back to the compute dtype, as the ZeRO-3 path keeps them."},

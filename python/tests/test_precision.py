@@ -86,16 +86,16 @@ def frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, **overrid
     return seen
 
 
-def test_qlora_frozen_weights_are_upcast_to_float32_by_default(monkeypatch, run_dir, tiny_model_dir):
-    """PEFT's prepare_model_for_kbit_training (today's default): embeddings, norms and LM head in float32."""
-    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir)
+def test_qlora_frozen_weights_are_upcast_to_float32_when_asked(monkeypatch, run_dir, tiny_model_dir):
+    """PEFT's prepare_model_for_kbit_training (the default before 2026-12): embeddings, norms and LM head in float32."""
+    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, upcast_frozen_weights=True)
     assert seen["frozen"] == {torch.float32}
     assert seen["embedding_out"] == torch.float32
 
 
-def test_qlora_frozen_weights_stay_in_compute_dtype_when_not_upcast(monkeypatch, run_dir, tiny_model_dir, capfd):
+def test_qlora_frozen_weights_stay_in_compute_dtype_by_default(monkeypatch, run_dir, tiny_model_dir, capfd):
     """upcast_frozen_weights: false: the residual stream starts in bf16 (as under ZeRO-3), the LoRA weights stay fp32."""
-    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, upcast_frozen_weights=False)
+    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir)
     assert seen["frozen"] == {torch.bfloat16}
     assert seen["embedding_out"] == torch.bfloat16
     assert seen["trainable"] == {torch.float32}
