@@ -79,6 +79,43 @@ def kernel_breakdown(prof, steps: int) -> dict:
     }
 
 
+def _trainable(model):
+    """(name, full tensor) of every trainable parameter; under ZeRO-3 each is gathered first."""
+    import contextlib
+
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        gather = contextlib.nullcontext()
+        if hasattr(param, "ds_id"):  # a ZeRO-3 partitioned parameter
+            import deepspeed
+
+            gather = deepspeed.zero.GatheredParameters([param], modifier_rank=None)
+        with gather:
+            yield name, param.detach().float().cpu().clone()
+
+
+def adapter_snapshot(model) -> dict:
+    return dict(_trainable(model))
+
+
+def update_norm(model, before: dict) -> dict:
+    """How far training moved the adapter: ||W_end - W_begin|| over all trainable tensors, relative to
+    ||W_begin||, and the share of elements that did not change at all (bf16 updates that round to
+    nothing show up there)."""
+    diff_sq = base_sq = 0.0
+    unchanged = total = 0
+    for name, after in _trainable(model):
+        d = after - before[name]
+        diff_sq += float((d * d).sum())
+        base_sq += float((before[name] * before[name]).sum())
+        unchanged += int((d == 0).sum())
+        total += d.numel()
+    return {"update_norm": diff_sq ** 0.5, "initial_norm": base_sq ** 0.5,
+            "relative": (diff_sq / base_sq) ** 0.5 if base_sq else None,
+            "unchanged_share": unchanged / total if total else None, "elements": total}
+
+
 def _install_callback() -> None:
     import torch
     import transformers
@@ -96,8 +133,12 @@ def _install_callback() -> None:
             self.profile_range = tuple(int(x) for x in rng.split("-")) if rng else None
             self.prof = None
             self.profile = None
+            self.snapshot = None
+            self.update = None
 
-        def on_train_begin(self, args, state, control, **kw):
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if model is not None:
+                self.snapshot = adapter_snapshot(model)
             torch.cuda.synchronize()
             self.load_peak = {
                 "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
@@ -149,6 +190,7 @@ def _install_callback() -> None:
                 "train_wall_s": time.perf_counter() - self.t_begin,
                 "finished": final is not None,
                 "profile": self.profile,
+                "adapter_update": self.update,
             }
             path = out.replace(".json", f".rank{self.rank}.json")
             with open(path + ".tmp", "w") as f:
@@ -160,8 +202,13 @@ def _install_callback() -> None:
                 self.logs.append({"step": state.global_step, **{k: v for k, v in logs.items()
                                                                  if isinstance(v, (int, float))}})
 
-        def on_train_end(self, args, state, control, **kw):
+        def on_train_end(self, args, state, control, model=None, **kw):
             torch.cuda.synchronize()
+            if model is not None and self.snapshot is not None:
+                try:
+                    self.update = update_norm(model, self.snapshot)
+                except Exception as exc:  # a figure of the report, never a reason to fail the run
+                    self.update = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             self._dump(final={})
 
     original_init = transformers.Trainer.__init__

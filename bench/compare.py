@@ -67,6 +67,7 @@ def main() -> None:
             "peak_allocated_gib": r["peak_allocated_gib"],
             "loss_vs_base_at_equal_tokens": equal_token_losses(base, r) if name != base_name else None,
             "profile": r.get("profile"),
+            "adapter_update": r.get("adapter_update"),
             "losses": [x["loss"] for x in r["rows"]],
         }
     Path(out_path).write_text(json.dumps(report, indent=1) + "\n")

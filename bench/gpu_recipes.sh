@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The GPU benchmark driver (issue 6). Runs on the accelerator machine from the repository root:
 #
-#   bash bench/gpu_recipes.sh            # with the run tool: carry [".whl"], kind nvidia-h100-x4
+#   bash bench/gpu_recipes.sh            # with the run tool: carry [".whl"], any nvidia-h200 kind
+#
+# Issue 17 (4 GPUs: reference vs new default vs today's b2, NCCL defaults and NCCL_P2P_DISABLE=1),
+# two calls on one warm nvidia-h200-x4 machine; bench/README.md has the exact commands.
 #
 # 1. installs the carried wheels (.whl/: trl, datasets, bitsandbytes, deepspeed, liger-kernel and
 #    the few dependencies the machine lacks) into /tmp/site;
@@ -126,7 +129,7 @@ done
 # one process per visible GPU unless GPUS says otherwise; the rendered configs say 4
 GPUS=${GPUS:-$(nvidia-smi -L | grep -c '^GPU')}
 el "GPUs: $GPUS, each capped at ${GPU_MEMORY_GIB:-24} GiB of its real memory"
-for entry in ${RECIPES:-a-reference b3-ddp-bfd-liger}; do
+for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-skip8}; do
   # name[:mode][+flag=value,flag=value]: the flags go to the trainer's CLI (screening variants)
   flags=; [ "$entry" != "${entry%%+*}" ] && flags=${entry#*+}
   base=${entry%%+*}

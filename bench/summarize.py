@@ -51,6 +51,7 @@ def summarise(ranks: list[dict], warmup: int) -> dict:
         "load_peak_reserved_gib": [round((r.get("load_peak") or {}).get("reserved_gib", 0), 2) for r in ranks],
         "train_wall_s": data.get("train_wall_s"),
         "profile": data.get("profile"),
+        "adapter_update": data.get("adapter_update"),
         "rows": rows,
     }
     if timed:
