@@ -25,13 +25,95 @@ import time
 
 
 def _cap_memory() -> None:
-    frac = os.environ.get("STACKTUNE_GPU_MEMORY_FRACTION")
+    """STACKTUNE_GPU_MEMORY_GIB (e.g. 24 for an RTX 4090) becomes this card's fraction, computed
+    from its real total memory; it is exported as STACKTUNE_GPU_MEMORY_FRACTION, which the trainer
+    applies again (same value) and logs. A plain STACKTUNE_GPU_MEMORY_FRACTION is used as given."""
     import torch
 
-    if frac and torch.cuda.is_available():
-        dev = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(dev)
+    if not torch.cuda.is_available():
+        return
+    dev = int(os.environ.get("LOCAL_RANK", "0"))
+    torch.cuda.set_device(dev)
+    gib = os.environ.get("STACKTUNE_GPU_MEMORY_GIB")
+    if gib:
+        total = torch.cuda.get_device_properties(dev).total_memory
+        os.environ["STACKTUNE_GPU_MEMORY_FRACTION"] = f"{float(gib) * 2**30 / total:.6f}"
+        print(f"[bench] GPU {dev}: {total / 2**30:.2f} GiB; cap {gib} GiB = fraction "
+              f"{os.environ['STACKTUNE_GPU_MEMORY_FRACTION']}", flush=True)
+    frac = os.environ.get("STACKTUNE_GPU_MEMORY_FRACTION")
+    if frac:
         torch.cuda.set_per_process_memory_fraction(float(frac), dev)
+
+
+# kernel-name patterns per category, first match wins (lower case)
+KERNEL_CATEGORIES = (
+    ("attention", ("flash", "fmha", "cudnn", "sdpa", "attention")),
+    ("bitsandbytes dequant", ("kdequantize", "dequant")),
+    ("liger / triton", ("liger", "_rms_norm", "_swiglu", "_rope", "triton")),
+    ("matrix products", ("gemm", "nvjet", "cutlass", "sm90_", "matmul", "cublas", "xmma")),
+    ("copies and casts", ("copy", "cast", "catarray", "memcpy", "memset", "fill")),
+    ("dropout", ("fused_dropout", "bernoulli", "dropout")),
+    ("elementwise", ("elementwise", "vectorized", "unrolled", "reduce")),
+)
+
+
+def kernel_breakdown(prof, steps: int) -> dict:
+    """GPU kernel time of the profiled steps by category (ms per step) and the 15 largest kernels."""
+    totals, kernels = {}, []
+    for evt in prof.key_averages():
+        t = getattr(evt, "self_device_time_total", None) or getattr(evt, "self_cuda_time_total", 0)
+        if not t or evt.device_type.name != "CUDA":
+            continue
+        name = evt.key.lower()
+        cat = next((c for c, pats in KERNEL_CATEGORIES if any(p in name for p in pats)), "other")
+        totals[cat] = totals.get(cat, 0.0) + t / 1000 / steps
+        kernels.append((t / 1000 / steps, evt.count // steps, evt.key[:120], cat))
+    kernels.sort(reverse=True)
+    total = sum(totals.values())
+    return {
+        "steps": steps,
+        "kernel_ms_per_step": round(total, 1),
+        "by_category_ms": {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])},
+        "by_category_pct": {k: round(100 * v / total, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])},
+        "top_kernels": [{"ms": round(ms, 2), "calls": n, "name": k, "category": c} for ms, n, k, c in kernels[:15]],
+    }
+
+
+def _trainable(model):
+    """(name, full tensor) of every trainable parameter; under ZeRO-3 each is gathered first."""
+    import contextlib
+
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        gather = contextlib.nullcontext()
+        if hasattr(param, "ds_id"):  # a ZeRO-3 partitioned parameter
+            import deepspeed
+
+            gather = deepspeed.zero.GatheredParameters([param], modifier_rank=None)
+        with gather:
+            yield name, param.detach().float().cpu().clone()
+
+
+def adapter_snapshot(model) -> dict:
+    return dict(_trainable(model))
+
+
+def update_norm(model, before: dict) -> dict:
+    """How far training moved the adapter: ||W_end - W_begin|| over all trainable tensors, relative to
+    ||W_begin||, and the share of elements that did not change at all (bf16 updates that round to
+    nothing show up there)."""
+    diff_sq = base_sq = 0.0
+    unchanged = total = 0
+    for name, after in _trainable(model):
+        d = after - before[name]
+        diff_sq += float((d * d).sum())
+        base_sq += float((before[name] * before[name]).sum())
+        unchanged += int((d == 0).sum())
+        total += d.numel()
+    return {"update_norm": diff_sq ** 0.5, "initial_norm": base_sq ** 0.5,
+            "relative": (diff_sq / base_sq) ** 0.5 if base_sq else None,
+            "unchanged_share": unchanged / total if total else None, "elements": total}
 
 
 def _install_callback() -> None:
@@ -47,14 +129,30 @@ def _install_callback() -> None:
             self.t_last: float | None = None
             self.t_begin = None
             self.load_peak = None
+            rng = os.environ.get("BENCH_PROFILE_STEPS")
+            self.profile_range = tuple(int(x) for x in rng.split("-")) if rng else None
+            self.prof = None
+            self.profile = None
+            self.snapshot = None
+            self.update = None
 
-        def on_train_begin(self, args, state, control, **kw):
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if model is not None:
+                self.snapshot = adapter_snapshot(model)
             torch.cuda.synchronize()
             self.load_peak = {
                 "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
                 "allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
             }
             self.t_begin = self.t_last = time.perf_counter()
+
+        def on_step_begin(self, args, state, control, **kw):
+            # BENCH_PROFILE_STEPS=a-b: torch.profiler over optimizer steps a..b (1-based) on rank 0;
+            # those steps are marked "profiled" and left out of the timing by summarize.py
+            if self.profile_range and self.rank == 0 and state.global_step + 1 == self.profile_range[0]:
+                from torch.profiler import ProfilerActivity, profile
+                self.prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+                self.prof.__enter__()
 
         def on_step_end(self, args, state, control, **kw):
             torch.cuda.synchronize()
@@ -64,8 +162,15 @@ def _install_callback() -> None:
                 "time_s": now - self.t_last,
                 "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
                 "allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
+                "profiled": self.prof is not None,
             })
-            self.t_last = now
+            if self.prof is not None and state.global_step == self.profile_range[1]:
+                self.prof.__exit__(None, None, None)
+                self.profile = kernel_breakdown(self.prof, self.profile_range[1] - self.profile_range[0] + 1)
+                self.prof = None
+                self.t_last = time.perf_counter()  # leave the profiler's own export time out
+            else:
+                self.t_last = now
             self._dump()
 
         def _dump(self, final: dict | None = None) -> None:
@@ -84,6 +189,8 @@ def _install_callback() -> None:
                 "logs": self.logs,
                 "train_wall_s": time.perf_counter() - self.t_begin,
                 "finished": final is not None,
+                "profile": self.profile,
+                "adapter_update": self.update,
             }
             path = out.replace(".json", f".rank{self.rank}.json")
             with open(path + ".tmp", "w") as f:
@@ -95,8 +202,13 @@ def _install_callback() -> None:
                 self.logs.append({"step": state.global_step, **{k: v for k, v in logs.items()
                                                                  if isinstance(v, (int, float))}})
 
-        def on_train_end(self, args, state, control, **kw):
+        def on_train_end(self, args, state, control, model=None, **kw):
             torch.cuda.synchronize()
+            if model is not None and self.snapshot is not None:
+                try:
+                    self.update = update_norm(model, self.snapshot)
+                except Exception as exc:  # a figure of the report, never a reason to fail the run
+                    self.update = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             self._dump(final={})
 
     original_init = transformers.Trainer.__init__

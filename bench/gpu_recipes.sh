@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The GPU benchmark driver (issue 6). Runs on the accelerator machine from the repository root:
 #
-#   bash bench/gpu_recipes.sh            # with the run tool: carry [".whl"], kind nvidia-h100-x4
+#   bash bench/gpu_recipes.sh            # with the run tool: carry [".whl"], any nvidia-h200 kind
+#
+# Issue 17 (4 GPUs: reference vs new default vs today's b2, NCCL defaults and NCCL_P2P_DISABLE=1),
+# two calls on one warm nvidia-h200-x4 machine; bench/README.md has the exact commands.
 #
 # 1. installs the carried wheels (.whl/: trl, datasets, bitsandbytes, deepspeed, liger-kernel and
 #    the few dependencies the machine lacks) into /tmp/site;
@@ -11,11 +14,13 @@
 #    bench/rendered/<name>/{accelerate.yaml,training.yaml} (rendered here by the project's renderers:
 #    npx tsx bench/render_recipes.ts) into a run directory and runs the project's entry points there:
 #      accelerate launch --config_file accelerate.yaml bench/bench_train.py training.yaml  (= -m stacktune_train.train + timing callback)
-#    with STACKTUNE_GPU_MEMORY_FRACTION=0.3 (24 of 80 GB) on all 4 GPUs;
+#    with --num_processes GPUS (default: every GPU nvidia-smi lists) and STACKTUNE_GPU_MEMORY_GIB=24
+#    (bench_train.py turns it into each card's fraction from its real total memory: a 24 GB card);
 # 4. PROVE="adapter merge": checks the ZeRO-3 adapter of a-reference, then the merge, smoke and publish steps;
 # 5. summarises into $OUT (bench/summarize.py) after every recipe, so a cut-off run still reports.
 #    (the trainer runs the data prep itself, once; later recipes reuse the prepared set)
-# Knobs (env): RECIPES, MAX_STEPS (override the rendered max_steps), RECIPE_TIMEOUT (s), DEADLINE
+# Knobs (env): RECIPES (entries name[:nop2p][+trainer_flag=value,...]), GPUS, GPU_MEMORY_GIB,
+# BENCH_PROFILE_STEPS (a-b: torch.profiler kernel breakdown of those steps, untimed), MAX_STEPS (override the rendered max_steps), RECIPE_TIMEOUT (s), DEADLINE
 # (s after start by which everything must end),
 # STACKTUNE_BENCH_TRAINER (default stacktune_train.train; bench's mini_train as a fallback), PROVE.
 set -u
@@ -121,16 +126,23 @@ done
 }
 [ "${PROVE_FIRST:-0}" = 1 ] && prove
 
-for entry in ${RECIPES:-a-reference b3-ddp-bfd-liger}; do
-  name=${entry%%:*}; mode=p2p; [ "$entry" != "$name" ] && mode=${entry#*:}
-  tag=$name.$mode; run=$W/runs/$tag
+# one process per visible GPU unless GPUS says otherwise; the rendered configs say 4
+GPUS=${GPUS:-$(nvidia-smi -L | grep -c '^GPU')}
+el "GPUs: $GPUS, each capped at ${GPU_MEMORY_GIB:-24} GiB of its real memory"
+for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-skip8}; do
+  # name[:mode][+flag=value,flag=value]: the flags go to the trainer's CLI (screening variants)
+  flags=; [ "$entry" != "${entry%%+*}" ] && flags=${entry#*+}
+  base=${entry%%+*}
+  name=${base%%:*}; mode=p2p; [ "$base" != "$name" ] && mode=${base#*:}
+  tag=$name.$mode${flags:++${flags//[=,]/-}}; run=$W/runs/$tag
   rm -rf "$run"; mkdir -p "$run"
   cp "bench/rendered/$name/accelerate.yaml" "bench/rendered/$name/training.yaml" "$run/"
   ln -s "$W/prepared" "$run/data"
   extra=()
   [ -n "${MAX_STEPS:-}" ] && extra+=(--max_steps "$MAX_STEPS")
+  for kv in ${flags//,/ }; do extra+=("--${kv%%=*}" "${kv#*=}"); done
   grep -q "distributed_type: MULTI_GPU" "$run/accelerate.yaml" && extra+=(--ddp_find_unused_parameters false)
-  envs=(STACKTUNE_GPU_MEMORY_FRACTION=0.3 STACKTUNE_BENCH_OUT="$W/results/$tag.json")
+  envs=(STACKTUNE_GPU_MEMORY_GIB="${GPU_MEMORY_GIB:-24}" STACKTUNE_BENCH_OUT="$W/results/$tag.json")
   [ "$mode" = nop2p ] && envs+=(NCCL_P2P_DISABLE=1)
   log=$W/logs/$tag.log
   limit=$(left); [ "$limit" -gt "${RECIPE_TIMEOUT:-400}" ] && limit=${RECIPE_TIMEOUT:-400}
@@ -139,7 +151,7 @@ for entry in ${RECIPES:-a-reference b3-ddp-bfd-liger}; do
   (
     cd "$run" || exit 1
     s=$(date +%s)
-    env "${envs[@]}" timeout -k 10 "$limit" accelerate launch --config_file accelerate.yaml \
+    env "${envs[@]}" timeout -k 10 "$limit" accelerate launch --config_file accelerate.yaml --num_processes "$GPUS" \
       "$REPO/bench/bench_train.py" training.yaml "${extra[@]}"
     rc=$?
     echo "BENCH_LAUNCH_S $(( $(date +%s) - s )) rc=$rc"

@@ -33,8 +33,9 @@ def summarise(ranks: list[dict], warmup: int) -> dict:
         if cum is not None:
             prev_tokens = cum
         rows.append({"step": s["step"], "time_s": s["time_s"], "tokens": tokens, "cum_tokens": cum,
-                     "loss": log.get("loss"), "grad_norm": log.get("grad_norm")})
-    timed = [r for r in rows[warmup:] if r["tokens"]]
+                     "loss": log.get("loss"), "grad_norm": log.get("grad_norm"),
+                     "profiled": s.get("profiled", False)})
+    timed = [r for r in rows[warmup:] if r["tokens"] and not r["profiled"]]
     tot_t = sum(r["time_s"] for r in timed)
     tot_tok = sum(r["tokens"] for r in timed)
     out = {
@@ -49,6 +50,8 @@ def summarise(ranks: list[dict], warmup: int) -> dict:
         "peak_allocated_gib": [round(r["peak_allocated_gib"], 2) for r in ranks],
         "load_peak_reserved_gib": [round((r.get("load_peak") or {}).get("reserved_gib", 0), 2) for r in ranks],
         "train_wall_s": data.get("train_wall_s"),
+        "profile": data.get("profile"),
+        "adapter_update": data.get("adapter_update"),
         "rows": rows,
     }
     if timed:

@@ -35,6 +35,7 @@ describe('settings defaults (the reference run where it applies)', () => {
       doubleQuant: true,
       computeDtype: 'bfloat16',
       storageDtype: 'bfloat16',
+      upcastFrozenWeights: false,
     });
   });
 
@@ -56,6 +57,7 @@ describe('settings defaults (the reference run where it applies)', () => {
       gradientAccumulationSteps: 2,
       gradientCheckpointing: true,
       useReentrant: true,
+      checkpointSkipLayers: 0,
       bf16: true,
       seed: 100,
       loggingSteps: 5,

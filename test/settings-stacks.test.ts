@@ -118,6 +118,7 @@ describe('seed-reference reproduces the reference run', () => {
       doubleQuant: true,
       computeDtype: 'bfloat16',
       storageDtype: 'bfloat16',
+      upcastFrozenWeights: false,
     });
     expect(s.training).toEqual({
       epochs: 1,
@@ -136,6 +137,7 @@ describe('seed-reference reproduces the reference run', () => {
       gradientAccumulationSteps: 2,
       gradientCheckpointing: true,
       useReentrant: true,
+      checkpointSkipLayers: 0,
       bf16: true,
       seed: 100,
       loggingSteps: 5,
@@ -169,7 +171,7 @@ describe('aws stacks', () => {
   ] as const;
 
   it('aws-g5 runs the recommended recipe (defaults + the benchmark\'s measured default) on a g5.12xlarge reachable only from a documentation /32', () => {
-    const measured = { distributed: { strategy: 'ddp' }, training: { useReentrant: false, useLigerKernel: true } } as const;
+    const measured = { distributed: { strategy: 'ddp' }, training: { useReentrant: false, useLigerKernel: true, checkpointSkipLayers: 4 } } as const;
     for (const concern of recipe) {
       const overlay = (measured as Record<string, object>)[concern] ?? {};
       expect(g5[concern], concern).toEqual({ ...settingsDefaults[concern], ...overlay });

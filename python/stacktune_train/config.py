@@ -50,6 +50,17 @@ class ModelArguments:
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "'all-linear' or a comma-separated list of module names."}
     )
+    upcast_frozen_weights: bool = field(
+        default=False,
+        metadata={"help": "4-bit without ZeRO-3: PEFT's prepare_model_for_kbit_training casts the frozen weights "
+                  "that are not quantized (embeddings, norms, LM head) to float32, which makes the residual stream "
+                  "float32; false casts them back to the compute dtype, as the ZeRO-3 path keeps them."},
+    )
+    checkpoint_skip_layers: int = field(
+        default=0,
+        metadata={"help": "With gradient checkpointing: the last N decoder layers keep their activations instead "
+                  "of recomputing them (same result, more memory, less compute)."},
+    )
 
     def __post_init__(self) -> None:
         if self.attn_implementation not in ATTENTION_IMPLEMENTATIONS:
@@ -62,6 +73,8 @@ class ModelArguments:
                 raise ValueError(f"{key} {getattr(self, key)!r} is not a dtype; use one of {', '.join(DTYPES)}")
         if self.bnb_4bit_quant_type not in ("nf4", "fp4"):
             raise ValueError(f"bnb_4bit_quant_type {self.bnb_4bit_quant_type!r}: use nf4 or fp4")
+        if self.checkpoint_skip_layers < 0:
+            raise ValueError(f"checkpoint_skip_layers must be 0 or more, got {self.checkpoint_skip_layers}")
 
     def target_modules(self) -> str | list[str]:
         if self.lora_target_modules == "all-linear":

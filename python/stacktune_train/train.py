@@ -36,7 +36,7 @@ from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
-from stacktune_train.precision import upcast_trainable_parameters
+from stacktune_train.precision import frozen_weights_to, upcast_trainable_parameters
 from stacktune_train.preemption import (
     PreemptionCallback,
     discard_unusable,
@@ -47,6 +47,7 @@ from stacktune_train.preemption import (
 )
 from stacktune_train.prepare import apply_caps, prepare
 from stacktune_train.progress import ProgressCallback, summarize_log_history
+from stacktune_train.recompute import CheckpointSkipCallback
 
 METRICS_FILE = "metrics.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -154,6 +155,8 @@ def load_model(model_args: ModelArguments, training: SFTConfig) -> PreTrainedMod
             use_gradient_checkpointing=training.gradient_checkpointing,
             gradient_checkpointing_kwargs=training.gradient_checkpointing_kwargs,
         )
+        if not model_args.upcast_frozen_weights:
+            frozen_weights_to(model, getattr(torch, model_args.bnb_4bit_compute_dtype))
     return model
 
 
@@ -250,7 +253,7 @@ def main(cfg: StacktuneConfig) -> dict:
         eval_dataset=tokenized["test"] if use_eval else None,
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[progress, preemption],
+        callbacks=[progress, preemption, CheckpointSkipCallback(cfg.model.checkpoint_skip_layers)],
     )
     upcast_trainable_parameters(trainer)
     state = trainer.accelerator.state

@@ -64,3 +64,40 @@ def test_two_process_ddp_qlora_casts_on_every_rank(tmp_path, tiny_model_dir):
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-6000:]
     assert result.stdout.count("[train] 28 trainable parameter tensors cast to float32 (fp32 master weights)") == 2
+
+
+def frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, **overrides):
+    """The dtypes of the frozen weights that are not 4-bit packed, and of the embedding's output, as `train()` starts."""
+    seen = {}
+    original = train.SFTTrainer.train
+
+    def train_spy(self, *args, **kwargs):
+        frozen = [p for p in self.model.parameters() if not p.requires_grad and p.__class__.__name__ != "Params4bit"]
+        seen["frozen"] = {p.dtype for p in frozen}
+        seen["trainable"] = {p.dtype for p in self.model.parameters() if p.requires_grad}
+        embed = self.model.get_input_embeddings()
+        seen["embedding_out"] = embed(torch.tensor([[1, 2]], device=embed.weight.device)).dtype
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(train.SFTTrainer, "train", train_spy)
+    values = cpu_training_values(tiny_model_dir, max_steps=1, save_strategy="no", load_in_4bit=True, bf16=True,
+                                 **overrides)
+    train.main(parse_config(write_yaml(run_dir / "training.yaml", values), []))
+    return seen
+
+
+def test_qlora_frozen_weights_are_upcast_to_float32_when_asked(monkeypatch, run_dir, tiny_model_dir):
+    """PEFT's prepare_model_for_kbit_training (the default before 2026-12): embeddings, norms and LM head in float32."""
+    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, upcast_frozen_weights=True)
+    assert seen["frozen"] == {torch.float32}
+    assert seen["embedding_out"] == torch.float32
+
+
+def test_qlora_frozen_weights_stay_in_compute_dtype_by_default(monkeypatch, run_dir, tiny_model_dir, capfd):
+    """upcast_frozen_weights: false: the residual stream starts in bf16 (as under ZeRO-3), the LoRA weights stay fp32."""
+    seen = frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir)
+    assert seen["frozen"] == {torch.bfloat16}
+    assert seen["embedding_out"] == torch.bfloat16
+    assert seen["trainable"] == {torch.float32}
+    # tiny Llama, 2 layers: embed_tokens, lm_head, final norm, 2 norms per layer
+    assert "[train] 7 frozen weight tensors kept in bfloat16 (upcast_frozen_weights: false)" in capfd.readouterr().out

@@ -53,6 +53,8 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
     lora_alpha: lora.alpha,
     lora_dropout: yamlFloat(lora.dropout),
     lora_target_modules: typeof lora.targetModules === 'string' ? lora.targetModules : lora.targetModules.join(','),
+    upcast_frozen_weights: quantization.upcastFrozenWeights,
+    checkpoint_skip_layers: training.checkpointSkipLayers,
 
     // Data
     dataset_source: dataset.source,

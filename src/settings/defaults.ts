@@ -38,6 +38,8 @@ export const settingsDefaults = {
     doubleQuant: true,
     computeDtype: 'bfloat16',
     storageDtype: 'bfloat16',
+    // The reference's numerics: ZeRO-3 never upcasts the frozen weights (precision.py says why).
+    upcastFrozenWeights: false,
   },
   training: {
     epochs: 1,
@@ -56,6 +58,7 @@ export const settingsDefaults = {
     gradientAccumulationSteps: 2,
     gradientCheckpointing: true,
     useReentrant: true,
+    checkpointSkipLayers: 0,
     bf16: true,
     seed: 100,
     loggingSteps: 5,

@@ -17,6 +17,14 @@ export const QuantizationSchema = z.strictObject({
   computeDtype: TorchDtypeSchema.default(defaults.computeDtype),
   /** Dtype the 4-bit weights are packed in; ZeRO-3 needs it equal to computeDtype. @default bfloat16 */
   storageDtype: z.enum(['bfloat16', 'float16', 'float32', 'uint8']).default(defaults.storageDtype),
+  /**
+   * Keep PEFT's float32 upcast of the frozen weights that are not quantized (embeddings, norms, LM
+   * head) on the 4-bit path without ZeRO-3. false casts them back to the compute dtype, as ZeRO-3
+   * (the reference) keeps them: a bf16 residual stream, 1.36x the tokens/s on one H200 capped at
+   * 24 GiB (bench/results/2026-12-01-h200-speed.md). The LoRA weights stay float32 either way.
+   * @default false
+   */
+  upcastFrozenWeights: z.boolean().default(defaults.upcastFrozenWeights),
 });
 
 export type QuantizationSettings = z.infer<typeof QuantizationSchema>;

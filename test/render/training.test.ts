@@ -34,6 +34,8 @@ const referenceTrainingYaml = {
   lora_alpha: 16,
   lora_dropout: 0.1,
   lora_target_modules: 'all-linear',
+  upcast_frozen_weights: false,
+  checkpoint_skip_layers: 0,
   dataset_source: 'teknium/OpenHermes-2.5',
   conversations_field: 'conversations',
   role_map: { system: 'system', human: 'user', gpt: 'assistant' },
@@ -109,7 +111,7 @@ describe('renderTrainingConfig', () => {
 
   it('uses only contract §4 keys; only optional keys without a value are left out', () => {
     const allowed = contractKeys();
-    expect(allowed).toHaveLength(66);
+    expect(allowed).toHaveLength(68);
     const keys = Object.keys(trainingConfig(reference, 'seed-reference'));
     expect(keys.filter((k) => !allowed.includes(k))).toEqual([]);
     // Unset here: no sample cap on train, no prepared-dataset repo, the output store (the merged
@@ -130,6 +132,15 @@ describe('renderTrainingConfig', () => {
     );
     expect(config).toMatchObject({ lora_r: 16, lora_alpha: 32, lora_target_modules: 'q_proj,v_proj', run_name: 'variant' });
     expect(renderTrainingConfig(awsSettings({ training: { learningRate: 2e-4 } }), 'v')).toContain('learning_rate: 0.0002\n');
+  });
+
+  it('maps the speed settings: frozen weights in the compute dtype by default, checkpoint skip layers', () => {
+    expect(trainingConfig(awsSettings({}), 'd')).toMatchObject({ upcast_frozen_weights: false, checkpoint_skip_layers: 0 });
+    const config = trainingConfig(
+      awsSettings({ quantization: { upcastFrozenWeights: true }, training: { checkpointSkipLayers: 8 } }),
+      'speed',
+    );
+    expect(config).toMatchObject({ upcast_frozen_weights: true, checkpoint_skip_layers: 8 });
   });
 
   it('renders a CPU local run: use_cpu, no bf16, local output store, no Hub push, no W&B', () => {
