@@ -46,7 +46,7 @@ describe("summary", () => {
                 model: { adapterRepo: "me/a", mergedRepo: "me/m", completedBefore: false },
                 metrics: { train_loss: 0.96712, eval_loss: 0.9641, tokens_per_s: 3301.26, train_tokens: 263537851 },
                 phases: { publish: 95, smoke: 27, train: 80000, prepare: 600, merge: 61 },
-                estimatedCost: { hours: 23.19, usdPerHour: 5.672, usd: 131.53, basis: "b2 on g5" },
+                estimatedCost: { hours: 23.19, usdPerHour: 5.672, usd: 131.53, basis: "b2 on g5, every figure", summary: "b2 on g5" },
             },
             { wallSeconds: 84000 },
         );
@@ -64,7 +64,7 @@ describe("summary", () => {
                 "  train tokens      263537851",
                 "  wall time/phase   prepare 10m00s, train 22h13m, merge 1m01s, smoke 27s, publish 1m35s",
                 "  this command      23h20m",
-                "  cost              estimated 131.53 USD (23.19 h x 5.672 USD/h). Basis: b2 on g5.",
+                "  cost              estimated 131.53 USD (23.19 h x 5.672 USD/h): b2 on g5",
             ].join("\n"),
         );
     });
