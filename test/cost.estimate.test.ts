@@ -117,7 +117,7 @@ describe("estimateExperimentCost", () => {
         // A short block a person reads in the preview: money and hours, the basis in a few words.
         expect(formatCostEstimate(long).split("\n")).toEqual([
             "estimated cost: 28.36 USD (5 h x 5.672 USD/h)",
-            "  basis: 263.5M tokens at 3231 tokens/s (benchmark) + 0.53 h eval and setup, capped at budget.maxHours 5 h; g5.12xlarge on-demand price",
+            "  basis: 263.5M tokens at 3231 tokens/s (benchmark) + 0.53 h eval and setup, capped at budget.maxHours 5 h; spot, at most the g5.12xlarge on-demand price",
             `  WARNING: the run needs ${long.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`,
             "  every figure and its source: pulumi stack output estimatedCost",
         ]);
@@ -174,7 +174,7 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
         expect(cost.basis).toContain("priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h");
         expect(formatCostEstimate(cost).split("\n").slice(0, 2)).toEqual([
             "estimated cost: 140.03 USD (6.1722 h x 22.688 USD/h)",
-            "  basis: 263.5M tokens at 12925 tokens/s (benchmark) on 4 hosts + 0.63 h eval and setup; g5.12xlarge on-demand price",
+            "  basis: 263.5M tokens at 12925 tokens/s (benchmark) on 4 hosts + 0.51 h eval and setup; spot, at most the g5.12xlarge on-demand price",
         ]);
     });
 

@@ -2,7 +2,7 @@
  * What `stacktune` prints at the end of a run: its summary (the host words the progress lines, lib.sh).
  * Pure: strings in, strings out.
  */
-import { type CostEstimate, formatCostEstimate } from "../../cost";
+import { type CostEstimate, formatCostMoney } from "../../cost";
 import { launchPhases } from "../../render";
 
 /** `42s`, `3m05s`, `2h07m`: wall times in summaries (lib.sh's human_duration writes progress lines alike). */
@@ -59,6 +59,9 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
     if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${formatDuration(v)}`).join(", "));
     if (extra.wallSeconds !== undefined) row("this command", formatDuration(extra.wallSeconds));
-    if (o.estimatedCost !== undefined) row("cost", formatCostEstimate(o.estimatedCost).replace(/^estimated cost: /, "estimated "));
+    if (o.estimatedCost !== undefined) {
+        const c = o.estimatedCost;
+        row("cost", `estimated ${formatCostMoney(c)}${c.summary !== undefined ? `: ${c.summary}` : ""}`);
+    }
     return lines.join("\n");
 }
