@@ -93,6 +93,8 @@ export interface CostEstimate {
     usd: number;
     /** How the figure was reached, in words, for the stack output. */
     basis: string;
+    /** {@link basis} in a few words, for the preview (absent in the outputs of older stacks). */
+    summary?: string;
     /** Hours the run needs, before the budget cap (absent when the tokens are unknown). */
     expectedHours?: number;
     /** True when {@link expectedHours} is over budget.maxHours: the watchdog stops the run unfinished. */
@@ -110,6 +112,9 @@ export function assumedScaling(hosts: number, why = MEASURED_ONLY): HostScaling 
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** 5120, 48.2k, 263.5M: a token count read at a glance. */
+const tokenCount = (n: number): string => (n >= 1e6 ? `${round(n / 1e6, 1)}M` : n >= 1e4 ? `${round(n / 1e3, 1)}k` : String(n));
 
 /** Tokens per optimizer step with packing: every row is `maxLength` tokens. */
 export function tokensPerStep(args: {
@@ -145,6 +150,13 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             : fromTokens > inputs.maxHours
               ? `capped at budget.maxHours (${inputs.maxHours} h); ${rate}${extraText} would take ${round(fromTokens, 2)} h`
               : `${rate}${extraText}`) + (hosts > 1 ? `; ${scaling.basis}` : "");
+    const hoursSummary =
+        (fromTokens === undefined
+            ? `budget.maxHours ${inputs.maxHours} h as upper bound (tokens unknown before data prep)`
+            : `${tokenCount(inputs.trainTokens ?? 0)} tokens at ${Math.round(throughput)} tokens/s (${inputs.tokensPerSecond === undefined ? "assumed" : "benchmark"})`) +
+        (hosts > 1 ? ` on ${hosts} hosts` : "") +
+        (extra > 0 ? ` + ${round(extra, 2)} h eval and setup` : "") +
+        (fromTokens !== undefined && fromTokens > inputs.maxHours ? `, capped at budget.maxHours ${inputs.maxHours} h` : "");
     const details: Partial<CostEstimate> = {
         ...(fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
             ? {}
@@ -158,7 +170,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     };
     if (inputs.targetKind !== "aws") {
         const owned = hosts > 1 ? `${inputs.targetKind} hosts` : `${inputs.targetKind} host`;
-        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, ...details };
+        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, summary: `${hoursSummary}; ${owned}, no charge`, ...details };
     }
     const onDemand = ON_DEMAND_USD_PER_HOUR[inputs.instanceType as PricedInstanceType];
     if (onDemand === undefined) {
@@ -176,7 +188,16 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             : inputs.spot === true
               ? `spot without maxPrice, priced at the ${inputs.instanceType} on-demand ${instancePerHour} USD/h that AWS caps it at${each} (${PRICE_SOURCE}); the real spot price is usually lower`
               : `${inputs.instanceType} on-demand ${instancePerHour} USD/h${each} (${PRICE_SOURCE})`;
-    return { hours, usdPerHour, usd: round(hours * usdPerHour, 2), basis: `${hoursBasis}; ${priceBasis}`, ...details };
+    const priceSummary =
+        inputs.spotMaxPricePerHour !== undefined ? "spot max price" : inputs.spot === true ? `spot, at most the ${inputs.instanceType} on-demand price` : `${inputs.instanceType} on-demand price`;
+    return {
+        hours,
+        usdPerHour,
+        usd: round(hours * usdPerHour, 2),
+        basis: `${hoursBasis}; ${priceBasis}`,
+        summary: `${hoursSummary}; ${priceSummary}`,
+        ...details,
+    };
 }
 
 /** The benchmark's figures the estimate needs, read from {@link BENCH_RESULTS_FILE}. */
@@ -395,9 +416,20 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
     });
 }
 
-/** One line for the `pulumi up` output and the `stacktune` summary. */
+/** `131.53 USD (23.19 h x 5.672 USD/h)`, or `0 USD, 2 h` on hardware already paid for. */
+export function formatCostMoney(cost: CostEstimate): string {
+    return cost.usdPerHour > 0 ? `${cost.usd} USD (${cost.hours} h x ${cost.usdPerHour} USD/h)` : `0 USD, ${cost.hours} h`;
+}
+
+/**
+ * The short block `pulumi preview` / `up` shows: money and hours, the basis in a few words, the
+ * budget warning; the long basis (every figure and its source) stays in the stack output.
+ */
 export function formatCostEstimate(cost: CostEstimate): string {
-    const money = cost.usdPerHour > 0 ? `${cost.usd} USD (${cost.hours} h x ${cost.usdPerHour} USD/h)` : `0 USD, ${cost.hours} h`;
-    const warning = cost.stoppedByBudget === true ? ` WARNING: the run needs ${cost.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished.` : "";
-    return `estimated cost: ${money}. Basis: ${cost.basis}.${warning}`;
+    return [
+        `estimated cost: ${formatCostMoney(cost)}`,
+        `  basis: ${cost.summary ?? cost.basis}`,
+        ...(cost.stoppedByBudget === true ? [`  WARNING: the run needs ${cost.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`] : []),
+        "  every figure and its source: pulumi stack output estimatedCost",
+    ].join("\n");
 }

@@ -190,7 +190,7 @@ export function workerRunCommand(runCommand: string, mainStoreState: "complete" 
         run_dir: runDir,
     });
     return (
-        `printf '%s\\n' 'STACKTUNE_PHASE {"phase":"done","detail":"the main machine already holds the model of ${experimentHash}; nothing to train"}' ` +
+        `printf '%s\\n' '[done] the main machine already holds the model of ${experimentHash}; nothing to train' ` +
         `${shellQuote(summary)}`
     );
 }

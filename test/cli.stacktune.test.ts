@@ -1,13 +1,14 @@
 // The `stacktune` command's pure parts: output formatting, the summary, recovery of a killed
 // update (locks, pending operations), `new` (derived stack file), `logs --machine`, and the
 // environment it applies.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
+import { jobReportScript, logsScript, machineArgument, pulumiEnvironment } from "../src/cli/stacktune";
 import { clearPendingOperations, findStackLocks, lockIsStale, unresolvedOperationsAdvice } from "../src/cli/stacktune/recover";
-import { formatOutputLine, formatSummary } from "../src/cli/stacktune/report";
+import { formatSummary } from "../src/cli/stacktune/report";
 import { createStackFile, deriveStackFile, parseAssignment } from "../src/cli/stacktune/stackFile";
 import { loadSettingsFromStackFile } from "../src/settings";
 
@@ -15,17 +16,22 @@ const repo = path.resolve(__dirname, "..");
 const temp = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-cli-"));
 afterAll(() => fs.rmSync(temp, { recursive: true, force: true }));
 
-describe("output lines", () => {
-    it("rewrites progress and phase lines for reading, leaves the rest", () => {
-        expect(formatOutputLine('    STACKTUNE_PROGRESS {"phase":"train","step":5,"total":100,"loss":1.234567,"tokens_per_s":456.7,"eta_s":3725}')).toBe(
-            "[train] step 5/100  loss 1.2346  457 tokens/s  eta 1h02m",
+describe("logs and status on the host", () => {
+    it("logs shows each progress and phase event as the line a person reads, every other log line as is", () => {
+        const runDir = fs.mkdtempSync(path.join(temp, "run dir '"));
+        fs.writeFileSync(
+            path.join(runDir, "job.log"),
+            [
+                'STACKTUNE_PHASE {"phase":"train","event":"start","elapsed_s":0}',
+                "{'loss': 1.5, 'grad_norm': 0.3}",
+                'STACKTUNE_PROGRESS {"phase":"train","step":5,"total":100,"loss":1.234567,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}',
+                "",
+            ].join("\n"),
         );
-        expect(formatOutputLine('STACKTUNE_PHASE {"phase":"merge","event":"end","elapsed_s":75,"exit_code":0}')).toBe("[merge] end after 1m15s");
-        expect(formatOutputLine('STACKTUNE_PHASE {"phase":"train","event":"fail","elapsed_s":9,"exit_code":3}')).toBe("[train] fail after 9s (exit 3)");
-        expect(formatOutputLine('STACKTUNE_PHASE {"phase":"attach","detail":"re-attaching to the running job (pid 7), start #1"}')).toBe(
-            "[attach] re-attaching to the running job (pid 7), start #1",
-        );
-        expect(formatOutputLine(" +  command:local:Command experiment-job-run creating (0s) ")).toBe(" +  command:local:Command experiment-job-run creating (0s) ");
+        const out = execFileSync("bash", ["-c", logsScript(runDir, false)], { encoding: "utf8" });
+        expect(out).toBe(["[train] started", "{'loss': 1.5, 'grad_norm': 0.3}", "[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m", ""].join("\n"));
+        const report = execFileSync("bash", ["-c", jobReportScript(runDir, "job", "demo")], { encoding: "utf8" });
+        expect(report.split("\n")[1]).toBe("[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m");
     });
 });
 
@@ -40,7 +46,7 @@ describe("summary", () => {
                 model: { adapterRepo: "me/a", mergedRepo: "me/m", completedBefore: false },
                 metrics: { train_loss: 0.96712, eval_loss: 0.9641, tokens_per_s: 3301.26, train_tokens: 263537851 },
                 phases: { publish: 95, smoke: 27, train: 80000, prepare: 600, merge: 61 },
-                estimatedCost: { hours: 23.19, usdPerHour: 5.672, usd: 131.53, basis: "b2 on g5" },
+                estimatedCost: { hours: 23.19, usdPerHour: 5.672, usd: 131.53, basis: "b2 on g5, every figure", summary: "b2 on g5" },
             },
             { wallSeconds: 84000 },
         );
@@ -58,7 +64,7 @@ describe("summary", () => {
                 "  train tokens      263537851",
                 "  wall time/phase   prepare 10m00s, train 22h13m, merge 1m01s, smoke 27s, publish 1m35s",
                 "  this command      23h20m",
-                "  cost              estimated 131.53 USD (23.19 h x 5.672 USD/h). Basis: b2 on g5.",
+                "  cost              estimated 131.53 USD (23.19 h x 5.672 USD/h): b2 on g5",
             ].join("\n"),
         );
     });

@@ -114,14 +114,26 @@ describe("estimateExperimentCost", () => {
         expect(short.trainTokens).toBe(100 * 4 * 2 * 4 * 2048);
         const long = estimateExperimentCost({ ...s, budget: { ...s.budget, maxHours: 5 } }, bench);
         expect(long).toMatchObject({ hours: 5, stoppedByBudget: true, usd: 28.36 });
-        expect(formatCostEstimate(long)).toMatch(/^estimated cost: 28.36 USD \(5 h x 5.672 USD\/h\)\. Basis: capped at budget.maxHours \(5 h\);.* WARNING: the run needs 23\.\d+ h, over budget.maxHours: the watchdog will stop it unfinished\.$/);
+        // A short block a person reads in the preview: money and hours, the basis in a few words.
+        expect(formatCostEstimate(long).split("\n")).toEqual([
+            "estimated cost: 28.36 USD (5 h x 5.672 USD/h)",
+            "  basis: 263.5M tokens at 3231 tokens/s (benchmark) + 0.53 h eval and setup, capped at budget.maxHours 5 h; spot, at most the g5.12xlarge on-demand price",
+            `  WARNING: the run needs ${long.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`,
+            "  every figure and its source: pulumi stack output estimatedCost",
+        ]);
     });
 
     it("the local CPU target says its throughput is an assumption and charges nothing", () => {
         const cost = estimateExperimentCost(stack("local-demo"), bench);
         expect(cost.usd).toBe(0);
         expect(cost.basis).toBe("5120 tokens at 5000 tokens/s (assumed: throughput on a CPU is not benchmarked); local host: no instance charge");
-        expect(formatCostEstimate(cost)).toBe(`estimated cost: 0 USD, ${cost.hours} h. Basis: ${cost.basis}.`);
+        expect(formatCostEstimate(cost)).toBe(
+            [
+                "estimated cost: 0 USD, 0.0003 h",
+                "  basis: 5120 tokens at 5000 tokens/s (assumed); local host, no charge",
+                "  every figure and its source: pulumi stack output estimatedCost",
+            ].join("\n"),
+        );
     });
 
     it("budget.maxUsd refuses an up whose estimate is over it, giving the estimate and the fix", () => {
@@ -160,7 +172,10 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
         expect(cost.basis).toContain("263537851 tokens at 12924.6 tokens/s = 4 hosts x 3231.2 tokens/s (b2-ddp-liger-nonreentrant projected to g5.12xlarge");
         expect(cost.basis).toContain("; 4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
         expect(cost.basis).toContain("priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h");
-        expect(formatCostEstimate(cost)).toMatch(/^estimated cost: 140\.03 USD \(6\.1722 h x 22\.688 USD\/h\)\. Basis: /);
+        expect(formatCostEstimate(cost).split("\n").slice(0, 2)).toEqual([
+            "estimated cost: 140.03 USD (6.1722 h x 22.688 USD/h)",
+            "  basis: 263.5M tokens at 12925 tokens/s (benchmark) on 4 hosts + 0.51 h eval and setup; spot, at most the g5.12xlarge on-demand price",
+        ]);
     });
 
     it("one host is priced exactly as before: no hosts field, no scaling words", () => {

@@ -155,7 +155,7 @@ describe("workerRunCommand", () => {
         expect(r.stderr).toBe("");
         const summary = { experiment_hash: HASH, status: "succeeded", exit_code: 0, starts: 0, metrics: null, output_store: "", run_dir: RUN_DIR };
         expect(r.stdout).toBe(
-            `STACKTUNE_PHASE {"phase":"done","detail":"the main machine already holds the model of ${HASH}; nothing to train"}\n` +
+            `[done] the main machine already holds the model of ${HASH}; nothing to train\n` +
                 `${JSON.stringify(summary)}\n`,
         );
         expect(parseJobResult(r.stdout)).toEqual(summary);

@@ -21,7 +21,7 @@ echo "secrets.env mode: $(stat -c %a secrets.env)"
 echo "token present: \${HF_TOKEN:+yes}"
 printf 'STACKTUNE_PHASE {"phase":"train","event":"start","elapsed_s":0}\\n'
 for i in 1 2 3; do
-  printf 'STACKTUNE_PROGRESS {"phase":"train","step":%d,"total":3,"loss":1.5}\\n' "$i"
+  printf 'STACKTUNE_PROGRESS {"phase":"train","step":%d,"total":3,"loss":1.5,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\\n' "$i"
   echo "noise line $i"
   sleep "$(cat sleep_seconds 2>/dev/null || echo 0)"
 done
@@ -104,16 +104,65 @@ afterAll(() => {
     fs.rmSync(home, { recursive: true, force: true });
 });
 
+/** lib.sh's readable_progress over `input`, as the scripts run it. */
+function readable(input: string): string {
+    return execFileSync("bash", ["-c", `. ${JSON.stringify(path.resolve(__dirname, "../src/job/remote/lib.sh"))}; readable_progress`], { input, encoding: "utf8" });
+}
+
+describe("readable_progress (lib.sh): the line a person reads for each progress and phase event", () => {
+    it("says phase, step/total, loss, tokens/s, elapsed and ETA on one line", () => {
+        expect(readable('STACKTUNE_PROGRESS {"phase":"train","step":5,"total":100,"loss":1.234567,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\n')).toBe(
+            "[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m\n",
+        );
+        // a non-finite loss is written as null: the rest of the line still tells the state
+        expect(readable('STACKTUNE_PROGRESS {"phase":"train","step":1,"total":4,"loss":null,"tokens_per_s":12.0,"elapsed_s":3,"eta_s":9}\n')).toBe(
+            "[train] step 1/4 (25%)  12 tokens/s  elapsed 3s  eta 9s\n",
+        );
+    });
+
+    it("words every phase event so that the last line alone tells the state", () => {
+        const events = [
+            '{"phase":"prepare","event":"start","elapsed_s":0}',
+            '{"phase":"merge","event":"end","elapsed_s":75,"exit_code":0}',
+            '{"phase":"train","event":"fail","elapsed_s":9,"exit_code":3}',
+            '{"phase":"prepare","event":"skip","elapsed_s":0}',
+            '{"phase":"merge","event":"skip","elapsed_s":0,"detail":"main machine only"}',
+        ];
+        expect(readable(events.map((e) => `STACKTUNE_PHASE ${e}\n`).join(""))).toBe(
+            [
+                "[prepare] started",
+                "[merge] done after 1m15s",
+                "[train] FAILED after 9s (exit 3)",
+                "[prepare] skipped (done by an earlier attempt)",
+                "[merge] skipped: main machine only",
+                "",
+            ].join("\n"),
+        );
+    });
+
+    it("shows a detail as written (quotes, backslashes), control characters as spaces, and other lines as they are", () => {
+        const lib = JSON.stringify(path.resolve(__dirname, "../src/job/remote/lib.sh"));
+        const line = execFileSync("bash", ["-c", `. ${lib}; phase attach "$1"`, "-", 'say "hi" \\ back\u001b[31m red\ttab'], { encoding: "utf8" });
+        expect(readable(line + "noise: {\"loss\": 1}\nSTACKTUNE_PROGRESS {broken\n")).toBe(
+            '[attach] say "hi" \\ back [31m red tab\nnoise: {"loss": 1}\nSTACKTUNE_PROGRESS {broken\n',
+        );
+    });
+});
+
 describe("start-or-attach.sh", () => {
     it("starts the run detached, streams only progress lines and ends with the summary", () => {
         const hash = hashOf("a1");
         const dir = stage(hash);
         const r = startOrAttach(hash);
         expect(r.code).toBe(0);
+        // What `pulumi up` shows: one line a person reads per update; the JSON stays in job.log.
         const lines = r.stdout.trim().split("\n");
-        expect(lines.filter((l) => l.startsWith("STACKTUNE_PROGRESS ")).map((l) => (JSON.parse(l.slice(19)) as { step: number }).step)).toEqual([1, 2, 3]);
+        expect(lines.filter((l) => l.startsWith("[train] step "))).toEqual([1, 2, 3].map((i) => `[train] step ${i}/3 (${Math.floor((i * 100) / 3)}%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m`));
+        expect(lines).toContain("[train] started");
+        expect(r.stdout).not.toContain("STACKTUNE_");
+        expect(read(dir, "job.log")).toContain('STACKTUNE_PROGRESS {"phase":"train","step":3,"total":3,');
         expect(r.stdout).not.toContain("noise line");
-        expect(r.stdout).toContain('STACKTUNE_PHASE {"phase":"start"');
+        expect(r.stdout).toContain(`[start] started run ${hash} (start #1, pid`);
         expect(lastJson(r.stdout)).toMatchObject({
             experiment_hash: hash,
             status: "succeeded",
@@ -178,7 +227,7 @@ describe("start-or-attach.sh", () => {
         first.stdin.end(renderSecretsEnv({ hfToken: CANARY }));
         await new Promise<void>((resolve) => {
             first.stdout.on("data", (chunk: Buffer) => {
-                if (chunk.toString().includes('"step":1')) resolve();
+                if (chunk.toString().includes("[train] step 1/3")) resolve();
             });
         });
         // the operator's connection drops: the attaching shell and its tail die
@@ -188,7 +237,7 @@ describe("start-or-attach.sh", () => {
 
         const again = startOrAttach(hash);
         expect(again.code).toBe(0);
-        expect(again.stdout).toContain('STACKTUNE_PHASE {"phase":"attach"');
+        expect(again.stdout).toContain("[attach] re-attaching to the running job (pid ");
         expect(lastJson(again.stdout)).toMatchObject({ status: "succeeded", starts: 1 });
         expect(read(dir, "starts")).toBe("1");
     });
@@ -267,7 +316,7 @@ describe("start-or-attach.sh", () => {
         const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":3') && resolve()));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 3/3") && resolve()));
         const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         process.kill(-runner, "SIGKILL");
         process.kill(-first.pid!, "SIGKILL");
@@ -296,7 +345,7 @@ describe("one GPU job per host (the GPU lock under the run root)", () => {
         const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${holder}`)], { env: { ...process.env, HOME: home }, detached: true });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
 
         stage(hashOf("ac2"), { gpus: 0 });
         const cpu = startOrAttach(hashOf("ac2"));
@@ -372,7 +421,7 @@ describe("run identity (a reused PID is not this run's runner)", () => {
         const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
         // The host loses this run's runner (killed; job.status still says running) ...
         const runner = Number(read(dir, "runner.pid").split(/\s+/)[0]);
         process.kill(-runner, "SIGKILL");
@@ -384,7 +433,7 @@ describe("run identity (a reused PID is not this run's runner)", () => {
         fs.rmSync(path.join(dir, "sleep_seconds"));
 
         const r = startOrAttach(hash);
-        expect(r.stdout).not.toContain('"phase":"attach"');
+        expect(r.stdout).not.toContain("[attach]");
         expect(r.stdout).toContain("(start #2, pid");
         expect(r.code).toBe(0);
         expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 2 });
@@ -458,7 +507,7 @@ describe("stop-run.sh (the job's delete)", () => {
         });
         started.push(child.pid!);
         child.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes('"step":1') && resolve()));
+        await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
         const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         started.push(runner);
         expect(sessionAlive(runner)).toBe(true);

@@ -12,6 +12,7 @@ describe("estimateRunCost", () => {
             usdPerHour: 4.6016,
             usd: 46.02,
             basis: `budget.maxHours (10 h) as upper bound: training tokens unknown before data prep; g6.12xlarge on-demand 4.6016 USD/h (${PRICE_SOURCE})`,
+            summary: "budget.maxHours 10 h as upper bound (tokens unknown before data prep); g6.12xlarge on-demand price",
         });
     });
 
@@ -42,6 +43,7 @@ describe("estimateRunCost", () => {
             basis:
                 "budget.maxHours (10 h) as upper bound: training tokens unknown before data prep; " +
                 `3 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); g6.12xlarge on-demand 4.6016 USD/h x 3 instances = 13.8048 USD/h (${PRICE_SOURCE})`,
+            summary: "budget.maxHours 10 h as upper bound (tokens unknown before data prep) on 3 hosts; g6.12xlarge on-demand price",
             hosts: 3,
         });
         const tokens = REFERENCE_TOKENS_PER_SECOND * 3600 * 8;
@@ -52,6 +54,7 @@ describe("estimateRunCost", () => {
             basis:
                 "144000000 tokens at 20000 tokens/s = 4 hosts x 5000 tokens/s; " +
                 `4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); g5.12xlarge on-demand 5.672 USD/h x 4 instances = 22.688 USD/h (${PRICE_SOURCE})`,
+            summary: "144M tokens at 20000 tokens/s (assumed) on 4 hosts; g5.12xlarge on-demand price",
             hosts: 4,
         });
         expect(estimateRunCost({ targetKind: "ssh", trainTokens: tokens, maxHours: 24, hosts: 2 })).toEqual({
@@ -59,6 +62,7 @@ describe("estimateRunCost", () => {
             usdPerHour: 0,
             usd: 0,
             basis: "144000000 tokens at 10000 tokens/s = 2 hosts x 5000 tokens/s; 2 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ssh hosts: no instance charge",
+            summary: "144M tokens at 10000 tokens/s (assumed) on 2 hosts; ssh hosts, no charge",
             hosts: 2,
         });
         expect(estimateRunCost({ targetKind: "aws", instanceType: "g5.12xlarge", trainTokens: tokens, maxHours: 24, hosts: 1 })).toEqual(

@@ -100,6 +100,7 @@ class ProgressCallback(TrainerCallback):
                 "total": state.max_steps,
                 "loss": round(loss, 4) if math.isfinite(loss) else None,
                 "tokens_per_s": round(tokens_per_s, 1),
+                "elapsed_s": int(round(now - self._start_time)),
                 "eta_s": int(round(per_step * max(state.max_steps - state.global_step, 0))),
             }
         )

@@ -24,3 +24,20 @@ def test_log_history_summary_spans_a_resume():
     assert loss == (4.0 * 2 + 2.0 * 2 + 1.0 * 1) / 5
     assert tokens == 250
     assert summarize_log_history([]) == (None, 0)
+
+
+def test_callback_lines_carry_the_elapsed_time_of_training(capsys):
+    """A person reads step/total, loss, tokens/s, elapsed and ETA from each line (issue 19)."""
+    from types import SimpleNamespace
+
+    from stacktune_train.progress import ProgressCallback
+
+    now = [100.0]
+    callback = ProgressCallback(clock=lambda: now[0])
+    state = SimpleNamespace(global_step=0, max_steps=10, is_world_process_zero=True)
+    callback.on_train_begin(None, state, None)
+    now[0] = 162.0
+    state.global_step = 5
+    callback.on_log(None, state, None, logs={"loss": 2.5, "num_tokens": 6200})
+    record = parse_progress_line(capsys.readouterr().out.strip())
+    assert record == {"phase": "train", "step": 5, "total": 10, "loss": 2.5, "tokens_per_s": 100.0, "elapsed_s": 62, "eta_s": 62}

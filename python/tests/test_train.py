@@ -56,7 +56,7 @@ def test_progress_lines_and_resume_from_the_last_checkpoint(run_dir, tiny_model_
     records = progress_records(capfd.readouterr().out)
     assert [r["step"] for r in records] == [1, 2, 3]
     for record in records:
-        assert set(record) == {"phase", "step", "total", "loss", "tokens_per_s", "eta_s"}
+        assert set(record) == {"phase", "step", "total", "loss", "tokens_per_s", "elapsed_s", "eta_s"}
         assert record["phase"] == "train" and record["total"] == 3 and record["tokens_per_s"] > 0
         assert isinstance(record["eta_s"], int) and record["eta_s"] >= 0
     assert records[-1]["eta_s"] == 0

@@ -34,7 +34,7 @@ import { withRunLib } from "../job";
 import { hostPath, shellQuote } from "../render/shell";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
 import { hostSshArgs } from "./stacktune/hostSsh";
-import { formatOutputLine, formatSummary, type StackOutputs } from "./stacktune/report";
+import { formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
 import {
@@ -111,7 +111,7 @@ async function openStack(ctx: Context): Promise<Stack> {
     );
 }
 
-/** Engine output → the terminal, one line at a time, progress rewritten for reading. */
+/** Engine output → the terminal, one line at a time (the host already words progress for reading). */
 function lineWriter(): { write: (chunk: string) => void; flush: () => void } {
     let pending = "";
     return {
@@ -119,10 +119,10 @@ function lineWriter(): { write: (chunk: string) => void; flush: () => void } {
             pending += chunk;
             const lines = pending.split("\n");
             pending = lines.pop() ?? "";
-            for (const line of lines) process.stdout.write(`${formatOutputLine(line)}\n`);
+            for (const line of lines) process.stdout.write(`${line}\n`);
         },
         flush: () => {
-            if (pending !== "") process.stdout.write(`${formatOutputLine(pending)}\n`);
+            if (pending !== "") process.stdout.write(`${pending}\n`);
             pending = "";
         },
     };
@@ -207,7 +207,7 @@ async function run(ctx: Context): Promise<number> {
     if (failed !== undefined) {
         console.log(formatSummary(ctx.stackName, { ...outputs, status: "failed (see above)" }, { wallSeconds: (Date.now() - started) / 1000 }));
         try {
-            await onHost(ctx, outputs, jobReportScript(ctx));
+            await onHost(ctx, outputs, jobReportScript(runDirOf(ctx), "job", ctx.stackName));
         } catch (error) {
             console.log(`  job               ${(error as Error).message}`);
         }
@@ -272,15 +272,15 @@ function hostScriptWithRunLib(script: string): string {
  * are several. A running or waiting state whose runner is gone (lib.sh's runner_alive, the rule
  * start-or-attach follows) is reported as such.
  */
-function jobReportScript(ctx: Context, label = "job"): string {
-    const dir = hostPath(runDirOf(ctx));
+export function jobReportScript(runDir: string, label: string, stackName: string): string {
+    const dir = hostPath(runDir);
     const name = shellQuote(`  ${label.padEnd(18)}`);
     return hostScriptWithRunLib(
         `d=${dir}; [ -d "$d" ] || { echo ${name}"no run directory on the host"; exit 0; }; ` +
             `state=$(cat "$d/job.status" 2>/dev/null || echo unknown); ` +
-            `if { [ "$state" = running ] || [ "$state" = waiting ]; } && ! runner_alive "$d"; then state="interrupted (its runner is gone: \\\`stacktune run ${ctx.stackName}\\\` starts the next attempt)"; fi; ` +
+            `if { [ "$state" = running ] || [ "$state" = waiting ]; } && ! runner_alive "$d"; then state="interrupted (its runner is gone: \\\`stacktune run ${stackName}\\\` starts the next attempt)"; fi; ` +
             `printf '%s%s (starts: %s)\\n' ${name} "$state" "$(cat "$d/starts" 2>/dev/null || echo 0)"; ` +
-            `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1`,
+            `grep -E '^STACKTUNE_(PROGRESS|PHASE) ' "$d/job.log" 2>/dev/null | tail -n 1 | readable_progress`,
     );
 }
 
@@ -308,13 +308,21 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
     return outputsOf(await stack.outputs());
 }
 
-async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
-    const dir = hostPath(runDirOf(ctx));
-    // --follow ends with the run's runner (its identity checked, lib.sh), or at once when it is gone.
+/**
+ * The host script of `stacktune logs`: the job log's last 200 lines, progress and phase events as
+ * lib.sh's readable lines; --follow ends with the run's runner (its identity checked, lib.sh), or
+ * at once when it is gone.
+ */
+export function logsScript(runDir: string, follow: boolean): string {
+    const dir = hostPath(runDir);
     const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
-        (follow ? `if runner_alive "$d"; then exec tail -n 200 -F "$d/job.log" --pid="$runner_pid"; fi; ` : "") +
-        `exec tail -n 200 "$d/job.log"`;
-    return onHost(ctx, await currentOutputs(ctx), hostScriptWithRunLib(script), rank);
+        (follow ? `if runner_alive "$d"; then tail -n 200 -F "$d/job.log" --pid="$runner_pid" | readable_progress; exit; fi; ` : "") +
+        `tail -n 200 "$d/job.log" | readable_progress`;
+    return hostScriptWithRunLib(script);
+}
+
+async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
+    return onHost(ctx, await currentOutputs(ctx), logsScript(runDirOf(ctx), follow), rank);
 }
 
 /** `--machine N` of `stacktune logs`: a machine rank, 0 when absent. */
@@ -352,7 +360,7 @@ async function status(ctx: Context): Promise<number> {
     for (const rank of ranks) {
         const label = ranks.length > 1 ? `job, machine ${rank}` : "job";
         try {
-            const answered = await onHost(ctx, outputs, jobReportScript(ctx, label), rank);
+            const answered = await onHost(ctx, outputs, jobReportScript(runDirOf(ctx), label, ctx.stackName), rank);
             if (code === 0) code = answered;
         } catch (error) {
             console.log(`  ${label.padEnd(18)}${(error as Error).message}`);

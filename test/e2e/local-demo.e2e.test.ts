@@ -51,7 +51,9 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         const r = await demo();
         expect(r.code, r.output.slice(-4000)).toBe(0);
         expect(r.output).toContain("+ 7 created");
-        expect(r.output).toContain('STACKTUNE_PROGRESS {"phase":"train","step":10,"total":10');
+        // Progress as a person reads it, one line per update; the JSON lines stay in the job's log.
+        expect(r.output).toMatch(/\n\s*\[train\] step (\d+)\/\1 \(100%\) {2}loss \d+\.\d{4} {2}\d+ tokens\/s {2}elapsed \S+ {2}eta 0s\n/);
+        expect(r.output).not.toMatch(/STACKTUNE_(PROGRESS|PHASE)/);
         expect(r.output).toMatch(/\n {2}status {11}succeeded\n/);
         expect(r.output).toContain(`  model            ${store}\n`);
         expect(r.output).toMatch(/\n {2}train_loss {7}\d+\.\d+/);
@@ -72,7 +74,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(r.code, r.output.slice(-4000)).toBe(0);
         expect(r.output).toContain("7 unchanged");
         expect(r.output).not.toMatch(/ to create| to update| to replace| to delete/);
-        expect(r.output).not.toContain("STACKTUNE_PROGRESS");
+        expect(r.output).not.toMatch(/STACKTUNE_PROGRESS|\[train\] step/);
         expect(r.output).toContain(`  model            ${store}\n`);
         expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+, publish \d+\n/);
         expect(starts()).toEqual(["1"]);

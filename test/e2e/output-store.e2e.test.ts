@@ -86,8 +86,8 @@ describe("the output store on the local target (real engine, CPU)", () => {
         expect(r.code, r.output.slice(-3000)).not.toBe(0);
         expect(r.output).toContain(`${mine} already holds files that stacktune did not write`);
         expect(r.output).toContain("set stacktune:hub.localDir to a directory of its own (e.g. ~/.stacktune/models/foreign)");
-        expect(r.output).toContain('STACKTUNE_PHASE {"phase":"prepare","event":"fail"');
-        expect(r.output).not.toContain('"phase":"train"');
+        expect(r.output).toContain("[prepare] FAILED after ");
+        expect(r.output).not.toContain("[train] st");
         expect(readdirSync(mine)).toEqual(["thesis.tex"]);
         expect(readFileSync(join(mine, "thesis.tex"), "utf8")).toBe("years of work\n");
         expect(readdirSync(home).sort()).toEqual([".stacktune", "mine"]);
@@ -101,9 +101,9 @@ describe("the output store on the local target (real engine, CPU)", () => {
         ]);
         const first = await up("silent");
         expect(first.code, first.output.slice(-3000)).not.toBe(0);
-        expect(first.output).toContain('STACKTUNE_PHASE {"phase":"merge","event":"end"');
+        expect(first.output).toContain("[merge] done after ");
         expect(first.output).toContain("[smoke] FAILED: the model generated no text");
-        expect(first.output).not.toContain('"phase":"publish"');
+        expect(first.output).not.toContain("[publish] st");
         expect(existsSync(store)).toBe(false);
 
         const again = await up("silent");

@@ -103,13 +103,13 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     it("run local-demo: trains, follows progress, prints the summary with an estimated cost; status and logs", async () => {
         const r = await stacktune(["run", "local-demo"]);
         expect(r.code, r.output.slice(-3000)).toBe(0);
-        expect(r.output).toMatch(/\[train\] step 10\/10 {2}loss \d+\.\d{4} {2}\d+ tokens\/s/);
+        expect(r.output).toMatch(/\[train\] step 10\/10 \(100%\) {2}loss \d+\.\d{4} {2}\d+ tokens\/s/);
         const summary = r.output.slice(r.output.lastIndexOf("stacktune local-demo"));
         expect(summary).toMatch(/ {2}status {12}succeeded\n/);
         expect(summary).toContain(`  model directory   ${join(home, ".stacktune", "models", "local-demo")}\n`);
         expect(summary).toMatch(/ {2}train loss {8}\d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/);
         expect(summary).toMatch(/ {2}wall time\/phase {3}prepare \d+s, train \d+s, merge \d+s, smoke \d+s, publish \d+s\n/);
-        expect(summary).toMatch(/ {2}cost {14}estimated 0 USD, [\d.]+ h\. Basis: .*local host: no instance charge/);
+        expect(summary).toMatch(/ {2}cost {14}estimated 0 USD, [\d.]+ h: .*local host, no charge/);
         // The estimate is in the engine's own output too (pulumi.log.info) and a stack output.
         expect(r.output).toMatch(/estimated cost: 0 USD/);
 

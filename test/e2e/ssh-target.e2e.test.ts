@@ -249,7 +249,7 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         expect(log).toMatch(/"phase":"smoke","event":"end","elapsed_s":\d+,"exit_code":0/);
         expect(readFileSync(join(runDir, "starts"), "utf8").trim()).toBe("1");
         expect(existsSync(join(runDir, "secrets.env"))).toBe(false);
-        expect(up.output).toContain('STACKTUNE_PROGRESS {"phase":"train","step":4,"total":4');
+        expect(up.output).toContain("[train] step 4/4 (100%)  loss ");
 
         // The secrets file reached the host as 0600 (and it is gone after the run, above), without the
         // token and the W&B key: a local model and data, no Hub repo and tracking none need neither.

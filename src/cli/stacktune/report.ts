@@ -1,52 +1,16 @@
 /**
- * What `stacktune` prints: progress lines a person can read, and the final summary of a run.
+ * What `stacktune` prints at the end of a run: its summary (the host words the progress lines, lib.sh).
  * Pure: strings in, strings out.
  */
-import { type CostEstimate, formatCostEstimate } from "../../cost";
+import { type CostEstimate, formatCostMoney } from "../../cost";
 import { launchPhases } from "../../render";
 
-const PROGRESS = "STACKTUNE_PROGRESS ";
-const PHASE = "STACKTUNE_PHASE ";
-
-/** `42s`, `3m05s`, `2h07m`: wall times in progress lines and summaries. */
+/** `42s`, `3m05s`, `2h07m`: wall times in summaries (lib.sh's human_duration writes progress lines alike). */
 export function formatDuration(seconds: number): string {
     const s = Math.max(0, Math.round(seconds));
     if (s < 60) return `${s}s`;
     if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
     return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-/**
- * One line of engine output as the operator sees it: job progress and phase events rewritten for
- * reading, everything else as is. The engine prefixes command output with spaces; it is trimmed.
- */
-export function formatOutputLine(line: string): string {
-    const trimmed = line.trim();
-    const at = trimmed.indexOf(PROGRESS);
-    if (at >= 0) {
-        try {
-            const p = JSON.parse(trimmed.slice(at + PROGRESS.length)) as Record<string, number | string>;
-            const parts = [`[${p.phase ?? "train"}] step ${p.step}/${p.total}`];
-            if (typeof p.loss === "number") parts.push(`loss ${p.loss.toFixed(4)}`);
-            if (typeof p.tokens_per_s === "number") parts.push(`${Math.round(p.tokens_per_s)} tokens/s`);
-            if (typeof p.eta_s === "number") parts.push(`eta ${formatDuration(p.eta_s)}`);
-            return parts.join("  ");
-        } catch {
-            return line;
-        }
-    }
-    const phaseAt = trimmed.indexOf(PHASE);
-    if (phaseAt >= 0) {
-        try {
-            const p = JSON.parse(trimmed.slice(phaseAt + PHASE.length)) as Record<string, string | number>;
-            if (p.detail !== undefined) return `[${p.phase}] ${p.detail}`;
-            const took = p.event === "end" || p.event === "fail" ? ` after ${formatDuration(Number(p.elapsed_s))}` : "";
-            return `[${p.phase}] ${p.event}${took}${p.exit_code !== undefined && p.exit_code !== 0 ? ` (exit ${p.exit_code})` : ""}`;
-        } catch {
-            return line;
-        }
-    }
-    return line;
 }
 
 /** The stack outputs the summary reads (index.ts exports them). */
@@ -95,6 +59,9 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
     if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${formatDuration(v)}`).join(", "));
     if (extra.wallSeconds !== undefined) row("this command", formatDuration(extra.wallSeconds));
-    if (o.estimatedCost !== undefined) row("cost", formatCostEstimate(o.estimatedCost).replace(/^estimated cost: /, "estimated "));
+    if (o.estimatedCost !== undefined) {
+        const c = o.estimatedCost;
+        row("cost", `estimated ${formatCostMoney(c)}${c.summary !== undefined ? `: ${c.summary}` : ""}`);
+    }
     return lines.join("\n");
 }

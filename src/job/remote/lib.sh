@@ -28,6 +28,82 @@ json_string() {
 # One progress event for the operator: `STACKTUNE_PHASE {"phase":...,"detail":...}`.
 phase() { printf 'STACKTUNE_PHASE {"phase":%s,"detail":%s}\n' "$(json_string "$1")" "$(json_string "$2")"; }
 
+# $1 seconds as 42s, 3m05s or 2h07m (as the CLI's summary writes wall times, formatDuration).
+human_duration() {
+    local s=${1%%.*}
+    if ((s < 60)); then printf '%ds' "$s"
+    elif ((s < 3600)); then printf '%dm%02ds' $((s / 60)) $((s % 60))
+    else printf '%dh%02dm' $((s / 3600)) $((s % 3600 / 60)); fi
+}
+
+# The number or the text of key $2 in the flat JSON object $1 (the progress and phase lines: no
+# nesting), empty when absent or null. A text is unescaped; control characters become spaces, so a
+# line printed for a terminal cannot carry escape sequences.
+json_number() {
+    local re="\"$2\":(-?[0-9][0-9.eE+-]*)"
+    [[ $1 =~ $re ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+json_text() {
+    local re="\"$2\":\"(([^\"\\\\]|\\\\.)*)\"" s out= c
+    [[ $1 =~ $re ]] || return 0
+    s=${BASH_REMATCH[1]}
+    while [[ -n $s ]]; do
+        c=${s:0:1}
+        if [[ $c == '\' ]]; then
+            case ${s:1:1} in
+                u) printf -v c "\\u${s:2:4}"; s=${s:4} ;;
+                b | f | n | r | t) c=' ' ;;
+                *) c=${s:1:1} ;;
+            esac
+            s=${s:2}
+        else
+            s=${s:1}
+        fi
+        [[ $c == [[:cntrl:]] ]] && c=' '
+        out+=$c
+    done
+    printf '%s' "$out"
+}
+
+# stdin -> stdout: every `STACKTUNE_PROGRESS` / `STACKTUNE_PHASE` line as the one line a person
+# reads, e.g. `[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m`; every
+# other line as it is. What `pulumi up` (through start-or-attach.sh), `stacktune logs` and `status`
+# show: each line names its phase and state, because upstream's status display shows only the last.
+readable_progress() {
+    local LC_NUMERIC=C line json p step total loss tps elapsed eta event detail took code out
+    while IFS= read -r line || [[ -n $line ]]; do
+        json=${line#STACKTUNE_PROGRESS }
+        if [[ $json != "$line" && $json == '{'*'}' ]]; then
+            p=$(json_text "$json" phase) step=$(json_number "$json" step) total=$(json_number "$json" total)
+            loss=$(json_number "$json" loss) tps=$(json_number "$json" tokens_per_s)
+            elapsed=$(json_number "$json" elapsed_s) eta=$(json_number "$json" eta_s)
+            out="[${p:-train}] step ${step:-?}/${total:-?}"
+            if [[ -n $step && -n $total ]] && ((total > 0)); then out+=" ($((step * 100 / total))%)"; fi
+            [[ -z $loss ]] || out+=$(printf '  loss %.4f' "$loss")
+            [[ -z $tps ]] || out+=$(printf '  %.0f tokens/s' "$tps")
+            [[ -z $elapsed ]] || out+="  elapsed $(human_duration "$elapsed")"
+            [[ -z $eta ]] || out+="  eta $(human_duration "$eta")"
+            printf '%s\n' "$out"
+            continue
+        fi
+        json=${line#STACKTUNE_PHASE }
+        if [[ $json != "$line" && $json == '{'*'}' ]]; then
+            p=$(json_text "$json" phase) event=$(json_text "$json" event) detail=$(json_text "$json" detail)
+            took=$(json_number "$json" elapsed_s) code=$(json_number "$json" exit_code)
+            case $event in
+                start) out=started ;;
+                end) out="done after $(human_duration "${took:-0}")" ;;
+                fail) out="FAILED after $(human_duration "${took:-0}") (exit ${code:-?})" ;;
+                skip) out=${detail:+"skipped: $detail"}; out=${out:-"skipped (done by an earlier attempt)"} ;;
+                *) out=${detail:-$event} ;;
+            esac
+            printf '[%s] %s\n' "$p" "$out"
+            continue
+        fi
+        printf '%s\n' "$line"
+    done
+}
+
 # "<pid> <start time> <boot id>" of a live process. The start time (field 22 of /proc/<pid>/stat, in
 # clock ticks since boot) and the boot id tell a process from a later one that got the same PID. A
 # zombie (state Z: ended, not yet reaped by its parent) has none: it is not alive.

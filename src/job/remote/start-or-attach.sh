@@ -3,7 +3,8 @@
 #
 # Usage: start-or-attach.sh <run dir>      stdin: the content of secrets.env (read, never echoed)
 #
-# stdout: `STACKTUNE_PHASE {...}` and `STACKTUNE_PROGRESS {...}` lines while the run goes, then one
+# stdout: one readable line per phase and progress event while the run goes (lib.sh's
+#         readable_progress of job.log's `STACKTUNE_PHASE` / `STACKTUNE_PROGRESS` lines), then one
 #         JSON summary as the last line.
 # exit:   0 the run succeeded (now or earlier: nothing is trained twice)
 #         the job's own exit status when it failed (124 = stopped at budget.maxHours, 75 = another
@@ -26,6 +27,9 @@ done
 . ./run.env
 # shellcheck disable=SC1091
 . ./lib.sh
+
+# This script's own events go straight to the operator (job.log is the runner's), readable.
+tell() { phase "$1" "$2" | readable_progress; }
 
 # The secrets stay in this shell's memory until a run actually starts; then they go to a 0600 file.
 secrets=$(cat)
@@ -61,23 +65,23 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 if [ "$(cat job.status 2>/dev/null)" = succeeded ] && [ -s summary.json ]; then
-    phase done "run $STACKTUNE_EXPERIMENT_HASH already succeeded; nothing to train"
+    tell done "run $STACKTUNE_EXPERIMENT_HASH already succeeded; nothing to train"
     cat summary.json
     exit 0
 fi
 if store_marker_matches; then
-    phase done "output store already holds the model of $STACKTUNE_EXPERIMENT_HASH; nothing to train"
+    tell done "output store already holds the model of $STACKTUNE_EXPERIMENT_HASH; nothing to train"
     already_complete_summary
     exit 0
 fi
 
 if runner_alive; then
-    phase attach "re-attaching to the running job (pid $runner_pid), start #$(cat starts 2>/dev/null || echo '?')"
+    tell attach "re-attaching to the running job (pid $runner_pid), start #$(cat starts 2>/dev/null || echo '?')"
 else
     # A runner that died (killed, OOM) may leave its attempt's processes running: they must not
     # train beside the next attempt (nor hold the GPUs it waits for).
     if [ -n "$(run_processes .)" ]; then
-        phase stop "stopping the processes attempt $(cat starts) left (its runner is gone)"
+        tell stop "stopping the processes attempt $(cat starts) left (its runner is gone)"
         stop_run_processes .
     fi
     starts=$(($(cat starts 2>/dev/null || echo 0) + 1))
@@ -98,13 +102,15 @@ else
     pid=$!
     # A runner that already ended has no identity: it is then never taken for alive.
     echo "$(process_identity "$pid" || echo "$pid ended -") $token" >runner.pid
-    phase start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $pid) in $run_dir"
+    tell start "started run $STACKTUNE_EXPERIMENT_HASH (start #$starts, pid $pid) in $run_dir"
 fi
 unset secrets
 # Let a concurrent start-or-attach in; it will see the runner and attach too.
 exec 9>&-
 
-progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) '; }
+# The job's log keeps the machine-readable lines (the tools read them); the operator gets each one
+# as a line to read.
+progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) ' | readable_progress; }
 if runner_alive; then
     tail -n +1 -F --pid="$runner_pid" job.log 2>/dev/null | progress_lines
 else
