@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
+import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
 
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
@@ -286,11 +287,14 @@ export interface TrainingJobArgs {
  * - `run` pipes secrets.env in on stdin and runs start-or-attach.sh, which starts the job detached or
  *   re-attaches to it, streams its progress and exits with its status.
  * Both are triggered by the experiment hash: an unchanged stack is a no-op, a changed setting
- * replaces them — the old run is stopped first (deleteBeforeReplace), then exactly one new run starts.
- * Deleting either stops the run's processes and removes its directory (unless budget.keepRunDir).
+ * replaces them — the old run is stopped first (the clean-up's deleteBeforeReplace), then exactly one
+ * new run starts. Deleting the clean-up stops the run's processes and removes its directory (unless
+ * budget.keepRunDir), and skips a host that is gone (src/hosts/reach.ts).
  */
 export class TrainingJob extends pulumi.ComponentResource {
     public readonly runDir: string;
+    /** Stops the run and removes its directory when deleted; probes the host first when created. */
+    public readonly cleanup: HostCommand;
     public readonly stage: HostCommand;
     public readonly run: HostCommand;
     /** The job's summary (status, starts, metrics, output store). */
@@ -338,8 +342,24 @@ export class TrainingJob extends pulumi.ComponentResource {
         const triggers = [args.experimentHash];
 
         const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
-        const stopRun = stopRunCommand(this.runDir, keepRunDir, container);
         const reportsStore = args.machine?.rank === 0;
+        // The run's clean-up lives in its own resource, created before the stage (it probes the host
+        // first) and deleted after the run and the stage: a stage or run whose create failed may never
+        // reach the state, and destroy must still leave nothing behind. Replaced with the experiment,
+        // delete first: two runs must never share the GPUs, so the old run stops before the new starts.
+        this.cleanup = hostCleanup(
+            `${name}-cleanup`,
+            args.host,
+            {
+                script: stopRunCommand(this.runDir, keepRunDir, container),
+                leftBehind:
+                    args.host.kind === "aws"
+                        ? "The instance terminates with its disk, so nothing of the run outlives it."
+                        : `If that machine is still in use, stop the run and remove ${this.runDir} there by hand once it answers again.`,
+                triggers,
+            },
+            { parent: this, dependsOn: ready, deleteBeforeReplace: true },
+        );
         this.stage = hostCommand(
             `${name}-stage`,
             args.host,
@@ -349,11 +369,8 @@ export class TrainingJob extends pulumi.ComponentResource {
                     (reportsStore ? `; ${storeStateCommand(args.outputStoreDir, args.experimentHash)}` : ""),
                 stdin: bundle.toString("base64"),
                 triggers,
-                // The stage created the directory, so its delete cleans it up too: a run command whose
-                // create failed may never reach the state, and destroy must still leave nothing behind.
-                delete: stopRun,
             },
-            { parent: this, dependsOn: ready },
+            { parent: this, dependsOn: [...ready, this.cleanup] },
         );
 
         const secrets = args.secrets ?? {};
@@ -385,7 +402,6 @@ export class TrainingJob extends pulumi.ComponentResource {
                 create: runCommand,
                 // A changed secret or connection re-runs start-or-attach: it re-attaches, never retrains.
                 update: runCommand,
-                delete: stopRun,
                 stdin: secretsEnv,
                 triggers,
             },
@@ -393,8 +409,6 @@ export class TrainingJob extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn: [this.stage],
                 additionalSecretOutputs: ["stdin"],
-                // Two runs must never share the GPUs: stop the old run before starting the new one.
-                deleteBeforeReplace: true,
                 // A 15-hour run is one create; Pulumi's default timeouts must not cut it. A GPU run may
                 // first wait up to maxHours for another run to free the host's GPUs (run-job.sh).
                 customTimeouts: { create: runCommandTimeout(args.maxHours), update: runCommandTimeout(args.maxHours) },

@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import { JobHost } from "./command";
 import { generatedHostKey, withHostKey } from "./hostKey";
 import { preflightCommand } from "./preflight";
+import { sshReachability } from "./reach";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
 import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults, sshCidrTooWide } from "../settings";
@@ -484,10 +485,17 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 dialErrorLimit: 60,
                 perDialTimeout: 15,
             };
+            // The program bounds the wait for sshd itself: the provider's SSH handshake has no deadline.
+            const reach = sshReachability(
+                ranked(`${name}-reach`, rank),
+                connection,
+                `that the instance is running (EC2 console) and that stacktune:target.sshCidr holds your address`,
+                { parent: this, dependsOn: [instance] },
+            );
             const ready = new command.remote.Command(
                 ranked(`${name}-ready`, rank),
                 { connection, create: preflight, addPreviousOutputInEnv: false },
-                { parent: this, dependsOn: [instance] },
+                { parent: this, dependsOn: [instance, reach] },
             );
             const jobHost: JobHost = {
                 kind: "aws",
