@@ -252,6 +252,9 @@ describe("aws target", () => {
         // Checkpoints are synced to (and restored from) the experiment's bucket; spot notices are watched.
         expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}; d=/);
         expect(runEnv).toContain("STACKTUNE_SPOT_WATCH=true");
+        // The graceful budget stop comes a margin before the user-data's watchdog powers the instance off.
+        expect(runEnv).toContain(`STACKTUNE_WATCHDOG_DEADLINE_FILE=/var/lib/stacktune/deadline`);
+        expect(runEnv).toContain(`STACKTUNE_WATCHDOG_MARGIN_S=900`);
     });
 
     it("keeps the token and the private key out of user-data, command texts and every other plain input", () => {
