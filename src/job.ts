@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
+import { budgetWatchdogMarginSeconds, hostPaths } from "./render/cloudInit";
 
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
@@ -54,6 +55,11 @@ export interface RunEnv {
     machineRank?: number;
     /** Power off after a failed run too (`release: poweroff` on a multi-host run). @default false */
     releaseOnFailure?: boolean;
+    /**
+     * The budget watchdog's deadline file on the host (aws: {@link hostPaths}.budgetDeadline): each
+     * attempt stops gracefully {@link budgetWatchdogMarginSeconds} before it. @default none
+     */
+    watchdogDeadlineFile?: string;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -81,6 +87,12 @@ export function renderRunEnv(env: RunEnv): string {
         ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
         ...(env.machineRank !== undefined ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][]) : []),
         ...(env.releaseOnFailure === true ? ([["STACKTUNE_RELEASE_ON_FAILURE", "true"]] as [string, string][]) : []),
+        ...(env.watchdogDeadlineFile !== undefined
+            ? ([
+                  ["STACKTUNE_WATCHDOG_DEADLINE_FILE", env.watchdogDeadlineFile],
+                  ["STACKTUNE_WATCHDOG_MARGIN_S", String(budgetWatchdogMarginSeconds)],
+              ] as [string, string][])
+            : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -326,6 +338,8 @@ export class TrainingJob extends pulumi.ComponentResource {
             release: args.release,
             // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
             spotWatch: args.host.kind === "aws",
+            // The user-data's watchdog powers an aws instance off at first boot + maxHours.
+            ...(args.host.kind === "aws" ? { watchdogDeadlineFile: hostPaths.budgetDeadline } : {}),
             ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
             // A cluster is released as a whole: a machine whose job failed cannot continue alone.
             ...(args.machine !== undefined && args.release === "poweroff" ? { releaseOnFailure: true } : {}),
