@@ -26,7 +26,8 @@ import { sampleCommandLines, type ProcSampler } from "./helpers/proc-sampler";
 
 const REPO = resolve(__dirname, "..", "..");
 const STACK = "e2e";
-const USER = "stacktune-e2e";
+// Its own login user: startSshd kills every process of its user, and other e2e files use the default one.
+const USER = "stacktune-sshtarget";
 
 const canaries = {
     hfToken: `hf_canary${randomBytes(12).toString("hex")}`,
