@@ -208,6 +208,8 @@ describe("aws target", () => {
         const create = textInput(ready, "create");
         expect(create.startsWith(waitForCloudInit(hostPaths.readyMarker))).toBe(true);
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
+        // The session began before prepare-host added the user to the docker group: the preflight gets it.
+        expect(create).toContain("\nsg docker -c 'bash -s -- 4 24 100 docker ");
         expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
