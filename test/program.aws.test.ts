@@ -9,6 +9,7 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, waitForCloudInit } from "../src/hosts/aws";
 import { hostPaths, renderCloudInit } from "../src/render";
+import { shellQuote } from "../src/render/shell";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { extractBundle } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
@@ -210,7 +211,7 @@ describe("aws target", () => {
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
         // The session began before prepare-host added the user to the docker group: the preflight gets it.
         expect(create).toContain("\nsg docker -c 'bash -s -- 4 24 100 docker ");
-        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
+        expect(create).toContain(`sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(0, -1));
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",
