@@ -50,7 +50,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
     it("trains once and reports where the model is, its metrics and the wall time per phase", async () => {
         const r = await demo();
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("+ 7 created");
+        expect(r.output).toContain("+ 8 created");
         expect(r.output).toContain('STACKTUNE_PROGRESS {"phase":"train","step":10,"total":10');
         expect(r.output).toMatch(/\n {2}status {11}succeeded\n/);
         expect(r.output).toContain(`  model            ${store}\n`);
@@ -70,7 +70,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         const marker = readFileSync(join(store, "stacktune.json"), "utf8");
         const r = await demo();
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("7 unchanged");
+        expect(r.output).toContain("8 unchanged");
         expect(r.output).not.toMatch(/ to create| to update| to replace| to delete/);
         expect(r.output).not.toContain("STACKTUNE_PROGRESS");
         expect(r.output).toContain(`  model            ${store}\n`);
