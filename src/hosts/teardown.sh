@@ -14,6 +14,8 @@ umask 077
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/key"
+# A key read back from Pulumi config has lost its last newline, without which OpenSSH cannot load it.
+if [ -n "$(tail -c 1 "$tmp/key")" ]; then echo >>"$tmp/key"; fi
 
 skip() {
     echo "stacktune: skipped the clean-up on $label: $1. $left"
@@ -32,6 +34,11 @@ ssh -F /dev/null -i "$tmp/key" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes
     -o ConnectTimeout="$attempt" -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR \
     "$user@$host" "$remote" </dev/null 2>"$tmp/ssh"
 rc=$?
+if [ "$rc" = 255 ] && grep -q '^Load key' "$tmp/ssh"; then
+    echo "stacktune: the clean-up on $label cannot use the SSH key of the stack (stacktune:sshPrivateKey):" >&2
+    cat "$tmp/ssh" >&2
+    exit 1
+fi
 if [ "$rc" = 255 ]; then
     # ssh's own failure (the remote command never ran, or lost its connection): logins refused
     # while the host shuts down, or a different machine now at that address.
