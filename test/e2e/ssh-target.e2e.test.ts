@@ -188,11 +188,11 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
             const up = await project.pulumi(["up", "--yes", "--stack", stack]);
             expect(up.code).not.toBe(0);
-            expect(up.seconds).toBeLessThan(60);
             // The program's own probe, not the provider's dial: upstream's SSH handshake has no deadline.
             expect(up.output).toContain(`stacktune: cannot reach SSH on ${USER}@127.0.0.1:${port} within 30 s`);
             expect(up.output).toContain("it accepted the TCP connection but sent no SSH identification line");
             expect(up.output).toContain("Check that the machine is up, that its sshd listens on port");
+            expect(up.seconds, up.output.slice(-3000)).toBeLessThan(60);
             expect(runDirs()).toEqual([]);
         } finally {
             for (const s of sockets) s.destroy();
