@@ -82,7 +82,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
     it("--destroy removes what the demo created", async () => {
         const r = await demo("--destroy");
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("- 7 deleted");
+        expect(r.output).toContain("- 8 deleted");
         expect(existsSync(join(home, ".stacktune"))).toBe(false);
         expect(existsSync(join(REPO, ".stacktune", "tiny-llama"))).toBe(false);
         // No state, history or backup of the stack is left in the backend.
