@@ -2,6 +2,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { filesDigest, readSourceTree } from "./hash";
 import { bashHeredoc, HostCommand, hostCommand, JobHost, shellQuote } from "./hosts/command";
+import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz } from "./job/tarball";
 
 /** The Dockerfile, relative to the repository root (and to the build context). */
@@ -80,12 +81,22 @@ export class TrainingImage extends pulumi.ComponentResource {
                 create: imageBuildCommand(this.tag),
                 stdin: deterministicTarGz(context).toString("base64"),
                 triggers: [this.tag],
-                ...(args.removeOnDestroy
-                    ? { delete: bashHeredoc('docker image rm "$1" >/dev/null 2>&1 || true\n', [shellQuote(this.tag)]) }
-                    : {}),
             },
             { parent: this, dependsOn: args.host.ready },
         );
+        if (args.removeOnDestroy) {
+            // Deleted after the build (it depends on it); skipped when the host is gone (src/hosts/reach.ts).
+            hostCleanup(
+                `${name}-remove`,
+                args.host,
+                {
+                    script: bashHeredoc('docker image rm "$1" >/dev/null 2>&1 || true\n', [shellQuote(this.tag)]),
+                    leftBehind: `If that machine is still in use, remove the image ${this.tag} there once it answers again.`,
+                    triggers: [this.tag],
+                },
+                { parent: this, dependsOn: [this.build] },
+            );
+        }
         this.imageId = this.build.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
         this.registerOutputs({ tag: this.tag, imageId: this.imageId });
     }

@@ -2,7 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
+import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
+import { budgetWatchdogMarginSeconds, hostPaths } from "./render/cloudInit";
 
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
@@ -53,6 +55,11 @@ export interface RunEnv {
     machineRank?: number;
     /** Power off after a failed run too (`release: poweroff` on a multi-host run). @default false */
     releaseOnFailure?: boolean;
+    /**
+     * The budget watchdog's deadline file on the host (aws: {@link hostPaths}.budgetDeadline): each
+     * attempt stops gracefully {@link budgetWatchdogMarginSeconds} before it. @default none
+     */
+    watchdogDeadlineFile?: string;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -80,6 +87,12 @@ export function renderRunEnv(env: RunEnv): string {
         ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
         ...(env.machineRank !== undefined ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][]) : []),
         ...(env.releaseOnFailure === true ? ([["STACKTUNE_RELEASE_ON_FAILURE", "true"]] as [string, string][]) : []),
+        ...(env.watchdogDeadlineFile !== undefined
+            ? ([
+                  ["STACKTUNE_WATCHDOG_DEADLINE_FILE", env.watchdogDeadlineFile],
+                  ["STACKTUNE_WATCHDOG_MARGIN_S", String(budgetWatchdogMarginSeconds)],
+              ] as [string, string][])
+            : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -286,11 +299,14 @@ export interface TrainingJobArgs {
  * - `run` pipes secrets.env in on stdin and runs start-or-attach.sh, which starts the job detached or
  *   re-attaches to it, streams its progress and exits with its status.
  * Both are triggered by the experiment hash: an unchanged stack is a no-op, a changed setting
- * replaces them — the old run is stopped first (deleteBeforeReplace), then exactly one new run starts.
- * Deleting either stops the run's processes and removes its directory (unless budget.keepRunDir).
+ * replaces them — the old run is stopped first (the clean-up's deleteBeforeReplace), then exactly one
+ * new run starts. Deleting the clean-up stops the run's processes and removes its directory (unless
+ * budget.keepRunDir), and skips a host that is gone (src/hosts/reach.ts).
  */
 export class TrainingJob extends pulumi.ComponentResource {
     public readonly runDir: string;
+    /** Stops the run and removes its directory when deleted; probes the host first when created. */
+    public readonly cleanup: HostCommand;
     public readonly stage: HostCommand;
     public readonly run: HostCommand;
     /** The job's summary (status, starts, metrics, output store). */
@@ -322,6 +338,8 @@ export class TrainingJob extends pulumi.ComponentResource {
             release: args.release,
             // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
             spotWatch: args.host.kind === "aws",
+            // The user-data's watchdog powers an aws instance off at first boot + maxHours.
+            ...(args.host.kind === "aws" ? { watchdogDeadlineFile: hostPaths.budgetDeadline } : {}),
             ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
             // A cluster is released as a whole: a machine whose job failed cannot continue alone.
             ...(args.machine !== undefined && args.release === "poweroff" ? { releaseOnFailure: true } : {}),
@@ -338,8 +356,24 @@ export class TrainingJob extends pulumi.ComponentResource {
         const triggers = [args.experimentHash];
 
         const container = args.runtime.kind === "docker" ? `stacktune-${args.experimentHash.slice(0, 12)}` : undefined;
-        const stopRun = stopRunCommand(this.runDir, keepRunDir, container);
         const reportsStore = args.machine?.rank === 0;
+        // The run's clean-up lives in its own resource, created before the stage (it probes the host
+        // first) and deleted after the run and the stage: a stage or run whose create failed may never
+        // reach the state, and destroy must still leave nothing behind. Replaced with the experiment,
+        // delete first: two runs must never share the GPUs, so the old run stops before the new starts.
+        this.cleanup = hostCleanup(
+            `${name}-cleanup`,
+            args.host,
+            {
+                script: stopRunCommand(this.runDir, keepRunDir, container),
+                leftBehind:
+                    args.host.kind === "aws"
+                        ? "The instance terminates with its disk, so nothing of the run outlives it."
+                        : `If that machine is still in use, stop the run and remove ${this.runDir} there by hand once it answers again.`,
+                triggers,
+            },
+            { parent: this, dependsOn: ready, deleteBeforeReplace: true },
+        );
         this.stage = hostCommand(
             `${name}-stage`,
             args.host,
@@ -349,11 +383,8 @@ export class TrainingJob extends pulumi.ComponentResource {
                     (reportsStore ? `; ${storeStateCommand(args.outputStoreDir, args.experimentHash)}` : ""),
                 stdin: bundle.toString("base64"),
                 triggers,
-                // The stage created the directory, so its delete cleans it up too: a run command whose
-                // create failed may never reach the state, and destroy must still leave nothing behind.
-                delete: stopRun,
             },
-            { parent: this, dependsOn: ready },
+            { parent: this, dependsOn: [...ready, this.cleanup] },
         );
 
         const secrets = args.secrets ?? {};
@@ -385,7 +416,6 @@ export class TrainingJob extends pulumi.ComponentResource {
                 create: runCommand,
                 // A changed secret or connection re-runs start-or-attach: it re-attaches, never retrains.
                 update: runCommand,
-                delete: stopRun,
                 stdin: secretsEnv,
                 triggers,
             },
@@ -393,8 +423,6 @@ export class TrainingJob extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn: [this.stage],
                 additionalSecretOutputs: ["stdin"],
-                // Two runs must never share the GPUs: stop the old run before starting the new one.
-                deleteBeforeReplace: true,
                 // A 15-hour run is one create; Pulumi's default timeouts must not cut it. A GPU run may
                 // first wait up to maxHours for another run to free the host's GPUs (run-job.sh).
                 customTimeouts: { create: runCommandTimeout(args.maxHours), update: runCommandTimeout(args.maxHours) },

@@ -9,6 +9,8 @@ import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderRunEnv, renderSecretsEnv, runBundleEntries, RunEnv, stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
 import { deterministicTarGz } from "../src/job/tarball";
+import { budgetWatchdogMarginSeconds, cloudInitConfig, hostPaths } from "../src/render";
+import { awsSettings } from "./render/fixtures";
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-home-"));
 const CANARY = "CANARY-hf-91b2d4";
@@ -285,6 +287,36 @@ describe("start-or-attach.sh", () => {
         expect(r.code).toBe(124);
         expect(read(dir, "job.status")).toBe("budget_exceeded");
         expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
+    });
+
+    it("on a host with the budget watchdog, stops gracefully a margin before the watchdog's deadline (budget_exceeded, summary written); the watchdog has not fired by then", () => {
+        const hash = hashOf("bd1");
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-watchdog-"));
+        // The watchdog's deadline (first boot + budget.maxHours) falls 3 s after the margin from now,
+        // long before the run's own budget (an hour) and before its fake training (3 × 3 s) ends.
+        const deadline = Math.floor(Date.now() / 1000) + budgetWatchdogMarginSeconds + 3;
+        fs.writeFileSync(path.join(state, "deadline"), `${deadline}\n`);
+        const dir = stage(hash, { maxSeconds: 3600, watchdogDeadlineFile: path.join(state, "deadline") }, { sleep_seconds: "3" });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(124);
+        expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
+        expect(read(dir, "job.status")).toBe("budget_exceeded");
+        expect(r.stderr).toContain(`stops ${budgetWatchdogMarginSeconds}s before the budget watchdog powers the host off`);
+        expect(fs.statSync(path.join(dir, "summary.json")).mtimeMs / 1000).toBeLessThan(deadline - budgetWatchdogMarginSeconds + 60);
+
+        // The real watchdog, with the rendered user-data's host.env, on the same deadline: not due yet.
+        const hostEnv = (cloudInitConfig(awsSettings({ budget: { maxHours: 1 } })).write_files as { path: string; content: string }[])
+            .find((f) => f.path === hostPaths.env)!.content;
+        fs.writeFileSync(path.join(state, "host.env"), hostEnv);
+        const bin = path.join(state, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "systemctl $*" >> "${path.join(state, "calls.log")}"\n`, { mode: 0o755 });
+        execFileSync("bash", ["cloud-init/budget-watchdog.sh"], {
+            env: { PATH: `${bin}:/usr/bin:/bin`, STACKTUNE_HOST_ENV: path.join(state, "host.env"), STACKTUNE_STATE_DIR: state },
+        });
+        expect(fs.existsSync(path.join(state, "calls.log"))).toBe(false);
+        expect(fs.existsSync(path.join(state, "budget-exceeded"))).toBe(false);
+        fs.rmSync(state, { recursive: true, force: true });
     });
 
     it("bounds the whole run by budget.maxHours: a later attempt gets only what the earlier ones left", () => {

@@ -10,9 +10,8 @@ import {
     awsHostCount,
     clusterAvailabilityZone,
     clusterIngressRules,
-    waitForCloudInit,
+    readinessCommand,
 } from "../src/hosts/aws";
-import { preflightCommand } from "../src/hosts/preflight";
 import { hostPaths } from "../src/render";
 import { awsCluster } from "../src/settings/target";
 import { isSecretInput, MOCK_AMI_ID, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
@@ -111,6 +110,9 @@ describe("multi-host aws cluster", () => {
                 "aws:ec2/instance:Instance c3-instance-0",
                 "aws:ec2/instance:Instance c3-instance-1",
                 "aws:ec2/instance:Instance c3-instance-2",
+                "command:local:Command c3-reach-0",
+                "command:local:Command c3-reach-1",
+                "command:local:Command c3-reach-2",
                 "command:remote:Command c3-ready-0",
                 "command:remote:Command c3-ready-1",
                 "command:remote:Command c3-ready-2",
@@ -230,9 +232,7 @@ describe("multi-host aws cluster", () => {
     });
 
     it("readies every instance over SSH to its own public address: cloud-init wait, then the preflight", () => {
-        const preflight =
-            waitForCloudInit(hostPaths.readyMarker) +
-            preflightCommand({ gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 100, runtime: "docker", runRoot: "~/.stacktune/runs" });
+        const preflight = readinessCommand(hostPaths.readyMarker, { gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 100, runtime: "docker", runRoot: "~/.stacktune/runs" });
         const readies = of("c3", "command:remote:Command");
         expect(readies.map((r) => r.name)).toEqual(["c3-ready-0", "c3-ready-1", "c3-ready-2"]);
         readies.forEach((ready, rank) => {

@@ -9,6 +9,7 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointBucketPolicy, dlamiLookup, ec2AssumeRolePolicy, waitForCloudInit } from "../src/hosts/aws";
 import { hostPaths, renderCloudInit } from "../src/render";
+import { shellQuote } from "../src/render/shell";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { extractBundle } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
@@ -97,10 +98,12 @@ describe("aws target", () => {
                 "aws:iam/rolePolicy:RolePolicy experiment-host-checkpoints",
                 "aws:iam/instanceProfile:InstanceProfile experiment-host-profile",
                 "aws:ec2/instance:Instance experiment-host-instance",
+                "command:local:Command experiment-host-reach",
                 "command:remote:Command experiment-host-ready",
                 "stacktune:image:TrainingImage experiment-image",
                 "command:remote:Command experiment-image-build",
                 "stacktune:job:TrainingJob experiment-job",
+                "command:local:Command experiment-job-cleanup",
                 "command:remote:Command experiment-job-stage",
                 "command:remote:Command experiment-job-run",
             ].sort(),
@@ -206,7 +209,9 @@ describe("aws target", () => {
         const create = textInput(ready, "create");
         expect(create.startsWith(waitForCloudInit(hostPaths.readyMarker))).toBe(true);
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
-        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
+        // The session began before prepare-host added the user to the docker group: the preflight gets it.
+        expect(create).toContain("\nsg docker -c 'bash -s -- 4 24 100 docker ");
+        expect(create).toContain(`sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(0, -1));
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",
@@ -250,6 +255,9 @@ describe("aws target", () => {
         // Checkpoints are synced to (and restored from) the experiment's bucket; spot notices are watched.
         expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}; d=/);
         expect(runEnv).toContain("STACKTUNE_SPOT_WATCH=true");
+        // The graceful budget stop comes a margin before the user-data's watchdog powers the instance off.
+        expect(runEnv).toContain(`STACKTUNE_WATCHDOG_DEADLINE_FILE=/var/lib/stacktune/deadline`);
+        expect(runEnv).toContain(`STACKTUNE_WATCHDOG_MARGIN_S=900`);
     });
 
     it("keeps the token and the private key out of user-data, command texts and every other plain input", () => {

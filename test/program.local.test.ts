@@ -50,6 +50,7 @@ describe("local target (venv runtime)", () => {
             "stacktune:local:Host experiment-host",
             "stacktune:job:TrainingJob experiment-job",
             "command:local:Command experiment-host-preflight",
+            "command:local:Command experiment-job-cleanup",
             "command:local:Command experiment-job-stage",
             "command:local:Command experiment-job-run",
         ]);
@@ -70,7 +71,12 @@ describe("local target (venv runtime)", () => {
         const stage = mocks.resources.find((r) => r.name === "experiment-job-stage")!;
         expect(stage.inputs.create).toBe(stageCommand(runDir));
         expect(stage.inputs.triggers).toEqual([hash]);
-        expect(stage.inputs.delete).toBe(stopRunCommand(runDir, false));
+        // The clean-up is its own resource, deleted after the stage and the run; on this machine it needs no probe.
+        expect(stage.inputs.delete).toBeUndefined();
+        const cleanup = mocks.resources.find((r) => r.name === "experiment-job-cleanup")!;
+        expect(cleanup.inputs.delete).toBe(stopRunCommand(runDir, false));
+        expect(cleanup.inputs.create).toBeUndefined();
+        expect(cleanup.inputs.triggers).toEqual([hash]);
         expect(isSecretInput(stage.inputs.stdin)).toBe(false);
 
         const dir = extractBundle(textInput(stage, "stdin"));
@@ -116,7 +122,7 @@ describe("local target (venv runtime)", () => {
         const run = mocks.resources.find((r) => r.name === "experiment-job-run")!;
         expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
         expect(run.inputs.update).toBe(startOrAttachCommand(runDir));
-        expect(run.inputs.delete).toBe(stopRunCommand(runDir, false));
+        expect(run.inputs.delete).toBeUndefined();
         expect(run.inputs.triggers).toEqual([hash]);
         expect(run.inputs.environment).toBeUndefined();
         expect(run.inputs.addPreviousOutputInEnv).toBe(false);

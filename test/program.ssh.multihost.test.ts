@@ -9,6 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOrAttachCommand, stopRunCommand, storeStateCommand, stageCommand } from "../src/job";
+import { shellQuote } from "../src/render/shell";
 import { clusterMachines, parseSettings } from "../src/settings";
 import { extractBundle, listFiles } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
@@ -80,6 +81,8 @@ describe("ssh target with two machines (venv runtime)", () => {
                 "stacktune:index:Experiment experiment",
                 "stacktune:ssh:Host experiment-host",
                 "stacktune:ssh:Host experiment-host-1",
+                "command:local:Command experiment-host-reach",
+                "command:local:Command experiment-host-1-reach",
                 "command:remote:Command experiment-host-preflight",
                 "command:remote:Command experiment-host-1-preflight",
                 "stacktune:job:TrainingJob experiment-job",
@@ -88,6 +91,8 @@ describe("ssh target with two machines (venv runtime)", () => {
                 "command:remote:Command experiment-job-run",
                 "command:remote:Command experiment-job-1-stage",
                 "command:remote:Command experiment-job-1-run",
+                "command:local:Command experiment-job-cleanup",
+                "command:local:Command experiment-job-1-cleanup",
             ].sort(),
         );
     });
@@ -149,7 +154,8 @@ describe("ssh target with two machines (venv runtime)", () => {
             const run = byName(name);
             expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
             expect(run.inputs.update).toBe(startOrAttachCommand(runDir));
-            expect(run.inputs.delete).toBe(stopRunCommand(runDir, false));
+            expect(run.inputs.delete).toBeUndefined();
+            expect(textInput(byName(name.replace(/run$/, "cleanup")), "delete")).toContain(shellQuote(stopRunCommand(runDir, false)));
         }
     });
 
@@ -269,6 +275,8 @@ describe("aws target with hosts: 2", () => {
                 "aws:ec2/keyPair:KeyPair experiment-host-key",
                 "aws:ec2/instance:Instance experiment-host-instance-0",
                 "aws:ec2/instance:Instance experiment-host-instance-1",
+                "command:local:Command experiment-host-reach-0",
+                "command:local:Command experiment-host-reach-1",
                 "command:remote:Command experiment-host-ready-0",
                 "command:remote:Command experiment-host-ready-1",
                 "stacktune:image:TrainingImage experiment-image",
@@ -281,6 +289,8 @@ describe("aws target with hosts: 2", () => {
                 "command:remote:Command experiment-job-run",
                 "command:remote:Command experiment-job-1-stage",
                 "command:remote:Command experiment-job-1-run",
+                "command:local:Command experiment-job-cleanup",
+                "command:local:Command experiment-job-1-cleanup",
             ].sort(),
         );
     });

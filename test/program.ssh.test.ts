@@ -6,6 +6,7 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { imageBuildCommand, trainingImageInputs, trainingImageTag } from "../src/image";
 import { startOrAttachCommand, stopRunCommand } from "../src/job";
+import { shellQuote } from "../src/render/shell";
 import { extractBundle, listFiles } from "./helpers/bundle";
 import {
     installProgramMocks,
@@ -49,11 +50,37 @@ describe("ssh target (docker runtime)", () => {
             "stacktune:ssh:Host experiment-host",
             "stacktune:image:TrainingImage experiment-image",
             "stacktune:job:TrainingJob experiment-job",
+            "command:local:Command experiment-host-reach",
             "command:remote:Command experiment-host-preflight",
             "command:remote:Command experiment-image-build",
+            "command:local:Command experiment-job-cleanup",
             "command:remote:Command experiment-job-stage",
             "command:remote:Command experiment-job-run",
         ]);
+    });
+
+    it("probes the host with the program's own bound before its first remote command (30 s: 3 attempts of 10 s)", () => {
+        const create = textInput(byName("experiment-host-reach"), "create");
+        expect(create.startsWith("node -e ")).toBe(true);
+        expect(create).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 'that the machine is up, that its sshd listens on port 2222 (stacktune:target.host, stacktune:target.port)");
+        expect(textInput(byName("experiment-job-cleanup"), "create")).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 ");
+    });
+
+    it("no remote command deletes over SSH: the run's clean-up is a local command that probes first and gets the key on stdin", async () => {
+        const hash = await valueOf(outputs.experimentHash as string);
+        const runDir = `~/.stacktune/runs/${hash}`;
+        for (const r of mocks.resources.filter((r) => r.type === "command:remote:Command")) {
+            expect(r.inputs.delete, r.name).toBeUndefined();
+        }
+        const cleanup = byName("experiment-job-cleanup");
+        const del = textInput(cleanup, "delete");
+        expect(del.startsWith("bash -c ")).toBe(true);
+        expect(del).toContain(` stacktune-teardown trainer@192.0.2.10:2222 192.0.2.10 2222 trainer '${HOST_KEY}' 20 10 `);
+        expect(del).toContain(shellQuote(stopRunCommand(runDir, true, `stacktune-${hash.slice(0, 12)}`)));
+        expect(del).not.toContain("CANARY");
+        expect(cleanup.inputs.triggers).toEqual([hash]);
+        expect(isSecretInput(cleanup.inputs.stdin)).toBe(true);
+        expect(textInput(cleanup, "stdin")).toBe(KEY_CANARY);
     });
 
     it("connects with the configured address, the pinned host key and the key as a secret, failing fast when unreachable", () => {
@@ -105,7 +132,6 @@ describe("ssh target (docker runtime)", () => {
         expect(runEnv).toContain("STACKTUNE_RELEASE=none");
         const run = byName("experiment-job-run");
         expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
-        expect(run.inputs.delete).toBe(stopRunCommand(runDir, true, `stacktune-${hash.slice(0, 12)}`));
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
         expect(textInput(run, "stdin")).toContain(`HF_TOKEN=${TOKEN_CANARY}`);
     });

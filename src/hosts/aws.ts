@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
-import { JobHost } from "./command";
+import { JobHost, shellQuote } from "./command";
 import { generatedHostKey, withHostKey } from "./hostKey";
-import { preflightCommand } from "./preflight";
+import { PreflightRequirements, preflightCommand } from "./preflight";
+import { sshReachability } from "./reach";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
 import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults, sshCidrTooWide } from "../settings";
@@ -299,6 +300,17 @@ export function waitForCloudInit(readyMarker: string): string {
 }
 
 /**
+ * The readiness command of an instance: the cloud-init wait, then the preflight with the groups
+ * prepare-host gave the login user. This command's SSH session began before prepare-host added the
+ * user to the docker group, and a session keeps the groups it logged in with, so a plain `docker
+ * info` in it is refused on a first `up`; `sg docker` runs the preflight with that group added.
+ */
+export function readinessCommand(readyMarker: string, requirements: PreflightRequirements): string {
+    const preflight = preflightCommand(requirements);
+    return waitForCloudInit(readyMarker) + (requirements.runtime === "docker" ? `sg docker -c ${shellQuote(preflight)}\n` : preflight);
+}
+
+/**
  * The network of a multi-host cluster: its own VPC and one public subnet in one zone, so that every
  * instance gets the fixed private address the rendered accelerate configs name, and a cluster
  * placement group for a low-latency network between the instances.
@@ -428,16 +440,14 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         }
 
         const instanceInfo = AWS_GPU_INSTANCES[spec.instanceType];
-        const preflight =
-            waitForCloudInit(hostPaths.readyMarker) +
-            preflightCommand({
-                gpus: instanceInfo.gpus,
-                gpuMemoryGb: instanceInfo.gpuMemoryGb,
-                minFreeDiskGb: args.minFreeDiskGb ?? 100,
-                runtime: args.runtime,
-                python: args.python,
-                runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
-            });
+        const preflight = readinessCommand(hostPaths.readyMarker, {
+            gpus: instanceInfo.gpus,
+            gpuMemoryGb: instanceInfo.gpuMemoryGb,
+            minFreeDiskGb: args.minFreeDiskGb ?? 100,
+            runtime: args.runtime,
+            python: args.python,
+            runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
+        });
         // A single host keeps its unsuffixed names; a cluster's resources carry the machine rank.
         const ranked = (base: string, rank: number): string => (network === undefined ? base : `${base}-${rank}`);
 
@@ -484,10 +494,17 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 dialErrorLimit: 60,
                 perDialTimeout: 15,
             };
+            // The program bounds the wait for sshd itself: the provider's SSH handshake has no deadline.
+            const reach = sshReachability(
+                ranked(`${name}-reach`, rank),
+                connection,
+                `that the instance is running (EC2 console) and that stacktune:target.sshCidr holds your address`,
+                { parent: this, dependsOn: [instance] },
+            );
             const ready = new command.remote.Command(
                 ranked(`${name}-ready`, rank),
                 { connection, create: preflight, addPreviousOutputInEnv: false },
-                { parent: this, dependsOn: [instance] },
+                { parent: this, dependsOn: [instance, reach] },
             );
             const jobHost: JobHost = {
                 kind: "aws",

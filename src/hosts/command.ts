@@ -19,11 +19,14 @@ export interface JobHost {
     releaseAction: "poweroff" | "none";
 }
 
-/** The inputs a host command takes, for both the remote and the local provider. */
+/**
+ * The inputs a host command takes, for both the remote and the local provider. No `delete`: a
+ * remote delete dials a host that may be gone; host-side clean-up is hostCleanup's
+ * (src/hosts/reach.ts), which probes with a bound and skips what is moot.
+ */
 export interface HostCommandArgs {
     create: pulumi.Input<string>;
     update?: pulumi.Input<string>;
-    delete?: pulumi.Input<string>;
     stdin?: pulumi.Input<string>;
     triggers?: pulumi.Input<unknown[]>;
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { JobHost } from "./command";
 import { preflightCommand } from "./preflight";
+import { sshReachability } from "./reach";
 
 export interface SshHostArgs {
     /** Address of the existing machine. */
@@ -30,7 +31,7 @@ export interface SshHostArgs {
     runRoot?: string;
     /**
      * Connection attempts before giving up; with {@link perDialTimeoutSeconds} this bounds how long
-     * an unreachable host takes to fail. @default 3
+     * an unreachable host takes to fail (the reachability probe waits their product). @default 3
      */
     dialErrorLimit?: number;
     /** @default 10 */
@@ -64,6 +65,14 @@ export class SshHost extends pulumi.ComponentResource {
     constructor(name: string, args: SshHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("stacktune:ssh:Host", name, {}, opts);
         const connection = sshConnection(args);
+        const port = args.port ?? 22;
+        // The program bounds the wait itself: the provider's SSH handshake has no deadline.
+        const reach = sshReachability(
+            `${name}-reach`,
+            connection,
+            `that the machine is up, that its sshd listens on port ${port} (stacktune:target.host, stacktune:target.port), and that no firewall drops the connection`,
+            { parent: this },
+        );
         this.preflight = new command.remote.Command(
             `${name}-preflight`,
             {
@@ -78,7 +87,7 @@ export class SshHost extends pulumi.ComponentResource {
                 }),
                 addPreviousOutputInEnv: false,
             },
-            { parent: this },
+            { parent: this, dependsOn: [reach] },
         );
         this.address = pulumi.output(`${args.user}@${args.host}:${args.port ?? 22}`);
         this.jobHost = {

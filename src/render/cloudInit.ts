@@ -22,7 +22,17 @@ export const hostPaths = {
   budgetTimer: '/etc/systemd/system/stacktune-budget.timer',
   /** Exists once the host is ready for a run; `host-failed` holds the reason when it is not. */
   readyMarker: '/var/lib/stacktune/host-ready',
+  /** The budget watchdog's power-off time (epoch seconds: first boot + budget.maxHours), world-readable. */
+  budgetDeadline: '/var/lib/stacktune/deadline',
 } as const;
+
+/**
+ * How long before the budget watchdog's deadline the job stops itself (run-job.sh): the trainer's
+ * SIGTERM grace (60 s), the last checkpoint sync to the store and the summary must all fit, so the
+ * documented `budget_exceeded` stop, checkpoint kept, comes first and the watchdog is only the
+ * backstop. The one home of that margin.
+ */
+export const budgetWatchdogMarginSeconds = 900;
 
 const templateDir = join(__dirname, '..', '..', 'cloud-init');
 

@@ -8,6 +8,7 @@ export { accelerateConfig, accelerateFileName, renderAccelerateConfig, renderAcc
 export {
   awsLoginUser,
   budgetMinutes,
+  budgetWatchdogMarginSeconds,
   cloudInitConfig,
   driverTimeoutSeconds,
   hostPaths,

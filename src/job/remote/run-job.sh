@@ -63,6 +63,20 @@ if [ "${STACKTUNE_GPUS:-0}" != 0 ] && [ "$allowed" -gt 0 ]; then
     fi
 fi
 
+# A host with a budget watchdog (aws) powers itself off at its deadline, first boot + budget.maxHours,
+# which is earlier than this run's own budget end (the run started after the boot). The attempt stops
+# gracefully STACKTUNE_WATCHDOG_MARGIN_S before it (checkpoint synced, status budget_exceeded), so the
+# watchdog stays the backstop it is meant to be.
+watchdog_cut=false
+if [ -n "${STACKTUNE_WATCHDOG_DEADLINE_FILE:-}" ] && [ -r "$STACKTUNE_WATCHDOG_DEADLINE_FILE" ]; then
+    before_watchdog=$(($(cat "$STACKTUNE_WATCHDOG_DEADLINE_FILE") - STACKTUNE_WATCHDOG_MARGIN_S - $(date +%s)))
+    if [ "$before_watchdog" -lt "$allowed" ]; then
+        allowed=$((before_watchdog > 0 ? before_watchdog : 0))
+        watchdog_cut=true
+        phase budget "this attempt stops ${STACKTUNE_WATCHDOG_MARGIN_S}s before the budget watchdog powers the host off (first boot + budget.maxHours): it may run ${allowed}s"
+    fi
+fi
+
 started=$(date +%s)
 echo "$spent" >budget.spent
 echo "$started" >attempt.started
@@ -118,6 +132,9 @@ prepare_venv() {
 if [ "$gpus_busy" = true ]; then
     phase gpus "the GPUs of this host stayed held by ${holder:-another run} for ${waited}s (at most budget.maxHours, ${STACKTUNE_MAX_SECONDS}s); let that run end or stop it ('pulumi destroy' on its stack), then run 'pulumi up' again"
     rc=75
+elif [ "$allowed" = 0 ] && [ "$watchdog_cut" = true ]; then
+    phase budget "the budget watchdog powers this host off in less than ${STACKTUNE_WATCHDOG_MARGIN_S}s (first boot + budget.maxHours), so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
+    rc=124
 elif [ "$allowed" = 0 ]; then
     phase budget "budget.maxHours is used up: earlier attempts ran ${spent}s of ${STACKTUNE_MAX_SECONDS}s, so attempt $attempt does not start; raise stacktune:budget.maxHours and run 'pulumi up' again to go on"
     rc=124
