@@ -163,14 +163,14 @@ describe("multi-host aws cluster", () => {
         expect(sg.ingress).toEqual([
             SSH_RULE,
             {
-                description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+                description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
                 protocol: "tcp",
                 fromPort: 29500,
                 toPort: 29500,
                 self: true,
             },
             {
-                description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster's instances only",
+                description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster instances only",
                 protocol: "tcp",
                 fromPort: 32768,
                 toPort: 60999,
@@ -180,7 +180,7 @@ describe("multi-host aws cluster", () => {
         expect(sg.egress).toEqual([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }]);
         expect(oneOf("zone", "aws:ec2/securityGroup:SecurityGroup").inputs.ingress).toEqual([SSH_RULE, ...clusterIngressRules(29600)]);
         expect(clusterIngressRules(29600)[0]).toEqual({
-            description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+            description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
             protocol: "tcp",
             fromPort: 29600,
             toPort: 29600,

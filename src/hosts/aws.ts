@@ -109,6 +109,10 @@ export function clusterAvailabilityZone(region: string, availabilityZone?: strin
 }
 
 /**
+ * Security-group and rule descriptions are restricted to `a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*` (no
+ * apostrophe, no quotes; at most 255 characters): the provider refuses others at preview, EC2 at
+ * create. test/aws-rules.test.ts checks every description the program sends.
+ *
  * Ingress between the instances of a multi-host cluster, on top of {@link sshIngressRules}: only
  * members of the cluster's own security group (`self`, no CIDR) reach the rendezvous port and the
  * ephemeral ports that NCCL and gloo use; nothing from outside.
@@ -121,14 +125,14 @@ export function clusterIngressRules(rendezvousPort: number): aws.types.input.ec2
     }
     return [
         {
-            description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+            description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
             protocol: "tcp",
             fromPort: rendezvousPort,
             toPort: rendezvousPort,
             self: true,
         },
         {
-            description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster's instances only",
+            description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster instances only",
             protocol: "tcp",
             ...LINUX_EPHEMERAL_PORTS,
             self: true,
@@ -367,7 +371,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             {
                 ...(network !== undefined
                     ? {
-                          description: "stacktune: SSH from the operator, training traffic between the cluster's instances",
+                          description: "stacktune: SSH from the operator, training traffic between the cluster instances",
                           vpcId: network.vpc.id,
                       }
                     : { description: "stacktune: SSH from the operator only" }),
