@@ -24,6 +24,7 @@ import {
     textInput,
     valueOf,
 } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-mh-key-7d21\n-----END OPENSSH PRIVATE KEY-----\n";
 const TOKEN_CANARY = "hf_CANARY_mh_4e9a";
@@ -194,7 +195,7 @@ describe("ssh target.port next to target.hosts", () => {
 
 describe("aws target with hosts: 2", () => {
     const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-aws-mh-key\n-----END OPENSSH PRIVATE KEY-----\n";
-    const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
+    const PUBLIC_KEY = TEST_PUBLIC_KEY;
     const hub = new FakeHub();
     const resources: RegisteredResource[] = [];
     let outputs: Record<string, unknown>;

@@ -234,6 +234,16 @@ const cases: Record<string, RuleCases> = {
     ],
     pass: [{ raw: merge(gpu, { target: { privateKeyPath: '~/.ssh/id' } }), secrets: {} }, { raw: gpu, secrets: { sshPrivateKey: true } }],
   },
+  'aws-key-not-placeholder': {
+    fail: [
+      {
+        raw: merge(aws, { target: { publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com' } }),
+        paths: ['target.publicKey'],
+        says: 'set stacktune:target.publicKey to your own key',
+      },
+    ],
+    pass: [{ raw: aws }],
+  },
   'aws-needs-private-key': {
     fail: [{ raw: aws, secrets: { hfToken: true }, paths: ['sshPrivateKey'], says: 'pulumi config set --secret stacktune:sshPrivateKey' }],
     pass: [{ raw: aws, secrets: { hfToken: true, sshPrivateKey: true } }],

@@ -6,7 +6,17 @@ import { generatedHostKey, withHostKey } from "./hostKey";
 import { preflightCommand } from "./preflight";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
-import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults, sshCidrTooWide } from "../settings";
+import {
+    type AwsInstanceType,
+    MAX_AWS_HOSTS,
+    PREFLIGHT_MIN_FREE_DISK_GB,
+    awsCluster,
+    awsInstanceTypes,
+    cidrHostBitsProblem,
+    rootVolumeTooSmall,
+    settingsDefaults,
+    sshCidrTooWide,
+} from "../settings";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -28,7 +38,7 @@ export interface AwsGpuHostArgs {
     amiId?: string;
     /** Spot instead of on-demand, with an optional max price (USD/hour). @default { enabled: false } */
     spot?: { enabled: boolean; maxPrice?: number };
-    /** Root volume (gp3, encrypted) in GB: model + image + checkpoints. @default 300 */
+    /** Root volume (gp3, encrypted) in GB: the AMI plus the preflight's free disk. @default 200 */
     rootVolumeGb?: number;
     /** The only source allowed to reach SSH, e.g. your IP as `203.0.113.7/32`. */
     sshCidr: string;
@@ -59,7 +69,7 @@ export interface AwsGpuHostArgs {
     python?: string;
     /** @default "~/.stacktune/runs" */
     runRoot?: string;
-    /** Free disk the preflight requires, in GB. @default 100 */
+    /** Free disk the preflight requires, in GB. @default PREFLIGHT_MIN_FREE_DISK_GB (100) */
     minFreeDiskGb?: number;
     /** Tags every resource with the stack and the experiment it serves. */
     tags: Record<string, string>;
@@ -147,6 +157,10 @@ export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.type
         throw new Error(
             `stacktune:target.sshCidr "${sshCidr}" is not an IPv4 CIDR: set it to your address, e.g. 203.0.113.7/32`,
         );
+    }
+    const hostBits = cidrHostBitsProblem(sshCidr, "set it to");
+    if (hostBits !== undefined) {
+        throw new Error(`stacktune:target.sshCidr ${sshCidr} ${hostBits}`);
     }
     const reach = sshCidrTooWide(sshCidr);
     if (reach !== undefined && !allowOpenSsh) {
@@ -250,11 +264,10 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
             `stacktune:target.instanceType "${instanceType}" is not supported: use ${Object.keys(AWS_GPU_INSTANCES).join(" or ")}`,
         );
     }
-    const rootVolumeGb = inputs.rootVolumeGb ?? 300;
-    if (!Number.isInteger(rootVolumeGb) || rootVolumeGb < 100) {
-        throw new Error(
-            `stacktune:target.rootVolumeGb ${rootVolumeGb} is too small for model + image + checkpoints: use at least 100`,
-        );
+    const rootVolumeGb = inputs.rootVolumeGb ?? settingsDefaults.target.aws.rootVolumeGb;
+    const tooSmall = rootVolumeTooSmall(rootVolumeGb);
+    if (!Number.isInteger(rootVolumeGb) || tooSmall !== undefined) {
+        throw new Error(`stacktune:target.rootVolumeGb ${rootVolumeGb} ${tooSmall ?? "must be a whole number of GB"}`);
     }
     const spot = inputs.spot;
     if (spot?.maxPrice !== undefined && !(spot.maxPrice > 0)) {
@@ -437,7 +450,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             preflightCommand({
                 gpus: instanceInfo.gpus,
                 gpuMemoryGb: instanceInfo.gpuMemoryGb,
-                minFreeDiskGb: args.minFreeDiskGb ?? 100,
+                minFreeDiskGb: args.minFreeDiskGb ?? PREFLIGHT_MIN_FREE_DISK_GB,
                 runtime: args.runtime,
                 python: args.python,
                 runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
