@@ -1,9 +1,11 @@
 // The aws target's settings refuse what AWS refuses, naming the key and what to write: key types
 // EC2 cannot import, the stack files' placeholder key, CIDRs with host bits, a root volume that
 // cannot hold the AMI and the preflight's free disk.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { awsInstanceSpec, sshIngressRules } from '../src/hosts/aws';
-import { parseSettings } from '../src/settings';
+import { loadSettingsFromStackFile, parseSettings } from '../src/settings';
 import { allSecrets, awsTarget, issuesOf, merge } from './settings/fixtures';
 
 type Raw = Record<string, unknown>;
@@ -75,5 +77,30 @@ describe('target.rootVolumeGb', () => {
   it('accepts 160 GB, and the instance is asked for exactly that', () => {
     expect(parseSettings(aws({ rootVolumeGb: 160 }), allSecrets).target).toMatchObject({ rootVolumeGb: 160 });
     expect(awsInstanceSpec({ userData: '', rootVolumeGb: 160 }).rootBlockDevice.volumeSize).toBe(160);
+  });
+});
+
+describe('spot keeps its checkpoints', () => {
+  it('a spot target keeps checkpoints in an S3 bucket by default; on-demand has none unless asked', () => {
+    expect(parseSettings(aws({}), allSecrets).target).toMatchObject({ spot: { enabled: true }, checkpointBucket: true });
+    expect(parseSettings(aws({ spot: { enabled: false } }), allSecrets).target).toMatchObject({ checkpointBucket: false });
+    expect(parseSettings(aws({ spot: { enabled: false }, checkpointBucket: true }), allSecrets).target).toMatchObject({ checkpointBucket: true });
+  });
+
+  it('refuses spot with checkpointBucket: false, naming the key and what to write', () => {
+    expect(issuesOf(aws({ checkpointBucket: false }))).toEqual([
+      {
+        path: 'target.checkpointBucket',
+        message:
+          "spot capacity is reclaimed at 2 minutes' notice and the instance's root volume, with the checkpoints on it, is deleted with it; " +
+          'set stacktune:target.checkpointBucket to true (or remove it: spot keeps checkpoints in S3 by default), or target.spot.enabled to false',
+      },
+    ]);
+  });
+
+  it.each(['aws-g5', 'aws-g6-r16'])('the shipped spot stack %s states its S3 checkpoint store', (stack) => {
+    const file = join(__dirname, '..', 'stacks', `Pulumi.${stack}.yaml`);
+    expect(loadSettingsFromStackFile(file).settings.target).toMatchObject({ spot: { enabled: true }, checkpointBucket: true });
+    expect(readFileSync(file, 'utf8')).toMatch(/^ {4}checkpointBucket: true$/m);
   });
 });
