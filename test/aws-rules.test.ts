@@ -103,7 +103,7 @@ describe.each(cases.map((c) => c.stack))("stack %s under the mocks", (stack) => 
         const spot = resources.filter((r) => r.type === "aws:ec2/instance:Instance" && r.inputs.instanceMarketOptions !== undefined);
         expect(spot.length).toBeGreaterThan(0);
         expect(resources.filter((r) => r.type === "aws:s3/bucket:Bucket")).toHaveLength(1);
-        const runs = resources.filter((r) => r.type === "command:remote:Command" && /-job-run(-\d+)?$/.test(r.name));
+        const runs = resources.filter((r) => r.type === "command:remote:Command" && /-job(-\d+)?-run$/.test(r.name));
         expect(runs.length).toBe(spot.length);
         for (const run of runs) expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\//);
     });

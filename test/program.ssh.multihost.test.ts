@@ -268,6 +268,13 @@ describe("aws target with hosts: 2", () => {
                 "aws:ec2/placementGroup:PlacementGroup experiment-host-placement",
                 "aws:ec2/securityGroup:SecurityGroup experiment-host-ssh",
                 "aws:ec2/keyPair:KeyPair experiment-host-key",
+                // Spot (the default) keeps its checkpoints in the S3 store, with its least-privilege role.
+                "aws:s3/bucket:Bucket experiment-host-checkpoints",
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock experiment-host-checkpoints",
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration experiment-host-checkpoints",
+                "aws:iam/role:Role experiment-host-role",
+                "aws:iam/rolePolicy:RolePolicy experiment-host-checkpoints",
+                "aws:iam/instanceProfile:InstanceProfile experiment-host-profile",
                 "aws:ec2/instance:Instance experiment-host-instance-0",
                 "aws:ec2/instance:Instance experiment-host-instance-1",
                 "command:remote:Command experiment-host-ready-0",

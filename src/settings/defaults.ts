@@ -18,7 +18,6 @@ export const settingsDefaults = {
       spot: { enabled: true },
       rootVolumeGb: 200,
       allowOpenSsh: false,
-      checkpointBucket: false,
       hosts: 1,
     },
   },

@@ -238,6 +238,21 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'spot-keeps-checkpoints',
+    description: 'a spot instance is reclaimed with its root volume: spot needs the S3 checkpoint store to resume',
+    check: (s) =>
+      s.target.kind === 'aws' && s.target.spot.enabled && !s.target.checkpointBucket
+        ? [
+            {
+              path: 'target.checkpointBucket',
+              message:
+                "spot capacity is reclaimed at 2 minutes' notice and the instance's root volume, with the checkpoints on it, is deleted with it; " +
+                'set stacktune:target.checkpointBucket to true (or remove it: spot keeps checkpoints in S3 by default), or target.spot.enabled to false',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'delete-store-needs-bucket',
     description: 'checkpointing.deleteStoreOnDestroy only applies to the S3 checkpoint store of an aws target',
     check: (s) =>

@@ -233,9 +233,13 @@ export const AwsTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone such as us-east-1a')
     .optional(),
-  /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
-  checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
-});
+  /**
+   * Create an S3 bucket (and a least-privilege role) for checkpoints. @default spot.enabled: a spot
+   * instance is reclaimed with its root volume, so spot keeps checkpoints in S3 unless told otherwise
+   * (and `false` with spot is refused).
+   */
+  checkpointBucket: z.boolean().optional(),
+}).transform((target) => ({ ...target, checkpointBucket: target.checkpointBucket ?? target.spot.enabled }));
 
 /**
  * The widest sshCidr accepted without `allowOpenSsh`: a /16 (65,536 addresses) covers a site's
