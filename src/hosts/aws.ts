@@ -34,7 +34,10 @@ export interface AwsGpuHostArgs {
     region: string;
     /** @default "g5.12xlarge" */
     instanceType?: AwsGpuInstanceType;
-    /** Pin an AMI; unset looks up the newest {@link DLAMI_NAME_PATTERN} owned by Amazon. @default undefined */
+    /**
+     * Pin an AMI; unset looks up the newest {@link DLAMI_NAME_PATTERN} owned by Amazon, which a
+     * running instance then keeps (a newer release is used by the next new instance). @default undefined
+     */
     amiId?: string;
     /** Spot instead of on-demand, with an optional max price (USD/hour). @default { enabled: false } */
     spot?: { enabled: boolean; maxPrice?: number };
@@ -347,6 +350,8 @@ export class AwsGpuHost extends pulumi.ComponentResource {
     public readonly vpc?: aws.ec2.Vpc;
     public readonly subnet?: aws.ec2.Subnet;
     public readonly placementGroup?: aws.ec2.PlacementGroup;
+    /** The AMI the instances boot: the one target.amiId pins, or the lookup's newest (with its name). */
+    public readonly ami: pulumi.Output<{ id: string; name?: string; source: "lookup" | "target.amiId" }>;
     /** Machine 0's public address. */
     public readonly publicIp: pulumi.Output<string>;
     /** Machine 0's readiness command. */
@@ -368,10 +373,26 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
         const childOpts = { parent: this, provider };
 
-        const amiId =
+        // The lookup finds the newest release on every `up`, and a changed `ami` replaces the
+        // instance: a looked-up AMI is therefore pinned by the instance that booted it (ignoreChanges
+        // below), so a release never replaces a running host. A new instance boots the newest one;
+        // moving a running host is the deliberate step of setting target.amiId (README "AMI").
+        this.ami =
             args.amiId !== undefined
-                ? pulumi.output(args.amiId)
-                : aws.ec2.getAmiOutput(dlamiLookup(), { parent: this, provider }).id;
+                ? pulumi.output({ id: args.amiId, source: "target.amiId" as const })
+                : aws.ec2
+                      .getAmiOutput(dlamiLookup(), { parent: this, provider })
+                      .apply((found) => ({ id: found.id, name: found.name, source: "lookup" as const }));
+        const amiId = this.ami.id;
+        // Shown by `pulumi preview` and `pulumi up`, before any instance is created.
+        this.ami.apply((ami) =>
+            pulumi.log.info(
+                ami.source === "lookup"
+                    ? `AMI: newest Deep Learning AMI is ${ami.id} (${ami.name}); a running instance keeps the AMI it booted`
+                    : `AMI: ${ami.id}, pinned by stacktune:target.amiId`,
+                this,
+            ),
+        );
 
         const network =
             availabilityZone !== undefined ? this.clusterNetwork(name, availabilityZone, args.tags, childOpts) : undefined;
@@ -489,8 +510,12 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                             : { Name: `${name}-${rank}`, "stacktune:machine-rank": String(rank), ...args.tags },
                     volumeTags: args.tags,
                 },
-                // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
-                network !== undefined ? { ...childOpts, dependsOn: [network.routes] } : childOpts,
+                {
+                    ...childOpts,
+                    // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
+                    ...(network !== undefined ? { dependsOn: [network.routes] } : {}),
+                    ...(args.amiId === undefined ? { ignoreChanges: ["ami"] } : {}),
+                },
             );
             const connection: command.types.input.remote.ConnectionArgs = {
                 host: instance.publicIp,
@@ -527,6 +552,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         this.registerOutputs({
             publicIp: this.publicIp,
             instanceId: this.instance.id,
+            ami: this.ami,
             bucket: this.bucket?.bucket,
             ...(network !== undefined ? { publicIps: this.instances.map((i) => i.publicIp) } : {}),
         });
