@@ -15,7 +15,7 @@ import {
 import { preflightCommand } from "../src/hosts/preflight";
 import { hostPaths } from "../src/render";
 import { awsCluster } from "../src/settings/target";
-import { isSecretInput, MOCK_AMI_ID, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
+import { isSecretInput, MOCK_AMI_ID, MOCK_GPU_VCPU_QUOTA, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-cluster-key-5e1a\n-----END OPENSSH PRIVATE KEY-----\n";
 const USER_DATA = "#cloud-config\n# stacktune cluster test\n";
@@ -72,6 +72,7 @@ beforeAll(async () => {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: MOCK_GPU_VCPU_QUOTA };
                 return args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {};
             },
         },

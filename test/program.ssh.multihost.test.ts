@@ -16,6 +16,7 @@ import {
     installProgramMocks,
     isSecretInput,
     MOCK_AMI_ID,
+    MOCK_GPU_VCPU_QUOTA,
     nonSecretOccurrences,
     plain,
     ProgramMocks,
@@ -225,7 +226,12 @@ describe("aws target with hosts: 2", () => {
                     }
                     return { id: `${args.name}-id`, state };
                 },
-                call: (args: pulumi.runtime.MockCallArgs) => (args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {}),
+                call: (args: pulumi.runtime.MockCallArgs) =>
+                    args.token === "aws:servicequotas/getServiceQuota:getServiceQuota"
+                        ? { value: MOCK_GPU_VCPU_QUOTA }
+                        : args.token === "aws:ec2/getAmi:getAmi"
+                          ? { id: MOCK_AMI_ID }
+                          : {},
             },
             "stacktune",
             "aws-pair",

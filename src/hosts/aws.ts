@@ -175,6 +175,35 @@ export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.type
     return [{ description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [sshCidr] }];
 }
 
+/**
+ * The EC2 vCPU quotas that bound G instances (g5, g6), by market: new accounts often have 0. Codes
+ * and names as the Service Quotas API lists them for service code `ec2`.
+ */
+export const GPU_VCPU_QUOTAS = {
+    onDemand: { code: "L-DB2E81BA", name: "Running On-Demand G and VT instances" },
+    spot: { code: "L-3819A6DF", name: "All G and VT Spot Instance Requests" },
+} as const;
+
+/** Why the account's G-instance vCPU quota cannot run the instances (and what to do), or undefined. */
+export function gpuQuotaProblem(inputs: {
+    spot: boolean;
+    instanceType: AwsGpuInstanceType;
+    hosts: number;
+    region: string;
+    quotaVcpus: number;
+}): string | undefined {
+    const quota = inputs.spot ? GPU_VCPU_QUOTAS.spot : GPU_VCPU_QUOTAS.onDemand;
+    const need = inputs.hosts * AWS_GPU_INSTANCES[inputs.instanceType].vcpus;
+    if (inputs.quotaVcpus >= need) return undefined;
+    return (
+        `the account's EC2 quota "${quota.name}" (${quota.code}) in ${inputs.region} is ${inputs.quotaVcpus} vCPUs, ` +
+        `but ${inputs.hosts} x ${inputs.instanceType} need ${need}: request ${need} or more ` +
+        `(aws service-quotas request-service-quota-increase --service-code ec2 --quota-code ${quota.code} ` +
+        `--desired-value ${need} --region ${inputs.region}, or the Service Quotas console)` +
+        (inputs.spot ? ", or set stacktune:target.spot.enabled to false to use the on-demand quota" : "")
+    );
+}
+
 /** Arguments of the AMI lookup: newest Amazon-owned x86_64 Deep Learning AMI (Ubuntu). */
 export function dlamiLookup(): aws.ec2.GetAmiArgs {
     return {
@@ -352,6 +381,8 @@ export class AwsGpuHost extends pulumi.ComponentResource {
     public readonly placementGroup?: aws.ec2.PlacementGroup;
     /** The AMI the instances boot: the one target.amiId pins, or the lookup's newest (with its name). */
     public readonly ami: pulumi.Output<{ id: string; name?: string; source: "lookup" | "target.amiId" }>;
+    /** The account's G-instance vCPU quota for this market, checked against the instances' need before they are created. */
+    public readonly gpuQuota: pulumi.Output<number>;
     /** Machine 0's public address. */
     public readonly publicIp: pulumi.Output<string>;
     /** Machine 0's readiness command. */
@@ -383,7 +414,23 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 : aws.ec2
                       .getAmiOutput(dlamiLookup(), { parent: this, provider })
                       .apply((found) => ({ id: found.id, name: found.name, source: "lookup" as const }));
-        const amiId = this.ami.id;
+        // Quotas before cost: the instances wait for the account's G-instance vCPU quota, and a quota
+        // too low for them fails the run here, at preview, instead of at the instances' create.
+        const market = spec.instanceMarketOptions !== undefined ? GPU_VCPU_QUOTAS.spot : GPU_VCPU_QUOTAS.onDemand;
+        this.gpuQuota = aws.servicequotas
+            .getServiceQuotaOutput({ serviceCode: "ec2", quotaCode: market.code }, { parent: this, provider })
+            .apply((quota) => {
+                const problem = gpuQuotaProblem({
+                    spot: market === GPU_VCPU_QUOTAS.spot,
+                    instanceType: spec.instanceType,
+                    hosts,
+                    region: args.region,
+                    quotaVcpus: quota.value,
+                });
+                if (problem !== undefined) throw new Error(problem);
+                return quota.value;
+            });
+        const amiId = pulumi.all([this.ami.id, this.gpuQuota]).apply(([id]) => id);
         // Shown by `pulumi preview` and `pulumi up`, before any instance is created.
         this.ami.apply((ami) =>
             pulumi.log.info(

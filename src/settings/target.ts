@@ -5,10 +5,13 @@ import { MAX_GPUS_PER_MACHINE, PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 
 const defaults = settingsDefaults.target;
 
-/** GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090. */
+/**
+ * GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090;
+ * vCPUs are what the account's G-instance quotas count (AWS instance-type pages: 48 each).
+ */
 export const awsInstanceTypes = {
-  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G' },
-  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4' },
+  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G', vcpus: 48 },
+  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4', vcpus: 48 },
 } as const;
 
 export type AwsInstanceType = keyof typeof awsInstanceTypes;
