@@ -29,12 +29,12 @@ describe("sshIngressRules", () => {
 });
 
 describe("awsInstanceSpec", () => {
-    it("defaults to an on-demand g5.12xlarge with a 300 GB encrypted gp3 root, IMDSv2 hop 2, terminate on shutdown", () => {
+    it("defaults to an on-demand g5.12xlarge with the settings' 200 GB encrypted gp3 root, IMDSv2 hop 2, terminate on shutdown", () => {
         expect(awsInstanceSpec({ userData: "#cloud-config\n" })).toEqual({
             instanceType: "g5.12xlarge",
             instanceInitiatedShutdownBehavior: "terminate",
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-            rootBlockDevice: { volumeType: "gp3", volumeSize: 300, encrypted: true, deleteOnTermination: true },
+            rootBlockDevice: { volumeType: "gp3", volumeSize: 200, encrypted: true, deleteOnTermination: true },
             userData: "#cloud-config\n",
             userDataReplaceOnChange: true,
         });
@@ -55,7 +55,7 @@ describe("awsInstanceSpec", () => {
         expect(() => awsInstanceSpec({ userData: "", instanceType: "p4d.24xlarge" as never })).toThrow(
             'stacktune:target.instanceType "p4d.24xlarge" is not supported: use g5.12xlarge or g6.12xlarge',
         );
-        expect(() => awsInstanceSpec({ userData: "", rootVolumeGb: 50 })).toThrow(/rootVolumeGb 50 is too small .* use at least 100/);
+        expect(() => awsInstanceSpec({ userData: "", rootVolumeGb: 50 })).toThrow(/^stacktune:target\.rootVolumeGb 50 must be at least 160: the Deep Learning AMI itself takes about 60 GB/);
         expect(() => awsInstanceSpec({ userData: "", spot: { enabled: true, maxPrice: 0 } })).toThrow(/spot\.maxPrice must be a positive/);
     });
 });

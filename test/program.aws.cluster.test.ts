@@ -14,7 +14,7 @@ import {
 } from "../src/hosts/aws";
 import { hostPaths } from "../src/render";
 import { awsCluster } from "../src/settings/target";
-import { isSecretInput, MOCK_AMI_ID, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
+import { isSecretInput, MOCK_AMI_ID, MOCK_GPU_VCPU_QUOTA, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-cluster-key-5e1a\n-----END OPENSSH PRIVATE KEY-----\n";
 const USER_DATA = "#cloud-config\n# stacktune cluster test\n";
@@ -71,6 +71,7 @@ beforeAll(async () => {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: MOCK_GPU_VCPU_QUOTA };
                 return args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {};
             },
         },
@@ -165,14 +166,14 @@ describe("multi-host aws cluster", () => {
         expect(sg.ingress).toEqual([
             SSH_RULE,
             {
-                description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+                description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
                 protocol: "tcp",
                 fromPort: 29500,
                 toPort: 29500,
                 self: true,
             },
             {
-                description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster's instances only",
+                description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster instances only",
                 protocol: "tcp",
                 fromPort: 32768,
                 toPort: 60999,
@@ -182,7 +183,7 @@ describe("multi-host aws cluster", () => {
         expect(sg.egress).toEqual([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }]);
         expect(oneOf("zone", "aws:ec2/securityGroup:SecurityGroup").inputs.ingress).toEqual([SSH_RULE, ...clusterIngressRules(29600)]);
         expect(clusterIngressRules(29600)[0]).toEqual({
-            description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+            description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
             protocol: "tcp",
             fromPort: 29600,
             toPort: 29600,

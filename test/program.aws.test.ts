@@ -25,10 +25,11 @@ import {
     textInput,
     valueOf,
 } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-aws-key-0c4f\n-----END OPENSSH PRIVATE KEY-----\n";
 const TOKEN_CANARY = "hf_CANARY_aws_91d0";
-const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
+const PUBLIC_KEY = TEST_PUBLIC_KEY;
 const MERGED_REPO = "me/llama3-openhermes-qlora";
 const hub = new FakeHub();
 

@@ -6,6 +6,7 @@ import { planExperiment } from "../src/experiment";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, ProgramMocks, runProgram, valueOf } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const MERGED_REPO = "me/llama3-openhermes-qlora";
 const hub = new FakeHub();
@@ -22,7 +23,7 @@ beforeAll(async () => {
             "stacktune:target": {
                 kind: "aws",
                 sshCidr: "203.0.113.7/32",
-                publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com",
+                publicKey: TEST_PUBLIC_KEY,
             },
             "stacktune:runtime": { kind: "docker" },
             "stacktune:hub": { mergedRepo: MERGED_REPO },

@@ -8,8 +8,9 @@ import { parseSettings } from "../src/settings";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, type ProgramMocks, runProgram, textInput } from "./helpers/pulumiMocks";
 import { settingsErrorOf } from "./settings/fixtures";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
-const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
+const PUBLIC_KEY = TEST_PUBLIC_KEY;
 const TOKEN = "hf_CANARY_least_privilege_3b9e";
 const WANDB = "CANARY-wandb-least-privilege-3b9e";
 const awsTarget = { kind: "aws", region: "us-east-1", sshCidr: "203.0.113.7/32", publicKey: PUBLIC_KEY, checkpointBucket: true };

@@ -3,11 +3,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { installProgramMocks, runProgram } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const awsTarget = {
     kind: "aws",
     sshCidr: "203.0.113.7/32",
-    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com",
+    publicKey: TEST_PUBLIC_KEY,
     spot: { enabled: false },
 };
 const hubRepo = { mergedRepo: "me/model" };

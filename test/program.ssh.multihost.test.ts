@@ -17,6 +17,7 @@ import {
     installProgramMocks,
     isSecretInput,
     MOCK_AMI_ID,
+    MOCK_GPU_VCPU_QUOTA,
     nonSecretOccurrences,
     plain,
     ProgramMocks,
@@ -25,6 +26,7 @@ import {
     textInput,
     valueOf,
 } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-mh-key-7d21\n-----END OPENSSH PRIVATE KEY-----\n";
 const TOKEN_CANARY = "hf_CANARY_mh_4e9a";
@@ -200,7 +202,7 @@ describe("ssh target.port next to target.hosts", () => {
 
 describe("aws target with hosts: 2", () => {
     const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-aws-mh-key\n-----END OPENSSH PRIVATE KEY-----\n";
-    const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com";
+    const PUBLIC_KEY = TEST_PUBLIC_KEY;
     const hub = new FakeHub();
     const resources: RegisteredResource[] = [];
     let outputs: Record<string, unknown>;
@@ -230,7 +232,12 @@ describe("aws target with hosts: 2", () => {
                     }
                     return { id: `${args.name}-id`, state };
                 },
-                call: (args: pulumi.runtime.MockCallArgs) => (args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {}),
+                call: (args: pulumi.runtime.MockCallArgs) =>
+                    args.token === "aws:servicequotas/getServiceQuota:getServiceQuota"
+                        ? { value: MOCK_GPU_VCPU_QUOTA }
+                        : args.token === "aws:ec2/getAmi:getAmi"
+                          ? { id: MOCK_AMI_ID }
+                          : {},
             },
             "stacktune",
             "aws-pair",
@@ -273,6 +280,13 @@ describe("aws target with hosts: 2", () => {
                 "aws:ec2/placementGroup:PlacementGroup experiment-host-placement",
                 "aws:ec2/securityGroup:SecurityGroup experiment-host-ssh",
                 "aws:ec2/keyPair:KeyPair experiment-host-key",
+                // Spot (the default) keeps its checkpoints in the S3 store, with its least-privilege role.
+                "aws:s3/bucket:Bucket experiment-host-checkpoints",
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock experiment-host-checkpoints",
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration experiment-host-checkpoints",
+                "aws:iam/role:Role experiment-host-role",
+                "aws:iam/rolePolicy:RolePolicy experiment-host-checkpoints",
+                "aws:iam/instanceProfile:InstanceProfile experiment-host-profile",
                 "aws:ec2/instance:Instance experiment-host-instance-0",
                 "aws:ec2/instance:Instance experiment-host-instance-1",
                 "command:local:Command experiment-host-reach-0",

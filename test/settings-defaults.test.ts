@@ -109,7 +109,7 @@ describe('settings defaults (the reference run where it applies)', () => {
     expect(local.target).toEqual({ kind: 'local', gpus: 0 });
   });
 
-  it('target aws: us-east-1 g5.12xlarge spot, 200 GB root, SSH closed to the world, no bucket', () => {
+  it('target aws: us-east-1 g5.12xlarge spot, 200 GB root, SSH closed to the world, checkpoints in S3 (spot)', () => {
     const aws = parseSettings({ target: awsTarget, hub: { mergedRepo: 'me/model' } }, allSecrets);
     expect(aws.target).toEqual({
       ...awsTarget,
@@ -118,7 +118,7 @@ describe('settings defaults (the reference run where it applies)', () => {
       spot: { enabled: true },
       rootVolumeGb: 200,
       allowOpenSsh: false,
-      checkpointBucket: false,
+      checkpointBucket: true,
       hosts: 1,
     });
   });

@@ -24,7 +24,7 @@ const badInputs: [string, Raw, string, string][] = [
   ['aws without sshCidr', { target: { kind: 'aws', publicKey: awsTarget.publicKey } }, 'target.sshCidr', 'set stacktune:target.sshCidr to your IP/32'],
   ['aws sshCidr not a CIDR', merge(aws, { target: { sshCidr: 'my laptop' } }), 'target.sshCidr', 'an IPv4 CIDR such as 203.0.113.7/32'],
   ['aws instance type without 4 x 24 GB', merge(aws, { target: { instanceType: 'p4d.24xlarge' } }), 'target.instanceType', 'one of g5.12xlarge, g6.12xlarge'],
-  ['aws public key in the wrong form', merge(aws, { target: { publicKey: 'my key' } }), 'target.publicKey', 'must be one OpenSSH public key line'],
+  ['aws public key in the wrong form', merge(aws, { target: { publicKey: 'my key' } }), 'target.publicKey', 'must be one OpenSSH RSA or ED25519 public key line'],
   ['aws region misspelled', merge(aws, { target: { region: 'us-east' } }), 'target.region', 'must be an AWS region such as us-east-1'],
   ['prepared dataset repo without owner', merge(gpu, { dataset: { preparedRepo: 'prepared' } }), 'dataset.preparedRepo', 'must be a Hub repo id'],
   ['ssh without host and user', { target: { kind: 'ssh' } }, 'target.host', 'set stacktune:target.host'],

@@ -188,10 +188,14 @@ const cases: Record<string, RuleCases> = {
     fail: [{ raw: merge(aws, { target: { spot: { enabled: false, maxPrice: 2 } } }), paths: ['target.spot.maxPrice'], says: 'set stacktune:target.spot.enabled to true' }],
     pass: [{ raw: merge(aws, { target: { spot: { maxPrice: 2 } } }) }],
   },
+  'spot-keeps-checkpoints': {
+    fail: [{ raw: merge(aws, { target: { checkpointBucket: false } }), paths: ['target.checkpointBucket'], says: 'set stacktune:target.checkpointBucket to true' }],
+    pass: [{ raw: aws }, { raw: merge(aws, { target: { spot: { enabled: false }, checkpointBucket: false } }) }],
+  },
   'delete-store-needs-bucket': {
     fail: [
       { raw: merge(gpu, { checkpointing: { deleteStoreOnDestroy: true } }), paths: ['checkpointing.deleteStoreOnDestroy'], says: 'there is no checkpoint store to delete' },
-      { raw: merge(aws, { checkpointing: { deleteStoreOnDestroy: true } }), paths: ['checkpointing.deleteStoreOnDestroy'], says: 'target.checkpointBucket: true' },
+      { raw: merge(aws, { target: { spot: { enabled: false } }, checkpointing: { deleteStoreOnDestroy: true } }), paths: ['checkpointing.deleteStoreOnDestroy'], says: 'target.checkpointBucket: true' },
     ],
     pass: [{ raw: merge(aws, { target: { checkpointBucket: true }, checkpointing: { deleteStoreOnDestroy: true } }) }],
   },
@@ -233,6 +237,16 @@ const cases: Record<string, RuleCases> = {
       { raw: merge(gpu, { target: { privateKeyPath: '~/.ssh/id' } }), secrets: { sshPrivateKey: true }, paths: ['target.privateKeyPath'], says: 'remove one of them' },
     ],
     pass: [{ raw: merge(gpu, { target: { privateKeyPath: '~/.ssh/id' } }), secrets: {} }, { raw: gpu, secrets: { sshPrivateKey: true } }],
+  },
+  'aws-key-not-placeholder': {
+    fail: [
+      {
+        raw: merge(aws, { target: { publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com' } }),
+        paths: ['target.publicKey'],
+        says: 'set stacktune:target.publicKey to your own key',
+      },
+    ],
+    pass: [{ raw: aws }],
   },
   'aws-needs-private-key': {
     fail: [{ raw: aws, secrets: { hfToken: true }, paths: ['sshPrivateKey'], says: 'pulumi config set --secret stacktune:sshPrivateKey' }],

@@ -16,8 +16,8 @@ const repoRoot = join(__dirname, '..');
 const stackFiles = readdirSync(stacksDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
 const load = (stack: string) => loadSettingsFromStackFile(join(stacksDir, `Pulumi.${stack}.yaml`)).settings;
 
-/** The secrets `pulumi up` would ask for: the stack file's issues once secrets are checked. */
-function missingSecrets(path: string): string[] {
+/** What `pulumi up` would ask for: the stack file's issues once secrets (and deploy-only rules) are checked. */
+function deployIssues(path: string): string[] {
   try {
     loadSettingsFromStackFile(path, { checkSecrets: true });
     return [];
@@ -72,9 +72,14 @@ describe('stack files', () => {
         expect(text).not.toMatch(/^\s*stacktune:(hfToken|wandbApiKey|sshPrivateKey)/m);
       });
 
-      it('tells how to set exactly the secrets pulumi up will require', () => {
+      it('tells how to set exactly the secrets pulumi up will require, and to replace the placeholder key it refuses', () => {
         const told = [...text.matchAll(/pulumi config set --secret stacktune:(\w+)/g)].map((m) => m[1]).sort();
-        expect(told).toEqual(missingSecrets(join(stacksDir, file)));
+        const issues = deployIssues(join(stacksDir, file));
+        expect(told).toEqual(issues.filter((path) => !path.startsWith('target.')));
+        const placeholder = issues.includes('target.publicKey');
+        expect(placeholder).toBe(/publicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholder/.test(text));
+        if (placeholder) expect(text).toContain('replace sshCidr (your IP/32), publicKey (~/.ssh/id_ed25519.pub)');
+        expect(issues.filter((path) => path.startsWith('target.') && path !== 'target.publicKey')).toEqual([]);
       });
     });
   }

@@ -7,7 +7,17 @@ import { PreflightRequirements, preflightCommand } from "./preflight";
 import { sshReachability } from "./reach";
 import { DEFAULT_RUN_ROOT } from "./ssh";
 import { hostPaths } from "../render";
-import { type AwsInstanceType, MAX_AWS_HOSTS, awsCluster, awsInstanceTypes, settingsDefaults, sshCidrTooWide } from "../settings";
+import {
+    type AwsInstanceType,
+    MAX_AWS_HOSTS,
+    PREFLIGHT_MIN_FREE_DISK_GB,
+    awsCluster,
+    awsInstanceTypes,
+    cidrHostBitsProblem,
+    rootVolumeTooSmall,
+    settingsDefaults,
+    sshCidrTooWide,
+} from "../settings";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -25,11 +35,14 @@ export interface AwsGpuHostArgs {
     region: string;
     /** @default "g5.12xlarge" */
     instanceType?: AwsGpuInstanceType;
-    /** Pin an AMI; unset looks up the newest {@link DLAMI_NAME_PATTERN} owned by Amazon. @default undefined */
+    /**
+     * Pin an AMI; unset looks up the newest {@link DLAMI_NAME_PATTERN} owned by Amazon, which a
+     * running instance then keeps (a newer release is used by the next new instance). @default undefined
+     */
     amiId?: string;
     /** Spot instead of on-demand, with an optional max price (USD/hour). @default { enabled: false } */
     spot?: { enabled: boolean; maxPrice?: number };
-    /** Root volume (gp3, encrypted) in GB: model + image + checkpoints. @default 300 */
+    /** Root volume (gp3, encrypted) in GB: the AMI plus the preflight's free disk. @default 200 */
     rootVolumeGb?: number;
     /** The only source allowed to reach SSH, e.g. your IP as `203.0.113.7/32`. */
     sshCidr: string;
@@ -60,7 +73,7 @@ export interface AwsGpuHostArgs {
     python?: string;
     /** @default "~/.stacktune/runs" */
     runRoot?: string;
-    /** Free disk the preflight requires, in GB. @default 100 */
+    /** Free disk the preflight requires, in GB. @default PREFLIGHT_MIN_FREE_DISK_GB (100) */
     minFreeDiskGb?: number;
     /** Tags every resource with the stack and the experiment it serves. */
     tags: Record<string, string>;
@@ -110,6 +123,10 @@ export function clusterAvailabilityZone(region: string, availabilityZone?: strin
 }
 
 /**
+ * Security-group and rule descriptions are restricted to `a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*` (no
+ * apostrophe, no quotes; at most 255 characters): the provider refuses others at preview, EC2 at
+ * create. test/aws-rules.test.ts checks every description the program sends.
+ *
  * Ingress between the instances of a multi-host cluster, on top of {@link sshIngressRules}: only
  * members of the cluster's own security group (`self`, no CIDR) reach the rendezvous port and the
  * ephemeral ports that NCCL and gloo use; nothing from outside.
@@ -122,14 +139,14 @@ export function clusterIngressRules(rendezvousPort: number): aws.types.input.ec2
     }
     return [
         {
-            description: "torch.distributed rendezvous on machine 0, from the cluster's instances only",
+            description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
             protocol: "tcp",
             fromPort: rendezvousPort,
             toPort: rendezvousPort,
             self: true,
         },
         {
-            description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster's instances only",
+            description: "NCCL and gloo sockets (Linux ephemeral ports), from the cluster instances only",
             protocol: "tcp",
             ...LINUX_EPHEMERAL_PORTS,
             self: true,
@@ -145,6 +162,10 @@ export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.type
             `stacktune:target.sshCidr "${sshCidr}" is not an IPv4 CIDR: set it to your address, e.g. 203.0.113.7/32`,
         );
     }
+    const hostBits = cidrHostBitsProblem(sshCidr, "set it to");
+    if (hostBits !== undefined) {
+        throw new Error(`stacktune:target.sshCidr ${sshCidr} ${hostBits}`);
+    }
     const reach = sshCidrTooWide(sshCidr);
     if (reach !== undefined && !allowOpenSsh) {
         throw new Error(
@@ -153,6 +174,35 @@ export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.type
         );
     }
     return [{ description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [sshCidr] }];
+}
+
+/**
+ * The EC2 vCPU quotas that bound G instances (g5, g6), by market: new accounts often have 0. Codes
+ * and names as the Service Quotas API lists them for service code `ec2`.
+ */
+export const GPU_VCPU_QUOTAS = {
+    onDemand: { code: "L-DB2E81BA", name: "Running On-Demand G and VT instances" },
+    spot: { code: "L-3819A6DF", name: "All G and VT Spot Instance Requests" },
+} as const;
+
+/** Why the account's G-instance vCPU quota cannot run the instances (and what to do), or undefined. */
+export function gpuQuotaProblem(inputs: {
+    spot: boolean;
+    instanceType: AwsGpuInstanceType;
+    hosts: number;
+    region: string;
+    quotaVcpus: number;
+}): string | undefined {
+    const quota = inputs.spot ? GPU_VCPU_QUOTAS.spot : GPU_VCPU_QUOTAS.onDemand;
+    const need = inputs.hosts * AWS_GPU_INSTANCES[inputs.instanceType].vcpus;
+    if (inputs.quotaVcpus >= need) return undefined;
+    return (
+        `the account's EC2 quota "${quota.name}" (${quota.code}) in ${inputs.region} is ${inputs.quotaVcpus} vCPUs, ` +
+        `but ${inputs.hosts} x ${inputs.instanceType} need ${need}: request ${need} or more ` +
+        `(aws service-quotas request-service-quota-increase --service-code ec2 --quota-code ${quota.code} ` +
+        `--desired-value ${need} --region ${inputs.region}, or the Service Quotas console)` +
+        (inputs.spot ? ", or set stacktune:target.spot.enabled to false to use the on-demand quota" : "")
+    );
 }
 
 /** Arguments of the AMI lookup: newest Amazon-owned x86_64 Deep Learning AMI (Ubuntu). */
@@ -247,11 +297,10 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
             `stacktune:target.instanceType "${instanceType}" is not supported: use ${Object.keys(AWS_GPU_INSTANCES).join(" or ")}`,
         );
     }
-    const rootVolumeGb = inputs.rootVolumeGb ?? 300;
-    if (!Number.isInteger(rootVolumeGb) || rootVolumeGb < 100) {
-        throw new Error(
-            `stacktune:target.rootVolumeGb ${rootVolumeGb} is too small for model + image + checkpoints: use at least 100`,
-        );
+    const rootVolumeGb = inputs.rootVolumeGb ?? settingsDefaults.target.aws.rootVolumeGb;
+    const tooSmall = rootVolumeTooSmall(rootVolumeGb);
+    if (!Number.isInteger(rootVolumeGb) || tooSmall !== undefined) {
+        throw new Error(`stacktune:target.rootVolumeGb ${rootVolumeGb} ${tooSmall ?? "must be a whole number of GB"}`);
     }
     const spot = inputs.spot;
     if (spot?.maxPrice !== undefined && !(spot.maxPrice > 0)) {
@@ -342,6 +391,10 @@ export class AwsGpuHost extends pulumi.ComponentResource {
     public readonly vpc?: aws.ec2.Vpc;
     public readonly subnet?: aws.ec2.Subnet;
     public readonly placementGroup?: aws.ec2.PlacementGroup;
+    /** The AMI the instances boot: the one target.amiId pins, or the lookup's newest (with its name). */
+    public readonly ami: pulumi.Output<{ id: string; name?: string; source: "lookup" | "target.amiId" }>;
+    /** The account's G-instance vCPU quota for this market, checked against the instances' need before they are created. */
+    public readonly gpuQuota: pulumi.Output<number>;
     /** Machine 0's public address. */
     public readonly publicIp: pulumi.Output<string>;
     /** Machine 0's readiness command. */
@@ -363,10 +416,42 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
         const childOpts = { parent: this, provider };
 
-        const amiId =
+        // The lookup finds the newest release on every `up`, and a changed `ami` replaces the
+        // instance: a looked-up AMI is therefore pinned by the instance that booted it (ignoreChanges
+        // below), so a release never replaces a running host. A new instance boots the newest one;
+        // moving a running host is the deliberate step of setting target.amiId (README "AMI").
+        this.ami =
             args.amiId !== undefined
-                ? pulumi.output(args.amiId)
-                : aws.ec2.getAmiOutput(dlamiLookup(), { parent: this, provider }).id;
+                ? pulumi.output({ id: args.amiId, source: "target.amiId" as const })
+                : aws.ec2
+                      .getAmiOutput(dlamiLookup(), { parent: this, provider })
+                      .apply((found) => ({ id: found.id, name: found.name, source: "lookup" as const }));
+        // Quotas before cost: the instances wait for the account's G-instance vCPU quota, and a quota
+        // too low for them fails the run here, at preview, instead of at the instances' create.
+        const market = spec.instanceMarketOptions !== undefined ? GPU_VCPU_QUOTAS.spot : GPU_VCPU_QUOTAS.onDemand;
+        this.gpuQuota = aws.servicequotas
+            .getServiceQuotaOutput({ serviceCode: "ec2", quotaCode: market.code }, { parent: this, provider })
+            .apply((quota) => {
+                const problem = gpuQuotaProblem({
+                    spot: market === GPU_VCPU_QUOTAS.spot,
+                    instanceType: spec.instanceType,
+                    hosts,
+                    region: args.region,
+                    quotaVcpus: quota.value,
+                });
+                if (problem !== undefined) throw new Error(problem);
+                return quota.value;
+            });
+        const amiId = pulumi.all([this.ami.id, this.gpuQuota]).apply(([id]) => id);
+        // Shown by `pulumi preview` and `pulumi up`, before any instance is created.
+        this.ami.apply((ami) =>
+            pulumi.log.info(
+                ami.source === "lookup"
+                    ? `AMI: newest Deep Learning AMI is ${ami.id} (${ami.name}); a running instance keeps the AMI it booted`
+                    : `AMI: ${ami.id}, pinned by stacktune:target.amiId`,
+                this,
+            ),
+        );
 
         const network =
             availabilityZone !== undefined ? this.clusterNetwork(name, availabilityZone, args.tags, childOpts) : undefined;
@@ -379,7 +464,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             {
                 ...(network !== undefined
                     ? {
-                          description: "stacktune: SSH from the operator, training traffic between the cluster's instances",
+                          description: "stacktune: SSH from the operator, training traffic between the cluster instances",
                           vpcId: network.vpc.id,
                       }
                     : { description: "stacktune: SSH from the operator only" }),
@@ -443,7 +528,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         const preflight = readinessCommand(hostPaths.readyMarker, {
             gpus: instanceInfo.gpus,
             gpuMemoryGb: instanceInfo.gpuMemoryGb,
-            minFreeDiskGb: args.minFreeDiskGb ?? 100,
+            minFreeDiskGb: args.minFreeDiskGb ?? PREFLIGHT_MIN_FREE_DISK_GB,
             runtime: args.runtime,
             python: args.python,
             runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
@@ -482,8 +567,12 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                             : { Name: `${name}-${rank}`, "stacktune:machine-rank": String(rank), ...args.tags },
                     volumeTags: args.tags,
                 },
-                // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
-                network !== undefined ? { ...childOpts, dependsOn: [network.routes] } : childOpts,
+                {
+                    ...childOpts,
+                    // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
+                    ...(network !== undefined ? { dependsOn: [network.routes] } : {}),
+                    ...(args.amiId === undefined ? { ignoreChanges: ["ami"] } : {}),
+                },
             );
             const connection: command.types.input.remote.ConnectionArgs = {
                 host: instance.publicIp,
@@ -527,6 +616,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         this.registerOutputs({
             publicIp: this.publicIp,
             instanceId: this.instance.id,
+            ami: this.ami,
             bucket: this.bucket?.bucket,
             ...(network !== undefined ? { publicIps: this.instances.map((i) => i.publicIp) } : {}),
         });

@@ -1,3 +1,5 @@
+import { PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
+
 /**
  * The one place where stacktune's default settings live.
  *
@@ -9,14 +11,13 @@
 export const settingsDefaults = {
   target: {
     local: { gpus: 0 },
-    ssh: { port: 22, gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 100 },
+    ssh: { port: 22, gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: PREFLIGHT_MIN_FREE_DISK_GB },
     aws: {
       region: 'us-east-1',
       instanceType: 'g5.12xlarge',
       spot: { enabled: true },
       rootVolumeGb: 200,
       allowOpenSsh: false,
-      checkpointBucket: false,
       hosts: 1,
     },
   },

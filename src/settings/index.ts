@@ -23,12 +23,16 @@ export {
   AwsTargetSchema,
   LocalTargetSchema,
   MAX_AWS_HOSTS,
+  MIN_AWS_ROOT_VOLUME_GB,
   SshMachineSchema,
   SshTargetSchema,
   TargetSchema,
   awsCluster,
   awsInstanceTypes,
+  cidrHostBitsProblem,
   clusterMachines,
+  isPlaceholderPublicKey,
+  rootVolumeTooSmall,
   machineCount,
   sshCidrTooWide,
   targetGpuCount,
@@ -40,6 +44,7 @@ export {
   type SshTarget,
   type Target,
 } from './target';
+export { PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 export { RuntimeSchema, type Runtime } from './runtime';
 export { ModelSchema, type ModelSettings } from './model';
 export { DatasetSchema, type DatasetSettings } from './dataset';

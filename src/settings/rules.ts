@@ -1,7 +1,7 @@
 import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
 import type { SettingsIssue } from './errors';
 import type { SecretsPresent, Settings } from './schema';
-import { clusterMachines, machineCount, sshCidrTooWide, targetGpuCount } from './target';
+import { clusterMachines, isPlaceholderPublicKey, machineCount, sshCidrTooWide, targetGpuCount } from './target';
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this same machine can reach. */
 function isLoopback(address: string): boolean {
@@ -16,6 +16,11 @@ export interface SettingsRule {
   description: string;
   /** Whether the rule reads which secrets are set (skipped when secrets are not known, e.g. by `render`). */
   needsSecrets?: boolean;
+  /**
+   * Checked only with the secrets, when deploying (`pulumi up`, `stacktune run`), never by `render`:
+   * the rule refuses a placeholder that the committed stack files ship so that they render.
+   */
+  deployOnly?: boolean;
   check(settings: Settings, secrets: SecretsPresent): readonly SettingsIssue[];
 }
 
@@ -233,6 +238,21 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
+    id: 'spot-keeps-checkpoints',
+    description: 'a spot instance is reclaimed with its root volume: spot needs the S3 checkpoint store to resume',
+    check: (s) =>
+      s.target.kind === 'aws' && s.target.spot.enabled && !s.target.checkpointBucket
+        ? [
+            {
+              path: 'target.checkpointBucket',
+              message:
+                "spot capacity is reclaimed at 2 minutes' notice and the instance's root volume, with the checkpoints on it, is deleted with it; " +
+                'set stacktune:target.checkpointBucket to true (or remove it: spot keeps checkpoints in S3 by default), or target.spot.enabled to false',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'delete-store-needs-bucket',
     description: 'checkpointing.deleteStoreOnDestroy only applies to the S3 checkpoint store of an aws target',
     check: (s) =>
@@ -357,6 +377,22 @@ export const settingsRules: readonly SettingsRule[] = [
     },
   },
   {
+    id: 'aws-key-not-placeholder',
+    description: 'the publicKey placeholder of the shipped stack files matches no private key: the instance would be unreachable',
+    deployOnly: true,
+    check: (s) =>
+      s.target.kind === 'aws' && isPlaceholderPublicKey(s.target.publicKey)
+        ? [
+            {
+              path: 'target.publicKey',
+              message:
+                'is the placeholder of the shipped stack files, which no private key matches; set stacktune:target.publicKey ' +
+                'to your own key (the contents of ~/.ssh/id_ed25519.pub, the pair of the stacktune:sshPrivateKey secret)',
+            },
+          ]
+        : ok,
+  },
+  {
     id: 'aws-needs-private-key',
     description: 'an aws target is reached with the private key matching target.publicKey (sshPrivateKey secret)',
     needsSecrets: true,
@@ -370,6 +406,6 @@ export const settingsRules: readonly SettingsRule[] = [
 /** Every cross-field problem at once; `secrets: undefined` skips the rules that need them. */
 export function checkSettingsRules(settings: Settings, secrets: SecretsPresent | undefined): SettingsIssue[] {
   return settingsRules
-    .filter((rule) => secrets !== undefined || rule.needsSecrets !== true)
+    .filter((rule) => secrets !== undefined || (rule.needsSecrets !== true && rule.deployOnly !== true))
     .flatMap((rule) => rule.check(settings, secrets ?? {}));
 }

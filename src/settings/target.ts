@@ -1,30 +1,102 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
 import { HostSchema, TextSchema, UserSchema } from './grammar';
-import { MAX_GPUS_PER_MACHINE } from './numbers';
+import { MAX_GPUS_PER_MACHINE, PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 
 const defaults = settingsDefaults.target;
 
-/** GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090. */
+/**
+ * GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090;
+ * vCPUs are what the account's G-instance quotas count (AWS instance-type pages: 48 each).
+ */
 export const awsInstanceTypes = {
-  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G' },
-  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4' },
+  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G', vcpus: 48 },
+  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4', vcpus: 48 },
 } as const;
 
 export type AwsInstanceType = keyof typeof awsInstanceTypes;
 
 const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
 
+/** The OpenSSH public key types, by who accepts them. */
+const HOST_KEY_TYPES = ['ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'] as const;
+/** EC2 ImportKeyPair "imports the public key from an RSA or ED25519 key pair" (API_ImportKeyPair). */
+const EC2_KEY_TYPES = ['ssh-ed25519', 'ssh-rsa'] as const;
+
+/**
+ * One OpenSSH public key line of one of `types`: `<type> <base64 blob>`, then an optional comment
+ * without control characters (no second line can ride along). The one grammar of host keys and
+ * login keys.
+ */
+function openSshPublicKeySchema(types: readonly string[], message: string) {
+  const type = types.map((t) => t.replace(/[.+]/g, '\\$&')).join('|');
+  return z.string().regex(new RegExp(`^(${type}) [A-Za-z0-9+/]+={0,2}( \\P{Cc}*)?$`, 'u'), message);
+}
+
 /**
  * A machine's SSH host key as the command provider's `connection.hostKey` takes it: one OpenSSH
  * public key line (`ssh-ed25519 AAAA…`, comment optional), without the host name of a known_hosts line.
  */
-export const SshHostKeySchema = z
-  .string()
-  .regex(
-    /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( [^\n]*)?$/,
-    'must be one OpenSSH public key line such as `ssh-ed25519 AAAA…` (ssh-keyscan prints it after the host name; leave the host name out)',
-  );
+export const SshHostKeySchema = openSshPublicKeySchema(
+  HOST_KEY_TYPES,
+  'must be one OpenSSH public key line such as `ssh-ed25519 AAAA…` (ssh-keyscan prints it after the host name; leave the host name out)',
+);
+
+/**
+ * The key blob of the placeholder `publicKey` the shipped stack files carry (so that they render
+ * and review without anyone's key): no private key matches it, so `pulumi up` refuses it.
+ */
+export const PLACEHOLDER_PUBLIC_KEY_BLOB = 'AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000';
+
+/** Whether `publicKey` is the stack files' placeholder ({@link PLACEHOLDER_PUBLIC_KEY_BLOB}). */
+export function isPlaceholderPublicKey(publicKey: string): boolean {
+  return publicKey.split(' ')[1] === PLACEHOLDER_PUBLIC_KEY_BLOB;
+}
+
+/**
+ * The network address of an IPv4 CIDR (`203.0.113.7/24` → `203.0.113.0/24`). AWS and its provider
+ * take only network addresses (terraform-provider-aws verify.ValidCIDRNetworkAddress).
+ */
+export function cidrNetworkAddress(cidr: string): string {
+  const [address = '', prefixText = '32'] = cidr.split('/');
+  const prefix = Number(prefixText);
+  const value = address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const network = value - (value % 2 ** (32 - prefix));
+  const octets = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
+  return `${octets.join('.')}/${prefix}`;
+}
+
+/**
+ * What to write instead of a CIDR with host bits (`setIt`: how the message names the key), or
+ * undefined for a network address. The one rule of the settings and the security group.
+ */
+export function cidrHostBitsProblem(cidr: string, setIt = 'set stacktune:target.sshCidr to'): string | undefined {
+  // Only a well-formed CIDR is judged (and quoted back): anything else is the format check's to refuse.
+  if (!/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(cidr)) return undefined;
+  const network = cidrNetworkAddress(cidr);
+  if (network === cidr) return undefined;
+  const address = cidr.split('/')[0] ?? '';
+  return `has host bits set, and AWS takes only a network address: ${setIt} your IP as ${address}/32, or to the network ${network}`;
+}
+
+/**
+ * What the Deep Learning AMI itself occupies on the root volume, in GB, rounded up: Ubuntu, the
+ * driver, docker and four CUDA stacks of about 10 GB each (guardian/amigo#1828 measured ~10 GB per
+ * CUDA version on the DLAMI; AWS's console recommends 100 GB for the Base DLAMI alone,
+ * aws/deep-learning-containers#2425).
+ */
+export const DLAMI_ROOT_USED_GB = 60;
+
+/** The smallest root volume that leaves the preflight its free disk. */
+export const MIN_AWS_ROOT_VOLUME_GB = DLAMI_ROOT_USED_GB + PREFLIGHT_MIN_FREE_DISK_GB;
+
+/** Why a root volume of `gb` is too small, or undefined. */
+export function rootVolumeTooSmall(gb: number): string | undefined {
+  return gb < MIN_AWS_ROOT_VOLUME_GB
+    ? `must be at least ${MIN_AWS_ROOT_VOLUME_GB}: the Deep Learning AMI itself takes about ${DLAMI_ROOT_USED_GB} GB and the preflight ` +
+        `needs ${PREFLIGHT_MIN_FREE_DISK_GB} GB free for model, image, data and checkpoints`
+    : undefined;
+}
 
 /** What to do about a missing host key: where it comes from and how to know it is the machine's. */
 function missingHostKey(key: string): string {
@@ -130,19 +202,30 @@ export const AwsTargetSchema = z.strictObject({
     .regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI id such as ami-0123456789abcdef0')
     .optional(),
   spot: AwsSpotSchema.prefault({}),
-  /** Encrypted root volume sized for model + image + checkpoints. @default 200 */
-  rootVolumeGb: z.number().int().min(100).max(16384).default(defaults.aws.rootVolumeGb),
-  /** The only source allowed to reach SSH, e.g. your IP/32 (IPv4: the instance has no IPv6 address). */
-  sshCidr: z.cidrv4(),
+  /** Encrypted root volume: the AMI plus the preflight's free disk ({@link MIN_AWS_ROOT_VOLUME_GB}). @default 200 */
+  rootVolumeGb: z
+    .number()
+    .int()
+    .max(16384)
+    .superRefine((gb, ctx) => {
+      const problem = rootVolumeTooSmall(gb);
+      if (problem !== undefined)
+        ctx.addIssue({ code: 'custom', params: { complete: true }, message: `${problem}; set stacktune:target.rootVolumeGb to ${MIN_AWS_ROOT_VOLUME_GB} or more` });
+    })
+    .default(defaults.aws.rootVolumeGb),
+  /** The only source allowed to reach SSH, e.g. your IP/32 (IPv4: the instance has no IPv6 address), as a network address. */
+  sshCidr: z.cidrv4().superRefine((cidr, ctx) => {
+    const problem = cidrHostBitsProblem(cidr);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', params: { complete: true }, message: problem });
+  }),
   /** Must be true to accept an sshCidr wider than a /16, such as 0.0.0.0/0. @default false */
   allowOpenSsh: z.boolean().default(defaults.aws.allowOpenSsh),
-  /** OpenSSH public key installed for the login user. */
-  publicKey: z
-    .string()
-    .regex(
-      /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( \P{Cc}*)?$/u,
-      'must be one OpenSSH public key line (the contents of ~/.ssh/id_ed25519.pub)',
-    ),
+  /** OpenSSH public key installed for the login user: RSA or ED25519, the types EC2 imports. */
+  publicKey: openSshPublicKeySchema(
+    EC2_KEY_TYPES,
+    'must be one OpenSSH RSA or ED25519 public key line (the contents of ~/.ssh/id_ed25519.pub): EC2 imports no other key type ' +
+      '(make one with `ssh-keygen -t ed25519`)',
+  ),
   /**
    * Instances that train one job together (accelerate multi-node), in one cluster placement group
    * and one subnet. @default 1
@@ -153,9 +236,13 @@ export const AwsTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone such as us-east-1a')
     .optional(),
-  /** Create an S3 bucket (and a least-privilege role) for checkpoints. @default false */
-  checkpointBucket: z.boolean().default(defaults.aws.checkpointBucket),
-});
+  /**
+   * Create an S3 bucket (and a least-privilege role) for checkpoints. @default spot.enabled: a spot
+   * instance is reclaimed with its root volume, so spot keeps checkpoints in S3 unless told otherwise
+   * (and `false` with spot is refused).
+   */
+  checkpointBucket: z.boolean().optional(),
+}).transform((target) => ({ ...target, checkpointBucket: target.checkpointBucket ?? target.spot.enabled }));
 
 /**
  * The widest sshCidr accepted without `allowOpenSsh`: a /16 (65,536 addresses) covers a site's

@@ -10,6 +10,9 @@ export interface RegisteredResource {
 /** An AMI id the mocked `aws:ec2/getAmi:getAmi` returns. */
 export const MOCK_AMI_ID = "ami-0123456789abcdef0";
 
+/** The G-instance vCPU quota the mocked service-quota data source reports: enough for 16 instances. */
+export const MOCK_GPU_VCPU_QUOTA = 16 * 48;
+
 export interface ProgramMocks {
     resources: RegisteredResource[];
     calls: { token: string; inputs: Record<string, unknown> }[];
@@ -59,6 +62,9 @@ export async function installProgramMocks(options: {
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") {
+                    return { value: MOCK_GPU_VCPU_QUOTA, quotaCode: (args.inputs as Record<string, unknown>).quotaCode };
+                }
                 if (args.token === "aws:ec2/getAmi:getAmi") {
                     return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
                 }
