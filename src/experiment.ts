@@ -278,6 +278,7 @@ export class Experiment extends pulumi.ComponentResource {
                     ...(needed.wandbApiKey && args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
                 },
                 outputStoreDir: outputStore,
+                estimatedCost: formatCostEstimate(plan.estimatedCost).replace(/^estimated cost: /, ""),
                 metricsFile: `${runDirPaths.outputDir}/metrics.json`,
                 maxHours: settings.budget.maxHours,
                 keepRunDir: settings.budget.keepRunDir,
