@@ -35,6 +35,7 @@ const referenceTrainingYaml = {
   lora_dropout: 0.1,
   lora_target_modules: 'all-linear',
   dataset_source: 'teknium/OpenHermes-2.5',
+  dataset_revision: 'main', // resolved to a commit at plan time (test/program.pinned-inputs.test.ts)
   conversations_field: 'conversations',
   role_map: { system: 'system', human: 'user', gpt: 'assistant' },
   chat_format: 'llama3',
@@ -109,7 +110,7 @@ describe('renderTrainingConfig', () => {
 
   it('uses only contract §4 keys; only optional keys without a value are left out', () => {
     const allowed = contractKeys();
-    expect(allowed).toHaveLength(66);
+    expect(allowed).toHaveLength(67);
     const keys = Object.keys(trainingConfig(reference, 'seed-reference'));
     expect(keys.filter((k) => !allowed.includes(k))).toEqual([]);
     // Unset here: no sample cap on train, no prepared-dataset repo, the output store (the merged
