@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { promisify } from "util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planExperiment } from "../src/experiment";
+import { pinInputs, planExperiment } from "../src/experiment";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, ProgramMocks, runProgram, valueOf } from "./helpers/pulumiMocks";
@@ -60,7 +60,9 @@ beforeAll(async () => {
         },
         secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"],
     });
-    const plan = planExperiment(loadSettingsFromPulumiConfig().settings, STACK, repoRoot);
+    // The run as planned: its inputs pinned to the commits the Hub names for main.
+    const { settings } = await pinInputs(loadSettingsFromPulumiConfig().settings, { hubUrl: hub.url, accessToken: TOKEN });
+    const plan = planExperiment(settings, STACK, repoRoot);
     hash = plan.experimentHash;
 
     // The run directory as the merge step leaves it (bf16 off: this machine has no GPU, and
@@ -145,8 +147,11 @@ describe("the publish step, through huggingface_hub", () => {
 
 describe("a re-up of the published experiment, through @huggingface/hub", () => {
     it("reads the marker and the metrics from the merged repo with the token", () => {
-        // Each file: @huggingface/hub's one-byte range probe, then the read.
+        // The inputs' revisions first (pinned at plan time); then for each file @huggingface/hub's
+        // one-byte range probe and the read.
         expect([...new Set(hub.requests.map((r) => `${r.method} ${r.path}`))]).toEqual([
+            "GET /api/models/meta-llama/Meta-Llama-3-8B-Instruct/revision/main",
+            "GET /api/datasets/teknium/OpenHermes-2.5/revision/main",
             `GET /${MERGED_REPO}/resolve/main/stacktune.json`,
             `GET /${MERGED_REPO}/resolve/main/metrics.json`,
         ]);

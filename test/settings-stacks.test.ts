@@ -104,6 +104,7 @@ describe('seed-reference reproduces the reference run', () => {
     expect(s.model).toEqual({ id: 'meta-llama/Meta-Llama-3-8B-Instruct', revision: 'main' });
     expect(s.dataset).toEqual({
       source: 'teknium/OpenHermes-2.5',
+      revision: 'main', // pinned to its commit at plan time, and printed (test/program.pinned-inputs.test.ts)
       format: 'sharegpt',
       conversationsField: 'conversations',
       roles: { system: 'system', human: 'user', gpt: 'assistant' },

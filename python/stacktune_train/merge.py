@@ -116,7 +116,7 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
         f"# {identity['stack']}",
         "",
         f"Fine-tuned by stacktune from `{base}` at revision `{cfg.model.model_revision}` "
-        f"on `{data}` with LoRA r={cfg.model.lora_r}, alpha={cfg.model.lora_alpha} "
+        f"on `{data}` at revision `{cfg.data.dataset_revision}` with LoRA r={cfg.model.lora_r}, alpha={cfg.model.lora_alpha} "
         f"({'4-bit QLoRA' if cfg.model.load_in_4bit else 'LoRA'}), adapter merged into the base weights.",
         "",
         f"- experiment hash: `{identity['experiment_hash']}`",

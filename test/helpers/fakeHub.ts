@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
+import { settingsDefaults } from "../../src/settings";
 
 /** One request the fake Hub received. */
 export interface HubRequest {
@@ -68,6 +69,12 @@ export class FakeHub {
     /** Past commits: repo key → commit id → files. */
     private readonly history = new Map<string, Map<string, Files>>();
     private server?: http.Server;
+
+    constructor() {
+        // The public inputs of the default settings: a stack on them resolves their revisions here.
+        this.repos.set(settingsDefaults.model.id, new Map([["config.json", '{"model_type": "llama"}']]));
+        this.datasets.set(settingsDefaults.dataset.source, new Map([["README.md", "# OpenHermes 2.5\n"]]));
+    }
 
     get url(): string {
         const address = this.server?.address() as AddressInfo;
