@@ -21,6 +21,8 @@ export = async () => {
         hostAddress: o.hostAddress,
         experimentHash: o.experimentHash,
         renderedDigest: o.renderedDigest,
+        // The model and dataset as set, and the commits this run trains at.
+        inputs: o.inputs,
         model: o.model,
         status: o.status,
         metrics: o.metrics,

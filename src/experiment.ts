@@ -1,13 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, estimateExperimentCost, formatCostEstimate } from "./cost";
+import { CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
 import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
 import { LocalHost } from "./hosts/local";
 import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
-import { CompletedExperiment, expandHome, findHubCompletion } from "./hub";
+import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
 import { trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
@@ -17,7 +17,7 @@ import {
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { clusterMachines, defaultOutputStoreDir, hostSecretsNeeded, type PulumiSettings, type Settings } from "./settings";
+import { clusterMachines, defaultOutputStoreDir, hostSecretsNeeded, readsFromHub, type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
@@ -174,6 +174,8 @@ export interface ExperimentArgs {
     runRoot?: string;
     /** The project directory: the local target resolves relative paths in the settings against it. */
     repoRoot?: string;
+    /** The inputs as set and as pinned (see {@link pinInputs}). */
+    inputs: PinnedInputs;
 }
 
 /**
@@ -211,12 +213,61 @@ function readPrivateKey(file: string): pulumi.Output<string> {
     }
 }
 
+/** The run's model and dataset as set, and the commit each was trained at (Hub inputs only). */
+export interface PinnedInputs {
+    model: { id: string; revision: string; commit?: string };
+    dataset: { source: string; revision: string; commit?: string };
+}
+
+/**
+ * Pins the Hub inputs of an aws/ssh stack: a model or dataset revision that is not a commit id (`main`,
+ * a tag) is resolved to the commit it names now, and the run trains at that commit (it is in the
+ * staged training.yaml and the experiment hash, so a moved `main` is a new experiment). Resolved
+ * rather than refused, so a stack on `main` runs, and the commit is printed for the user to pin. The
+ * local target reads nothing from the Hub that needs pinning (and must work offline), so it keeps
+ * what the settings say.
+ */
+export async function pinInputs(
+    settings: Settings,
+    options: { accessToken?: string; hubUrl?: string },
+): Promise<{ settings: Settings; inputs: PinnedInputs; messages: string[] }> {
+    const { model, dataset } = settings;
+    const messages: string[] = [];
+    const pinnable = settings.target.kind !== "local";
+    const commitOf = async (kind: "model" | "dataset", id: string, revision: string): Promise<string | undefined> => {
+        if (!readsFromHub(id)) return undefined;
+        if (isCommitId(revision)) return revision;
+        if (!pinnable) return undefined;
+        const settingsKey = `stacktune:${kind}.revision`;
+        const commit = await resolveRevision({ kind, id, revision, settingsKey, ...options });
+        messages.push(`${kind} ${id}: revision ${revision} is commit ${commit}; set ${settingsKey} to it to keep this run's inputs`);
+        return commit;
+    };
+    const modelCommit = await commitOf("model", model.id, model.revision);
+    const datasetCommit = await commitOf("dataset", dataset.source, dataset.revision);
+    const inputs: PinnedInputs = {
+        model: { id: model.id, revision: model.revision, ...(modelCommit !== undefined ? { commit: modelCommit } : {}) },
+        dataset: { source: dataset.source, revision: dataset.revision, ...(datasetCommit !== undefined ? { commit: datasetCommit } : {}) },
+    };
+    const pinned =
+        (modelCommit ?? model.revision) === model.revision && (datasetCommit ?? dataset.revision) === dataset.revision
+            ? settings
+            : {
+                  ...settings,
+                  model: { ...model, revision: modelCommit ?? model.revision },
+                  dataset: { ...dataset, revision: datasetCommit ?? dataset.revision },
+              };
+    return { settings: pinned, inputs, messages };
+}
+
 /** The summary the stack exports. */
 export interface ExperimentOutputs {
     /** The host's address, or `none` when the experiment was already complete. */
     hostAddress: pulumi.Output<string>;
     experimentHash: string;
     renderedDigest: string;
+    /** The model and dataset as set, and the commits the run trains at. */
+    inputs: PinnedInputs;
     model: ModelLocation & { completedBefore: boolean };
     metrics: pulumi.Output<Record<string, unknown> | null>;
     /** Wall time per phase of the run that produced the model, in seconds. */
@@ -278,6 +329,7 @@ export class Experiment extends pulumi.ComponentResource {
                     ...(needed.wandbApiKey && args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
                 },
                 outputStoreDir: outputStore,
+                estimatedCost: `${formatCostMoney(plan.estimatedCost)}; ${plan.estimatedCost.summary ?? plan.estimatedCost.basis}`,
                 metricsFile: `${runDirPaths.outputDir}/metrics.json`,
                 maxHours: settings.budget.maxHours,
                 keepRunDir: settings.budget.keepRunDir,
@@ -328,6 +380,7 @@ export class Experiment extends pulumi.ComponentResource {
             hostAddress: this.host?.jobHost.address ?? pulumi.output("none"),
             experimentHash: plan.experimentHash,
             renderedDigest: plan.renderedDigest,
+            inputs: args.inputs,
             model: { ...plan.model, completedBefore: completed !== undefined },
             metrics: result.apply((r) =>
                 completed !== undefined ? metricsOfMarker(completed.marker) : (r?.metrics ?? null),
@@ -468,22 +521,32 @@ export async function createExperiment(
     args: { settings: Settings; secrets: PulumiSettings["secrets"]; stack: string; repoRoot: string; hubUrl?: string },
     opts?: pulumi.ComponentResourceOptions,
 ): Promise<Experiment> {
-    const plan = planExperiment(args.settings, args.stack, args.repoRoot);
-    // Shown by `pulumi preview` and `pulumi up` before anything is created.
-    if (plan.estimatedCost.stoppedByBudget === true) {
-        void pulumi.log.warn(formatCostEstimate(plan.estimatedCost));
-    } else {
-        void pulumi.log.info(formatCostEstimate(plan.estimatedCost));
-    }
+    // The rules first: a stack they refuse asks the Hub nothing.
+    let plan = planExperiment(args.settings, args.stack, args.repoRoot);
     // An unreadable key file fails here, before any resource is declared.
     const target = args.settings.target;
     const secrets =
         target.kind === "ssh" && target.privateKeyPath !== undefined
             ? { ...args.secrets, sshPrivateKey: readPrivateKey(target.privateKeyPath) }
             : args.secrets;
+    const accessToken = secrets.hfToken !== undefined ? await valueOf(secrets.hfToken) : undefined;
+    const pinned = await pinInputs(args.settings, {
+        ...(accessToken !== undefined ? { accessToken } : {}),
+        ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
+    });
+    if (pinned.settings !== args.settings) {
+        plan = planExperiment(pinned.settings, args.stack, args.repoRoot);
+    }
+    // Shown by `pulumi preview` and `pulumi up` before anything is created.
+    for (const message of pinned.messages) void pulumi.log.info(message);
+    if (plan.estimatedCost.stoppedByBudget === true) {
+        void pulumi.log.warn(formatCostEstimate(plan.estimatedCost));
+    } else {
+        void pulumi.log.info(formatCostEstimate(plan.estimatedCost));
+    }
     const completed = await lookupCompletion(plan, {
         ...(secrets.hfToken !== undefined ? { hfToken: secrets.hfToken } : {}),
         ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
     });
-    return new Experiment(name, { plan, secrets, completed, repoRoot: args.repoRoot }, opts);
+    return new Experiment(name, { plan, secrets, completed, repoRoot: args.repoRoot, inputs: pinned.inputs }, opts);
 }

@@ -1,6 +1,6 @@
 import * as os from "os";
 import * as path from "path";
-import { downloadFile, HubApiError } from "@huggingface/hub";
+import { datasetInfo, downloadFile, HubApiError, modelInfo } from "@huggingface/hub";
 
 /** The marker the merge step writes next to the model in the output store (contracts §3). */
 export const COMPLETION_MARKER = "stacktune.json";
@@ -88,6 +88,67 @@ async function readHubFile(args: HubLookupArgs, file: string): Promise<string | 
         throw new Error(`could not check ${args.repo} on the Hub for a finished run: ${reason}`);
     }
     return blob === null ? undefined : blob.text();
+}
+
+/** A git commit id, as the Hub names revisions: 40 lowercase hex digits. */
+export function isCommitId(revision: string): boolean {
+    return /^[0-9a-f]{40}$/.test(revision);
+}
+
+export interface RevisionLookupArgs {
+    kind: "model" | "dataset";
+    /** Repo id on the Hub. */
+    id: string;
+    /** Branch, tag or commit. */
+    revision: string;
+    /** The settings key the revision came from, for errors (`stacktune:model.revision`). */
+    settingsKey: string;
+    accessToken?: string;
+    /** @default "https://huggingface.co" */
+    hubUrl?: string;
+}
+
+/**
+ * The commit a model's or dataset's revision names now, through the Hub's
+ * `/api/{models,datasets}/{id}/revision/{revision}` (what @huggingface/hub's modelInfo / datasetInfo
+ * read). Errors name the settings key and what to write; the token is never part of a message.
+ */
+export async function resolveRevision(args: RevisionLookupArgs): Promise<string> {
+    const params = {
+        name: args.id,
+        revision: args.revision,
+        ...(args.hubUrl !== undefined ? { hubUrl: args.hubUrl } : {}),
+        ...(args.accessToken !== undefined ? { accessToken: args.accessToken } : {}),
+    };
+    let sha: unknown;
+    try {
+        sha =
+            args.kind === "model"
+                ? (await modelInfo({ ...params, additionalFields: ["sha"] })).sha
+                : (await datasetInfo({ ...params, additionalFields: ["sha"] })).sha;
+    } catch (err) {
+        if (err instanceof HubApiError && err.statusCode === 404) {
+            throw new Error(
+                `${args.settingsKey}: the Hub has no revision ${args.revision} of ${args.id} (HTTP 404): ` +
+                    "set it to a branch, tag or 40-character commit id of that repo",
+            );
+        }
+        if (err instanceof HubApiError && (err.statusCode === 401 || err.statusCode === 403)) {
+            throw new Error(
+                `${args.settingsKey}: the Hub refused to show ${args.id} (HTTP ${err.statusCode}): set stacktune:hfToken ` +
+                    "to a token with access to it (accept the model's licence on its Hub page first if it is gated)",
+            );
+        }
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new Error(
+            `${args.settingsKey}: could not resolve revision ${args.revision} of ${args.id} on the Hub (${reason}): ` +
+                "check the connection, or set it to a 40-character commit id",
+        );
+    }
+    if (typeof sha !== "string" || !isCommitId(sha)) {
+        throw new Error(`${args.settingsKey}: the Hub answered no commit id for ${args.id} at ${args.revision}`);
+    }
+    return sha;
 }
 
 /** Expands a leading `~/` to the home directory of the user running the program. */

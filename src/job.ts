@@ -60,6 +60,8 @@ export interface RunEnv {
      * attempt stops gracefully {@link budgetWatchdogMarginSeconds} before it. @default none
      */
     watchdogDeadlineFile?: string;
+    /** The plan's cost estimate, as `pulumi preview` printed it: the model card states it. */
+    estimatedCost?: string;
 }
 
 /** A value for a bash assignment: `~/x` becomes `"$HOME"/'x'` so it expands on the host. */
@@ -93,6 +95,7 @@ export function renderRunEnv(env: RunEnv): string {
                   ["STACKTUNE_WATCHDOG_MARGIN_S", String(budgetWatchdogMarginSeconds)],
               ] as [string, string][])
             : []),
+        ...(env.estimatedCost !== undefined ? ([["STACKTUNE_ESTIMATED_COST", env.estimatedCost]] as [string, string][]) : []),
     ];
     return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
 }
@@ -260,6 +263,8 @@ export interface TrainingJobArgs {
     runtime:
         | { kind: "docker"; image: string; imageReady: pulumi.Resource }
         | { kind: "venv"; venvPath?: string; python?: string };
+    /** The plan's cost estimate, for the model card (run.env `STACKTUNE_ESTIMATED_COST`). */
+    estimatedCost?: string;
     /** Hub token and W&B key; reach the host only through stdin into a 0600 file. @default {} */
     secrets?: { hfToken?: pulumi.Input<string>; wandbApiKey?: pulumi.Input<string> };
     /** Output store directory on the host (the model's home when no Hub repo is set). */
@@ -343,6 +348,7 @@ export class TrainingJob extends pulumi.ComponentResource {
             ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
             // A cluster is released as a whole: a machine whose job failed cannot continue alone.
             ...(args.machine !== undefined && args.release === "poweroff" ? { releaseOnFailure: true } : {}),
+            ...(args.estimatedCost !== undefined ? { estimatedCost: args.estimatedCost } : {}),
         });
         const bundle = deterministicTarGz(
             runBundleEntries({

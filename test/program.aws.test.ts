@@ -80,8 +80,13 @@ afterAll(async () => {
 
 describe("aws target", () => {
     it("asked the Hub for the merged repo's marker, with the token, before creating anything", () => {
-        expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /${MERGED_REPO}/resolve/main/stacktune.json`]);
-        expect(hub.requests[0]?.authorization).toBe(`Bearer ${TOKEN_CANARY}`);
+        expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+            // The default inputs' revisions, pinned at plan time (test/program.pinned-inputs.test.ts).
+            "GET /api/models/meta-llama/Meta-Llama-3-8B-Instruct/revision/main",
+            "GET /api/datasets/teknium/OpenHermes-2.5/revision/main",
+            `GET /${MERGED_REPO}/resolve/main/stacktune.json`,
+        ]);
+        expect(hub.requests.every((r) => r.authorization === `Bearer ${TOKEN_CANARY}`)).toBe(true);
     });
 
     it("registers exactly the GPU host's resources, the image and the job", () => {

@@ -2,7 +2,7 @@
 // program registers the Experiment and nothing else, and its outputs point at the existing model.
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { planExperiment } from "../src/experiment";
+import { pinInputs, planExperiment } from "../src/experiment";
 import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, ProgramMocks, runProgram, valueOf } from "./helpers/pulumiMocks";
@@ -32,7 +32,9 @@ beforeAll(async () => {
         },
         secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"],
     });
-    hash = planExperiment(loadSettingsFromPulumiConfig().settings, "aws-g5", path.join(__dirname, "..")).experimentHash;
+    // The hash of the run as planned: its inputs pinned to the commits the Hub names for main.
+    const { settings } = await pinInputs(loadSettingsFromPulumiConfig().settings, { hubUrl: hub.url });
+    hash = planExperiment(settings, "aws-g5", path.join(__dirname, "..")).experimentHash;
     hub.repos.set(
         MERGED_REPO,
         new Map([["stacktune.json", JSON.stringify({ experiment_hash: hash, stack: "aws-g5", metrics: { train_loss: 0.967, eval_loss: 0.964 } })]]),

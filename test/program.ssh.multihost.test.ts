@@ -52,8 +52,16 @@ describe("ssh target with two machines (venv runtime)", () => {
         return found;
     };
     const bundleOf = (stage: string): string => extractBundle(textInput(byName(stage), "stdin"));
+    // The default model and dataset are on the Hub: their revisions are resolved there at plan time.
+    const inputsHub = new FakeHub();
+    afterAll(async () => {
+        delete process.env.HF_ENDPOINT;
+        await inputsHub.stop();
+    });
 
     beforeAll(async () => {
+        await inputsHub.start();
+        process.env.HF_ENDPOINT = inputsHub.url;
         mocks = await installProgramMocks({
             stack: "two-boxes",
             config: {
@@ -263,7 +271,12 @@ describe("aws target with hosts: 2", () => {
     });
 
     it("looks for the finished model in the merged Hub repo first, as on one host", () => {
-        expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /me/merged-mh/resolve/main/stacktune.json"]);
+        expect(hub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+            // The default inputs' revisions, pinned at plan time (test/program.pinned-inputs.test.ts).
+            "GET /api/models/meta-llama/Meta-Llama-3-8B-Instruct/revision/main",
+            "GET /api/datasets/teknium/OpenHermes-2.5/revision/main",
+            "GET /me/merged-mh/resolve/main/stacktune.json",
+        ]);
     });
 
     it("registers the cluster network, two instances, and an image and a job per instance", () => {

@@ -3,11 +3,12 @@
 import * as fs from "fs";
 
 import * as path from "path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageBuildCommand, trainingImageInputs, trainingImageTag } from "../src/image";
 import { startOrAttachCommand, stopRunCommand } from "../src/job";
 import { shellQuote } from "../src/render/shell";
 import { extractBundle, listFiles } from "./helpers/bundle";
+import { FakeHub } from "./helpers/fakeHub";
 import {
     installProgramMocks,
     isSecretInput,
@@ -26,8 +27,12 @@ const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0
 let mocks: ProgramMocks;
 let outputs: Record<string, unknown>;
 const byName = (name: string): RegisteredResource => mocks.resources.find((r) => r.name === name)!;
+// The default model and dataset are on the Hub: their revisions are resolved there at plan time.
+const hub = new FakeHub();
 
 beforeAll(async () => {
+    await hub.start();
+    process.env.HF_ENDPOINT = hub.url;
     mocks = await installProgramMocks({
         stack: "box-4090",
         config: {
@@ -41,6 +46,10 @@ beforeAll(async () => {
         secretKeys: ["stacktune:sshPrivateKey", "stacktune:hfToken"],
     });
     outputs = await runProgram();
+});
+afterAll(async () => {
+    delete process.env.HF_ENDPOINT;
+    await hub.stop();
 });
 
 describe("ssh target (docker runtime)", () => {

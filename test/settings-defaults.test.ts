@@ -12,6 +12,7 @@ describe('settings defaults (the reference run where it applies)', () => {
   it('dataset: OpenHermes-2.5 ShareGPT, 70/30 split with seed 100, ShareGPT roles mapped to Llama-3 roles', () => {
     expect(parsed.dataset).toEqual({
       source: 'teknium/OpenHermes-2.5',
+      revision: 'main',
       format: 'sharegpt',
       conversationsField: 'conversations',
       roles: { system: 'system', human: 'user', gpt: 'assistant' },

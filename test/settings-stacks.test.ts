@@ -109,6 +109,7 @@ describe('seed-reference reproduces the reference run', () => {
     expect(s.model).toEqual({ id: 'meta-llama/Meta-Llama-3-8B-Instruct', revision: 'main' });
     expect(s.dataset).toEqual({
       source: 'teknium/OpenHermes-2.5',
+      revision: 'main', // pinned to its commit at plan time, and printed (test/program.pinned-inputs.test.ts)
       format: 'sharegpt',
       conversationsField: 'conversations',
       roles: { system: 'system', human: 'user', gpt: 'assistant' },
@@ -139,7 +140,7 @@ describe('seed-reference reproduces the reference run', () => {
       paddingFree: false,
       perDeviceTrainBatchSize: 4,
       perDeviceEvalBatchSize: 4,
-      gradientAccumulationSteps: 2,
+      gradientAccumulationSteps: 1,
       gradientCheckpointing: true,
       useReentrant: true,
       checkpointSkipLayers: 0,
@@ -155,6 +156,13 @@ describe('seed-reference reproduces the reference run', () => {
     expect(s.hub.adapterRepo).toMatch(/\//);
     expect(s.hub.mergedRepo).toMatch(/\//);
     expect(s.tracking.kind).toBe('wandb');
+  });
+
+  it("takes the reference's 16 packed rows per optimizer step (2 processes x 4 x 2 there; docs/reference.md), so an epoch has its ~7,875 steps", () => {
+    const t = s.training;
+    expect(t.perDeviceTrainBatchSize * t.gradientAccumulationSteps * processCount(s)).toBe(16);
+    // The same micro-batch per GPU as the reference: the same memory per card.
+    expect(t.perDeviceTrainBatchSize).toBe(4);
   });
 });
 

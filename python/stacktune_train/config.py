@@ -88,6 +88,8 @@ class DataArguments:
 
     dataset_source: str = field(metadata={"help": "Hub dataset id, or a local .jsonl/.json/.parquet/.arrow file "
                                           "or a directory written by datasets' save_to_disk."})
+    dataset_revision: str = field(default="main", metadata={"help": "Hub revision of a Hub dataset (branch, tag or "
+                                                          "commit); stacktune pins it to a commit at plan time."})
     conversations_field: str = field(default="conversations")
     role_map: dict | str | None = field(
         default_factory=lambda: dict(DEFAULT_ROLE_MAP),

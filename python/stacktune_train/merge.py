@@ -3,7 +3,8 @@
 ``python -m stacktune_train.merge training.yaml``
 
 Unlike the reference run, the merged model is the *return value* of ``merge_and_unload()``, the
-tokenizer is saved with it, and a model card records the experiment hash and the settings. Nothing
+tokenizer is saved with it, and a model card records the inputs, licence, settings, results, cost and
+experiment hash. Nothing
 leaves the run directory here: the smoke test runs on ``merged_output_dir`` next, and only then
 does ``stacktune_train.publish`` move it to the Hub or the output store and write the completion
 marker. ``merged_output_dir`` is staged and renamed into place (``stacktune_train.store``) and holds
@@ -14,6 +15,7 @@ replaces only its own output.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -62,29 +64,79 @@ def merge_adapter(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> Pre
     return merged
 
 
+# The Meta Llama 3 Community License (section 1.b.i) asks a distributed derivative to say
+# "Built with Meta Llama 3" prominently and to carry this notice.
+LLAMA3_NOTICE = (
+    "Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
+    "All Rights Reserved."
+)
+ESTIMATED_COST_ENV = "STACKTUNE_ESTIMATED_COST"
+
+
+def is_llama3(model_id: str) -> bool:
+    return re.search(r"llama-?3", model_id, flags=re.IGNORECASE) is not None
+
+
+def metric_lines(output_dir: str | Path) -> list[str]:
+    """The run's metrics.json as card lines; the last logging window is what W&B shows as train/loss."""
+    metrics = read_json_object(Path(output_dir) / "metrics.json") or {}
+
+    def number(key: str, digits: int) -> str | None:
+        value = metrics.get(key)
+        return f"{value:.{digits}f}" if isinstance(value, (int, float)) else None
+
+    train, last, evaluation = number("train_loss", 4), number("train_loss_last_window", 4), number("eval_loss", 4)
+    return [
+        f"- train loss: {train or '-'} (mean over the run)" + (f"; last logging window: {last}" if last else ""),
+        f"- eval loss: {evaluation}" if evaluation else "- eval loss: - (no evaluation)",
+        f"- trained tokens: {metrics.get('train_tokens', '-')}, {number('tokens_per_s', 1) or '-'} tokens/s, "
+        f"{number('train_runtime_s', 0) or '-'} s of training",
+    ]
+
+
 def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
+    """README.md of both repos: inputs at their revisions, licence, every setting, results, cost, hash."""
     settings = yaml.safe_load(cfg.source.read_text(encoding="utf-8")) or {}
+    base, data = cfg.model.model_name_or_path, cfg.data.dataset_source
+    llama3 = is_llama3(base)
+    metadata = {
+        "base_model": base,
+        **({"license": "llama3"} if llama3 else {}),
+        "datasets": [data],
+        "library_name": "transformers",
+        "tags": ["stacktune", "qlora"],
+    }
+    licence = (
+        ["## Licence", "", "**Built with Meta Llama 3**", "", LLAMA3_NOTICE,
+         "Use of this model is governed by the Meta Llama 3 Community License and its Acceptable Use Policy.", ""]
+        if llama3 else []
+    )
+    cost = os.environ.get(ESTIMATED_COST_ENV)
+    lines = [
+        f"# {identity['stack']}",
+        "",
+        f"Fine-tuned by stacktune from `{base}` at revision `{cfg.model.model_revision}` "
+        f"on `{data}` at revision `{cfg.data.dataset_revision}` with LoRA r={cfg.model.lora_r}, alpha={cfg.model.lora_alpha} "
+        f"({'4-bit QLoRA' if cfg.model.load_in_4bit else 'LoRA'}), adapter merged into the base weights.",
+        "",
+        f"- experiment hash: `{identity['experiment_hash']}`",
+        f"- stack: `{identity['stack']}`",
+        "",
+        "Prompt format: Llama-3 chat (`<|start_header_id|>assistant<|end_header_id|>` followed by a blank line).",
+        "",
+        *licence,
+        "## Results",
+        "",
+        *metric_lines(cfg.training.output_dir),
+        f"- estimated cost: {cost}" if cost else "- estimated cost: - (not given to this run)",
+        "",
+        "## Training settings (training.yaml)",
+        "",
+        "```yaml",
+    ]
     return (
-        "---\n"
-        + yaml.safe_dump(
-            {
-                "base_model": cfg.model.model_name_or_path,
-                "library_name": "transformers",
-                "tags": ["stacktune", "qlora"],
-            },
-            sort_keys=False,
-        )
-        + "---\n\n"
-        + f"# {identity['stack']}\n\n"
-        + f"Fine-tuned by stacktune from `{cfg.model.model_name_or_path}` (revision `{cfg.model.model_revision}`) "
-        + f"on `{cfg.data.dataset_source}` with LoRA r={cfg.model.lora_r}, alpha={cfg.model.lora_alpha} "
-        + f"({'4-bit QLoRA' if cfg.model.load_in_4bit else 'LoRA'}), adapter merged into the base weights.\n\n"
-        + f"- experiment hash: `{identity['experiment_hash']}`\n"
-        + f"- stack: `{identity['stack']}`\n\n"
-        + "Prompt format: Llama-3 chat (`<|start_header_id|>assistant<|end_header_id|>` followed by a blank line).\n\n"
-        + "## Training settings (training.yaml)\n\n```yaml\n"
-        + yaml.safe_dump(settings, sort_keys=True, allow_unicode=True)
-        + "```\n"
+        "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n\n" + "\n".join(lines) + "\n"
+        + yaml.safe_dump(settings, sort_keys=True, allow_unicode=True) + "```\n"
     )
 
 

@@ -51,6 +51,7 @@ def prepared_key(data: DataArguments, text_field: str) -> str:
     inputs = {
         "format": PREPARED_FORMAT,
         "source": data.dataset_source,
+        "revision": data.dataset_revision,
         "source_sha256": _file_digest(source) if source.exists() else None,
         "conversations_field": data.conversations_field,
         "role_map": dict(sorted(data.role_map.items())),
@@ -62,7 +63,7 @@ def prepared_key(data: DataArguments, text_field: str) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_source(source: str) -> Dataset:
+def load_source(source: str, revision: str = "main") -> Dataset:
     path = Path(source).expanduser()
     if path.is_dir():
         loaded = load_from_disk(str(path))
@@ -80,7 +81,7 @@ def load_source(source: str) -> Dataset:
         return load_dataset(builder, data_files=str(path), split="train")
     if source.startswith((".", "/", "~")) or source.endswith(tuple(LOCAL_BUILDERS)):
         raise FileNotFoundError(f"dataset_source {source!r} looks like a local path but does not exist")
-    return load_dataset(source, split="train")
+    return load_dataset(source, split="train", revision=revision)
 
 
 def encode_dataset(dataset: Dataset, data: DataArguments, text_field: str) -> Dataset:
@@ -129,7 +130,7 @@ def prepare(cfg: StacktuneConfig) -> tuple[DatasetDict, Path, bool]:
         return load_from_disk(str(target)), target, True
     started = time.monotonic()
     log(f"loading {data.dataset_source}")
-    source = load_source(data.dataset_source)
+    source = load_source(data.dataset_source, data.dataset_revision)
     log(f"encoding {len(source)} conversations (chat format {data.chat_format})")
     splits = split_dataset(encode_dataset(source, data, text_field), data)
     staging = target.with_name(f".{key}.partial")

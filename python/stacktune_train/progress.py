@@ -60,6 +60,16 @@ def summarize_log_history(log_history: list[dict[str, Any]]) -> tuple[float | No
     return (weighted_loss / loss_steps if loss_steps else None), carried + last_tokens
 
 
+def last_window_loss(log_history: list[dict[str, Any]]) -> float | None:
+    """The loss of the last logging window (the last ``logging_steps`` steps), or None.
+
+    What W&B and the Trainer show as ``train/loss`` at the end of a run, and so what the reference
+    run's summary reports (0.9674); the run mean of :func:`summarize_log_history` weighs every step.
+    """
+    losses = [entry["loss"] for entry in log_history if "loss" in entry and "step" in entry]
+    return float(losses[-1]) if losses and math.isfinite(losses[-1]) else None
+
+
 class ProgressCallback(TrainerCallback):
     """Prints a progress line on every training log and keeps the totals for ``metrics.json``."""
 

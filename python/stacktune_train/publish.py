@@ -3,7 +3,8 @@
 ``python -m stacktune_train.publish training.yaml``
 
 launch.sh runs it after the smoke test passed, so "complete" means published *and* smoke-tested.
-Destinations: the adapter to ``adapter_repo_id`` when set; the merged model, its tokenizer and
+Destinations: the adapter (with its tokenizer and the model card) to ``adapter_repo_id`` when set,
+first; the merged model, its tokenizer, model card, metrics and
 ``stacktune.json`` (``{"experiment_hash", "stack"}``, the completion marker) to ``merged_repo_id``
 when set, else to ``output_store_dir``.
 
@@ -66,16 +67,25 @@ def merged_dir_of(cfg: StacktuneConfig, identity: dict[str, str]) -> Path:
     return merged_dir
 
 
-def push_adapter(cfg: StacktuneConfig, identity: dict[str, str]) -> None:
+def push_adapter(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str]) -> None:
+    """The adapter, its tokenizer and stacktune's model card, in one commit to the adapter repo.
+
+    Explicit operations rather than ``upload_folder``: the card is the merged model's (the trainer's
+    own README in output_dir names none of the inputs), and nothing else of output_dir travels.
+    """
+    from huggingface_hub import CommitOperationAdd
+
+    output_dir = Path(cfg.training.output_dir)
     api = hub_api()
     api.create_repo(cfg.publish.adapter_repo_id, private=cfg.publish.hub_private, exist_ok=True)
-    api.upload_folder(
+    files = [(output_dir / name, name) for name in (*ADAPTER_FILES, *TOKENIZER_FILES) if (output_dir / name).is_file()]
+    files.append((merged_dir / "README.md", "README.md"))
+    api.create_commit(
         repo_id=cfg.publish.adapter_repo_id,
-        folder_path=str(Path(cfg.training.output_dir)),
-        allow_patterns=[*ADAPTER_FILES, *TOKENIZER_FILES, "README.md"],
+        operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for path, name in files],
         commit_message=commit_message(identity),
     )
-    log(f"adapter pushed to {cfg.publish.adapter_repo_id}")
+    log(f"adapter + tokenizer + model card pushed to {cfg.publish.adapter_repo_id} in one commit")
 
 
 def publish_to_hub(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str]) -> None:
@@ -122,7 +132,7 @@ def main(cfg: StacktuneConfig) -> Path | str:
         # Before anything leaves the host: a refused store must not leave a half-published adapter.
         check_output_store(cfg.publish.output_store_dir, identity["stack"])
     if cfg.publish.adapter_repo_id:
-        push_adapter(cfg, identity)
+        push_adapter(cfg, merged_dir, identity)
     if cfg.publish.merged_repo_id:
         publish_to_hub(cfg, merged_dir, identity)
         return cfg.publish.merged_repo_id

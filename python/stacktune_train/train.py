@@ -46,7 +46,7 @@ from stacktune_train.preemption import (
     resume_step,
 )
 from stacktune_train.prepare import apply_caps, prepare
-from stacktune_train.progress import ProgressCallback, summarize_log_history
+from stacktune_train.progress import ProgressCallback, last_window_loss, summarize_log_history
 from stacktune_train.recompute import CheckpointSkipCallback
 
 METRICS_FILE = "metrics.json"
@@ -289,8 +289,10 @@ def main(cfg: StacktuneConfig) -> dict:
     train_loss, train_tokens = summarize_log_history(trainer.state.log_history)
     metrics = {
         # train_loss and train_tokens cover every step (a resumed run included); tokens_per_s and
-        # train_runtime_s measure this process's run.
+        # train_runtime_s measure this process's run. train_loss_last_window compares with a W&B
+        # `train/loss`, such as the reference's 0.9674 (docs/reference.md).
         "train_loss": train_loss if train_loss is not None else result.training_loss,
+        "train_loss_last_window": last_window_loss(trainer.state.log_history),
         "eval_loss": eval_loss,
         "train_tokens": train_tokens,
         "tokens_per_s": progress.train_tokens / runtime if runtime > 0 else 0.0,

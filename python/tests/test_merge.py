@@ -56,6 +56,36 @@ def test_model_card_records_hash_and_settings(merged_run):
     assert "learning_rate: 0.005" in card and "packing_strategy: bfd" in card
 
 
+LLAMA3 = "meta-llama/Meta-Llama-3-8B-Instruct"
+LLAMA3_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_model_card_states_base_model_licence_metrics_cost_and_hash(trained_run, monkeypatch):
+    run, _ = trained_run
+    monkeypatch.chdir(run)
+    monkeypatch.setenv("STACKTUNE_ESTIMATED_COST", "131.53 USD (23.19 h x 5.672 USD/h). Basis: b2 on g5.")
+    cfg = parse_config(run / "training.yaml", ["--model_name_or_path", LLAMA3, "--model_revision", LLAMA3_COMMIT])
+    card = merge.model_card(cfg, {"experiment_hash": "0123abcd", "stack": "test-stack"})
+    metrics = json.loads((run / "out" / "metrics.json").read_text())
+    assert "license: llama3" in card and f"base_model: {LLAMA3}" in card
+    assert f"`{LLAMA3}` at revision `{LLAMA3_COMMIT}`" in card
+    assert "**Built with Meta Llama 3**" in card
+    assert ("Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
+            "All Rights Reserved.") in card
+    assert f"- train loss: {metrics['train_loss']:.4f} (mean over the run)" in card
+    assert "- eval loss: - (no evaluation)" in card  # this run has eval_strategy: no
+    assert f"- trained tokens: {metrics['train_tokens']}" in card
+    assert "- estimated cost: 131.53 USD (23.19 h x 5.672 USD/h). Basis: b2 on g5." in card
+    assert "experiment hash: `0123abcd`" in card
+    assert "learning_rate: 0.005" in card  # every hyperparameter: the whole training.yaml
+
+
+def test_a_card_of_another_base_model_claims_no_llama_licence(merged_run):
+    _, _, merged_dir = merged_run
+    card = (merged_dir / "README.md").read_text()
+    assert "llama3" not in card.split("---")[1] and "Built with Meta Llama 3" not in card
+
+
 def test_merged_dir_holds_a_receipt_of_its_experiment_and_no_completion_marker(merged_run):
     run, _, merged_dir = merged_run
     assert json.loads((merged_dir / merge.MERGE_RECEIPT).read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}

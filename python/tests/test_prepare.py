@@ -55,6 +55,18 @@ def test_changed_local_source_bytes_change_the_key(run_dir, tiny_model_dir):
     assert prep.prepared_key(config(run_dir, tiny_model_dir, dataset_source=str(copy)).data, "text") != key
 
 
+def test_a_hub_dataset_is_read_at_its_pinned_revision_and_the_revision_keys_the_prepared_set(run_dir, tiny_model_dir,
+                                                                                              monkeypatch):
+    commit = "89abcdef" * 5
+    requested = []
+    monkeypatch.setattr(prep, "load_dataset", lambda *args, **kwargs: requested.append((args, kwargs)))
+    prep.load_source("teknium/OpenHermes-2.5", revision=commit)
+    assert requested == [(("teknium/OpenHermes-2.5",), {"split": "train", "revision": commit})]
+    pinned = config(run_dir, tiny_model_dir, dataset_revision=commit).data
+    assert pinned.dataset_revision == commit
+    assert prep.prepared_key(pinned, "text") != prep.prepared_key(config(run_dir, tiny_model_dir).data, "text")
+
+
 def test_caps_take_the_first_rows_of_each_seeded_split(run_dir, tiny_model_dir):
     cfg = config(run_dir, tiny_model_dir, max_train_samples=5, max_eval_samples=3)
     splits, _, _ = prep.prepare(cfg)

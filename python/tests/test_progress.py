@@ -1,4 +1,4 @@
-from stacktune_train.progress import format_progress_line, parse_progress_line, summarize_log_history
+from stacktune_train.progress import format_progress_line, last_window_loss, parse_progress_line, summarize_log_history
 
 
 def test_progress_line_round_trips_in_the_contract_shape():
@@ -41,3 +41,16 @@ def test_callback_lines_carry_the_elapsed_time_of_training(capsys):
     callback.on_log(None, state, None, logs={"loss": 2.5, "num_tokens": 6200})
     record = parse_progress_line(capsys.readouterr().out.strip())
     assert record == {"phase": "train", "step": 5, "total": 10, "loss": 2.5, "tokens_per_s": 100.0, "elapsed_s": 62, "eta_s": 62}
+
+
+def test_the_last_logging_window_loss_is_what_the_reference_reported_as_train_loss():
+    # The reference's W&B `train/loss` (0.9674) is the loss of its last logging window, not the run mean.
+    history = [
+        {"step": 5, "loss": 4.0, "num_tokens": 100.0},
+        {"step": 10, "loss": 1.5, "num_tokens": 200.0},
+        {"step": 10, "eval_loss": 3.0},
+        {"step": 10, "train_loss": 2.75, "train_runtime": 1.0},
+    ]
+    assert last_window_loss(history) == 1.5
+    assert summarize_log_history(history)[0] == 2.75
+    assert last_window_loss([{"step": 1, "eval_loss": 3.0}]) is None

@@ -205,12 +205,12 @@ def test_hub_publish_is_one_commit_holding_weights_and_the_marker_last(run, hub)
     message = "stacktune test-stack 0123abcd"
     assert [call[:2] for call in hub.calls] == [
         ("create_repo", "me/adapter"),
-        ("upload_folder", "me/adapter"),
+        ("create_commit", "me/adapter"),
         ("create_repo", "me/merged"),
         ("create_commit", "me/merged"),
     ]
     assert hub.calls[0] == ("create_repo", "me/adapter", True)
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= set(hub.calls[1][2])
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "README.md"} <= {p for p, _ in hub.calls[1][2]}
     assert hub.calls[2] == ("create_repo", "me/merged", True)
     _, _, added, msg = hub.calls[3]
     assert msg == message

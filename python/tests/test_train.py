@@ -24,7 +24,7 @@ def progress_records(text):
 def test_a_few_steps_lower_the_loss_and_write_metrics(trained_run):
     run, metrics = trained_run
     written = json.loads((run / "out" / "metrics.json").read_text())
-    assert set(written) == {"train_loss", "eval_loss", "train_tokens", "tokens_per_s", "train_runtime_s"}
+    assert set(written) == {"train_loss", "train_loss_last_window", "eval_loss", "train_tokens", "tokens_per_s", "train_runtime_s"}
     assert written == pytest.approx(metrics)
     history = json.loads((run / "out" / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
     losses = [entry["loss"] for entry in history if "loss" in entry]

@@ -58,6 +58,7 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
 
     // Data
     dataset_source: dataset.source,
+    dataset_revision: dataset.revision,
     conversations_field: dataset.conversationsField,
     role_map: { system: dataset.roles.system, human: dataset.roles.human, gpt: dataset.roles.gpt },
     chat_format: chat.format,

@@ -19,6 +19,8 @@ export const RoleMapSchema = z.strictObject({
 export const DatasetSchema = z.strictObject({
   /** Hub dataset id or a JSON/JSONL path on the host (`dataset_source`). */
   source: TextSchema.default(defaults.source),
+  /** Hub revision of a Hub dataset: branch, tag or commit (`dataset_revision`); resolved like model.revision. @default main */
+  revision: TextSchema.default(defaults.revision),
   format: z.enum(['sharegpt']).default(defaults.format),
   /** Field holding each sample's turns (`conversations_field`). */
   conversationsField: TextSchema.default(defaults.conversationsField),

@@ -25,6 +25,7 @@ export const settingsDefaults = {
   model: { id: 'meta-llama/Meta-Llama-3-8B-Instruct', revision: 'main' },
   dataset: {
     source: 'teknium/OpenHermes-2.5',
+    revision: 'main',
     format: 'sharegpt',
     conversationsField: 'conversations',
     roles: { system: 'system', human: 'user', gpt: 'assistant' },

@@ -50,7 +50,9 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     if (model.localDir !== undefined) row("model directory", model.localDir);
     const m = o.metrics ?? undefined;
     if (m) {
-        row("train loss", formatMetric(m.train_loss, 4));
+        // The mean over every step, and the last logging window's (what W&B shows as train/loss).
+        const lastWindow = typeof m.train_loss_last_window === "number" ? `; last logging window ${formatMetric(m.train_loss_last_window, 4)}` : "";
+        row("train loss", formatMetric(m.train_loss, 4) + (lastWindow !== "" ? ` (run mean)${lastWindow}` : ""));
         row("eval loss", formatMetric(m.eval_loss, 4));
         row("tokens/s", formatMetric(m.tokens_per_s, 1));
         if (typeof m.train_tokens === "number") row("train tokens", String(m.train_tokens));
