@@ -68,7 +68,7 @@ export function copyProjectFiles(repo: string, label: string, files: Record<stri
  * (STACKTUNE_TOOLCHAIN): `repo` = the checkout's .tools (scripts/setup.sh), `system` = the normal
  * installation already on PATH with its plugins in PULUMI_HOME (default ~/.pulumi).
  */
-function toolchain(repo: string): { pathPrefix: string; plugins: string } {
+export function toolchain(repo: string): { pathPrefix: string; plugins: string } {
     if (process.env.STACKTUNE_TOOLCHAIN === "system") {
         return { pathPrefix: "", plugins: join(process.env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "plugins") };
     }
