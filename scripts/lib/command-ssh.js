@@ -3,8 +3,10 @@
 // provider/pkg/provider/remote/connection.go) connects with Go's ssh library:
 //   - `connection.hostKey` set: an authorized_keys-style public key line; the server must present
 //     exactly that key (upstream: ssh.FixedHostKey, HostKeyAlgorithms = the key's type), else the
-//     dial fails before authentication and is retried like any dial error. Unset: not verified.
-//     A line that does not parse fails with "failed to parse host key", as upstream.
+//     dial fails before authentication ("ssh: handshake failed: ssh: host key mismatch") and is
+//     retried like any dial error. Unset: not verified. A line that does not parse fails with
+//     "failed to parse host key", as upstream.
+//   - Dial errors are retried and reported in upstream's words (dialError, withSsh).
 //   - The private key never lies in a file: upstream keeps it in memory. Here ssh reads it from a
 //     file that is unlinked before the key is written to it, through /proc/<pid>/fd/<n> of this
 //     process (ssh closes inherited descriptors, so /dev/fd/<n> would not do). It lives only as long
@@ -18,17 +20,38 @@ const os = require("node:os");
 const path = require("node:path");
 
 /**
- * ssh exit status 255 with one of these stderr lines means the connection was never made (retry).
- * A connection lost mid-command ("Connection to H closed by remote host", "Read from remote host ...")
- * is not retried: the command may have run.
+ * Lines the OpenSSH client itself writes to stderr (LogLevel INFO): kept out of the command's output,
+ * which upstream fills with the remote command's streams only. `Connection to H closed by remote
+ * host.` and a keep-alive timeout mean the session ended without an exit status.
  */
-const DIAL_ERROR = /^(ssh: connect to host|Connection timed out during banner exchange|ssh: Could not resolve|kex_exchange_identification|Connection closed by|Connection reset by \S+ port)/m;
-/** The server did not present the pinned host key (a dial error upstream too: retried). */
-const HOST_KEY_ERROR = /^(Host key verification failed\.|Unable to negotiate with .* no matching host key type found)/m;
+const CLIENT_LINE = /^(Warning: Permanently added .* to the list of known hosts\.|Connection to \S+ closed by remote host\.|Connection to \S+ closed\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*|Shared connection to \S+ closed\.)\r?$/;
+const CONNECTION_LOST = /^(Connection to \S+ closed by remote host\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*)\r?$/m;
 
-/** The fingerprint OpenSSH shows for a public key blob: SHA256:<unpadded base64>. */
-function fingerprint(blob) {
-    return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+/**
+ * The error upstream's Go SSH client reports for a failed dial (ssh.Dial), from what OpenSSH printed;
+ * undefined when ssh got past the handshake. Upstream retries every dial error, authentication
+ * failures and host key mismatches included.
+ */
+function dialError(stderr, addr, key) {
+    let m;
+    if (key && /^Host key verification failed\./m.test(stderr)) return "ssh: handshake failed: ssh: host key mismatch";
+    if (key && (m = /no matching host key type found\. Their offer: (\S+)/m.exec(stderr))) {
+        return `ssh: handshake failed: ssh: no common algorithm for host key; client offered: [${key.type}], server offered: [${m[1].split(",").join(" ")}]`;
+    }
+    if (/^ssh: connect to host \S+ port \d+: Connection refused/m.test(stderr)) return `dial tcp ${addr}: connect: connection refused`;
+    if (/^ssh: connect to host \S+ port \d+: No route to host/m.test(stderr)) return `dial tcp ${addr}: connect: no route to host`;
+    if (/^ssh: connect to host \S+ port \d+: (Connection|Operation) timed out/m.test(stderr)) return `dial tcp ${addr}: i/o timeout`;
+    if ((m = /^ssh: Could not resolve hostname ([^:]+):/m.exec(stderr))) return `dial tcp: lookup ${m[1]}: no such host`;
+    if (/^\S+: Permission denied \(/m.test(stderr)) {
+        return "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain";
+    }
+    // Upstream has no deadline on the SSH handshake (its perDialTimeout bounds the TCP connect only)
+    // and would wait here; ssh's ConnectTimeout bounds the banner exchange too (docs/TOOLCHAIN.md).
+    if (/Connection timed out during banner exchange/m.test(stderr)) return `ssh: handshake failed: read tcp ${addr}: i/o timeout`;
+    if (/^(kex_exchange_identification: .*|Connection closed by \S+ port \d+|Connection reset by \S+ port \d+)\r?$/m.test(stderr)) {
+        return "ssh: handshake failed: EOF";
+    }
+    return undefined;
 }
 
 /**
@@ -42,7 +65,7 @@ function parseHostKey(line) {
     if (!match || blob.length < 4 + length || blob.subarray(4, 4 + length).toString("latin1") !== match[1]) {
         throw new Error(`failed to parse host key: not an OpenSSH public key line (type base64 [comment]): ${JSON.stringify(line.slice(0, 40))}`);
     }
-    return { type: match[1], base64: match[2], fingerprint: fingerprint(blob) };
+    return { type: match[1], base64: match[2] };
 }
 
 /** Algorithms that verify a key of this type: ssh-rsa signs with SHA-2 (OpenSSH refuses SHA-1). */
@@ -81,13 +104,22 @@ function openKeyInMemory(privateKey) {
     return { path: `/proc/${process.pid}/fd/${fd}`, close: () => fs.closeSync(fd) };
 }
 
+/** Upstream's dial retry delays (pulumi sdk retry.Until defaults): 100 ms, growing 1.5x, at most 5 s. */
+function retryDelayMs(failures) {
+    return Math.min(100 * 1.5 ** (failures - 1), 5000);
+}
+
 /**
  * Calls fn(ssh) with an SSH session for the (revealed) connection: `ssh.run(tool, flags, operands,
- * opts)` runs `ssh` or `scp` with the connection's options, the tool's flags, `--` (so no operand,
- * user or host starting with `-` is ever read as an option) and the operands, through
- * `spawner(argv, opts)`, retrying dial failures up to dialErrorLimit.
+ * opts)` runs `ssh`, `scp` or `sftp` with the connection's options, the tool's flags, `--` (so no
+ * operand, user or host starting with `-` is ever read as an option) and the operands, through
+ * `spawner(argv, opts)`. As upstream, a failed dial is retried until dialErrorLimit dials have
+ * failed after the first (-1: forever), each retry announced through `status(message)` (upstream's
+ * ephemeral "Dial 1/10 failed: retrying"), and then fails with `after N failed attempts: <error>`.
+ * The result's `stderr` holds the remote stderr only; `lost` is true when the session ended without
+ * an exit status (upstream's "wait: remote command exited without exit status or exit signal").
  */
-async function withSsh(conn, spawner, fn) {
+async function withSsh(conn, spawner, fn, status = () => {}) {
     if (!conn.host) throw new Error("connection.host is required");
     if (conn.proxy) throw new Error("connection.proxy is not supported by this command provider");
     if (!conn.privateKey && !process.env.SSH_AUTH_SOCK && !conn.agentSocketPath) {
@@ -97,7 +129,7 @@ async function withSsh(conn, spawner, fn) {
     const user = conn.user ?? "root";
     const dialErrorLimit = conn.dialErrorLimit ?? 10;
     const perDialTimeout = conn.perDialTimeout ?? 15;
-    const where = `${user}@${conn.host}:${port}`;
+    const addr = `${conn.host}:${port}`;
     const verify = hostKeyOptions(conn.hostKey);
 
     const key = conn.privateKey ? openKeyInMemory(conn.privateKey) : undefined;
@@ -105,7 +137,9 @@ async function withSsh(conn, spawner, fn) {
         const options = [
             "-o", "BatchMode=yes",
             ...verify.options,
-            "-o", "LogLevel=ERROR",
+            // INFO, not ERROR: ssh then says when the connection was lost (CLIENT_LINE), which
+            // tells a lost session from a command that exited 255.
+            "-o", "LogLevel=INFO",
             "-o", `ConnectTimeout=${perDialTimeout}`,
             // A dead connection (host gone, network dropped) fails the command within a minute
             // instead of hanging the update.
@@ -116,34 +150,24 @@ async function withSsh(conn, spawner, fn) {
         if (conn.agentSocketPath) options.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
 
         const run = async (tool, flags, operands, opts) => {
-            const portFlag = tool === "scp" ? "-P" : "-p";
-            for (let dial = 1; ; dial++) {
-                const result = await spawner([tool, portFlag, String(port), ...options, ...flags, "--", ...operands], opts);
-                const hostKeyError = result.code === 255 && verify.key !== undefined && HOST_KEY_ERROR.test(result.stderr);
-                const dialError = hostKeyError || (result.code === 255 && DIAL_ERROR.test(result.stderr));
-                if (dialError && (dialErrorLimit < 0 || dial < dialErrorLimit)) {
-                    await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (dial - 1), 5000)));
-                    continue;
-                }
-                if (hostKeyError) {
-                    const presented = /key sent by the remote host is\s+(SHA256:\S+?)\.?$/m.exec(result.stderr);
-                    throw new Error(
-                        `host key verification failed for ${where}: it did not present the ${verify.key.type} host key of ` +
-                            `connection.hostKey (${verify.key.fingerprint})` +
-                            (presented ? `, it presented ${presented[1]}` : "") +
-                            ` (after ${dial} attempt(s)); nothing was sent to it`,
-                    );
-                }
-                if (dialError) {
-                    throw new Error(`cannot connect to ${where} after ${dial} attempt(s): ${result.stderr.trim()}`);
-                }
-                return result;
+            const portFlag = tool === "ssh" ? "-p" : "-P";
+            for (let failures = 1; ; failures++) {
+                const result = await spawner([tool, portFlag, String(port), ...options, ...flags, "--", ...operands], {
+                    ...opts,
+                    clientLine: CLIENT_LINE,
+                });
+                // A spawner that does not split off the client's lines (clientLine) leaves them in stderr.
+                const clientStderr = result.clientStderr ?? result.stderr;
+                const error = result.code === 255 ? dialError(clientStderr, addr, verify.key) : undefined;
+                if (error === undefined) return { ...result, lost: result.code === 255 && CONNECTION_LOST.test(clientStderr) };
+                if (dialErrorLimit >= 0 && failures > dialErrorLimit) throw new Error(`after ${dialErrorLimit} failed attempts: ${error}`);
+                status(`Dial ${failures}/${dialErrorLimit < 0 ? "inf" : dialErrorLimit} failed: retrying`);
+                await new Promise((r) => setTimeout(r, retryDelayMs(failures)));
             }
         };
-        return await fn({ run, user, host: conn.host, where });
+        return await fn({ run, user, host: conn.host });
     } finally {
         key?.close();
     }
 }
-
 module.exports = { withSsh };

@@ -10,12 +10,14 @@
 // the engine/monitor addresses as flags and the stack config as PULUMI_CONFIG. Everything else
 // (TypeScript via ts-node, config, secrets, resource registration) is done by that runner.
 //
-// Required plugins are reported as none: the engine then loads each provider when the program
-// first registers one of its resources, so packages that are installed but unused (@pulumi/aws,
-// @pulumi/docker) do not need a plugin binary on this machine.
+// Required packages are reported as upstream's host reports them (GetRequiredPackages): every
+// package.json under a node_modules of the program directory with `"pulumi": {"resource": true}`,
+// so the engine knows the aws, command and docker plugins up front. (Without plugin downloads a
+// plugin that is not installed and never used, here aws and docker, stops nothing.)
 "use strict";
 
 const childProcess = require("node:child_process");
+const fs = require("node:fs");
 const path = require("node:path");
 
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -28,6 +30,53 @@ const plugin = sdkRequire("@pulumi/pulumi/proto/plugin_pb");
 const emptyPb = sdkRequire("google-protobuf/google/protobuf/empty_pb");
 
 const SDK_VERSION = sdkRequire("@pulumi/pulumi/package.json").version;
+
+/** `{name, version}` of the resource plugin a node_modules package.json declares, as upstream's getPackageInfo reads it. */
+function resourcePlugin(info) {
+    if (info?.pulumi?.resource !== true) return undefined;
+    const name = info.pulumi.name || (typeof info.name === "string" && info.name.startsWith("@pulumi/") ? info.name.slice("@pulumi/".length) : undefined);
+    const version = info.pulumi.version || info.version;
+    if (!name || !version) return undefined;
+    return { name, version: version.startsWith("v") ? version : `v${version}`, server: info.pulumi.server ?? "" };
+}
+
+/**
+ * Every resource plugin package under dir (upstream's getPackagesFromDir): all directories, links
+ * followed once each, and a package.json counts only inside a node_modules tree.
+ */
+function requiredPackages(dir, inNodeModules = false, visited = new Set()) {
+    let real;
+    try {
+        real = fs.realpathSync(dir);
+    } catch {
+        return [];
+    }
+    if (visited.has(real)) return [];
+    visited.add(real);
+    let entries;
+    try {
+        entries = fs.readdirSync(real, { withFileTypes: true });
+    } catch {
+        return [];
+    }
+    const found = [];
+    for (const entry of entries) {
+        const full = path.join(real, entry.name);
+        let isDir = entry.isDirectory();
+        if (entry.isSymbolicLink()) isDir = fs.statSync(full, { throwIfNoEntry: false })?.isDirectory() ?? false;
+        if (isDir) {
+            found.push(...requiredPackages(full, inNodeModules || path.basename(real) === "node_modules", visited));
+        } else if (inNodeModules && entry.name === "package.json") {
+            try {
+                const plugin = resourcePlugin(JSON.parse(fs.readFileSync(full, "utf8")));
+                if (plugin) found.push(plugin);
+            } catch {
+                // upstream collects the error and goes on with the rest
+            }
+        }
+    }
+    return found;
+}
 
 /** Exit code of @pulumi/pulumi's runner when it has already shown the error to the user. */
 const ERROR_ALREADY_REPORTED = 32;
@@ -123,11 +172,16 @@ const service = {
         engineAddress = call.request.getEngineAddress() || engineAddress;
         callback(null, new language.LanguageHandshakeResponse());
     },
+    // Upstream answers Unimplemented here: the engine asks GetRequiredPackages.
     getRequiredPlugins(_call, callback) {
-        callback(null, new language.GetRequiredPluginsResponse().setPluginsList([]));
+        callback({ code: grpc.status.UNIMPLEMENTED, details: "method GetRequiredPlugins not implemented" });
     },
-    getRequiredPackages(_call, callback) {
-        callback(null, new language.GetRequiredPackagesResponse().setPackagesList([]));
+    getRequiredPackages(call, callback) {
+        const dir = call.request.getInfo()?.getProgramDirectory() || process.cwd();
+        const packages = requiredPackages(dir).map((p) =>
+            new plugin.PackageDependency().setName(p.name).setKind("resource").setVersion(p.version).setServer(p.server),
+        );
+        callback(null, new language.GetRequiredPackagesResponse().setPackagesList(packages));
     },
     getPluginInfo(_call, callback) {
         callback(null, new plugin.PluginInfo().setVersion(SDK_VERSION));

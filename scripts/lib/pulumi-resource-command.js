@@ -1,25 +1,22 @@
 #!/usr/bin/env node
 // Stand-in for the Pulumi command provider plugin (pulumi-resource-command v1.2.1), installed by
-// scripts/setup.sh as .tools/bin/pulumi-resource-command so that programs written against the
-// @pulumi/command 1.2.1 SDK run unchanged.
+// scripts/setup.sh in the plugin cache so that programs written against the @pulumi/command 1.2.1
+// SDK run unchanged where the upstream binary is not installed (docs/TOOLCHAIN.md says when).
 //
-// Why this exists: the Go module proxy refuses the provider's module
-// (github.com/pulumi/pulumi-command/provider, HTTP 403) and nothing else may be downloaded here.
-// This implements the part of the provider's behaviour that stacktune uses, on the same wire
-// contract (resource types, input and output property names):
-//   command:local:Command   run `create` on create, `update` (or `create`) on update, `delete` on
+// It implements the part of upstream's behaviour that stacktune uses, on the same wire contract
+// (resource types, input and output property names), and behaves as upstream does
+// (provider/pkg/provider/{local,remote}/*.go at v1.2.1) in what a user or program can observe:
+//   command:local:Command   `create` on create, `update` (or `create`) on update, `delete` on
 //                            delete, through `interpreter` (default /bin/sh -c), with `stdin`,
-//                            `environment` and `dir`; outputs stdout/stderr (trailing newline trimmed).
-//   command:remote:Command  the same over SSH with the system OpenSSH client: `connection`
-//                            {host, port, user, privateKey, hostKey, dialErrorLimit, perDialTimeout}
-//                            (scripts/lib/command-ssh.js: hostKey verified as upstream, key kept off disk);
-//                            `environment` is sent like the upstream provider does (SSH "env"
-//                            requests, which sshd applies only for names in its AcceptEnv).
-// A change to `triggers` replaces the resource; any other input change is an update; a change to
-// `stdout`/`stderr` alone is never a diff. Output lines stream into the Pulumi output as they come;
-// stdout/stderr are stored as secrets when any input is a secret (as upstream).
-//   command:remote:CopyToRemote  scp of a FileAsset, StringAsset or FileArchive of a directory to
-//                            `remotePath` (parents created); delete leaves the files, as upstream.
+//                            `environment` and `dir`; outputs stdout/stderr (one trailing newline trimmed).
+//   command:remote:Command  the same over SSH with the system OpenSSH client (scripts/lib/command-ssh.js:
+//                            hostKey verified, dial errors retried and worded as upstream, key kept off
+//                            disk); `environment` goes as SSH env requests, and a name sshd refuses fails.
+//   command:remote:CopyToRemote  SFTP upload of a FileAsset, StringAsset or FileArchive of a directory,
+//                            with upstream's path rules; delete leaves the files, as upstream.
+// Output lines stream as ephemeral status lines (upstream's InfoStatus); a failure is
+// `<exit error>: running "<cmd>":` followed by the whole output; stdout/stderr are never secret
+// (upstream marks an output secret only when its same-named input is), `connection` always is.
 // Not implemented (they fail with a clear error): remote:CopyFile, local:run, password or proxy
 // connections, assetPaths/archivePaths, URI and in-memory archives.
 "use strict";
@@ -44,8 +41,6 @@ const COPY_TO_REMOTE = "command:remote:CopyToRemote";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const OUTPUT_KEYS = new Set(["stdout", "stderr"]);
-/** Lines of combined output quoted in the error of a failed command. */
-const ERROR_TAIL_LINES = 50;
 
 function isSecret(v) {
     return v !== null && typeof v === "object" && v[SIG_KEY] === SECRET_SIG;
@@ -74,16 +69,21 @@ function nameOf(urn) {
 let engine;
 /** Log calls are chained so that lines reach the Pulumi output in the order the command wrote them. */
 let logQueue = Promise.resolve();
-function engineLog(urn, message, severity = engineProto.LogSeverity.INFO) {
+/**
+ * Logs to the engine. `ephemeral`: a status line (upstream's InfoStatus), shown only while the
+ * resource is in progress and never kept in the update's diagnostics.
+ */
+function engineLog(urn, message, { severity = engineProto.LogSeverity.INFO, ephemeral = false } = {}) {
     if (!engine) return;
     const req = new engineProto.LogRequest();
     req.setSeverity(severity);
     req.setMessage(message);
     req.setUrn(urn);
+    req.setEphemeral(ephemeral);
     logQueue = logQueue.then(() => new Promise((resolve) => engine.log(req, () => resolve())));
 }
 
-/** Calls onLine for each complete line written to the returned sink. */
+/** Calls onLine(line, complete) for each line written to the returned sink (the last may lack its newline). */
 function lineSplitter(onLine) {
     let rest = "";
     return {
@@ -91,55 +91,53 @@ function lineSplitter(onLine) {
             rest += chunk.toString("utf8");
             let nl;
             while ((nl = rest.indexOf("\n")) >= 0) {
-                onLine(rest.slice(0, nl));
+                onLine(rest.slice(0, nl), true);
                 rest = rest.slice(nl + 1);
             }
         },
         end() {
-            if (rest) onLine(rest);
+            if (rest) onLine(rest, false);
             rest = "";
         },
     };
 }
 
 /**
- * Runs argv, feeding stdin, streaming output lines to the Pulumi output; resolves with
- * {code, stdout, stderr, combined}.
+ * Runs argv, feeding stdin, streaming output lines to the Pulumi output as status lines; resolves
+ * with {code, signal, stdout, stderr, output (both, as written), clientStderr}. Stderr lines matching
+ * `clientLine` are the SSH client's own: kept out of the outputs and shown nowhere, but returned in
+ * clientStderr (with the rest of stderr) for telling dial and connection errors apart.
  */
-function spawnStreaming(urn, argv, { cwd, env, stdin, logging }) {
+function spawnStreaming(urn, argv, { cwd, env, stdin, logging, clientLine }) {
     return new Promise((resolve, reject) => {
         const child = childProcess.spawn(argv[0], argv.slice(1), { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
         const out = [];
         const err = [];
-        const combined = [];
+        const all = [];
+        const client = [];
         const show = (stream) => logging === "none" ? false : logging === undefined || logging === "stdoutAndStderr" || logging === stream;
-        const sink = (stream) =>
-            lineSplitter((line) => {
-                combined.push(line);
-                if (show(stream)) engineLog(urn, line);
+        const sink = (stream, lines) =>
+            lineSplitter((line, complete) => {
+                const text = complete ? `${line}\n` : line;
+                if (stream === "stderr" && clientLine?.test(line)) {
+                    client.push(text);
+                    return;
+                }
+                lines.push(text);
+                all.push(text);
+                client.push(text);
+                if (show(stream)) engineLog(urn, line, { ephemeral: true });
             });
-        const outLines = sink("stdout");
-        const errLines = sink("stderr");
-        child.stdout.on("data", (b) => {
-            out.push(b);
-            outLines.write(b);
-        });
-        child.stderr.on("data", (b) => {
-            err.push(b);
-            errLines.write(b);
-        });
+        const outLines = sink("stdout", out);
+        const errLines = sink("stderr", err);
+        child.stdout.on("data", (b) => outLines.write(b));
+        child.stderr.on("data", (b) => errLines.write(b));
         child.on("error", reject);
         child.on("close", async (code, signal) => {
             outLines.end();
             errLines.end();
             await logQueue;
-            resolve({
-                code: code ?? (signal ? 128 : 1),
-                signal,
-                stdout: Buffer.concat(out).toString("utf8"),
-                stderr: Buffer.concat(err).toString("utf8"),
-                combined,
-            });
+            resolve({ code, signal, stdout: out.join(""), stderr: err.join(""), output: all.join(""), clientStderr: client.join("") });
         });
         child.stdin.on("error", () => {});
         child.stdin.end(stdin ?? "");
@@ -150,10 +148,27 @@ function trimNewline(s) {
     return s.endsWith("\n") ? s.slice(0, -1) : s;
 }
 
-function commandFailed(result, where, cmd) {
-    const tail = result.combined.slice(-ERROR_TAIL_LINES).join("\n");
-    const status = result.signal ? `killed by ${result.signal}` : `exit status ${result.code}`;
-    return new Error(`${status}: running ${JSON.stringify(cmd)}${where}:\n${tail}`);
+/** Go's strconv.Quote (the %q of upstream's error text): printable characters kept, the rest escaped. */
+function goQuote(s) {
+    const named = { "\x07": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\" };
+    let out = "";
+    for (const ch of s) {
+        const cp = ch.codePointAt(0);
+        if (named[ch]) out += named[ch];
+        else if (/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u.test(ch)) out += ch;
+        else if (cp < 0x80) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+        else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+        else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+    }
+    return `"${out}"`;
+}
+
+/** Go's os/exec ProcessState text for a signal, as upstream's local error shows it. */
+const SIGNAL_TEXT = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGHUP: "hangup", SIGPIPE: "broken pipe", SIGABRT: "aborted", SIGSEGV: "segmentation fault", SIGQUIT: "quit" };
+
+/** Upstream's error for a failed command: `<exit error>: running "<cmd>":` and the whole output. */
+function commandFailed(exitError, cmd, output) {
+    return new Error(`${exitError}: running ${goQuote(cmd)}:\n${output}`);
 }
 
 /** Environment for a command: PULUMI_COMMAND_STDOUT/STDERR carry the previous outputs, as upstream. */
@@ -174,27 +189,68 @@ async function runLocal(urn, props, cmd, previous) {
         stdin: reveal(props.stdin),
         logging: reveal(props.logging),
     });
-    if (result.code !== 0) throw commandFailed(result, "", cmd);
+    if (result.signal) throw commandFailed(`signal: ${SIGNAL_TEXT[result.signal] ?? result.signal}`, cmd, result.output);
+    if (result.code !== 0) throw commandFailed(`exit status ${result.code}`, cmd, result.output);
     return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
 }
 
-/** The connection of props, for `withSsh` (scripts/lib/command-ssh.js): hostKey, key, retries. */
+/** The connection of props, for `withSsh` (scripts/lib/command-ssh.js): hostKey, key, dial retries. */
 function sshSession(urn, props, fn) {
     const spawner = (argv, opts) => spawnStreaming(urn, argv, opts);
-    return withSsh(reveal(props.connection) ?? {}, spawner, fn);
+    return withSsh(reveal(props.connection) ?? {}, spawner, fn, (message) => engineLog(urn, message, { ephemeral: true }));
+}
+
+/** Upstream's words when sshd refuses an environment name (remote/commandOutputs.go, logAndWrapSetenvErr). */
+function setenvRefused(name) {
+    return (
+        `Unable to set '${name}'. This only works if your SSH server is configured to accept\n` +
+        "\tthese variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could\n" +
+        "\tprefix the command itself with the variables in the form 'VAR=value command'"
+    );
+}
+
+/**
+ * The names of `env` that sshd did not apply. OpenSSH's client sends env requests without asking
+ * for a reply (upstream's Go client asks, and fails on a refusal), so one session sent the same
+ * names lists the ones missing on the host. Values travel only as env requests, never in text.
+ */
+async function refusedNames(ssh, env) {
+    const names = Object.keys(env);
+    if (names.length === 0) return [];
+    const probe = `for n in ${names.map(shellQuote).join(" ")}; do printenv "$n" >/dev/null || printf '%s\\n' "$n"; done`;
+    const result = await ssh.run("ssh", names.flatMap((n) => ["-o", `SendEnv=${n}`]), [`${ssh.user}@${ssh.host}`, probe], {
+        env: { ...process.env, ...env },
+        logging: "none",
+    });
+    if (result.code !== 0) throw commandFailed(`Process exited with status ${result.code}`, probe, result.output);
+    return result.stdout.split("\n").filter(Boolean);
 }
 
 async function runRemote(urn, props, cmd, previous) {
-    const env = commandEnvironment(props, previous);
+    const env = { ...(reveal(props.environment) ?? {}) };
+    const previousOutputs = commandEnvironment({ addPreviousOutputInEnv: props.addPreviousOutputInEnv }, previous);
     return sshSession(urn, props, async (ssh) => {
+        // As upstream: a refused name of `environment` is an error, a refused previous output a warning.
+        const refused = await refusedNames(ssh, { ...env, ...previousOutputs });
+        for (const name of refused.filter((n) => n in previousOutputs)) {
+            engineLog(urn, setenvRefused(name), { severity: engineProto.LogSeverity.WARNING });
+            delete previousOutputs[name];
+        }
+        const refusedEnv = refused.filter((n) => n in env);
+        if (refusedEnv.length > 0) {
+            engineLog(urn, setenvRefused(refusedEnv[0]), { severity: engineProto.LogSeverity.ERROR });
+            throw new Error(`could not set environment variable ${goQuote(refusedEnv[0])}: ssh: setenv failed`);
+        }
+        const all = { ...env, ...previousOutputs };
         // Values travel in the ssh process's environment and as SSH env requests, never on a command line.
-        const sendEnv = Object.keys(env).flatMap((name) => ["-o", `SendEnv=${name}`]);
+        const sendEnv = Object.keys(all).flatMap((name) => ["-o", `SendEnv=${name}`]);
         const result = await ssh.run("ssh", sendEnv, [`${ssh.user}@${ssh.host}`, cmd], {
-            env: { ...process.env, ...env },
+            env: { ...process.env, ...all },
             stdin: reveal(props.stdin),
             logging: reveal(props.logging),
         });
-        if (result.code !== 0) throw commandFailed(result, ` on ${ssh.where}`, cmd);
+        if (result.lost) throw commandFailed("wait: remote command exited without exit status or exit signal", cmd, result.output);
+        if (result.code !== 0) throw commandFailed(`Process exited with status ${result.code}`, cmd, result.output);
         return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
     });
 }
@@ -207,37 +263,98 @@ function shellQuote(s) {
 }
 
 /**
- * remote:CopyToRemote: copies a FileAsset, StringAsset or FileArchive of a directory to remotePath
- * with scp (creating its parent directories). As upstream, an existing directory at remotePath
- * receives the source inside it, and delete leaves the copied files on the host.
+ * A remote path as upstream's SFTP client uses it: a relative one from the login directory, and `~`
+ * a plain name (OpenSSH's sftp would expand a leading ~, hence "./"), quoted for an sftp batch line.
+ */
+function sftpArg(p) {
+    if (/[\r\n]/.test(p)) throw new Error(`remote path ${goQuote(p)} contains a line break, which an SFTP batch cannot carry`);
+    const relative = p.startsWith("/") ? p : `./${p}`;
+    return `"${relative.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** Batch lines creating p and its parents, ignoring those that exist (upstream: sftp MkdirAll). */
+function mkdirAll(p) {
+    const parts = p.split("/");
+    const lines = [];
+    for (let i = 1; i <= parts.length; i++) {
+        const prefix = parts.slice(0, i).join("/");
+        if (prefix !== "" && prefix !== ".") lines.push(`-mkdir ${sftpArg(prefix)}`);
+    }
+    return lines;
+}
+
+/** "dir", "file" or "missing": what is at p on the host (relative to the login directory). */
+async function remoteKind(ssh, p) {
+    const q = shellQuote(p);
+    const probe = `if [ -d ${q} ]; then echo dir; elif [ -e ${q} ]; then echo file; else echo missing; fi`;
+    const result = await ssh.run("ssh", [], [`${ssh.user}@${ssh.host}`, probe], { logging: "none" });
+    if (result.code !== 0) throw new Error(`failed to stat remote path ${p}: ${result.output.trim()}`);
+    return result.stdout.trim();
+}
+
+/**
+ * A copy of the source under dir with the modes a new SFTP file gets upstream (created without
+ * attributes: 0666/0777 less the server's umask, 0644/0755 with the usual 022): modes are not kept.
+ */
+function stageWithoutModes(source, dir) {
+    const staged = path.join(dir, "src");
+    fs.cpSync(source, staged, { recursive: true, dereference: true });
+    const reset = (p) => {
+        const st = fs.statSync(p);
+        fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
+        if (st.isDirectory()) for (const name of fs.readdirSync(p)) reset(path.join(p, name));
+    };
+    reset(staged);
+    return staged;
+}
+
+/**
+ * remote:CopyToRemote over SFTP with upstream's rules (remote/copyController.go): a directory goes
+ * inside remotePath (created with its parents when missing; a trailing "/" on the source copies its
+ * contents instead), a file goes inside an existing directory or to remotePath, a text asset to
+ * remotePath (never a directory); parents are created; modes are not kept; delete leaves the files.
  */
 async function copyToRemote(urn, props) {
     const source = reveal(props.source) ?? {};
     const remotePath = reveal(props.remotePath);
     if (!remotePath) throw new Error("remotePath is required");
+    const isText = source[SIG_KEY] === ASSET_SIG && typeof source.text === "string";
+    const isFile = source[SIG_KEY] === ASSET_SIG && typeof source.path === "string";
+    const isDir = source[SIG_KEY] === ARCHIVE_SIG && typeof source.path === "string" && fs.statSync(source.path).isDirectory();
+    if (!isText && !isFile && !isDir) {
+        throw new Error("CopyToRemote supports FileAsset, StringAsset and FileArchive of a directory as source");
+    }
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-copy-"));
     try {
         let local;
-        if (source[SIG_KEY] === ASSET_SIG && typeof source.path === "string") {
-            local = source.path;
-        } else if (source[SIG_KEY] === ASSET_SIG && typeof source.text === "string") {
-            local = path.join(tmp, path.basename(remotePath));
-            fs.writeFileSync(local, source.text);
-        } else if (source[SIG_KEY] === ARCHIVE_SIG && typeof source.path === "string" && fs.statSync(source.path).isDirectory()) {
-            local = source.path;
+        if (isText) {
+            local = path.join(tmp, "src");
+            fs.writeFileSync(local, source.text, { mode: 0o644 });
         } else {
-            throw new Error("CopyToRemote supports FileAsset, StringAsset and FileArchive of a directory as source");
+            local = stageWithoutModes(source.path, tmp);
         }
         await sshSession(urn, props, async (ssh) => {
-            const parent = path.posix.dirname(remotePath);
-            const mkdir = await ssh.run("ssh", [], [`${ssh.user}@${ssh.host}`, `mkdir -p -- ${shellQuote(parent)}`], {
-                logging: "none",
-            });
-            if (mkdir.code !== 0) throw commandFailed(mkdir, ` on ${ssh.where}`, `mkdir -p ${parent}`);
-            const copy = await ssh.run("scp", ["-r", "-p", "-q"], [local, `${ssh.user}@${ssh.host}:${remotePath}`], {
-                logging: "none",
-            });
-            if (copy.code !== 0) throw commandFailed(copy, ` to ${ssh.where}`, `scp ${local} ${remotePath}`);
+            const kind = await remoteKind(ssh, remotePath);
+            const batch = [];
+            let dest = remotePath;
+            if (isText) {
+                if (kind === "dir") throw new Error(`remote path ${remotePath} is a directory; when using a text asset, remotePath must be a file path`);
+                batch.push(...mkdirAll(path.posix.dirname(dest)), `put "${local}" ${sftpArg(dest)}`);
+            } else if (isDir) {
+                if (kind === "missing") batch.push(...mkdirAll(dest));
+                if (!source.path.endsWith("/")) {
+                    dest = path.posix.join(dest, path.basename(source.path));
+                    if (kind === "file") throw new Error(`failed to stat remote path ${dest}: not a directory`);
+                    if (kind === "dir" && (await remoteKind(ssh, dest)) === "file") throw new Error(`remote path ${dest} exists but is not a directory`);
+                }
+                batch.push(`put -r "${local}" ${sftpArg(dest)}`);
+            } else {
+                if (kind === "dir") dest = path.posix.join(dest, path.basename(source.path));
+                else if (kind === "missing") batch.push(...mkdirAll(path.posix.dirname(dest)));
+                batch.push(`put "${local}" ${sftpArg(dest)}`);
+            }
+            const copy = await ssh.run("sftp", ["-q", "-b", "-"], [`${ssh.user}@${ssh.host}`], { stdin: `${batch.join("\n")}\n`, logging: "none" });
+            if (copy.code !== 0) throw new Error(`failed to copy to remote path ${dest}: ${copy.output.trim()}`);
         });
     } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
@@ -255,20 +372,16 @@ function runner(urn) {
     }
 }
 
-function containsSecret(v) {
-    if (isSecret(v)) return true;
-    if (v !== null && typeof v === "object") return Object.values(v).some(containsSecret);
-    return false;
-}
-
 /**
- * stdout/stderr are secret when any input is (stdin, environment, or the connection, which the SDK
- * always marks secret), as upstream: output of a command fed a secret may contain it. Unwrap a
- * known-harmless value in the program with pulumi.unsecret().
+ * Outputs as upstream's (pulumi-go-provider infer) are: the inputs again, each as secret as it came,
+ * `connection` always secret (provider:"secret"), and stdout/stderr plain: no input shares their
+ * name, so a secret stdin does not make them secret. A program that needs them secret says so
+ * (additionalSecretOutputs, pulumi.secret).
  */
-function withOutputs(inputs, outputs) {
-    const wrap = containsSecret(inputs) ? (value) => ({ [SIG_KEY]: SECRET_SIG, value }) : (value) => value;
-    return { ...inputs, stdout: wrap(outputs.stdout), stderr: wrap(outputs.stderr) };
+function withOutputs(inputs, outputs = {}) {
+    const outs = { ...inputs, ...outputs };
+    if (outs.connection !== undefined && !isSecret(outs.connection)) outs.connection = { [SIG_KEY]: SECRET_SIG, value: outs.connection };
+    return outs;
 }
 
 function inputsOf(props) {
@@ -305,7 +418,7 @@ const provider = {
     async create(urn, inputs) {
         if (typeOf(urn) === COPY_TO_REMOTE) {
             await copyToRemote(urn, inputs);
-            return { id: `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`, outs: inputs };
+            return { id: `${nameOf(urn)}${crypto.randomBytes(4).toString("hex")}`, outs: withOutputs(inputs) };
         }
         runner(urn);
         unsupportedInputs(inputs);
@@ -317,8 +430,10 @@ const provider = {
 
     async update(_id, urn, olds, news) {
         if (typeOf(urn) === COPY_TO_REMOTE) {
-            await copyToRemote(urn, news);
-            return { outs: news };
+            // As upstream: copied again only when the source's hash or the remote path changed.
+            const changed = reveal(news.source)?.hash !== reveal(olds.source)?.hash || reveal(news.remotePath) !== reveal(olds.remotePath);
+            if (changed) await copyToRemote(urn, news);
+            return { outs: withOutputs(news) };
         }
         unsupportedInputs(news);
         const cmd = reveal(news.update) ?? reveal(news.create);

@@ -64,19 +64,29 @@ function projectRoot(): string {
     return path.resolve(process.env.STACKTUNE_PROJECT_DIR ?? TOOLS_ROOT);
 }
 
+/**
+ * Whether the checkout's source-built toolchain (.tools) runs the stacks, or a normal Pulumi
+ * installation (`system`): scripts/env.sh decides and exports STACKTUNE_TOOLCHAIN (README, "Toolchain").
+ */
+export function usesRepoToolchain(env: NodeJS.ProcessEnv): boolean {
+    return env.STACKTUNE_TOOLCHAIN !== "system";
+}
+
 /** scripts/env.sh's defaults, for every variable the caller did not set. Pure. */
 export function pulumiEnvironment(toolsRoot: string, env: NodeJS.ProcessEnv): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-    const bin = path.join(toolsRoot, ".tools", "bin");
-    if (!(out.PATH ?? "").split(":").includes(bin)) out.PATH = `${bin}:${out.PATH ?? ""}`;
-    out.PULUMI_HOME ??= path.join(toolsRoot, ".tools", "pulumi-home");
+    if (usesRepoToolchain(env)) {
+        const bin = path.join(toolsRoot, ".tools", "bin");
+        if (!(out.PATH ?? "").split(":").includes(bin)) out.PATH = `${bin}:${out.PATH ?? ""}`;
+        out.PULUMI_HOME ??= path.join(toolsRoot, ".tools", "pulumi-home");
+        out.PULUMI_SKIP_UPDATE_CHECK = "true";
+        out.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
+    }
     out.PULUMI_BACKEND_URL ??= `file://${path.join(toolsRoot, ".stacktune", "state")}`;
     if (out.PULUMI_CONFIG_PASSPHRASE === undefined && (out.PULUMI_CONFIG_PASSPHRASE_FILE ?? "") === "") {
         out.PULUMI_CONFIG_PASSPHRASE_FILE = path.join(toolsRoot, path.relative(TOOLS_ROOT, DEMO_PASSPHRASE_FILE));
     }
-    out.PULUMI_SKIP_UPDATE_CHECK = "true";
-    out.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
     out.PULUMI_NODEJS_TRANSPILE_ONLY ??= "true";
     return out;
 }
@@ -104,7 +114,8 @@ function context(stackName: string | undefined): Context {
 class UsageError extends Error {}
 
 async function openStack(ctx: Context): Promise<Stack> {
-    const pulumiCommand = await PulumiCommand.get({ root: path.join(TOOLS_ROOT, ".tools") });
+    // The repo toolchain's CLI, or (system) the `pulumi` the Automation API finds on PATH.
+    const pulumiCommand = await PulumiCommand.get(usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {});
     return LocalWorkspace.createOrSelectStack(
         { stackName: ctx.stackName, workDir: ctx.projectDir },
         { pulumiCommand, envVars: ctx.env },

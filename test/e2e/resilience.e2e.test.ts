@@ -23,10 +23,40 @@ const REPO = resolve(__dirname, "..", "..");
 const home = mkdtempSync(join(tmpdir(), "stacktune-resilience-home-"));
 const runRoot = join(home, ".stacktune", "runs");
 
-/** Processes of this repo's Pulumi plugins (scripts/lib/pulumi-*.js). */
-function pluginPids(): number[] {
-    const r = spawnSync("pgrep", ["-f", "scripts/lib/pulumi-(language-nodejs|resource-command)\\.js"], { encoding: "utf8" });
-    return r.stdout.split("\n").filter((l) => l.trim() !== "").map(Number);
+/** Every process's parent and command name, from /proc. */
+function processTable(): { pid: number; ppid: number; comm: string }[] {
+    const table: { pid: number; ppid: number; comm: string }[] = [];
+    for (const name of readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+            const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+            const close = stat.lastIndexOf(")");
+            table.push({ pid: Number(name), comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(stat.slice(close + 2).split(" ")[1]) });
+        } catch {
+            // the process ended between readdir and read
+        }
+    }
+    return table;
+}
+
+/**
+ * The plugins of the engine started under `root`: the children of each `pulumi` process in root's
+ * process tree (language host and providers, whichever binaries they are: stand-ins or upstream's).
+ */
+function pluginPids(root: number): number[] {
+    const table = processTable();
+    const tree = new Set([root]);
+    for (let grew = true; grew; ) {
+        grew = false;
+        for (const p of table) {
+            if (tree.has(p.ppid) && !tree.has(p.pid)) {
+                tree.add(p.pid);
+                grew = true;
+            }
+        }
+    }
+    const engines = new Set(table.filter((p) => tree.has(p.pid) && p.comm === "pulumi").map((p) => p.pid));
+    return table.filter((p) => engines.has(p.ppid)).map((p) => p.pid);
 }
 
 /** Running (a zombie waiting for its reaper has exited). */
@@ -135,8 +165,8 @@ describe("stacktune on the local target (real engine, CPU)", () => {
             onOutput: (soFar, child) => {
                 if (killedAt === 0 && /\[train\] step \d+\/600/.test(soFar) && child.pid !== undefined) {
                     killedAt = Date.now();
-                    // The engine's plugins (this repo's language host and command provider) at this moment.
-                    plugins = pluginPids();
+                    // The engine's plugins (language host, command provider) at this moment.
+                    plugins = pluginPids(child.pid);
                     process.kill(-child.pid, "SIGKILL"); // the operator's laptop is gone: CLI, engine, provider
                 }
             },

@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** What the program reads from the project (index.ts → src, python/ and images/ for the hash). */
@@ -46,25 +46,51 @@ export interface PulumiProject {
 }
 
 export function copyProject(repo: string, label: string): PulumiProject {
+    return projectIn(repo, label, (dir) => {
+        for (const entry of PROJECT_ENTRIES) {
+            cpSync(join(repo, entry), join(dir, entry), {
+                recursive: true,
+                filter: (src) => !/(__pycache__|\.egg-info|\.pytest_cache)$/.test(src),
+            });
+        }
+    });
+}
+
+/** A project of its own `files` (name → content), with the checkout's node_modules: for provider-level tests. */
+export function copyProjectFiles(repo: string, label: string, files: Record<string, string>): PulumiProject {
+    return projectIn(repo, label, (dir) => {
+        for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    });
+}
+
+/**
+ * Where the CLI and its plugins come from: the toolchain `source scripts/env.sh` chose
+ * (STACKTUNE_TOOLCHAIN): `repo` = the checkout's .tools (scripts/setup.sh), `system` = the normal
+ * installation already on PATH with its plugins in PULUMI_HOME (default ~/.pulumi).
+ */
+export function toolchain(repo: string): { pathPrefix: string; plugins: string } {
+    if (process.env.STACKTUNE_TOOLCHAIN === "system") {
+        return { pathPrefix: "", plugins: join(process.env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "plugins") };
+    }
+    return { pathPrefix: `${join(repo, ".tools", "bin")}:`, plugins: join(repo, ".tools", "pulumi-home", "plugins") };
+}
+
+function projectIn(repo: string, label: string, fill: (dir: string) => void): PulumiProject {
     const root = mkdtempSync(join(tmpdir(), `stacktune-${label}-`));
     const dir = join(root, "project");
     const stateDir = join(root, "state");
     const pulumiHome = join(root, "pulumi-home");
     const cliTmp = join(root, "tmp");
     for (const d of [dir, stateDir, pulumiHome, cliTmp, join(dir, "stacks")]) mkdirSync(d, { recursive: true });
-    for (const entry of PROJECT_ENTRIES) {
-        cpSync(join(repo, entry), join(dir, entry), {
-            recursive: true,
-            filter: (src) => !/(__pycache__|\.egg-info|\.pytest_cache)$/.test(src),
-        });
-    }
+    fill(dir);
     symlinkSync(join(repo, "node_modules"), join(dir, "node_modules"));
-    // The command provider is installed as a plugin under the checkout's PULUMI_HOME (scripts/setup.sh).
-    symlinkSync(join(repo, ".tools", "pulumi-home", "plugins"), join(pulumiHome, "plugins"));
+    const tools = toolchain(repo);
+    // The plugins (the command provider) of the chosen toolchain; logs and credentials stay per run.
+    symlinkSync(tools.plugins, join(pulumiHome, "plugins"));
 
     const env: Record<string, string> = {
         ...(process.env as Record<string, string>),
-        PATH: `${join(repo, ".tools", "bin")}:${process.env.PATH ?? ""}`,
+        PATH: `${tools.pathPrefix}${process.env.PATH ?? ""}`,
         PULUMI_HOME: pulumiHome,
         PULUMI_BACKEND_URL: `file://${stateDir}`,
         PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE,
