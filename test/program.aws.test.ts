@@ -206,7 +206,7 @@ describe("aws target", () => {
         const create = textInput(ready, "create");
         expect(create.startsWith(waitForCloudInit(hostPaths.readyMarker))).toBe(true);
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
-        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
+        expect(create).toContain(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",
