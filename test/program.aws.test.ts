@@ -217,7 +217,7 @@ describe("aws target", () => {
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
         // The session began before prepare-host added the user to the docker group: the preflight gets it.
         expect(create).toContain("\nsg docker -c 'bash -s -- 4 24 100 docker ");
-        expect(create).toContain(`sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(0, -1));
+        expect(create).toContain(`sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(0, -1));
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",

@@ -123,7 +123,7 @@ describe("ssh target with two machines (venv runtime)", () => {
 
     it("preflights each machine for the same 4 GPUs", () => {
         for (const name of ["experiment-host-preflight", "experiment-host-1-preflight"]) {
-            expect(textInput(byName(name), "create").split("\n")[0]).toBe(`bash -s -- 4 24 100 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
+            expect(textInput(byName(name), "create").split("\n")[0]).toBe(`bash -s -- 4 24 100 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
         }
     });
 

@@ -110,7 +110,7 @@ describe("ssh target (docker runtime)", () => {
 
     it("preflights 4 GPUs of 24 GB, 150 GB free and docker with the NVIDIA toolkit", () => {
         const create = textInput(byName("experiment-host-preflight"), "create");
-        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.11 3.12 <<'STACKTUNE_SCRIPT'`);
+        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
         expect(create).toContain("nvidia-smi --query-gpu=memory.total,driver_version");
         expect(create).toContain("the NVIDIA container toolkit");
     });

@@ -119,7 +119,7 @@ def quantization_config(model_args: ModelArguments):
 
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ConfigError(
-            "load_in_4bit is true but bitsandbytes is not installed; install python/requirements-gpu.txt "
+            "load_in_4bit is true but bitsandbytes is not installed; install the pinned set (python/requirements.txt) "
             "or set stacktune:quantization.load4bit to false"
         )
     return BitsAndBytesConfig(
@@ -190,7 +190,8 @@ def tokenize_splits(splits, tokenizer: PreTrainedTokenizerBase, text_field: str)
 def check_optional_packages(training: SFTConfig) -> None:
     if training.use_liger_kernel and importlib.util.find_spec("liger_kernel") is None:
         raise ConfigError(
-            "use_liger_kernel is true but liger-kernel is not installed; install python/requirements-gpu.txt "
+            "use_liger_kernel is true but liger-kernel is not installed; install the GPU set "
+            "(bash images/install-python-deps.sh requirements) "
             "or set stacktune:training.useLigerKernel to false"
         )
     if "wandb" in (training.report_to or []) and importlib.util.find_spec("wandb") is None:

@@ -83,7 +83,7 @@ def test_flash_attention_falls_back_to_sdpa_with_a_warning(monkeypatch):
 def test_4bit_without_bitsandbytes_says_what_to_install(monkeypatch, tmp_path, tiny_model_dir):
     monkeypatch.setattr(train.importlib.util, "find_spec", lambda name: None)
     cfg = parse_config(write_yaml(tmp_path / "t.yaml", cpu_training_values(tiny_model_dir, load_in_4bit=True)), [])
-    with pytest.raises(ConfigError, match="bitsandbytes is not installed; install python/requirements-gpu.txt"):
+    with pytest.raises(ConfigError, match=r"bitsandbytes is not installed; install the pinned set \(python/requirements.txt\)"):
         train.quantization_config(cfg.model)
 
 

@@ -82,7 +82,7 @@ elif [ -n "$python" ]; then
         missing+=("$python with the venv module and ensurepip (e.g. apt-get install python3-venv)")
     elif ! [[ $python_version =~ ^[0-9]+\.[0-9]+$ ]] || ! version_at_least "$python_version" "$python_min" ||
         ! version_at_least "$python_max" "$python_version"; then
-        missing+=("CPython $python_min to $python_max for the venv runtime ($python is $python_version; the pinned set in python/requirements.txt is for $python_min to $python_max): install one and set stacktune:runtime.python to it (Ubuntu 22.04: sudo apt install python${python_min}-venv, then runtime.python: python${python_min}), or set stacktune:runtime.kind to docker")
+        missing+=("CPython $python_min to $python_max for the venv runtime ($python is $python_version; the pinned set in python/requirements.txt is for $python_min to $python_max): install one and set stacktune:runtime.python to it (Ubuntu 22.04's and 24.04's python3 are in range: sudo apt install python3-venv, then runtime.python: python3), or set stacktune:runtime.kind to docker")
     else
         report "$python is Python $python_version"
     fi

@@ -220,9 +220,10 @@ if [ "$status" = succeeded ]; then
     fi
     if [ "${STACKTUNE_KEEP_RUN_DIR:-false}" != true ]; then
         # Keep only the receipt (states, start counter, summary, logs, scripts): enough to answer
-        # the next `pulumi up` without training; `pulumi destroy` removes the rest.
+        # the next `pulumi up` without training; `pulumi destroy` removes the rest. wandb/ too: under
+        # WANDB_MODE=offline it is the run's only W&B record until `wandb sync` uploads it.
         find . -mindepth 1 -maxdepth 1 ! -name job.status ! -name status ! -name starts ! -name exit_code \
-            ! -name summary.json ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env \
+            ! -name summary.json ! -name 'job*.log' ! -name runner.pid ! -name .lock ! -name run.env ! -name wandb \
             ! -name start-or-attach.sh ! -name run-job.sh ! -name lib.sh -exec rm -rf {} +
         phase release "pruned the run directory to its receipt (budget.keepRunDir is false)"
     fi
