@@ -13,6 +13,7 @@ import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, ProgramMocks, runProgram, valueOf } from "./helpers/pulumiMocks";
 import { tempDir } from "./helpers/tempDir";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const repoRoot = path.resolve(__dirname, "..");
 const python = path.join(repoRoot, ".venv", "bin", "python");
@@ -51,7 +52,7 @@ beforeAll(async () => {
             "stacktune:target": {
                 kind: "aws",
                 sshCidr: "203.0.113.7/32",
-                publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com",
+                publicKey: TEST_PUBLIC_KEY,
             },
             "stacktune:runtime": { kind: "docker" },
             "stacktune:hub": { adapterRepo: ADAPTER_REPO, mergedRepo: MERGED_REPO, private: true },

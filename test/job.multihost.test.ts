@@ -23,6 +23,7 @@ import type { JobHost } from "../src/hosts/command";
 import { deterministicTarGz } from "../src/job/tarball";
 import { plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
 import { tempDir } from "./helpers/tempDir";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const HASH = "0123456789abcdef".repeat(4);
 const OTHER_HASH = "fedcba9876543210".repeat(4);
@@ -181,7 +182,7 @@ describe("TrainingJob of machine 0 and machine 1 (Pulumi mocks)", () => {
     const hostOf = (host: string): JobHost => ({
         kind: "ssh",
         address: pulumi.output(`trainer@${host}:22`),
-        connection: { host, port: 22, user: "trainer", privateKey: pulumi.secret("KEY") },
+        connection: { host, port: 22, user: "trainer", privateKey: pulumi.secret("KEY"), hostKey: TEST_PUBLIC_KEY },
         gpus: 4,
         ready: [],
         releaseAction: "none",
@@ -266,7 +267,7 @@ describe("TrainingJob of machine 0 and machine 1 (Pulumi mocks)", () => {
     it("connects each job's commands to its own machine", () => {
         for (const [prefix, host] of [["done-0", "10.0.0.5"], ["done-1", "10.0.0.6"]] as const) {
             for (const command of ["stage", "run"]) {
-                expect(plain(named(`${prefix}-${command}`).inputs.connection)).toMatchObject({ host, port: 22, user: "trainer", privateKey: "KEY" });
+                expect(plain(named(`${prefix}-${command}`).inputs.connection)).toMatchObject({ host, port: 22, user: "trainer", privateKey: "KEY", hostKey: TEST_PUBLIC_KEY });
             }
         }
     });

@@ -10,6 +10,7 @@ import { settingsDefaults } from "../src/settings";
 import { extractBundle } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
 import { installProgramMocks, ProgramMocks, runProgram, textInput, valueOf } from "./helpers/pulumiMocks";
+import { TEST_PUBLIC_KEY } from "./helpers/keys";
 
 const MODEL = settingsDefaults.model.id;
 const DATASET = settingsDefaults.dataset.source;
@@ -21,7 +22,7 @@ function awsStack(extra: Record<string, unknown>): Record<string, unknown> {
         "stacktune:target": {
             kind: "aws",
             sshCidr: "203.0.113.7/32",
-            publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey0000 you@example.com",
+            publicKey: TEST_PUBLIC_KEY,
         },
         "stacktune:runtime": { kind: "docker" },
         "stacktune:hub": { mergedRepo: "me/pinned-model" },

@@ -10,7 +10,7 @@
  *   published, status budget_exceeded.
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
