@@ -45,6 +45,7 @@ export function mockInstanceTypeOfferings(inputs: Record<string, unknown>): Reco
     ) {
         throw new Error(`unexpected ${INSTANCE_TYPE_OFFERINGS_TOKEN} inputs: ${JSON.stringify(inputs)}`);
     }
+    const instanceType: string = values[0];
     const locations = MOCK_OFFERED_ZONE_SUFFIXES.map((zone) => `${region}${zone}`);
     return {
         id: region,
@@ -52,7 +53,7 @@ export function mockInstanceTypeOfferings(inputs: Record<string, unknown>): Reco
         locationType,
         filters,
         locations,
-        instanceTypes: locations.map(() => values[0]),
+        instanceTypes: locations.map(() => instanceType),
         locationTypes: locations.map(() => "availability-zone"),
     };
 }
