@@ -86,6 +86,12 @@ describe("the rules themselves", () => {
         expect(
             awsRuleViolations({ type: "aws:ec2/instance:Instance", name: "i", inputs: { userData: "x".repeat(16 * 1024 + 1) } }),
         ).toEqual(["aws:ec2/instance:Instance(i).userData is 16385 bytes, more than 16384"]);
+        expect(
+            awsRuleViolations({ type: "aws:ec2/instance:Instance", name: "i", inputs: { associatePublicIpAddress: true } }),
+        ).toEqual(["aws:ec2/instance:Instance(i).associatePublicIpAddress is set without subnetId: EC2 ignores it there"]);
+        expect(awsRuleViolations({ type: "aws:ec2/subnet:Subnet", name: "s", inputs: { vpcId: "v", cidrBlock: "10.42.1.0/24" } })).toEqual([
+            "aws:ec2/subnet:Subnet(s).availabilityZone is unset: EC2 picks any zone, offering the instance type or not",
+        ]);
     });
 });
 

@@ -8,19 +8,30 @@ import {
     AwsGpuHost,
     type AwsGpuHostArgs,
     awsHostCount,
-    clusterAvailabilityZone,
+    availabilityZoneFor,
     clusterIngressRules,
     readinessCommand,
 } from "../src/hosts/aws";
 import { hostPaths } from "../src/render";
 import { awsCluster } from "../src/settings/target";
-import { isSecretInput, MOCK_AMI_ID, MOCK_GPU_VCPU_QUOTA, plain, RegisteredResource, textInput, valueOf } from "./helpers/pulumiMocks";
+import {
+    INSTANCE_TYPE_OFFERINGS_TOKEN,
+    isSecretInput,
+    MOCK_AMI_ID,
+    MOCK_GPU_VCPU_QUOTA,
+    mockInstanceTypeOfferings,
+    plain,
+    RegisteredResource,
+    textInput,
+    valueOf,
+} from "./helpers/pulumiMocks";
 
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-cluster-key-5e1a\n-----END OPENSSH PRIVATE KEY-----\n";
 const USER_DATA = "#cloud-config\n# stacktune cluster test\n";
 const TAGS = { "stacktune:stack": "aws-cluster", "stacktune:experiment": "0123456789abcdef" };
 const SSH_RULE = { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] };
 const resources: RegisteredResource[] = [];
+const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 
 /** The public address the mocked EC2 gives an instance: 198.51.100.x for private 10.42.1.x, else .23. */
 const publicIpOf = (privateIp: unknown): string =>
@@ -72,6 +83,8 @@ beforeAll(async () => {
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
                 if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: MOCK_GPU_VCPU_QUOTA };
+                calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
                 return args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {};
             },
         },
@@ -121,7 +134,7 @@ describe("multi-host aws cluster", () => {
         );
     });
 
-    it("gives the cluster its own VPC with DNS and one public subnet in the region's zone a", () => {
+    it("gives the cluster its own VPC with DNS and one public subnet in the first zone (by name) offering the instance type", () => {
         expect(oneOf("c3", "aws:ec2/vpc:Vpc").inputs).toEqual({
             cidrBlock: "10.42.0.0/16",
             enableDnsSupport: true,
@@ -131,7 +144,7 @@ describe("multi-host aws cluster", () => {
         expect(oneOf("c3", "aws:ec2/subnet:Subnet").inputs).toEqual({
             vpcId: "c3-vpc-id",
             cidrBlock: "10.42.1.0/24",
-            availabilityZone: "us-east-1a",
+            availabilityZone: "us-east-1b",
             mapPublicIpOnLaunch: true,
             tags: TAGS,
         });
@@ -284,41 +297,71 @@ describe("multi-host aws cluster", () => {
         expect(cluster.placementGroup).toBeDefined();
     });
 
-    it("a single host gets no VPC, subnet, gateway or placement group, and keeps its unranked names", () => {
-        for (const type of [
-            "aws:ec2/vpc:Vpc",
-            "aws:ec2/subnet:Subnet",
-            "aws:ec2/internetGateway:InternetGateway",
-            "aws:ec2/routeTable:RouteTable",
-            "aws:ec2/placementGroup:PlacementGroup",
-        ]) {
-            expect(of("one", type)).toEqual([]);
-        }
+    it("a single host gets the same own network as a cluster but no placement group or fixed address, and keeps its unranked names", () => {
+        expect(oneOf("one", "aws:ec2/vpc:Vpc").inputs).toEqual(oneOf("c3", "aws:ec2/vpc:Vpc").inputs);
+        expect(oneOf("one", "aws:ec2/subnet:Subnet").inputs).toEqual({ ...oneOf("c3", "aws:ec2/subnet:Subnet").inputs, vpcId: "one-vpc-id" });
+        expect(oneOf("one", "aws:ec2/internetGateway:InternetGateway").inputs).toEqual({ vpcId: "one-vpc-id", tags: TAGS });
+        expect(oneOf("one", "aws:ec2/routeTable:RouteTable").inputs).toEqual({
+            vpcId: "one-vpc-id",
+            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: "one-igw-id" }],
+            tags: TAGS,
+        });
+        expect(oneOf("one", "aws:ec2/routeTableAssociation:RouteTableAssociation").inputs).toEqual({
+            subnetId: "one-subnet-id",
+            routeTableId: "one-routes-id",
+        });
+        expect(of("one", "aws:ec2/placementGroup:PlacementGroup")).toEqual([]);
         expect(of("one", "aws:ec2/instance:Instance").map((r) => r.name)).toEqual(["one-instance"]);
         expect(of("one", "command:remote:Command").map((r) => r.name)).toEqual(["one-ready"]);
         const instance = named("one-instance").inputs;
-        for (const key of ["subnetId", "privateIp", "placementGroup"]) expect(instance).not.toHaveProperty(key);
+        expect(instance.subnetId).toBe("one-subnet-id");
+        expect(instance.associatePublicIpAddress).toBe(true);
+        for (const key of ["privateIp", "placementGroup"]) expect(instance).not.toHaveProperty(key);
         expect(instance.tags).toEqual({ Name: "one", ...TAGS });
         expect(oneOf("one", "aws:ec2/securityGroup:SecurityGroup").inputs).toEqual({
             description: "stacktune: SSH from the operator only",
+            vpcId: "one-vpc-id",
             ingress: [SSH_RULE],
             egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
             tags: TAGS,
         });
         expect(single.instances).toEqual([single.instance]);
         expect(single.jobHosts).toEqual([single.jobHost]);
-        expect([single.vpc, single.subnet, single.placementGroup]).toEqual([undefined, undefined, undefined]);
+        expect(single.vpc).toBeDefined();
+        expect(single.subnet).toBeDefined();
+        expect(single.placementGroup).toBeUndefined();
     });
 
-    it("refuses a host count, zone or rendezvous port it cannot build, saying what to set", () => {
+    it("refuses a host count or rendezvous port it cannot build, saying what to set", () => {
         expect(awsHostCount(undefined)).toBe(1);
         expect(() => awsHostCount(0)).toThrow("stacktune:target.hosts 0 is not a number of instances: use a whole number from 1 to 16");
         expect(() => awsHostCount(17)).toThrow("stacktune:target.hosts 17 is not a number of instances");
         expect(() => awsHostCount(1.5)).toThrow("stacktune:target.hosts 1.5 is not a number of instances");
-        expect(clusterAvailabilityZone("eu-west-1")).toBe("eu-west-1a");
-        expect(() => clusterAvailabilityZone("us-east-1", "us-west-2a")).toThrow(
-            'stacktune:target.availabilityZone "us-west-2a" is not a zone of region us-east-1: use one such as us-east-1a, or change stacktune:target.region',
-        );
         expect(() => clusterIngressRules(70000)).toThrow("stacktune:distributed.rendezvousPort 70000 is not a TCP port");
+    });
+
+    it("asks each host's region which zones offer its instance type, with exactly the offerings query", () => {
+        const offerings = calls.filter((c) => c.token === INSTANCE_TYPE_OFFERINGS_TOKEN).map((c) => c.inputs);
+        const query = { region: "us-east-1", locationType: "availability-zone", filters: [{ name: "instance-type", values: ["g5.12xlarge"] }] };
+        // One per host: c3, one, zone, open.
+        expect(offerings).toEqual([query, query, query, query]);
+    });
+
+    it("chooses a zone that offers the instance type, keeps an offered one asked for, and refuses others saying what to do", () => {
+        const offered = ["eu-west-1c", "eu-west-1b"];
+        const zone = (requested?: string): string => availabilityZoneFor({ region: "eu-west-1", instanceType: "g6.12xlarge", offered, requested });
+        expect(zone()).toBe("eu-west-1b");
+        expect(zone("eu-west-1c")).toBe("eu-west-1c");
+        expect(() => zone("eu-west-1a")).toThrow(
+            'stacktune:target.availabilityZone "eu-west-1a" does not offer instance type g6.12xlarge: use one that does (eu-west-1b, eu-west-1c), ' +
+                "or remove stacktune:target.availabilityZone to let stacktune choose",
+        );
+        expect(() => zone("us-west-2a")).toThrow(
+            'stacktune:target.availabilityZone "us-west-2a" is not a zone of region eu-west-1: use one such as eu-west-1b, or change stacktune:target.region',
+        );
+        expect(() => availabilityZoneFor({ region: "ap-southeast-4", instanceType: "g5.12xlarge", offered: [] })).toThrow(
+            "no availability zone of region ap-southeast-4 offers instance type g5.12xlarge: set stacktune:target.region to a region " +
+                "that offers it, or stacktune:target.instanceType to another supported type",
+        );
     });
 });

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AwsGpuHost, type AwsGpuHostArgs, gpuQuotaProblem } from "../src/hosts/aws";
 import { TEST_PUBLIC_KEY } from "./helpers/keys";
-import { MOCK_AMI_ID, valueOf } from "./helpers/pulumiMocks";
+import { INSTANCE_TYPE_OFFERINGS_TOKEN, MOCK_AMI_ID, mockInstanceTypeOfferings, valueOf } from "./helpers/pulumiMocks";
 
 const baseArgs: AwsGpuHostArgs = {
     region: "us-east-1",
@@ -27,6 +27,7 @@ beforeAll(async () => {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
                 if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI_ID };
                 if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: 96, quotaName: "mock" };
+                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
                 return {};
             },
         },

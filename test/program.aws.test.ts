@@ -14,6 +14,7 @@ import { loadSettingsFromPulumiConfig } from "../src/settings";
 import { extractBundle } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
 import {
+    INSTANCE_TYPE_OFFERINGS_TOKEN,
     installProgramMocks,
     isSecretInput,
     MOCK_AMI_ID,
@@ -95,6 +96,11 @@ describe("aws target", () => {
                 "stacktune:index:Experiment experiment",
                 "stacktune:aws:GpuHost experiment-host",
                 "pulumi:providers:aws experiment-host-aws",
+                "aws:ec2/vpc:Vpc experiment-host-vpc",
+                "aws:ec2/subnet:Subnet experiment-host-subnet",
+                "aws:ec2/internetGateway:InternetGateway experiment-host-igw",
+                "aws:ec2/routeTable:RouteTable experiment-host-routes",
+                "aws:ec2/routeTableAssociation:RouteTableAssociation experiment-host-routes",
                 "aws:ec2/securityGroup:SecurityGroup experiment-host-ssh",
                 "aws:ec2/keyPair:KeyPair experiment-host-key",
                 "aws:s3/bucket:Bucket experiment-host-checkpoints",
@@ -152,12 +158,47 @@ describe("aws target", () => {
         expect(instance.keyName).toBe("experiment-host-key-keyname");
         expect(instance.vpcSecurityGroupIds).toEqual(["experiment-host-ssh-id"]);
         expect(instance.iamInstanceProfile).toBe("experiment-host-profile-profile-name");
+        // In a subnet, where EC2 reads it (outside one, the default VPC's own setting decides).
         expect(instance.associatePublicIpAddress).toBe(true);
+        expect(instance.subnetId).toBe("experiment-host-subnet-id");
+        for (const key of ["privateIp", "placementGroup"]) expect(instance).not.toHaveProperty(key);
         expect(instance.tags).toEqual({
             Name: "experiment-host",
             "stacktune:stack": "aws-g5",
             "stacktune:experiment": (outputs.experimentHash as string).slice(0, 16),
         });
+    });
+
+    // No default VPC is assumed: a single host gets the same own network as a cluster (one home,
+    // AwsGpuHost's network), public, in a zone that offers its instance type.
+    it("gives the single host its own VPC, public subnet, internet gateway and route, and no placement group", () => {
+        const tags = { "stacktune:stack": "aws-g5", "stacktune:experiment": (outputs.experimentHash as string).slice(0, 16) };
+        expect(one("aws:ec2/vpc:Vpc").inputs).toEqual({ cidrBlock: "10.42.0.0/16", enableDnsSupport: true, enableDnsHostnames: true, tags });
+        expect(one("aws:ec2/subnet:Subnet").inputs).toEqual({
+            vpcId: "experiment-host-vpc-id",
+            cidrBlock: "10.42.1.0/24",
+            availabilityZone: "us-east-1b",
+            mapPublicIpOnLaunch: true,
+            tags,
+        });
+        expect(one("aws:ec2/internetGateway:InternetGateway").inputs).toEqual({ vpcId: "experiment-host-vpc-id", tags });
+        expect(one("aws:ec2/routeTable:RouteTable").inputs).toEqual({
+            vpcId: "experiment-host-vpc-id",
+            routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: "experiment-host-igw-id" }],
+            tags,
+        });
+        expect(one("aws:ec2/routeTableAssociation:RouteTableAssociation").inputs).toEqual({
+            subnetId: "experiment-host-subnet-id",
+            routeTableId: "experiment-host-routes-id",
+        });
+        expect(mocks.ofType("aws:ec2/placementGroup:PlacementGroup")).toEqual([]);
+        expect(one("aws:ec2/securityGroup:SecurityGroup").inputs.vpcId).toBe("experiment-host-vpc-id");
+    });
+
+    it("asks which zones of the region offer the instance type, exactly once, and takes the first by name", () => {
+        expect(mocks.calls.filter((c) => c.token === INSTANCE_TYPE_OFFERINGS_TOKEN).map((c) => c.inputs)).toEqual([
+            { region: "us-east-1", locationType: "availability-zone", filters: [{ name: "instance-type", values: ["g5.12xlarge"] }] },
+        ]);
     });
 
     it("allows SSH from exactly the configured CIDR and installs the configured public key", () => {

@@ -15,9 +15,11 @@ import { extractBundle, listFiles } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
 import {
     installProgramMocks,
+    INSTANCE_TYPE_OFFERINGS_TOKEN,
     isSecretInput,
     MOCK_AMI_ID,
     MOCK_GPU_VCPU_QUOTA,
+    mockInstanceTypeOfferings,
     nonSecretOccurrences,
     plain,
     ProgramMocks,
@@ -243,7 +245,9 @@ describe("aws target with hosts: 2", () => {
                 call: (args: pulumi.runtime.MockCallArgs) =>
                     args.token === "aws:servicequotas/getServiceQuota:getServiceQuota"
                         ? { value: MOCK_GPU_VCPU_QUOTA }
-                        : args.token === "aws:ec2/getAmi:getAmi"
+                        : args.token === INSTANCE_TYPE_OFFERINGS_TOKEN
+                          ? mockInstanceTypeOfferings(args.inputs as Record<string, unknown>)
+                          : args.token === "aws:ec2/getAmi:getAmi"
                           ? { id: MOCK_AMI_ID }
                           : {},
             },
@@ -320,6 +324,10 @@ describe("aws target with hosts: 2", () => {
                 "command:local:Command experiment-job-1-cleanup",
             ].sort(),
         );
+    });
+
+    it("puts the cluster's subnet in the first zone (by name) that offers the instance type", () => {
+        expect(byName("experiment-host-subnet").inputs.availabilityZone).toBe("us-east-1b");
     });
 
     it("puts the instances at the private addresses the accelerate configs name, in one placement group", () => {

@@ -78,12 +78,15 @@ export interface AwsGpuHostArgs {
     /** Tags every resource with the stack and the experiment it serves. */
     tags: Record<string, string>;
     /**
-     * Instances that train one job together (accelerate multi-node). More than one get their own
-     * VPC, one subnet and a cluster placement group; instance `rank` has the private address
-     * `awsCluster.address(rank)`. @default 1
+     * Instances that train one job together (accelerate multi-node). Every host gets its own VPC and
+     * one public subnet; more than one also get a cluster placement group, and instance `rank` has
+     * the private address `awsCluster.address(rank)`. @default 1
      */
     hosts?: number;
-    /** Availability zone of a multi-host cluster's subnet (unused for one host). @default `${region}a` */
+    /**
+     * Availability zone of the host's subnet; refused unless it offers {@link instanceType}.
+     * @default the first zone (by name) of the region that offers the instance type
+     */
     availabilityZone?: string;
     /** TCP port of the rendezvous (torch.distributed store) on machine 0 of a multi-host cluster. @default 29500 */
     rendezvousPort?: number;
@@ -108,18 +111,42 @@ export function awsHostCount(hosts: number | undefined): number {
     return count;
 }
 
-/** The cluster subnet's availability zone: the one asked for, which must be in the region, else the region's "a". */
-export function clusterAvailabilityZone(region: string, availabilityZone?: string): string {
-    if (availabilityZone === undefined) {
-        return `${region}a`;
-    }
-    if (!availabilityZone.startsWith(region) || !/^[a-z]$/.test(availabilityZone.slice(region.length))) {
+/**
+ * The subnet's availability zone, from `offered`: the zones of the region that offer the instance
+ * type (EC2 launches no instance in a zone that does not, and not every zone offers the GPU types).
+ * The one asked for, which must be offered; else the first offered by name, so that every `up` of a
+ * stack asks for the same zone.
+ */
+export function availabilityZoneFor(args: {
+    region: string;
+    instanceType: string;
+    offered: readonly string[];
+    requested?: string;
+}): string {
+    const { region, instanceType, requested } = args;
+    const offered = [...new Set(args.offered.filter((zone) => zone.startsWith(region)))].sort();
+    if (offered.length === 0) {
         throw new Error(
-            `stacktune:target.availabilityZone "${availabilityZone}" is not a zone of region ${region}: ` +
-                `use one such as ${region}a, or change stacktune:target.region`,
+            `no availability zone of region ${region} offers instance type ${instanceType}: set stacktune:target.region to a region ` +
+                `that offers it, or stacktune:target.instanceType to another supported type`,
         );
     }
-    return availabilityZone;
+    if (requested === undefined) {
+        return offered[0]!;
+    }
+    if (!requested.startsWith(region) || !/^[a-z]$/.test(requested.slice(region.length))) {
+        throw new Error(
+            `stacktune:target.availabilityZone "${requested}" is not a zone of region ${region}: ` +
+                `use one such as ${offered[0]}, or change stacktune:target.region`,
+        );
+    }
+    if (!offered.includes(requested)) {
+        throw new Error(
+            `stacktune:target.availabilityZone "${requested}" does not offer instance type ${instanceType}: ` +
+                `use one that does (${offered.join(", ")}), or remove stacktune:target.availabilityZone to let stacktune choose`,
+        );
+    }
+    return requested;
 }
 
 /**
@@ -360,14 +387,13 @@ export function readinessCommand(readyMarker: string, requirements: PreflightReq
 }
 
 /**
- * The network of a multi-host cluster: its own VPC and one public subnet in one zone, so that every
- * instance gets the fixed private address the rendered accelerate configs name, and a cluster
- * placement group for a low-latency network between the instances.
+ * The host's own network: a VPC and one public subnet in one zone, for one host as for a cluster (no
+ * default VPC is assumed: an account may have none, and its settings are not the program's). A
+ * cluster's instances get the fixed private addresses the rendered accelerate configs name in it.
  */
-interface ClusterNetwork {
+interface HostNetwork {
     vpc: aws.ec2.Vpc;
     subnet: aws.ec2.Subnet;
-    placementGroup: aws.ec2.PlacementGroup;
     /** The subnet's route to the internet: instances must not boot before it exists. */
     routes: aws.ec2.RouteTableAssociation;
 }
@@ -387,9 +413,10 @@ export class AwsGpuHost extends pulumi.ComponentResource {
     public readonly bucket?: aws.s3.Bucket;
     /** With a checkpoint bucket: each machine's store (`s3://bucket/prefix`), in machine-rank order. */
     public readonly checkpointStores?: pulumi.Output<string>[];
-    /** Multi-host only: the cluster's VPC, subnet and placement group. */
-    public readonly vpc?: aws.ec2.Vpc;
-    public readonly subnet?: aws.ec2.Subnet;
+    /** The host's own VPC and public subnet (one host's as a cluster's). */
+    public readonly vpc: aws.ec2.Vpc;
+    public readonly subnet: aws.ec2.Subnet;
+    /** Multi-host only: the cluster placement group, for a low-latency network between the instances. */
     public readonly placementGroup?: aws.ec2.PlacementGroup;
     /** The AMI the instances boot: the one target.amiId pins, or the lookup's newest (with its name). */
     public readonly ami: pulumi.Output<{ id: string; name?: string; source: "lookup" | "target.amiId" }>;
@@ -412,7 +439,6 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             ...sshIngressRules(args.sshCidr, args.allowOpenSsh ?? false),
             ...(hosts > 1 ? clusterIngressRules(args.rendezvousPort ?? settingsDefaults.distributed.rendezvousPort) : []),
         ];
-        const availabilityZone = hosts > 1 ? clusterAvailabilityZone(args.region, args.availabilityZone) : undefined;
         const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
         const childOpts = { parent: this, provider };
 
@@ -453,21 +479,41 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             ),
         );
 
-        const network =
-            availabilityZone !== undefined ? this.clusterNetwork(name, availabilityZone, args.tags, childOpts) : undefined;
-        this.vpc = network?.vpc;
-        this.subnet = network?.subnet;
-        this.placementGroup = network?.placementGroup;
+        // Only a zone that offers the instance type can launch it: the subnet (and so every
+        // instance) waits for the offerings, and none offered fails here, at preview.
+        const availabilityZone = aws.ec2
+            .getInstanceTypeOfferingsOutput(
+                {
+                    region: args.region,
+                    locationType: "availability-zone",
+                    filters: [{ name: "instance-type", values: [spec.instanceType] }],
+                },
+                { parent: this, provider },
+            )
+            .apply((offerings) =>
+                availabilityZoneFor({
+                    region: args.region,
+                    instanceType: spec.instanceType,
+                    offered: offerings.locations,
+                    requested: args.availabilityZone,
+                }),
+            );
+        const network = this.hostNetwork(name, availabilityZone, args.availabilityZone !== undefined, args.tags, childOpts);
+        this.vpc = network.vpc;
+        this.subnet = network.subnet;
+        const cluster = hosts > 1;
+        this.placementGroup = cluster
+            ? new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster", tags: args.tags }, childOpts)
+            : undefined;
+        const placementGroup = this.placementGroup;
 
         this.securityGroup = new aws.ec2.SecurityGroup(
             `${name}-ssh`,
             {
-                ...(network !== undefined
-                    ? {
-                          description: "stacktune: SSH from the operator, training traffic between the cluster instances",
-                          vpcId: network.vpc.id,
-                      }
-                    : { description: "stacktune: SSH from the operator only" }),
+                description: cluster
+                    ? "stacktune: SSH from the operator, training traffic between the cluster instances"
+                    : "stacktune: SSH from the operator only",
+                vpcId: network.vpc.id,
                 ingress,
                 // The job downloads the model and data and pushes to the Hub.
                 egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
@@ -534,7 +580,7 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             runRoot: args.runRoot ?? DEFAULT_RUN_ROOT,
         });
         // A single host keeps its unsuffixed names; a cluster's resources carry the machine rank.
-        const ranked = (base: string, rank: number): string => (network === undefined ? base : `${base}-${rank}`);
+        const ranked = (base: string, rank: number): string => (cluster ? `${base}-${rank}` : base);
 
         // A spot cluster stays spot: an interruption of any one instance stops the whole job (the
         // other ranks lose their peer), and the checkpoint store resumes it on the next `pulumi up`.
@@ -552,25 +598,22 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                     userData: pulumi.secret(hostKey.apply((key) => withHostKey(spec.userData, key))),
                     keyName: this.keyPair.keyName,
                     vpcSecurityGroupIds: [this.securityGroup.id],
+                    // Read by EC2 because the instance is in a subnet (the subnet maps public addresses too).
+                    subnetId: network.subnet.id,
                     associatePublicIpAddress: true,
-                    ...(network !== undefined
-                        ? {
-                              subnetId: network.subnet.id,
-                              privateIp: awsCluster.address(rank),
-                              placementGroup: network.placementGroup.name,
-                          }
+                    ...(placementGroup !== undefined
+                        ? { privateIp: awsCluster.address(rank), placementGroup: placementGroup.name }
                         : {}),
                     ...(instanceProfile !== undefined ? { iamInstanceProfile: instanceProfile.name } : {}),
-                    tags:
-                        network === undefined
-                            ? { Name: name, ...args.tags }
-                            : { Name: `${name}-${rank}`, "stacktune:machine-rank": String(rank), ...args.tags },
+                    tags: cluster
+                        ? { Name: `${name}-${rank}`, "stacktune:machine-rank": String(rank), ...args.tags }
+                        : { Name: name, ...args.tags },
                     volumeTags: args.tags,
                 },
                 {
                     ...childOpts,
                     // cloud-init downloads at first boot: the subnet's route to the internet must exist by then.
-                    ...(network !== undefined ? { dependsOn: [network.routes] } : {}),
+                    dependsOn: [network.routes],
                     ...(args.amiId === undefined ? { ignoreChanges: ["ami"] } : {}),
                 },
             );
@@ -618,26 +661,30 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             instanceId: this.instance.id,
             ami: this.ami,
             bucket: this.bucket?.bucket,
-            ...(network !== undefined ? { publicIps: this.instances.map((i) => i.publicIp) } : {}),
+            ...(cluster ? { publicIps: this.instances.map((i) => i.publicIp) } : {}),
         });
     }
 
-    private clusterNetwork(
+    private hostNetwork(
         name: string,
-        availabilityZone: string,
+        availabilityZone: pulumi.Output<string>,
+        zoneRequested: boolean,
         tags: Record<string, string>,
         childOpts: pulumi.CustomResourceOptions,
-    ): ClusterNetwork {
+    ): HostNetwork {
         const vpc = new aws.ec2.Vpc(
             `${name}-vpc`,
             { cidrBlock: awsCluster.vpcCidr, enableDnsSupport: true, enableDnsHostnames: true, tags },
             childOpts,
         );
         // The instances download the model and data and push to the Hub: the subnet is public.
+        // A changed zone replaces the subnet and so every instance: a chosen zone is kept by the
+        // subnet that has it (as a looked-up AMI is kept by its instance), so a change in the
+        // offerings never replaces a running host; a zone the stack names is followed.
         const subnet = new aws.ec2.Subnet(
             `${name}-subnet`,
             { vpcId: vpc.id, cidrBlock: awsCluster.subnetCidr, availabilityZone, mapPublicIpOnLaunch: true, tags },
-            childOpts,
+            { ...childOpts, ...(zoneRequested ? {} : { ignoreChanges: ["availabilityZone"] }) },
         );
         const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, childOpts);
         const routeTable = new aws.ec2.RouteTable(
@@ -650,7 +697,6 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             { subnetId: subnet.id, routeTableId: routeTable.id },
             childOpts,
         );
-        const placementGroup = new aws.ec2.PlacementGroup(`${name}-placement`, { strategy: "cluster", tags }, childOpts);
-        return { vpc, subnet, placementGroup, routes };
+        return { vpc, subnet, routes };
     }
 }

@@ -231,7 +231,10 @@ export const AwsTargetSchema = z.strictObject({
    * and one subnet. @default 1
    */
   hosts: z.number().int().min(1).max(MAX_AWS_HOSTS).default(defaults.aws.hosts),
-  /** Availability zone of a multi-host cluster's subnet. @default the region's zone "a" */
+  /**
+   * Availability zone of the host's subnet (one host's or a cluster's); refused at preview unless it
+   * offers target.instanceType. @default the first zone (by name) of the region that offers it
+   */
   availabilityZone: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an availability zone such as us-east-1a')

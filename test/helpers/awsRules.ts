@@ -146,6 +146,13 @@ export function awsRuleViolations(resource: RegisteredResource): string[] {
         case "aws:ec2/instance:Instance":
             if (typeof inputs.userData === "string" && Buffer.byteLength(inputs.userData, "utf8") > USER_DATA_MAX_BYTES)
                 problems.push(`${at}.userData is ${Buffer.byteLength(inputs.userData, "utf8")} bytes, more than ${USER_DATA_MAX_BYTES}`);
+            // RunInstances reads the public-address flag only for an instance placed in a subnet;
+            // without one, the default VPC's subnet setting decides (and an account may have no default VPC).
+            if (inputs.associatePublicIpAddress !== undefined && inputs.subnetId === undefined)
+                problems.push(`${at}.associatePublicIpAddress is set without subnetId: EC2 ignores it there`);
+            break;
+        case "aws:ec2/subnet:Subnet":
+            if (typeof inputs.availabilityZone !== "string") problems.push(`${at}.availabilityZone is unset: EC2 picks any zone, offering the instance type or not`);
             break;
     }
     return problems;

@@ -13,6 +13,51 @@ export const MOCK_AMI_ID = "ami-0123456789abcdef0";
 /** The G-instance vCPU quota the mocked service-quota data source reports: enough for 16 instances. */
 export const MOCK_GPU_VCPU_QUOTA = 16 * 48;
 
+/** The invoke token of the provider's instance-type-offerings data source. */
+export const INSTANCE_TYPE_OFFERINGS_TOKEN = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings";
+
+/**
+ * The zones (suffixes of the region) in which the mocked offerings data source offers every instance
+ * type, out of name order and without zone "a": a test then proves the zone is chosen from the
+ * offerings (the first in name order, `b`) rather than assumed.
+ */
+export const MOCK_OFFERED_ZONE_SUFFIXES = ["d", "b", "c"];
+
+/**
+ * The mocked answer of {@link INSTANCE_TYPE_OFFERINGS_TOKEN}, as EC2 gives it (one location per
+ * offering). It accepts only the exact query the program must send (zones of one region offering one
+ * instance type) and throws on any other, so every test under these mocks asserts the query.
+ */
+export function mockInstanceTypeOfferings(inputs: Record<string, unknown>): Record<string, unknown> {
+    const { region, locationType, filters, ...rest } = inputs;
+    const filter = Array.isArray(filters) && filters.length === 1 ? (filters[0] as Record<string, unknown>) : undefined;
+    const values = filter?.values;
+    if (
+        typeof region !== "string" ||
+        locationType !== "availability-zone" ||
+        Object.keys(rest).length !== 0 ||
+        filter === undefined ||
+        Object.keys(filter).sort().join() !== "name,values" ||
+        filter.name !== "instance-type" ||
+        !Array.isArray(values) ||
+        values.length !== 1 ||
+        typeof values[0] !== "string"
+    ) {
+        throw new Error(`unexpected ${INSTANCE_TYPE_OFFERINGS_TOKEN} inputs: ${JSON.stringify(inputs)}`);
+    }
+    const instanceType: string = values[0];
+    const locations = MOCK_OFFERED_ZONE_SUFFIXES.map((zone) => `${region}${zone}`);
+    return {
+        id: region,
+        region,
+        locationType,
+        filters,
+        locations,
+        instanceTypes: locations.map(() => instanceType),
+        locationTypes: locations.map(() => "availability-zone"),
+    };
+}
+
 export interface ProgramMocks {
     resources: RegisteredResource[];
     calls: { token: string; inputs: Record<string, unknown> }[];
@@ -64,6 +109,9 @@ export async function installProgramMocks(options: {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
                 if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") {
                     return { value: MOCK_GPU_VCPU_QUOTA, quotaCode: (args.inputs as Record<string, unknown>).quotaCode };
+                }
+                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) {
+                    return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
                 }
                 if (args.token === "aws:ec2/getAmi:getAmi") {
                     return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
