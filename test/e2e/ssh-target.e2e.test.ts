@@ -276,7 +276,7 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         let killed: number[] = [];
         const up = await project.pulumi(["up", "--yes", "--stack", STACK], {
             onOutput: (_chunk, soFar) => {
-                if (killed.length > 0 || !soFar.includes('"phase":"prepare","event":"start"')) return;
+                if (killed.length > 0 || !soFar.includes("[prepare] started")) return;
                 // The sshd session processes of the host user carry the job's SSH connection.
                 const pids = spawnSync("pgrep", ["-u", USER, "-x", "sshd"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
                 killed = pids.map(Number);
