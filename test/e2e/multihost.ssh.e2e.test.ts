@@ -213,12 +213,12 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         expect(main.code, main.output).toBe(0);
         // stacktune prints the job's progress and phase lines formatted for reading.
         expect(main.output).toContain("[train] process 0 of 2 (local 0, MULTI_CPU, backend gloo)");
-        expect(main.output).toMatch(/\[smoke\] end after \d+s/);
+        expect(main.output).toMatch(/\[smoke\] done after \d+s/);
         const worker = await stacktune(["logs", TWO, "--machine", "1"]);
         expect(worker.code, worker.output).toBe(0);
         expect(worker.output).toContain("[train] process 1 of 2 (local 0, MULTI_CPU, backend gloo)");
-        expect(worker.output).toContain("[smoke] main machine only");
-        expect(worker.output).not.toMatch(/\[smoke\] end after/);
+        expect(worker.output).toContain("[smoke] skipped: main machine only");
+        expect(worker.output).not.toMatch(/\[smoke\] done after/);
 
         const none = await stacktune(["logs", TWO, "--machine", "2"]);
         expect(none.code).toBe(2);

@@ -137,7 +137,7 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         const summary = r.output.slice(r.output.lastIndexOf("stacktune local-demo"));
         expect(summary).toMatch(/ {2}status {12}succeeded\n/);
         expect(summary).toContain(`  model directory   ${join(home, ".stacktune", "models", "local-demo")}\n`);
-        expect(summary).toMatch(/ {2}train loss {8}\d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/);
+        expect(summary).toMatch(/ {2}train loss {8}\d+\.\d+ \(run mean\); last logging window \d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/);
         expect(summary).toMatch(/ {2}wall time\/phase {3}prepare \d+s, train \d+s, merge \d+s, smoke \d+s, publish \d+s\n/);
         expect(summary).toMatch(/ {2}cost {14}estimated 0 USD, [\d.]+ h: .*local host, no charge/);
         // The estimate is in the engine's own output too (pulumi.log.info) and a stack output.
