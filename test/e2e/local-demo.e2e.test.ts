@@ -52,7 +52,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(r.code, r.output.slice(-4000)).toBe(0);
         expect(r.output).toContain("+ 8 created");
         // Progress as a person reads it, one line per update; the JSON lines stay in the job's log.
-        expect(r.output).toMatch(/\n\s*\[train\] step (\d+)\/\1 \(100%\) {2}loss \d+\.\d{4} {2}\d+ tokens\/s {2}elapsed \S+ {2}eta 0s\n/);
+        expect(r.output).toMatch(/\[train\] step (\d+)\/\1 \(100%\) {2}loss \d+\.\d{4} {2}\d+ tokens\/s {2}elapsed \S+ {2}eta 0s\b/);
         expect(r.output).not.toMatch(/STACKTUNE_(PROGRESS|PHASE)/);
         expect(r.output).toMatch(/\n {2}status {11}succeeded\n/);
         expect(r.output).toContain(`  model            ${store}\n`);
