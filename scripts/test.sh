@@ -14,6 +14,8 @@ stage() {
 }
 
 stage setup bash scripts/setup.sh
+# The image's Python set on each CPython it must run on (not part of the demo's set-up: ~6 GB a venv).
+stage setup-pythons bash scripts/setup.sh --only pythons
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
