@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyProject, writeStackConfig, type PulumiProject } from "./helpers/project";
+import { killRunners } from "./helpers/runners";
 
 const REPO = resolve(__dirname, "..", "..");
 const home = mkdtempSync(join(tmpdir(), "stacktune-store-home-"));
@@ -61,17 +62,7 @@ beforeAll(() => {
 
 afterAll(() => {
     // Jobs are detached from the test: stop any still running (by their own pid) before their files go.
-    for (const dir of existsSync(runRoot) ? readdirSync(runRoot) : []) {
-        const pidFile = join(runRoot, dir, "runner.pid");
-        const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
-        if (pid > 0) {
-            try {
-                process.kill(-pid, "SIGKILL");
-            } catch {
-                // finished
-            }
-        }
-    }
+    killRunners(runRoot);
     rmSync(home, { recursive: true, force: true });
     if (project !== undefined) rmSync(join(project.dir, ".."), { recursive: true, force: true });
 });

@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyProject, filesUnder, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { sampleCommandLines, type ProcSampler } from "./helpers/proc-sampler";
+import { killRunners } from "./helpers/runners";
 
 const REPO = resolve(__dirname, "..", "..");
 const STACK = "tracked";
@@ -92,17 +93,7 @@ beforeAll(async () => {
 afterAll(() => {
     sampler?.stop();
     // Jobs are detached from the test: stop any still running (by their own pid) before their files go.
-    for (const dir of existsSync(runRoot) ? readdirSync(runRoot) : []) {
-        const pidFile = join(runRoot, dir, "runner.pid");
-        const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
-        if (pid > 0) {
-            try {
-                process.kill(-pid, "SIGKILL");
-            } catch {
-                // finished
-            }
-        }
-    }
+    killRunners(runRoot);
     rmSync(home, { recursive: true, force: true });
     if (project !== undefined) rmSync(join(project.dir, ".."), { recursive: true, force: true });
 });
