@@ -14,6 +14,10 @@ CUDA sync), the loss and TRL's cumulative ``num_tokens`` (real tokens: attention
 the flattened length with padding-free) from the step's log, and max_memory_reserved /
 max_memory_allocated; each rank rewrites STACKTUNE_BENCH_OUT with ``.rank<N>`` before ``.json`` after
 every step (bench/summarize.py merges them), so a run cut off by a timeout keeps its steps.
+
+``--bench_compile_layers true`` (taken out of the flags before the trainer parses them) is a
+candidate measured here only, not a setting: regional ``torch.compile`` of every decoder layer,
+in place, when training starts (issue 16).
 """
 from __future__ import annotations
 
@@ -79,6 +83,31 @@ def kernel_breakdown(prof, steps: int) -> dict:
     }
 
 
+def _pop_flag(argv: list[str], name: str) -> str | None:
+    """Remove ``--name VALUE`` from argv (a bench-only flag the trainer's parser would reject)."""
+    if name not in argv:
+        return None
+    i = argv.index(name)
+    value = argv[i + 1] if i + 1 < len(argv) else ""
+    del argv[i:i + 2]
+    return value
+
+
+def compile_layers(model) -> int:
+    """Regional torch.compile: each decoder layer's own call is compiled in place (Module.compile),
+    so the checkpointing wrapper around it (transformers' GradientCheckpointingLayer) stays eager
+    and the 32 identical layers share one compiled graph. A frame that fails to compile runs
+    eagerly (suppress_errors) so the candidate reports a speed rather than a trace error."""
+    import torch
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    torch._dynamo.config.suppress_errors = True
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    for layer in layers:
+        layer.compile()
+    return len(layers)
+
+
 def _trainable(model):
     """(name, full tensor) of every trainable parameter; under ZeRO-3 each is gathered first."""
     import contextlib
@@ -139,6 +168,8 @@ def _install_callback() -> None:
         def on_train_begin(self, args, state, control, model=None, **kw):
             if model is not None:
                 self.snapshot = adapter_snapshot(model)
+                if COMPILE_LAYERS:
+                    print(f"[bench] torch.compile on {compile_layers(model)} decoder layers", flush=True)
             torch.cuda.synchronize()
             self.load_peak = {
                 "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
@@ -209,6 +240,10 @@ def _install_callback() -> None:
                     self.update = update_norm(model, self.snapshot)
                 except Exception as exc:  # a figure of the report, never a reason to fail the run
                     self.update = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            if COMPILE_LAYERS:
+                from torch._dynamo.utils import counters
+                print(f"[bench] dynamo: {dict(counters['stats'])}, graph breaks "
+                      f"{sum(counters['graph_break'].values())}: {dict(counters['graph_break'])}"[:2000], flush=True)
             self._dump(final={})
 
     original_init = transformers.Trainer.__init__
@@ -220,7 +255,12 @@ def _install_callback() -> None:
     transformers.Trainer.__init__ = patched_init
 
 
+COMPILE_LAYERS = False
+
+
 def main() -> None:
+    global COMPILE_LAYERS
+    COMPILE_LAYERS = (_pop_flag(sys.argv, "--bench_compile_layers") or "false").lower() == "true"
     _cap_memory()
     _install_callback()
     module = os.environ.get("STACKTUNE_BENCH_TRAINER", "stacktune_train.train")

@@ -129,7 +129,11 @@ done
 # one process per visible GPU unless GPUS says otherwise; the rendered configs say 4
 GPUS=${GPUS:-$(nvidia-smi -L | grep -c '^GPU')}
 el "GPUs: $GPUS, each capped at ${GPU_MEMORY_GIB:-24} GiB of its real memory"
-for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-skip8}; do
+# PARALLEL=1 (the quality guard: loss and adapter, not timing) starts every entry at once on the
+# same GPU(s); each run then needs its own rendezvous port and its own prepared-data directory
+# (the trainer writes it on first use). Step times measured this way are not speed figures.
+run_entry() {
+  local entry=$1 idx=$2 flags base name mode tag run extra envs log limit rc
   # name[:mode][+flag=value,flag=value]: the flags go to the trainer's CLI (screening variants)
   flags=; [ "$entry" != "${entry%%+*}" ] && flags=${entry#*+}
   base=${entry%%+*}
@@ -137,7 +141,11 @@ for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-
   tag=$name.$mode${flags:++${flags//[=,]/-}}; run=$W/runs/$tag
   rm -rf "$run"; mkdir -p "$run"
   cp "bench/rendered/$name/accelerate.yaml" "bench/rendered/$name/training.yaml" "$run/"
-  ln -s "$W/prepared" "$run/data"
+  local data=$W/prepared port=()
+  if [ "${PARALLEL:-0}" = 1 ]; then
+    data=$W/prepared.$tag; rm -rf "$data"; mkdir -p "$data"; port=(--main_process_port $((29500 + idx)))
+  fi
+  ln -s "$data" "$run/data"
   extra=()
   [ -n "${MAX_STEPS:-}" ] && extra+=(--max_steps "$MAX_STEPS")
   for kv in ${flags//,/ }; do extra+=("--${kv%%=*}" "${kv#*=}"); done
@@ -146,12 +154,12 @@ for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-
   [ "$mode" = nop2p ] && envs+=(NCCL_P2P_DISABLE=1)
   log=$W/logs/$tag.log
   limit=$(left); [ "$limit" -gt "${RECIPE_TIMEOUT:-400}" ] && limit=${RECIPE_TIMEOUT:-400}
-  if [ "$limit" -lt 60 ]; then el "skip $tag: ${limit}s left"; continue; fi
+  if [ "$limit" -lt 60 ]; then el "skip $tag: ${limit}s left"; return; fi
   el "recipe $tag (${extra[*]:-}) ${envs[*]} timeout ${limit}s"
   (
     cd "$run" || exit 1
     s=$(date +%s)
-    env "${envs[@]}" timeout -k 10 "$limit" accelerate launch --config_file accelerate.yaml --num_processes "$GPUS" \
+    env "${envs[@]}" timeout -k 10 "$limit" accelerate launch --config_file accelerate.yaml --num_processes "$GPUS" "${port[@]}" \
       "$REPO/bench/bench_train.py" training.yaml "${extra[@]}"
     rc=$?
     echo "BENCH_LAUNCH_S $(( $(date +%s) - s )) rc=$rc"
@@ -161,8 +169,15 @@ for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-
   echo "{\"tag\": \"$tag\", \"rc\": $rc}" > "$W/results/$tag.rc.json"
   grep -E "Error|error:|OutOfMemory|BENCH_|Traceback" "$log" | grep -v -i "warn" | tail -8
   el "recipe $tag rc=$rc"
-  pack
+  [ "${PARALLEL:-0}" = 1 ] || pack
+}
+idx=0
+for entry in ${RECIPES:-a-reference b2-ddp-liger-nonreentrant b5-ddp-liger-bf16-skip8}; do
+  if [ "${PARALLEL:-0}" = 1 ]; then run_entry "$entry" $idx & else run_entry "$entry" $idx; fi
+  idx=$((idx + 1))
 done
+wait
+pack
 
 [ "${PROVE_FIRST:-0}" = 1 ] || prove
 cat "$W/results/summary.md"

@@ -38,6 +38,18 @@ export const BENCH_RESULTS_FILE = "bench/results/2026-11-27-gpu-recipes.json";
 export const MULTI_HOST_RESULTS_FILE = "bench/results/2026-11-28-multihost-gpu.json";
 /** The recipe that file measured on several machines (bench/multihost.sh runs b2 and m2x2 only). */
 export const MULTI_HOST_BENCH_RECIPE = "b2-ddp-liger-nonreentrant";
+
+/**
+ * The committed 1-GPU speed benchmark (issue 16): the recipes with bf16 frozen weights against b2,
+ * side by side on one H200 capped at 24 GiB. Each is priced as b2's projection times its measured
+ * ratio over b2 (the ratio is assumed to carry over to the 4-GPU boxes: not yet measured there).
+ */
+export const SPEED_RESULTS_FILE = "bench/results/2026-12-01-h200-speed.json";
+/** Recipe → [the comparison of {@link SPEED_RESULTS_FILE} that measured it, its run name there]. */
+const SPEED_RATIO_RUNS = {
+    "b5-ddp-liger-bf16-skip8": ["speed_100_steps_call2", "b5"], // 100 timed steps
+    "b6-ddp-liger-bf16-skip4": ["screen_16_steps_vs_b2", "b6"], // 11 timed steps
+} as const;
 /** How many machines it measured (m2x2: 2 × 2 GPUs). */
 const MULTI_HOST_BENCH_MACHINES = 2;
 /** Said wherever the scaling is assumed: what was measured instead. */
@@ -250,8 +262,8 @@ export function multiHostThroughput(results: unknown): MultiHostThroughput {
     };
 }
 
-/** Extracts {@link BenchThroughput} from the results JSONs (recipes: `projection`, `dataset`; multi-host). */
-export function benchThroughput(results: unknown, multiHostResults: unknown): BenchThroughput {
+/** Extracts {@link BenchThroughput} from the results JSONs (recipes: `projection`, `dataset`; multi-host; 1-GPU speed). */
+export function benchThroughput(results: unknown, multiHostResults: unknown, speedResults: unknown): BenchThroughput {
     const r = results as {
         date: string;
         dataset: { tokens_mean: number };
@@ -273,6 +285,13 @@ export function benchThroughput(results: unknown, multiHostResults: unknown): Be
     for (const p of [...projections].sort((a, b) => Number(a.candidate.endsWith(".nop2p")) - Number(b.candidate.endsWith(".nop2p")))) {
         recipeSpeedup[p.candidate.replace(/\.(no)?p2p$/, "")] = p.conservative_ratio_on_4090;
     }
+    const b2 = recipeSpeedup["b2-ddp-liger-nonreentrant"];
+    const speed = speedResults as Record<string, { runs: Record<string, { ratio_vs_base: number }> } | undefined>;
+    for (const [recipe, [comparison, run]] of Object.entries(SPEED_RATIO_RUNS)) {
+        const ratio = speed[comparison]?.runs[run]?.ratio_vs_base;
+        if (b2 === undefined || ratio === undefined) throw new Error(`${SPEED_RESULTS_FILE} has no ${comparison}.runs.${run}.ratio_vs_base for ${recipe}`);
+        recipeSpeedup[recipe] = round(b2 * ratio, 3);
+    }
     const timeScale: Record<string, number> = {};
     for (const [host, h] of Object.entries(first.hosts)) {
         timeScale[host.split(" ")[0] === "4x" ? "4x RTX 4090" : (host.split(" ")[0] as string)] = h.time_scale_vs_4090;
@@ -290,7 +309,7 @@ export function benchThroughput(results: unknown, multiHostResults: unknown): Be
 
 export function loadBenchThroughput(repoRoot: string): BenchThroughput {
     const read = (file: string): unknown => JSON.parse(fs.readFileSync(path.join(repoRoot, file), "utf8"));
-    return benchThroughput(read(BENCH_RESULTS_FILE), read(MULTI_HOST_RESULTS_FILE));
+    return benchThroughput(read(BENCH_RESULTS_FILE), read(MULTI_HOST_RESULTS_FILE), read(SPEED_RESULTS_FILE));
 }
 
 /**
@@ -312,14 +331,19 @@ export function hostScalingOf(recipe: string | undefined, strategy: Settings["di
 }
 
 /** The benchmarked recipe a run's settings match, or undefined (then the reference's speed is used). */
-export function benchRecipeOf(settings: Pick<Settings, "distributed" | "training">): string | undefined {
+export function benchRecipeOf(settings: Pick<Settings, "distributed" | "training" | "quantization">): string | undefined {
     const t = settings.training;
     if (settings.distributed.strategy === "deepspeed-zero3" && !t.useLigerKernel && t.packingStrategy === "wrapped") {
         return "a-reference";
     }
     if (settings.distributed.strategy === "ddp" && t.useLigerKernel && t.packing) {
         if (t.packingStrategy === "bfd") return "b3-ddp-bfd-liger";
-        if (!t.useReentrant) return "b2-ddp-liger-nonreentrant";
+        if (t.useReentrant) return undefined;
+        // bf16 frozen weights: the measured skip count at or below the run's (more skipped layers
+        // only recompute less), else b2's figure, which is slower: both err towards more hours.
+        if (!settings.quantization.upcastFrozenWeights && t.checkpointSkipLayers >= 8) return "b5-ddp-liger-bf16-skip8";
+        if (!settings.quantization.upcastFrozenWeights && t.checkpointSkipLayers >= 4) return "b6-ddp-liger-bf16-skip4";
+        return "b2-ddp-liger-nonreentrant";
     }
     return undefined;
 }

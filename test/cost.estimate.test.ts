@@ -19,15 +19,27 @@ import { loadSettingsFromStackFile, type Settings } from "../src/settings";
 const repo = path.resolve(__dirname, "..");
 const bench = loadBenchThroughput(repo);
 const stack = (name: string): Settings => loadSettingsFromStackFile(path.join(repo, "stacks", `Pulumi.${name}.yaml`)).settings;
+/** A stack with b2's numerics: PEFT's float32 frozen weights, every decoder layer recomputed. */
+const asB2 = (s: Settings): Settings => ({
+    ...s,
+    quantization: { ...s.quantization, upcastFrozenWeights: true },
+    training: { ...s.training, checkpointSkipLayers: 0 },
+});
 
 describe("bench throughput", () => {
-    it("reads the projection of bench/results/2026-11-27-gpu-recipes.json and the multi-host result", () => {
+    it("reads the projection of bench/results/2026-11-27-gpu-recipes.json, the multi-host result and the 1-GPU speed ratios", () => {
         expect(bench).toEqual({
             date: "2026-11-27",
             referenceTokensPerSecondOn4090: 5893,
             referenceEvalSecondsPerSample: 7533 / 300466,
-            // P2P-off figures win (PCIe boxes); b3 was measured with P2P only.
-            recipeSpeedup: { "b2-ddp-liger-nonreentrant": 1.294, "b3-ddp-bfd-liger": 1.166 },
+            // P2P-off figures win (PCIe boxes); b3 was measured with P2P only. b5 / b6: b2's figure
+            // times their ratio over b2 on one H200 at 24 GiB (bench/results/2026-12-01-h200-speed.json).
+            recipeSpeedup: {
+                "b2-ddp-liger-nonreentrant": 1.294,
+                "b3-ddp-bfd-liger": 1.166,
+                "b5-ddp-liger-bf16-skip8": Math.round(1.294 * 1.454 * 1000) / 1000,
+                "b6-ddp-liger-bf16-skip4": Math.round(1.294 * 1.422 * 1000) / 1000,
+            },
             timeScale: { "4x RTX 4090": 1, "g5.12xlarge": 2.36, "g6.12xlarge": 1.365 },
             meanTokensPerSample: 375.9,
             // bench/results/2026-11-28-multihost-gpu.json: median ratios 0.995 (p2p), 1.003 (nop2p),
@@ -59,8 +71,22 @@ describe("bench throughput", () => {
 
     it("matches a stack's recipe to the benchmarked one", () => {
         expect(benchRecipeOf(stack("seed-reference"))).toBe("a-reference");
-        expect(benchRecipeOf(stack("aws-g5"))).toBe("b2-ddp-liger-nonreentrant");
+        // The aws stacks: bf16 frozen weights, the last 4 layers not recomputed.
+        expect(benchRecipeOf(stack("aws-g5"))).toBe("b6-ddp-liger-bf16-skip4");
         const s = stack("aws-g5");
+        expect(benchRecipeOf(asB2(s))).toBe("b2-ddp-liger-nonreentrant");
+        const skip = (n: number, upcast = false) =>
+            benchRecipeOf({ ...s, quantization: { ...s.quantization, upcastFrozenWeights: upcast }, training: { ...s.training, checkpointSkipLayers: n } });
+        // The measured skip count at or below the run's; b2's (slower) figure below 4 or with float32 frozen weights.
+        expect([skip(8), skip(12), skip(7), skip(4), skip(3), skip(0), skip(8, true)]).toEqual([
+            "b5-ddp-liger-bf16-skip8",
+            "b5-ddp-liger-bf16-skip8",
+            "b6-ddp-liger-bf16-skip4",
+            "b6-ddp-liger-bf16-skip4",
+            "b2-ddp-liger-nonreentrant",
+            "b2-ddp-liger-nonreentrant",
+            "b2-ddp-liger-nonreentrant",
+        ]);
         expect(benchRecipeOf({ ...s, training: { ...s.training, packingStrategy: "bfd" } })).toBe("b3-ddp-bfd-liger");
         expect(benchRecipeOf({ ...s, training: { ...s.training, useLigerKernel: false } })).toBeUndefined();
     });
@@ -75,10 +101,10 @@ describe("bench throughput", () => {
 });
 
 describe("estimateExperimentCost", () => {
-    it("aws-g5: default recipe on 4xA10G, one epoch of OpenHermes, spot bounded by on-demand", () => {
+    it("aws-g5: its recipe (b6) on 4xA10G, one epoch of OpenHermes, spot bounded by on-demand", () => {
         const cost = estimateExperimentCost(stack("aws-g5"), bench);
         const tokens = Math.round(701_085 * 375.9);
-        const tps = (5893 / 2.36) * 1.294;
+        const tps = (5893 / 2.36) * 1.84;
         const evalH = (2000 * (7533 / 300466) * 2.36) / 3600;
         const hours = tokens / tps / 3600 + evalH + 0.5;
         expect(cost.trainTokens).toBe(tokens);
@@ -86,10 +112,11 @@ describe("estimateExperimentCost", () => {
         expect(cost.hours).toBeCloseTo(hours, 3);
         expect(cost.usd).toBeCloseTo(hours * 5.672, 1);
         expect(cost.stoppedByBudget).toBe(false);
-        expect(cost.basis).toContain("b2-ddp-liger-nonreentrant projected to g5.12xlarge");
+        expect(cost.basis).toContain("b6-ddp-liger-bf16-skip4 projected to g5.12xlarge");
         expect(cost.basis).toContain("spot without maxPrice, priced at the g5.12xlarge on-demand 5.672 USD/h");
-        // The bench's own projection for this host and recipe ("candidate, capped eval (conservative)"): 22.31 h.
-        expect(cost.hours - 0.5).toBeCloseTo(22.31 + (tokens - 259e6) / tps / 3600, 0);
+        // With b2's numerics, the bench's own projection for this host and recipe ("candidate, capped eval (conservative)"): 22.31 h.
+        const b2 = estimateExperimentCost(asB2(stack("aws-g5")), bench);
+        expect(b2.hours - 0.5).toBeCloseTo(22.31 + (tokens - 259e6) / ((5893 / 2.36) * 1.294) / 3600, 0);
     });
 
     it("g6 is faster per hour and cheaper; a spot maxPrice prices the hours", () => {
@@ -117,7 +144,7 @@ describe("estimateExperimentCost", () => {
         // A short block a person reads in the preview: money and hours, the basis in a few words.
         expect(formatCostEstimate(long).split("\n")).toEqual([
             "estimated cost: 28.36 USD (5 h x 5.672 USD/h)",
-            "  basis: 263.5M tokens at 3231 tokens/s (benchmark) + 0.53 h eval and setup, capped at budget.maxHours 5 h; spot, at most the g5.12xlarge on-demand price",
+            "  basis: 263.5M tokens at 4595 tokens/s (benchmark) + 0.53 h eval and setup, capped at budget.maxHours 5 h; spot, at most the g5.12xlarge on-demand price",
             `  WARNING: the run needs ${long.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`,
             "  every figure and its source: pulumi stack output estimatedCost",
         ]);
@@ -148,7 +175,7 @@ describe("estimateExperimentCost", () => {
 });
 
 describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines, else assumed linear)", () => {
-    const g5 = stack("aws-g5");
+    const g5 = asB2(stack("aws-g5"));
     const awsTarget = g5.target;
     if (awsTarget.kind !== "aws") throw new Error("aws stack expected");
     const onAws = (hosts: number, over: Partial<Settings> = {}): Settings => ({ ...g5, ...over, target: { ...awsTarget, hosts } });
