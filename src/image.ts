@@ -1,7 +1,8 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { filesDigest, readSourceTree } from "./hash";
-import { bashHeredoc, HostCommand, hostCommand, JobHost, shellQuote } from "./hosts/command";
+import { HostCommand, hostCommand, JobHost } from "./hosts/command";
+import { bashHeredoc, shellQuote } from "./render/shell";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz } from "./job/tarball";
 

@@ -1,10 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
+import { HostCommand, hostCommand, JobHost } from "./hosts/command";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
 import { budgetWatchdogMarginSeconds, hostPaths } from "./render/cloudInit";
+import { bashHeredoc, hostPath, shellQuote } from "./render/shell";
 
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
