@@ -34,7 +34,8 @@ export function hostPath(dir: string): string {
  * `args` are shell words already: each value passed through {@link shellQuote} or {@link hostPath}.
  */
 export function bashHeredoc(script: string, args: readonly string[], marker = 'STACKTUNE_SCRIPT'): string {
-  if (script.includes(`\n${marker}\n`)) {
+  // Any whole line equal to the marker ends the heredoc, the first and the last line included.
+  if (script.split('\n').includes(marker)) {
     throw new Error(`script contains its heredoc marker ${marker}`);
   }
   const body = script.endsWith('\n') ? script : `${script}\n`;
