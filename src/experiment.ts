@@ -8,7 +8,7 @@ import { JobHost } from "./hosts/command";
 import { LocalHost } from "./hosts/local";
 import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
 import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
-import { trainingImageInputs, TrainingImage } from "./image";
+import { pythonSetFiles, trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
     awsLoginUser,
@@ -90,11 +90,7 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
         runtime: { kind: settings.runtime.kind, ...(imageInputs !== undefined ? { imageInputs } : {}) },
         dataSpec: settings.dataset,
     });
-    const requirements = new Map<string, string>();
-    requirements.set("requirements.txt", fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8"));
-    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt"]) {
-        requirements.set(name, fs.readFileSync(path.join(repoRoot, "images", name), "utf8"));
-    }
+    const requirements = pythonSetFiles(repoRoot);
 
     const outputStore = trainingConfig(settings, stack).output_store_dir as string | undefined;
     const model: ModelLocation = {

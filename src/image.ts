@@ -27,6 +27,17 @@ export function trainingImageInputs(repoRoot: string): Map<string, string> {
     return files;
 }
 
+/**
+ * The pinned Python set's install script and manifests under images/, by repository path (its
+ * python/requirements.txt travels with python/): a venv run's directory holds them as the
+ * repository does, so run-job.sh installs the venv with the image's own script.
+ */
+export function pythonSetFiles(repoRoot: string): Map<string, string> {
+    const files = readSourceTree(path.join(repoRoot, "images"), "images");
+    files.delete(TRAINING_DOCKERFILE);
+    return files;
+}
+
 /** The image tag: content-addressed, so the same inputs on the same host are built once. */
 export function trainingImageTag(inputs: ReadonlyMap<string, string>): string {
     return `stacktune-train:${filesDigest(inputs).slice(0, 16)}`;

@@ -119,7 +119,7 @@ export interface RunBundleInputs {
     runEnv: string;
     /** python/ sources by `python/…` path. */
     pythonSources: ReadonlyMap<string, string>;
-    /** Pinned requirement files by base name (requirements.txt, requirements-gpu.txt, …). */
+    /** The pinned set's install script and manifests by repository path (images/…: pythonSetFiles in src/image.ts). */
     requirements: ReadonlyMap<string, string>;
 }
 
@@ -137,7 +137,7 @@ export function runBundleEntries(inputs: RunBundleInputs): Map<string, TarEntry>
         entries.set(name, { content });
     }
     for (const [name, content] of inputs.requirements) {
-        entries.set(`requirements/${name}`, { content });
+        entries.set(name, { content });
     }
     return entries;
 }
@@ -259,7 +259,7 @@ export interface TrainingJobArgs {
     /** Run-directory files from the renderer (accelerate.yaml, training.yaml, launch.sh). */
     renderedFiles: ReadonlyMap<string, string>;
     pythonSources: ReadonlyMap<string, string>;
-    /** Pinned requirement files by base name, for the venv runtime. */
+    /** The pinned set's install script and manifests by repository path, for the venv runtime. */
     requirements: ReadonlyMap<string, string>;
     runtime:
         | { kind: "docker"; image: string; imageReady: pulumi.Resource }

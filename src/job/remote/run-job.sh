@@ -110,20 +110,18 @@ esac
 store_env=()
 if [ -n "${STACKTUNE_CHECKPOINT_STORE:-}" ]; then store_env=(-e "STACKTUNE_CHECKPOINT_STORE=$STACKTUNE_CHECKPOINT_STORE"); fi
 
-# venv runtime without a configured environment: one per pinned requirement set, shared by runs.
+# venv runtime without a configured environment: one per pinned set (CPU or GPU), shared by runs.
+# The set is installed by the image's own install script from the shipped manifests, so a venv
+# holds exactly what the image and CI hold.
 prepare_venv() {
-    local req_hash venv
-    req_hash=$(cat requirements/*.txt | sha256sum | cut -c1-16)
-    venv="$(expand_home "$STACKTUNE_VENV_ROOT")/$req_hash"
+    local set=cpu set_hash venv
+    if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then set=gpu; fi
+    set_hash=$({ echo "$set"; cat python/*.txt images/*; } | sha256sum | cut -c1-16)
+    venv="$(expand_home "$STACKTUNE_VENV_ROOT")/$set_hash"
     if [ ! -f "$venv/.stacktune-ready" ]; then
-        phase venv "creating $venv from the pinned requirements"
+        phase venv "creating $venv from the pinned $set set"
         rm -rf "$venv" && "$STACKTUNE_PYTHON" -m venv "$venv" || return 1
-        "$venv/bin/pip" install --no-deps -r requirements/requirements.txt || return 1
-        if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then
-            "$venv/bin/pip" install --no-deps -r requirements/requirements-gpu.txt || return 1
-            DS_BUILD_OPS=0 "$venv/bin/pip" install --no-deps --no-build-isolation \
-                -r requirements/requirements-sdist.txt || return 1
-        fi
+        PYTHON="$venv/bin/python" bash images/install-python-deps.sh requirements "$set" || return 1
         touch "$venv/.stacktune-ready"
     fi
     export STACKTUNE_VENV="$venv"
