@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { JobSummary, JobSummarySchema, parseJobSummary } from "./contract/job-protocol";
 import { HostCommand, hostCommand, JobHost } from "./hosts/command";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
@@ -197,15 +198,17 @@ export function parseStoreState(stdout: string): "complete" | "pending" {
  */
 export function workerRunCommand(runCommand: string, mainStoreState: "complete" | "pending", runDir: string, experimentHash: string): string {
     if (mainStoreState === "pending") return runCommand;
-    const summary = JSON.stringify({
-        experiment_hash: experimentHash,
-        status: "succeeded",
-        exit_code: 0,
-        starts: 0,
-        metrics: null,
-        output_store: "",
-        run_dir: runDir,
-    });
+    const summary = JSON.stringify(
+        JobSummarySchema.parse({
+            experiment_hash: experimentHash,
+            status: "succeeded",
+            exit_code: 0,
+            starts: 0,
+            metrics: null,
+            output_store: "",
+            run_dir: runDir,
+        } satisfies JobSummary),
+    );
     return (
         `printf '%s\\n' '[done] the main machine already holds the model of ${experimentHash}; nothing to train' ` +
         `${shellQuote(summary)}`
@@ -223,34 +226,11 @@ export function runCommandTimeout(maxHours: number): string {
     return `${2 * Math.ceil(maxHours * 60) + 30}m`;
 }
 
-/** The job's summary: the last JSON line of the job command's stdout. */
-export interface JobResult {
-    experiment_hash: string;
-    status: string;
-    exit_code: number;
-    starts: number;
-    attempt_seconds?: number;
-    metrics: Record<string, number> | null;
-    /** Wall time of each finished phase of the run, in seconds (prepare, train, merge, smoke, publish). */
-    phases?: Record<string, number>;
-    output_store: string;
-    run_dir: string;
-}
+/** The job's summary (src/contract/job-protocol.ts): the last JSON line of the job command's stdout. */
+export type JobResult = JobSummary;
 
-export function parseJobResult(stdout: string): JobResult | undefined {
-    const lines = stdout.split("\n").map((l) => l.trim());
-    for (let i = lines.length - 1; i >= 0; i--) {
-        const line = lines[i] ?? "";
-        if (line.startsWith("{")) {
-            try {
-                return JSON.parse(line) as JobResult;
-            } catch {
-                return undefined;
-            }
-        }
-    }
-    return undefined;
-}
+/** The summary from the job command's stdout; a line that is not one is a JobProtocolError. */
+export const parseJobResult = parseJobSummary;
 
 export interface TrainingJobArgs {
     host: JobHost;

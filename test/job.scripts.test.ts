@@ -9,6 +9,7 @@ import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderRunEnv, renderSecretsEnv, runBundleEntries, RunEnv, stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
 import { deterministicTarGz } from "../src/job/tarball";
+import { JobSummary, JobSummarySchema } from "../src/contract/job-protocol";
 import { planExperiment } from "../src/experiment";
 import { budgetWatchdogMarginSeconds, cloudInitConfig, hostPaths } from "../src/render";
 import { awsSettings, cpuLocalSettings } from "./render/fixtures";
@@ -86,9 +87,10 @@ function startOrAttach(hash: string, env: Record<string, string> = {}): { code: 
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function lastJson(stdout: string): Record<string, unknown> {
+/** The summary the scripts end with; every one must satisfy the job protocol's schema. */
+function lastJson(stdout: string): JobSummary {
     const line = stdout.trim().split("\n").pop() ?? "";
-    return JSON.parse(line) as Record<string, unknown>;
+    return JobSummarySchema.parse(JSON.parse(line));
 }
 
 const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8").trim();

@@ -98,7 +98,7 @@ describe("parseJobResult", () => {
     it("reads the last JSON line after progress lines", () => {
         const stdout = [
             'STACKTUNE_PROGRESS {"phase":"train","step":1}',
-            '{"experiment_hash":"h","status":"succeeded","exit_code":0,"starts":1,"metrics":{"train_loss":1},"output_store":"/s","run_dir":"/r"}',
+            `{"experiment_hash":"${HASH}","status":"succeeded","exit_code":0,"starts":1,"metrics":{"train_loss":1},"output_store":"/s","run_dir":"/r"}`,
             "",
         ].join("\n");
         expect(parseJobResult(stdout)).toMatchObject({ status: "succeeded", starts: 1, metrics: { train_loss: 1 } });
