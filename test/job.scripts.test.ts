@@ -599,7 +599,7 @@ describe("the venv runtime's environment (run-job.sh): the one install script, t
         ["a CPU run", 0, ["requirements", "cpu"]],
         ["a GPU run", 2, ["requirements"]],
     ])("%s creates its venv by exactly what images/install-python-deps.sh installs, read from the shipped manifests", (_, gpus, args) => {
-        const hash = hashOf(`e${gpus}`);
+        const hash = hashOf(`5e${gpus}`);
         const dir = stage(hash, { venvPath: undefined, python, gpus }, {}, plan);
         const log = path.join(stubs, `run-${gpus}.log`);
         const r = startOrAttach(hash, { STUB_LOG: log });
