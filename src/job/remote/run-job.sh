@@ -187,19 +187,14 @@ else
     status=failed
 fi
 
-metrics=null
-if [ -s "$STACKTUNE_METRICS_FILE" ] && head -c1 "$STACKTUNE_METRICS_FILE" | grep -q '{'; then
-    metrics=$(tr -d '\n' <"$STACKTUNE_METRICS_FILE")
-fi
+metrics=$(json_object_or_null "$STACKTUNE_METRICS_FILE")
 # Wall time of each finished phase from launch.sh's end events, across attempts (a resumed run skips
 # the phases an earlier attempt finished): {"prepare":8,"train":22,...}
 phases=$(cat job.[0-9]*.log job.log 2>/dev/null |
     sed -n 's/^STACKTUNE_PHASE {"phase":"\([a-z_]*\)","event":"end","elapsed_s":\([0-9]*\).*/\1 \2/p' |
     awk '{ if (!($1 in t)) order[n++] = $1; t[$1] = $2 }
          END { printf "{"; for (i = 0; i < n; i++) printf "%s\"%s\":%s", (i ? "," : ""), order[i], t[order[i]]; printf "}" }')
-printf '{"experiment_hash":%s,"status":%s,"exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
-    "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(json_string "$status")" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" \
-    "$(json_string "$store")" "$(json_string "$run_dir")" >summary.json.partial
+summary_json "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" "$store" "$run_dir" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
 echo "$status" >job.status
@@ -210,7 +205,7 @@ if [ "$status" = succeeded ]; then
     # `pulumi up` that finds the model (and creates no job) still reports them. The publish phase put
     # the model and its marker there last; these extras join only a store whose marker is this run's,
     # each replaced whole (the phase times exist only now, after launch.sh).
-    if grep -Eqs "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$store/stacktune.json"; then
+    if store_holds_this_run "$store"; then
         if [ "$metrics" != null ]; then
             cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json.partial" && mv -f "$store/metrics.json.partial" "$store/metrics.json"
         fi
