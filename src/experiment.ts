@@ -84,13 +84,19 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     const renderedFiles = renderAll(settings, stack);
     const pythonSources = readSourceTree(path.join(repoRoot, "python"), "python", ["tests"]);
     const imageInputs = settings.runtime.kind === "docker" ? trainingImageInputs(repoRoot) : undefined;
+    const requirements = pythonSetFiles(repoRoot);
+    // A venv that run-job.sh creates is built from the pinned set; a provided runtime.path is not.
+    const createsVenv = settings.runtime.kind === "venv" && settings.runtime.path === undefined;
     const hash = experimentHash({
         renderedFiles: runFilesOf(renderAll(settings, HASH_STACK_NAME)),
         pythonSources,
-        runtime: { kind: settings.runtime.kind, ...(imageInputs !== undefined ? { imageInputs } : {}) },
+        runtime: {
+            kind: settings.runtime.kind,
+            ...(imageInputs !== undefined ? { imageInputs } : {}),
+            ...(createsVenv ? { pythonSet: requirements } : {}),
+        },
         dataSpec: settings.dataset,
     });
-    const requirements = pythonSetFiles(repoRoot);
 
     const outputStore = trainingConfig(settings, stack).output_store_dir as string | undefined;
     const model: ModelLocation = {
