@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The one install of the training image's Python set, run by images/train.Dockerfile and by CI
-# (scripts/setup.sh --only pythons), so the two cannot drift. It installs into the environment of
-# the python on PATH (or $PYTHON): the image's /opt/stacktune, or a CI venv of each CPython the
-# pinned set supports.
+# The one install of the pinned Python set, run by images/train.Dockerfile, by CI
+# (scripts/setup.sh --only pythons) and by the venv runtime on a host (src/job/remote/run-job.sh,
+# from the run directory, which holds python/ and images/ as the repository does), so none can
+# drift. It installs into the environment of the python on PATH (or $PYTHON): the image's
+# /opt/stacktune, a CI venv of each CPython the pinned set supports, or a host's run venv.
 #
 #   install-python-deps.sh requirements   python/requirements.txt, the GPU wheels, DeepSpeed; pip check
+#   install-python-deps.sh requirements cpu
+#                                         python/requirements.txt only (a CPU run); pip check
 #   install-python-deps.sh package        the stacktune_train package (python/), then imports every
 #                                         pinned distribution (images/import_check.py)
 #
@@ -35,11 +38,20 @@ install_pinned() {
 
 case ${1:-} in
     requirements)
+        case ${2:-gpu} in
+            gpu | cpu) ;;
+            *)
+                echo "usage: install-python-deps.sh requirements [gpu|cpu]" >&2
+                exit 2
+                ;;
+        esac
         install_pinned "$root/python/requirements.txt"
-        install_pinned "$root/images/requirements-gpu.txt"
-        # Source only: built against the torch installed above (no build isolation, which would
-        # fetch an unpinned torch), with DeepSpeed's ops compiled just in time on the GPU host.
-        DS_BUILD_OPS=0 install_pinned "$root/images/requirements-sdist.txt" --no-build-isolation
+        if [ "${2:-gpu}" = gpu ]; then
+            install_pinned "$root/images/requirements-gpu.txt"
+            # Source only: built against the torch installed above (no build isolation, which would
+            # fetch an unpinned torch), with DeepSpeed's ops compiled just in time on the GPU host.
+            DS_BUILD_OPS=0 install_pinned "$root/images/requirements-sdist.txt" --no-build-isolation
+        fi
         "${pip[@]}" check
         ;;
     package)

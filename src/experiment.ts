@@ -8,7 +8,7 @@ import { JobHost } from "./hosts/command";
 import { LocalHost } from "./hosts/local";
 import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
 import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
-import { trainingImageInputs, TrainingImage } from "./image";
+import { pythonSetFiles, trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
     awsLoginUser,
@@ -84,17 +84,19 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     const renderedFiles = renderAll(settings, stack);
     const pythonSources = readSourceTree(path.join(repoRoot, "python"), "python", ["tests"]);
     const imageInputs = settings.runtime.kind === "docker" ? trainingImageInputs(repoRoot) : undefined;
+    const requirements = pythonSetFiles(repoRoot);
+    // A venv that run-job.sh creates is built from the pinned set; a provided runtime.path is not.
+    const createsVenv = settings.runtime.kind === "venv" && settings.runtime.path === undefined;
     const hash = experimentHash({
         renderedFiles: runFilesOf(renderAll(settings, HASH_STACK_NAME)),
         pythonSources,
-        runtime: { kind: settings.runtime.kind, ...(imageInputs !== undefined ? { imageInputs } : {}) },
+        runtime: {
+            kind: settings.runtime.kind,
+            ...(imageInputs !== undefined ? { imageInputs } : {}),
+            ...(createsVenv ? { pythonSet: requirements } : {}),
+        },
         dataSpec: settings.dataset,
     });
-    const requirements = new Map<string, string>();
-    requirements.set("requirements.txt", fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8"));
-    for (const name of ["requirements-gpu.txt", "requirements-sdist.txt"]) {
-        requirements.set(name, fs.readFileSync(path.join(repoRoot, "images", name), "utf8"));
-    }
 
     const outputStore = trainingConfig(settings, stack).output_store_dir as string | undefined;
     const model: ModelLocation = {

@@ -13,8 +13,11 @@ export interface ExperimentHashInputs {
     renderedFiles: ReadonlyMap<string, string>;
     /** Sources of the training package, by repo-relative path (see {@link readSourceTree}). */
     pythonSources: ReadonlyMap<string, string>;
-    /** The runtime that executes the job: its kind, and for docker the image inputs by path. */
-    runtime: { kind: "docker" | "venv"; imageInputs?: ReadonlyMap<string, string> };
+    /**
+     * The runtime that executes the job: its kind; for docker the image inputs by path; for a venv
+     * that the job creates, the pinned set's install script and manifests it is built from.
+     */
+    runtime: { kind: "docker" | "venv"; imageInputs?: ReadonlyMap<string, string>; pythonSet?: ReadonlyMap<string, string> };
     /** The data spec (source, format, split, sample caps) as plain data. */
     dataSpec: unknown;
 }
@@ -66,6 +69,8 @@ export function experimentHash(inputs: ExperimentHashInputs): string {
         runtime: {
             kind: inputs.runtime.kind,
             image: inputs.runtime.kind === "docker" ? filesDigest(inputs.runtime.imageInputs ?? new Map()) : null,
+            // Only when present, so the hash of every other experiment stays what it was.
+            ...(inputs.runtime.pythonSet !== undefined ? { pythonSet: filesDigest(inputs.runtime.pythonSet) } : {}),
         },
         data: inputs.dataSpec ?? null,
     };

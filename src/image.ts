@@ -1,7 +1,8 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { filesDigest, readSourceTree } from "./hash";
-import { bashHeredoc, HostCommand, hostCommand, JobHost, shellQuote } from "./hosts/command";
+import { HostCommand, hostCommand, JobHost } from "./hosts/command";
+import { bashHeredoc, shellQuote } from "./render/shell";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz } from "./job/tarball";
 
@@ -23,6 +24,17 @@ export function trainingImageInputs(repoRoot: string): Map<string, string> {
     if (!files.has(TRAINING_DOCKERFILE)) {
         throw new Error(`${TRAINING_DOCKERFILE} is missing under ${repoRoot}`);
     }
+    return files;
+}
+
+/**
+ * The pinned Python set's install script and manifests under images/, by repository path (its
+ * python/requirements.txt travels with python/): a venv run's directory holds them as the
+ * repository does, so run-job.sh installs the venv with the image's own script.
+ */
+export function pythonSetFiles(repoRoot: string): Map<string, string> {
+    const files = readSourceTree(path.join(repoRoot, "images"), "images");
+    files.delete(TRAINING_DOCKERFILE);
     return files;
 }
 

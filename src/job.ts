@@ -1,10 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { bashHeredoc, HostCommand, hostCommand, hostPath, JobHost, shellQuote } from "./hosts/command";
+import { JobSummary, JobSummarySchema, parseJobSummary } from "./contract/job-protocol";
+import { HostCommand, hostCommand, JobHost } from "./hosts/command";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
 import { budgetWatchdogMarginSeconds, hostPaths } from "./render/cloudInit";
+import { bashHeredoc, hostPath, shellQuote } from "./render/shell";
 
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
@@ -118,7 +120,7 @@ export interface RunBundleInputs {
     runEnv: string;
     /** python/ sources by `python/…` path. */
     pythonSources: ReadonlyMap<string, string>;
-    /** Pinned requirement files by base name (requirements.txt, requirements-gpu.txt, …). */
+    /** The pinned set's install script and manifests by repository path (images/…: pythonSetFiles in src/image.ts). */
     requirements: ReadonlyMap<string, string>;
 }
 
@@ -136,7 +138,7 @@ export function runBundleEntries(inputs: RunBundleInputs): Map<string, TarEntry>
         entries.set(name, { content });
     }
     for (const [name, content] of inputs.requirements) {
-        entries.set(`requirements/${name}`, { content });
+        entries.set(name, { content });
     }
     return entries;
 }
@@ -196,15 +198,17 @@ export function parseStoreState(stdout: string): "complete" | "pending" {
  */
 export function workerRunCommand(runCommand: string, mainStoreState: "complete" | "pending", runDir: string, experimentHash: string): string {
     if (mainStoreState === "pending") return runCommand;
-    const summary = JSON.stringify({
-        experiment_hash: experimentHash,
-        status: "succeeded",
-        exit_code: 0,
-        starts: 0,
-        metrics: null,
-        output_store: "",
-        run_dir: runDir,
-    });
+    const summary = JSON.stringify(
+        JobSummarySchema.parse({
+            experiment_hash: experimentHash,
+            status: "succeeded",
+            exit_code: 0,
+            starts: 0,
+            metrics: null,
+            output_store: "",
+            run_dir: runDir,
+        } satisfies JobSummary),
+    );
     return (
         `printf '%s\\n' '[done] the main machine already holds the model of ${experimentHash}; nothing to train' ` +
         `${shellQuote(summary)}`
@@ -222,34 +226,11 @@ export function runCommandTimeout(maxHours: number): string {
     return `${2 * Math.ceil(maxHours * 60) + 30}m`;
 }
 
-/** The job's summary: the last JSON line of the job command's stdout. */
-export interface JobResult {
-    experiment_hash: string;
-    status: string;
-    exit_code: number;
-    starts: number;
-    attempt_seconds?: number;
-    metrics: Record<string, number> | null;
-    /** Wall time of each finished phase of the run, in seconds (prepare, train, merge, smoke, publish). */
-    phases?: Record<string, number>;
-    output_store: string;
-    run_dir: string;
-}
+/** The job's summary (src/contract/job-protocol.ts): the last JSON line of the job command's stdout. */
+export type JobResult = JobSummary;
 
-export function parseJobResult(stdout: string): JobResult | undefined {
-    const lines = stdout.split("\n").map((l) => l.trim());
-    for (let i = lines.length - 1; i >= 0; i--) {
-        const line = lines[i] ?? "";
-        if (line.startsWith("{")) {
-            try {
-                return JSON.parse(line) as JobResult;
-            } catch {
-                return undefined;
-            }
-        }
-    }
-    return undefined;
-}
+/** The summary from the job command's stdout; a line that is not one is a JobProtocolError. */
+export const parseJobResult = parseJobSummary;
 
 export interface TrainingJobArgs {
     host: JobHost;
@@ -258,7 +239,7 @@ export interface TrainingJobArgs {
     /** Run-directory files from the renderer (accelerate.yaml, training.yaml, launch.sh). */
     renderedFiles: ReadonlyMap<string, string>;
     pythonSources: ReadonlyMap<string, string>;
-    /** Pinned requirement files by base name, for the venv runtime. */
+    /** The pinned set's install script and manifests by repository path, for the venv runtime. */
     requirements: ReadonlyMap<string, string>;
     runtime:
         | { kind: "docker"; image: string; imageReady: pulumi.Resource }

@@ -88,6 +88,17 @@ describe("experiment hash: changed by what changes the model", () => {
         expect(hashOf(base, "local-demo", root)).not.toBe(before);
     });
 
+    it("changes with the pinned set's install script and manifests (images/) when the venv runtime creates the environment from them", () => {
+        const created: Settings = { ...base, runtime: { kind: "venv", python: "python3" } };
+        const root = repoCopy();
+        const before = hashOf(created, "local-demo", root);
+        const provided = hashOf(base, "local-demo", root);
+        fs.appendFileSync(path.join(root, "images", "requirements-gpu.txt"), "extra-package==1.0\n");
+        expect(hashOf(created, "local-demo", root)).not.toBe(before);
+        // runtime.path: the user's own environment, which the pins do not build
+        expect(hashOf(base, "local-demo", root)).toBe(provided);
+    });
+
     it("changes with the image inputs when the runtime is docker", () => {
         const docker: Settings = { ...base, runtime: { kind: "docker" } };
         const root = repoCopy();

@@ -9,8 +9,10 @@ import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderRunEnv, renderSecretsEnv, runBundleEntries, RunEnv, stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
 import { deterministicTarGz } from "../src/job/tarball";
+import { JobSummary, JobSummarySchema } from "../src/contract/job-protocol";
+import { planExperiment } from "../src/experiment";
 import { budgetWatchdogMarginSeconds, cloudInitConfig, hostPaths } from "../src/render";
-import { awsSettings } from "./render/fixtures";
+import { awsSettings, cpuLocalSettings } from "./render/fixtures";
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-home-"));
 const CANARY = "CANARY-hf-91b2d4";
@@ -36,7 +38,10 @@ function hashOf(label: string): string {
     return label.padEnd(64, "0").replace(/[^0-9a-f]/g, "a").slice(0, 64);
 }
 
-function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<string, string> = {}): string {
+/** The python/ package and the pinned set as the program ships them (planExperiment) for {@link stage}. */
+type ShippedPython = Pick<Parameters<typeof runBundleEntries>[0], "pythonSources" | "requirements">;
+
+function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<string, string> = {}, shipped?: ShippedPython): string {
     const runEnv = renderRunEnv({
         experimentHash: hash,
         stack: "script-test",
@@ -60,8 +65,8 @@ function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<stri
             ["accelerate.yaml", "num_processes: 1\n"],
         ]),
         runEnv,
-        pythonSources: new Map([["python/stacktune_train/__init__.py", ""]]),
-        requirements: new Map([["requirements.txt", "pyyaml\n"]]),
+        pythonSources: shipped?.pythonSources ?? new Map([["python/stacktune_train/__init__.py", ""]]),
+        requirements: shipped?.requirements ?? new Map([["requirements.txt", "pyyaml\n"]]),
     });
     for (const [name, content] of Object.entries(extra)) entries.set(name, { content });
     const runDir = `~/.stacktune/runs/${hash}`;
@@ -82,9 +87,10 @@ function startOrAttach(hash: string, env: Record<string, string> = {}): { code: 
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function lastJson(stdout: string): Record<string, unknown> {
+/** The summary the scripts end with; every one must satisfy the job protocol's schema. */
+function lastJson(stdout: string): JobSummary {
     const line = stdout.trim().split("\n").pop() ?? "";
-    return JSON.parse(line) as Record<string, unknown>;
+    return JobSummarySchema.parse(JSON.parse(line));
 }
 
 const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8").trim();
@@ -563,5 +569,49 @@ describe("stop-run.sh (the job's delete)", () => {
             env: { ...process.env, HOME: home },
         });
         expect(missing.status).toBe(0);
+    });
+});
+
+describe("the venv runtime's environment (run-job.sh): the one install script, the one manifest", () => {
+    const repoRoot = path.resolve(__dirname, "..");
+    const runJob = fs.readFileSync(path.join(repoRoot, "src", "job", "remote", "run-job.sh"), "utf8");
+    const stubs = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-python-stub-"));
+    // An interpreter stand-in: `-m venv DIR` makes DIR/bin/python (itself); anything else is logged.
+    const python = path.join(stubs, "python");
+    fs.writeFileSync(
+        python,
+        '#!/usr/bin/env bash\nif [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; exit 0; fi\nprintf \'%s\\n\' "$*" >>"$STUB_LOG"\n',
+        { mode: 0o755 },
+    );
+    afterAll(() => fs.rmSync(stubs, { recursive: true, force: true }));
+    const plan = planExperiment(cpuLocalSettings(), "script-test", repoRoot);
+
+    /** What images/install-python-deps.sh (from the repository) asks pip for, paths relative to its root. */
+    function installScriptLog(args: string[]): string[] {
+        const log = path.join(stubs, `script-${args.join("-")}.log`);
+        execFileSync("bash", [path.join(repoRoot, "images", "install-python-deps.sh"), ...args], {
+            env: { ...process.env, PYTHON: python, STUB_LOG: log, STACKTUNE_WHEELHOUSE: "" },
+        });
+        return fs.readFileSync(log, "utf8").replaceAll(repoRoot, "<root>").trim().split("\n");
+    }
+
+    it.each([
+        ["a CPU run", 0, ["requirements", "cpu"]],
+        ["a GPU run", 2, ["requirements"]],
+    ])("%s creates its venv by exactly what images/install-python-deps.sh installs, read from the shipped manifests", (_, gpus, args) => {
+        const hash = hashOf(`5e${gpus}`);
+        const dir = stage(hash, { venvPath: undefined, python, gpus }, {}, plan);
+        const log = path.join(stubs, `run-${gpus}.log`);
+        const r = startOrAttach(hash, { STUB_LOG: log });
+        expect(r.stdout).toContain("[venv] creating");
+        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", exit_code: 0 });
+        const venvInstalls = fs.readFileSync(log, "utf8").replaceAll(dir, "<root>").trim().split("\n");
+        expect(venvInstalls).toEqual(installScriptLog(args));
+        expect(venvInstalls).toContain("-m pip --disable-pip-version-check check");
+    });
+
+    it("run-job.sh holds no pip command of its own", () => {
+        expect(runJob).not.toMatch(/\bpip\b/);
+        expect(runJob).not.toMatch(/requirements[-\w]*\.txt/);
     });
 });

@@ -98,10 +98,22 @@ describe("parseJobResult", () => {
     it("reads the last JSON line after progress lines", () => {
         const stdout = [
             'STACKTUNE_PROGRESS {"phase":"train","step":1}',
-            '{"experiment_hash":"h","status":"succeeded","exit_code":0,"starts":1,"metrics":{"train_loss":1},"output_store":"/s","run_dir":"/r"}',
+            `{"experiment_hash":"${HASH}","status":"succeeded","exit_code":0,"starts":1,"metrics":{"train_loss":1},"output_store":"/s","run_dir":"/r"}`,
             "",
         ].join("\n");
         expect(parseJobResult(stdout)).toMatchObject({ status: "succeeded", starts: 1, metrics: { train_loss: 1 } });
         expect(parseJobResult("STACKTUNE_PHASE {}\nno summary")).toBeUndefined();
+    });
+
+    it("refuses a summary line whose fields are wrong, naming every bad field, instead of passing it on", () => {
+        const line = `{"experiment_hash":"${HASH}","status":"done","exit_code":"0","starts":1,"metrics":{"train_loss":"low"},"output_store":"/s","run_dir":"/r"}`;
+        expect(() => parseJobResult(`[done] ok\n${line}\n`)).toThrow(
+            /^the job's summary line is not a job summary: status: .*; exit_code: .*; metrics\.train_loss: .*; the whole output is in the run directory's job\.log$/,
+        );
+        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succeeded"}`)).toThrow(/exit_code: .*starts: .*output_store: .*run_dir: /s);
+    });
+
+    it("refuses a summary line that is not JSON instead of reporting no summary", () => {
+        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succ`)).toThrow(/^the job's summary line is not JSON \(/);
     });
 });

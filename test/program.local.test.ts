@@ -91,8 +91,9 @@ describe("local target (venv runtime)", () => {
                 "run-job.sh",
                 "python/pyproject.toml",
                 "python/stacktune_train/__init__.py",
-                "requirements/requirements.txt",
-                "requirements/requirements-gpu.txt",
+                "python/requirements.txt",
+                "images/install-python-deps.sh",
+                "images/requirements-gpu.txt",
             ]),
         );
         expect(files.some((f) => f.startsWith("python/tests/"))).toBe(false);

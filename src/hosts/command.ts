@@ -51,17 +51,5 @@ export function hostCommand(
     return new command.local.Command(name, { ...common, interpreter: ["/bin/bash", "-c"] }, opts);
 }
 
-/**
- * Runs a shell script through `bash -s` with arguments, without any quoting hazard in the script.
- * `args` are shell words already: each value passed through {@link shellQuote} or {@link hostPath}.
- */
-export function bashHeredoc(script: string, args: readonly string[], marker = "STACKTUNE_SCRIPT"): string {
-    if (script.includes(`\n${marker}\n`)) {
-        throw new Error(`script contains its heredoc marker ${marker}`);
-    }
-    const body = script.endsWith("\n") ? script : `${script}\n`;
-    return `bash -s -- ${args.join(" ")} <<'${marker}'\n${body}${marker}\n`;
-}
-
-// The one quoting function and host-path form, re-exported for the command builders.
-export { hostPath, shellQuote } from "../render/shell";
+// The one shell module's quoting, host-path form and heredoc, re-exported for the command builders.
+export { bashHeredoc, hostPath, shellQuote } from "../render/shell";

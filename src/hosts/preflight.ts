@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { bashHeredoc, hostPath, shellQuote } from "./command";
+import { bashHeredoc, hostPath, shellQuote } from "../render/shell";
 
 /** What the preflight requires of a host. */
 export interface PreflightRequirements {

@@ -1,7 +1,8 @@
 /**
- * The one quoting module: every value that reaches a shell script or command text (rendered
+ * The one shell module: every value that reaches a shell script or command text (rendered
  * launch.sh, run.env, the job's and the hosts' commands, the CLI's host scripts, a sweep's command
- * line) passes through {@link shellQuote}, whatever the settings' grammar already allowed.
+ * line) passes through {@link shellQuote} or {@link hostPath}, whatever the settings' grammar
+ * already allowed; every shipped script reaches `bash -s` through {@link bashHeredoc}.
  */
 
 /** Characters that need no quoting as (part of) a bash word outside quotes. */
@@ -26,4 +27,17 @@ export function hostPath(dir: string): string {
   if (dir === '~') return '"$HOME"';
   if (dir.startsWith('~/')) return `"$HOME"/${shellQuote(dir.slice(2))}`;
   return shellQuote(dir);
+}
+
+/**
+ * Runs a shell script through `bash -s` with arguments, without any quoting hazard in the script.
+ * `args` are shell words already: each value passed through {@link shellQuote} or {@link hostPath}.
+ */
+export function bashHeredoc(script: string, args: readonly string[], marker = 'STACKTUNE_SCRIPT'): string {
+  // Any whole line equal to the marker ends the heredoc, the first and the last line included.
+  if (script.split('\n').includes(marker)) {
+    throw new Error(`script contains its heredoc marker ${marker}`);
+  }
+  const body = script.endsWith('\n') ? script : `${script}\n`;
+  return `bash -s -- ${args.join(' ')} <<'${marker}'\n${body}${marker}\n`;
 }

@@ -25,6 +25,30 @@ json_string() {
     printf '"%s"' "$s"
 }
 
+# The flat JSON object in file $1 as one line, or null when the file is missing, empty or not an
+# object (metrics.json, phases.json: the summary embeds them as they are).
+json_object_or_null() {
+    if [ -s "$1" ] && head -c1 "$1" | grep -q '{'; then tr -d '\n' <"$1"; else printf null; fi
+}
+
+# Whether the output store $1 holds the model of this run's experiment: its completion marker
+# (stacktune.json, written last by the publish step) names STACKTUNE_EXPERIMENT_HASH.
+store_holds_this_run() {
+    grep -Eqs "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$1/stacktune.json"
+}
+
+# The job summary (src/contract/job-protocol.ts JobSummarySchema) as one JSON line, for this run's
+# experiment: STATUS EXIT_CODE STARTS ATTEMPT_SECONDS (empty: no attempt ran, the field is left
+# out) METRICS PHASES (JSON objects or null) OUTPUT_STORE RUN_DIR. The one writer of the summary
+# on the host: run-job.sh after an attempt, start-or-attach.sh for a model already in the store.
+summary_json() {
+    local attempt=
+    if [ -n "$4" ]; then attempt=$(printf ',"attempt_seconds":%d' "$4"); fi
+    printf '{"experiment_hash":%s,"status":%s,"exit_code":%d,"starts":%d%s,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
+        "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(json_string "$1")" "$2" "$3" "$attempt" "$5" "$6" \
+        "$(json_string "$7")" "$(json_string "$8")"
+}
+
 # One progress event for the operator: `STACKTUNE_PHASE {"phase":...,"detail":...}`.
 phase() { printf 'STACKTUNE_PHASE {"phase":%s,"detail":%s}\n' "$(json_string "$1")" "$(json_string "$2")"; }
 

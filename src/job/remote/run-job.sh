@@ -110,20 +110,18 @@ esac
 store_env=()
 if [ -n "${STACKTUNE_CHECKPOINT_STORE:-}" ]; then store_env=(-e "STACKTUNE_CHECKPOINT_STORE=$STACKTUNE_CHECKPOINT_STORE"); fi
 
-# venv runtime without a configured environment: one per pinned requirement set, shared by runs.
+# venv runtime without a configured environment: one per pinned set (CPU or GPU), shared by runs.
+# The set is installed by the image's own install script from the shipped manifests, so a venv
+# holds exactly what the image and CI hold.
 prepare_venv() {
-    local req_hash venv
-    req_hash=$(cat requirements/*.txt | sha256sum | cut -c1-16)
-    venv="$(expand_home "$STACKTUNE_VENV_ROOT")/$req_hash"
+    local set=cpu set_hash venv
+    if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then set=gpu; fi
+    set_hash=$({ echo "$set"; cat python/*.txt images/*; } | sha256sum | cut -c1-16)
+    venv="$(expand_home "$STACKTUNE_VENV_ROOT")/$set_hash"
     if [ ! -f "$venv/.stacktune-ready" ]; then
-        phase venv "creating $venv from the pinned requirements"
+        phase venv "creating $venv from the pinned $set set"
         rm -rf "$venv" && "$STACKTUNE_PYTHON" -m venv "$venv" || return 1
-        "$venv/bin/pip" install --no-deps -r requirements/requirements.txt || return 1
-        if [ "${STACKTUNE_GPUS:-0}" != 0 ]; then
-            "$venv/bin/pip" install --no-deps -r requirements/requirements-gpu.txt || return 1
-            DS_BUILD_OPS=0 "$venv/bin/pip" install --no-deps --no-build-isolation \
-                -r requirements/requirements-sdist.txt || return 1
-        fi
+        PYTHON="$venv/bin/python" bash images/install-python-deps.sh requirements "$set" || return 1
         touch "$venv/.stacktune-ready"
     fi
     export STACKTUNE_VENV="$venv"
@@ -189,19 +187,14 @@ else
     status=failed
 fi
 
-metrics=null
-if [ -s "$STACKTUNE_METRICS_FILE" ] && head -c1 "$STACKTUNE_METRICS_FILE" | grep -q '{'; then
-    metrics=$(tr -d '\n' <"$STACKTUNE_METRICS_FILE")
-fi
+metrics=$(json_object_or_null "$STACKTUNE_METRICS_FILE")
 # Wall time of each finished phase from launch.sh's end events, across attempts (a resumed run skips
 # the phases an earlier attempt finished): {"prepare":8,"train":22,...}
 phases=$(cat job.[0-9]*.log job.log 2>/dev/null |
     sed -n 's/^STACKTUNE_PHASE {"phase":"\([a-z_]*\)","event":"end","elapsed_s":\([0-9]*\).*/\1 \2/p' |
     awk '{ if (!($1 in t)) order[n++] = $1; t[$1] = $2 }
          END { printf "{"; for (i = 0; i < n; i++) printf "%s\"%s\":%s", (i ? "," : ""), order[i], t[order[i]]; printf "}" }')
-printf '{"experiment_hash":%s,"status":%s,"exit_code":%d,"starts":%d,"attempt_seconds":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
-    "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(json_string "$status")" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" \
-    "$(json_string "$store")" "$(json_string "$run_dir")" >summary.json.partial
+summary_json "$status" "$rc" "$(cat starts)" "$elapsed" "$metrics" "$phases" "$store" "$run_dir" >summary.json.partial
 mv -f summary.json.partial summary.json
 echo "$rc" >exit_code
 echo "$status" >job.status
@@ -212,7 +205,7 @@ if [ "$status" = succeeded ]; then
     # `pulumi up` that finds the model (and creates no job) still reports them. The publish phase put
     # the model and its marker there last; these extras join only a store whose marker is this run's,
     # each replaced whole (the phase times exist only now, after launch.sh).
-    if grep -Eqs "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$store/stacktune.json"; then
+    if store_holds_this_run "$store"; then
         if [ "$metrics" != null ]; then
             cp -f "$STACKTUNE_METRICS_FILE" "$store/metrics.json.partial" && mv -f "$store/metrics.json.partial" "$store/metrics.json"
         fi

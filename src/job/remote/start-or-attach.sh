@@ -35,24 +35,14 @@ tell() { phase "$1" "$2" | readable_progress; }
 secrets=$(cat)
 
 store_marker_matches() {
-    [ "${STACKTUNE_CHECK_OUTPUT_STORE:-false}" = true ] || return 1
-    local marker
-    marker="$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")/stacktune.json"
-    [ -f "$marker" ] && grep -Eq "\"experiment_hash\"[[:space:]]*:[[:space:]]*\"$STACKTUNE_EXPERIMENT_HASH\"" "$marker"
+    [ "${STACKTUNE_CHECK_OUTPUT_STORE:-false}" = true ] && store_holds_this_run "$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")"
 }
 
 already_complete_summary() {
-    local store metrics=null phases=null
+    local store
     store=$(expand_home "$STACKTUNE_OUTPUT_STORE_DIR")
-    if [ -s "$store/metrics.json" ] && head -c1 "$store/metrics.json" | grep -q '{'; then
-        metrics=$(tr -d '\n' <"$store/metrics.json")
-    fi
-    if [ -s "$store/phases.json" ] && head -c1 "$store/phases.json" | grep -q '{'; then
-        phases=$(tr -d '\n' <"$store/phases.json")
-    fi
-    printf '{"experiment_hash":%s,"status":"succeeded","exit_code":0,"starts":%d,"metrics":%s,"phases":%s,"output_store":%s,"run_dir":%s}\n' \
-        "$(json_string "$STACKTUNE_EXPERIMENT_HASH")" "$(cat starts 2>/dev/null || echo 0)" "$metrics" "$phases" \
-        "$(json_string "$store")" "$(json_string "$run_dir")"
+    summary_json succeeded 0 "$(cat starts 2>/dev/null || echo 0)" "" \
+        "$(json_object_or_null "$store/metrics.json")" "$(json_object_or_null "$store/phases.json")" "$store" "$run_dir"
 }
 
 # One decision at a time per run directory: two concurrent `pulumi up`s must not both start a run.
