@@ -51,6 +51,9 @@ const referenceTrainingYaml = {
   hub_private: true,
   smoke_prompt: 'Describe the food of Thailand in one sentence.',
   smoke_max_new_tokens: 32,
+  gate_enabled: true,
+  gate_samples: 32,
+  gate_tolerance: 0.05,
   output_dir: 'checkpoints',
   seed: 100,
   num_train_epochs: 1,
@@ -146,7 +149,10 @@ describe('renderTrainingConfig', () => {
 
   it('renders a CPU local run: use_cpu, no bf16, local output store, no Hub push, no W&B', () => {
     const config = trainingConfig(
-      cpuLocalSettings({ evaluation: { strategy: 'steps', steps: 5, maxSamples: 8 }, dataset: { maxTrainSamples: 30 } }),
+      cpuLocalSettings({
+        evaluation: { strategy: 'steps', steps: 5, maxSamples: 8, gate: { samples: 8, tolerance: 0.1 } },
+        dataset: { maxTrainSamples: 30 },
+      }),
       'cpu',
     );
     expect(config).toMatchObject({
@@ -161,6 +167,9 @@ describe('renderTrainingConfig', () => {
       eval_steps: 5,
       max_eval_samples: 8,
       max_train_samples: 30,
+      gate_enabled: true,
+      gate_samples: 8,
+      gate_tolerance: 0.1,
     });
     for (const key of ['hub_model_id', 'hub_strategy', 'hub_private_repo', 'adapter_repo_id', 'merged_repo_id']) {
       expect(config).not.toHaveProperty(key);
