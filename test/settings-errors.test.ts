@@ -53,7 +53,7 @@ const badInputs: [string, Raw, string, string][] = [
   ['gate tolerance over 1', merge(gpu, { evaluation: { gate: { tolerance: 5 } } }), 'evaluation.gate.tolerance', 'at most 1'],
   ['gate tolerance negative', merge(gpu, { evaluation: { gate: { tolerance: -0.1 } } }), 'evaluation.gate.tolerance', 'at least 0'],
   ['gate samples zero', merge(gpu, { evaluation: { gate: { samples: 0 } } }), 'evaluation.gate.samples', 'greater than 0'],
-  ['gate enabled not a boolean', merge(gpu, { evaluation: { gate: { enabled: 'yes' } } }), 'evaluation.gate.enabled', 'boolean'],
+  ['gate enabled not a boolean', merge(gpu, { evaluation: { gate: { enabled: 'yes' } } }), 'evaluation.gate.enabled', 'set stacktune:evaluation.gate.enabled to true or false'],
   ['gate key misspelled', merge(gpu, { evaluation: { gate: { tolerence: 0.1 } } }), 'evaluation.gate.tolerence', 'did you mean `evaluation.gate.tolerance`?'],
   ['hub repo without owner', merge(gpu, { hub: { adapterRepo: 'my-model' } }), 'hub.adapterRepo', 'must be a Hub repo id like your-name/model-name'],
   ['teardown policy', merge(gpu, { budget: { teardown: 'never' } }), 'budget.teardown', 'one of release-after-push, keep'],
