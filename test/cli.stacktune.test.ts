@@ -87,6 +87,16 @@ describe("summary", () => {
         ]);
     });
 
+    it("shows the evaluation gate's verdict and both losses, passed or failed", () => {
+        const gate = { gate_adapter_loss: 0.96412, gate_merged_loss: 0.96498, gate_samples: 32, gate_tolerance: 0.05 };
+        expect(formatSummary("g", { status: "succeeded", metrics: { ...gate, gate_passed: 1 } })).toContain(
+            "\n  eval gate         passed: merged model loss 0.965 vs adapter 0.9641 on 32 held-out samples (tolerance 0.05)",
+        );
+        expect(formatSummary("g", { status: "failed", metrics: { ...gate, gate_merged_loss: 7.5, gate_passed: 0 } })).toContain(
+            "\n  eval gate         FAILED: merged model loss 7.5 vs adapter 0.9641 on 32 held-out samples (tolerance 0.05)",
+        );
+    });
+
     it("says when the model already existed", () => {
         expect(formatSummary("s", { status: "already-complete", model: { localDir: "/m", completedBefore: true } })).toContain(
             "  status            already-complete (the model already existed: nothing trained)\n  model directory   /m",

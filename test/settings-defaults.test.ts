@@ -74,8 +74,12 @@ describe('settings defaults (the reference run where it applies)', () => {
     expect(parsed.attention).toEqual({ implementation: 'sdpa' });
   });
 
-  it('evaluation: every epoch, capped at 2000 samples (not the reference’s 300k)', () => {
-    expect(parsed.evaluation).toEqual({ strategy: 'epoch', maxSamples: 2000 });
+  it('evaluation: every epoch, capped at 2000 samples (not the reference’s 300k); the gate on, 32 rows, 5%', () => {
+    expect(parsed.evaluation).toEqual({
+      strategy: 'epoch',
+      maxSamples: 2000,
+      gate: { enabled: true, samples: 32, tolerance: 0.05 },
+    });
   });
 
   it('checkpointing: every 500 steps, keep 2, the S3 store kept on destroy', () => {

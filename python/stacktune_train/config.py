@@ -137,6 +137,14 @@ class PublishArguments:
     )
     smoke_prompt: str = field(default="Describe the food of Thailand in one sentence.")
     smoke_max_new_tokens: int = field(default=32)
+    gate_enabled: bool = field(
+        default=True, metadata={"help": "Evaluation gate after the merge (stacktune_train.gate): compare the merged "
+                                "model's held-out loss with the adapter's; a failure publishes nothing."},
+    )
+    gate_samples: int = field(default=32, metadata={"help": "First N rows of the seeded test split the gate scores."})
+    gate_tolerance: float = field(
+        default=0.05, metadata={"help": "Largest relative increase of the merged loss over the adapter's (0.05 = 5%)."}
+    )
 
     def __post_init__(self) -> None:
         if self.merged_repo_id is None and self.output_store_dir is None:
@@ -146,6 +154,10 @@ class PublishArguments:
             )
         if self.smoke_max_new_tokens < 1:
             raise ValueError("smoke_max_new_tokens must be at least 1")
+        if self.gate_samples < 1:
+            raise ValueError(f"gate_samples must be at least 1, got {self.gate_samples}")
+        if not 0 <= self.gate_tolerance <= 1:
+            raise ValueError(f"gate_tolerance must be a fraction between 0 and 1, got {self.gate_tolerance}")
 
 
 @dataclass

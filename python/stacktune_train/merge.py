@@ -7,7 +7,10 @@ tokenizer is saved with it, and a model card records the inputs, licence, settin
 experiment hash. Nothing
 leaves the run directory here: the smoke test runs on ``merged_output_dir`` next, and only then
 does ``stacktune_train.publish`` move it to the Hub or the output store and write the completion
-marker. ``merged_output_dir`` is staged and renamed into place (``stacktune_train.store``) and holds
+marker. Before anything is saved, the evaluation gate (``stacktune_train.gate``) compares the merged
+model's loss on a fixed held-out sample with the adapter's: a merge error fails this step, so a
+failed gate publishes nothing. ``merged_output_dir`` is staged and renamed into place
+(``stacktune_train.store``) and holds
 a receipt (``stacktune-merge.json``, the experiment's identity) so that a re-run of the merge
 replaces only its own output.
 """
@@ -25,6 +28,7 @@ import yaml
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from stacktune_train import gate
 from stacktune_train.config import StacktuneConfig, parse_cli
 from stacktune_train.store import occupant, read_json_object, replace_directory, write_json
 
@@ -46,8 +50,8 @@ def experiment_identity() -> dict[str, str]:
     return {"experiment_hash": os.environ["STACKTUNE_EXPERIMENT_HASH"], "stack": os.environ["STACKTUNE_STACK"]}
 
 
-def merge_adapter(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> PreTrainedModel:
-    """Base model (bf16 on GPU, fp32 on CPU) + adapter from output_dir, merged into plain weights.
+def load_adapted(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> PeftModel:
+    """Base model (bf16 on GPU, fp32 on CPU) with the adapter from output_dir, not yet merged.
 
     The base is loaded unquantized: merging into 4-bit weights would round the adapter away.
     """
@@ -58,10 +62,48 @@ def merge_adapter(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> Pre
         cfg.model.model_name_or_path, revision=cfg.model.model_revision, dtype=dtype,
         device_map="auto" if on_gpu else None,
     )
-    adapted = PeftModel.from_pretrained(base, cfg.training.output_dir)
+    return PeftModel.from_pretrained(base, cfg.training.output_dir)
+
+
+def merged_weights(adapted: PeftModel) -> PreTrainedModel:
     merged = adapted.merge_and_unload()
     merged.config.use_cache = True  # training switched it off; generation wants it
     return merged
+
+
+def merge_adapter(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """Base model + adapter from output_dir, merged into plain weights."""
+    return merged_weights(load_adapted(cfg, dtype))
+
+
+def tokenizer_source(cfg: StacktuneConfig) -> str:
+    """The trainer saves the tokenizer it trained with next to the adapter; else the base's."""
+    trained_tokenizer = Path(cfg.training.output_dir) / "tokenizer_config.json"
+    return cfg.training.output_dir if trained_tokenizer.is_file() else cfg.model.model_name_or_path
+
+
+def merge_and_gate(cfg: StacktuneConfig) -> tuple[PreTrainedModel, gate.GateResult | None]:
+    """The merged model and, unless gate_enabled is false, the evaluation gate's result (gate.py).
+
+    The adapter is scored before merge_and_unload(), which merges in place, and the merged model
+    after it, on the same rows: no second copy of the model is held.
+    """
+    adapted = load_adapted(cfg)
+    if not cfg.publish.gate_enabled:
+        return merged_weights(adapted), None
+    sample = gate.held_out_sample(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(cfg))
+    max_length = cfg.training.max_length or tokenizer.model_max_length
+    adapter_loss = gate.mean_token_loss(adapted, tokenizer, sample.texts, max_length)
+    merged = merged_weights(adapted)
+    merged_loss = gate.mean_token_loss(merged, tokenizer, sample.texts, max_length)
+    return merged, gate.result_of(cfg, sample, adapter_loss, merged_loss)
+
+
+def record_gate_metrics(cfg: StacktuneConfig, result: gate.GateResult) -> None:
+    """Adds the gate's numbers to the run's metrics.json, which the run summary reports (pass or fail)."""
+    path = Path(cfg.training.output_dir) / "metrics.json"
+    write_json(path, {**(read_json_object(path) or {}), **result.metrics()})
 
 
 # The Meta Llama 3 Community License (section 1.b.i) asks a distributed derivative to say
@@ -94,7 +136,19 @@ def metric_lines(output_dir: str | Path) -> list[str]:
     ]
 
 
-def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
+def gate_lines(result: gate.GateResult | None) -> list[str]:
+    if result is None:
+        return ["- evaluation gate: off (evaluation.gate.enabled: false)"]
+    rows = f"rows {result.indices[0]}-{result.indices[-1]}" if result.indices else "no rows"
+    return [
+        f"- evaluation gate: {'passed' if result.passed else 'failed'}: merged model loss {result.merged_loss:.4f}, "
+        f"adapter loss {result.adapter_loss:.4f}, tolerance {result.tolerance:g} (relative)",
+        f"  on {result.samples} held-out samples: {rows} of the test split with split_seed {result.split_seed}, "
+        f"texts sha256 `{result.sample_sha256}`",
+    ]
+
+
+def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate.GateResult | None = None) -> str:
     """README.md of both repos: inputs at their revisions, licence, every setting, results, cost, hash."""
     settings = yaml.safe_load(cfg.source.read_text(encoding="utf-8")) or {}
     base, data = cfg.model.model_name_or_path, cfg.data.dataset_source
@@ -128,6 +182,7 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
         "## Results",
         "",
         *metric_lines(cfg.training.output_dir),
+        *gate_lines(gate_result),
         f"- estimated cost: {cost}" if cost else "- estimated cost: - (not given to this run)",
         "",
         "## Training settings (training.yaml)",
@@ -140,7 +195,8 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str]) -> str:
     )
 
 
-def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[str, str]) -> Path:
+def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[str, str],
+                gate_result: gate.GateResult | None = None) -> Path:
     out = Path(cfg.publish.merged_output_dir)
     problem = occupant(out)
     if problem is not None and read_json_object(out / MERGE_RECEIPT) is None:
@@ -151,11 +207,10 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
 
     def write(directory: Path) -> None:
         merged.save_pretrained(directory)
-        # The trainer saves the tokenizer it trained with next to the adapter; fall back to the base's.
-        trained_tokenizer = Path(cfg.training.output_dir) / "tokenizer_config.json"
-        tokenizer_source = cfg.training.output_dir if trained_tokenizer.is_file() else cfg.model.model_name_or_path
-        AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(directory)
-        (directory / "README.md").write_text(model_card(cfg, identity), encoding="utf-8")
+        AutoTokenizer.from_pretrained(tokenizer_source(cfg)).save_pretrained(directory)
+        (directory / "README.md").write_text(model_card(cfg, identity, gate_result), encoding="utf-8")
+        if gate_result is not None:
+            write_json(directory / gate.GATE_RECORD, gate_result.record())
         metrics = Path(cfg.training.output_dir) / "metrics.json"
         if metrics.is_file():  # travels with the model: the output store's reader reports it
             shutil.copy2(metrics, directory / "metrics.json")
@@ -166,10 +221,27 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
     return out
 
 
+def remove_previous_merge(out: Path) -> None:
+    """After a failed gate no merged model of an earlier attempt stays behind for publish to find.
+
+    Only a directory with stacktune's merge receipt is removed (save_merged replaces only those too).
+    """
+    if read_json_object(out / MERGE_RECEIPT) is not None:
+        shutil.rmtree(out)
+        log(f"removed the earlier merge in {out}: this merge failed the evaluation gate")
+
+
 def main(cfg: StacktuneConfig) -> Path:
     identity = experiment_identity()
     log(f"merging adapter {cfg.training.output_dir} into {cfg.model.model_name_or_path}")
-    return save_merged(cfg, merge_adapter(cfg), identity)
+    merged, result = merge_and_gate(cfg)
+    if result is not None:
+        record_gate_metrics(cfg, result)
+        log("evaluation gate: " + result.verdict())
+        if not result.passed:
+            remove_previous_merge(Path(cfg.publish.merged_output_dir))
+            raise SystemExit(result.failure())
+    return save_merged(cfg, merged, identity, result)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from stacktune_train.config import StacktuneConfig, parse_cli
+from stacktune_train.gate import GATE_RECORD, check_published_gate
 from stacktune_train.merge import MERGE_RECEIPT, experiment_identity
 from stacktune_train.store import COMPLETION_MARKER, check_output_store, read_json_object, replace_directory, write_json
 
@@ -128,6 +129,8 @@ def main(cfg: StacktuneConfig) -> Path | str:
     """Publishes; returns the output store, or the merged repo id."""
     identity = experiment_identity()
     merged_dir = merged_dir_of(cfg, identity)
+    if cfg.publish.gate_enabled:  # before any Hub call or store write
+        check_published_gate(read_json_object(merged_dir / GATE_RECORD), merged_dir)
     if cfg.publish.merged_repo_id is None:
         # Before anything leaves the host: a refused store must not leave a half-published adapter.
         check_output_store(cfg.publish.output_store_dir, identity["stack"])

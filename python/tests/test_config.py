@@ -17,7 +17,8 @@ CONTRACT_KEYS = set(
     bnb_4bit_use_double_quant bnb_4bit_compute_dtype bnb_4bit_quant_storage lora_r lora_alpha lora_dropout
     lora_target_modules upcast_frozen_weights checkpoint_skip_layers dataset_source dataset_revision conversations_field role_map chat_format test_size split_seed
     max_train_samples max_eval_samples prepared_dataset_dir prepared_dataset_repo merged_output_dir
-    adapter_repo_id merged_repo_id hub_private output_store_dir smoke_prompt smoke_max_new_tokens output_dir seed
+    adapter_repo_id merged_repo_id hub_private output_store_dir smoke_prompt smoke_max_new_tokens
+    gate_enabled gate_samples gate_tolerance output_dir seed
     num_train_epochs max_steps per_device_train_batch_size per_device_eval_batch_size gradient_accumulation_steps
     learning_rate lr_scheduler_type weight_decay warmup_ratio max_grad_norm bf16 use_cpu logging_steps
     logging_strategy log_level eval_strategy eval_steps save_strategy save_steps save_total_limit save_on_each_node

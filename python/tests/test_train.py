@@ -24,6 +24,8 @@ def progress_records(text):
 def test_a_few_steps_lower_the_loss_and_write_metrics(trained_run):
     run, metrics = trained_run
     written = json.loads((run / "out" / "metrics.json").read_text())
+    # The merge step adds the evaluation gate's gate_* numbers to this file (the shared run may have been merged).
+    written = {k: v for k, v in written.items() if not k.startswith("gate_")}
     assert set(written) == {"train_loss", "train_loss_last_window", "eval_loss", "train_tokens", "tokens_per_s", "train_runtime_s"}
     assert written == pytest.approx(metrics)
     history = json.loads((run / "out" / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]

@@ -69,7 +69,7 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
     prepared_dataset_dir: runDirPaths.preparedDatasetDir,
     prepared_dataset_repo: dataset.preparedRepo,
 
-    // Publish and smoke test
+    // Publish, smoke test and the evaluation gate
     merged_output_dir: runDirPaths.mergedOutputDir,
     adapter_repo_id: hub.adapterRepo,
     merged_repo_id: hub.mergedRepo,
@@ -77,6 +77,9 @@ export function trainingConfig(settings: Settings, stackName: string): Record<st
     output_store_dir: outputStoreDir,
     smoke_prompt: smokeTest.prompt,
     smoke_max_new_tokens: smokeTest.maxNewTokens,
+    gate_enabled: evaluation.gate.enabled,
+    gate_samples: evaluation.gate.samples,
+    gate_tolerance: yamlFloat(evaluation.gate.tolerance),
 
     // TRL SFTConfig / HF TrainingArguments
     output_dir: runDirPaths.outputDir,

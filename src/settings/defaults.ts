@@ -71,7 +71,9 @@ export const settingsDefaults = {
   attention: { implementation: 'sdpa' },
   // The reference run evaluated all 300k held-out samples: 7,533 s of a 51,487 s run. A capped
   // sample gives the same eval-loss estimate for a fraction of the GPU time.
-  evaluation: { strategy: 'epoch', maxSamples: 2000 },
+  // The gate after the merge (python/stacktune_train/gate.py): the merged model's loss on the first
+  // 32 held-out rows may exceed the adapter's by 5% at most; a merge error is a far larger jump.
+  evaluation: { strategy: 'epoch', maxSamples: 2000, gate: { enabled: true, samples: 32, tolerance: 0.05 } },
   checkpointing: { strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false },
   hub: { private: true, strategy: 'every_save' },
   tracking: { kind: 'none' },

@@ -51,6 +51,9 @@ const referenceTrainingYaml = {
   hub_private: true,
   smoke_prompt: 'Describe the food of Thailand in one sentence.',
   smoke_max_new_tokens: 32,
+  gate_enabled: true,
+  gate_samples: 32,
+  gate_tolerance: 0.05,
   output_dir: 'checkpoints',
   seed: 100,
   num_train_epochs: 1,
@@ -112,7 +115,7 @@ describe('renderTrainingConfig', () => {
 
   it('uses only contract §4 keys; only optional keys without a value are left out', () => {
     const allowed = contractKeys();
-    expect(allowed).toHaveLength(69);
+    expect(allowed).toHaveLength(72);
     const keys = Object.keys(trainingConfig(reference, 'seed-reference'));
     expect(keys.filter((k) => !allowed.includes(k))).toEqual([]);
     // Unset here: no sample cap on train, no prepared-dataset repo, the output store (the merged
@@ -145,10 +148,11 @@ describe('renderTrainingConfig', () => {
   });
 
   it('renders a CPU local run: use_cpu, no bf16, local output store, no Hub push, no W&B', () => {
-    const config = trainingConfig(
-      cpuLocalSettings({ evaluation: { strategy: 'steps', steps: 5, maxSamples: 8 }, dataset: { maxTrainSamples: 30 } }),
-      'cpu',
-    );
+    const settings = cpuLocalSettings({
+      evaluation: { strategy: 'steps', steps: 5, maxSamples: 8, gate: { samples: 8, tolerance: 0.1 } },
+      dataset: { maxTrainSamples: 30 },
+    });
+    const config = trainingConfig(settings, 'cpu');
     expect(config).toMatchObject({
       use_cpu: true,
       bf16: false,
@@ -161,7 +165,10 @@ describe('renderTrainingConfig', () => {
       eval_steps: 5,
       max_eval_samples: 8,
       max_train_samples: 30,
+      gate_enabled: true,
+      gate_samples: 8,
     });
+    expect(renderTrainingConfig(settings, 'cpu')).toContain('\ngate_tolerance: 0.1\n');
     for (const key of ['hub_model_id', 'hub_strategy', 'hub_private_repo', 'adapter_repo_id', 'merged_repo_id']) {
       expect(config).not.toHaveProperty(key);
     }
@@ -217,6 +224,7 @@ describe('renderTrainingConfig', () => {
       num_train_epochs: 'float',
       lora_dropout: 'float',
       test_size: 'float',
+      gate_tolerance: 'float',
       lora_r: 'int',
       bf16: 'bool',
       gradient_checkpointing_kwargs: 'dict',

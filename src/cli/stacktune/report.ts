@@ -56,6 +56,14 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
         row("eval loss", formatMetric(m.eval_loss, 4));
         row("tokens/s", formatMetric(m.tokens_per_s, 1));
         if (typeof m.train_tokens === "number") row("train tokens", String(m.train_tokens));
+        // The evaluation gate after the merge (python/stacktune_train/gate.py), when the run measured it.
+        if (typeof m.gate_merged_loss === "number") {
+            row(
+                "eval gate",
+                `${m.gate_passed === 1 ? "passed" : "FAILED"}: merged model loss ${formatMetric(m.gate_merged_loss, 4)} vs adapter ` +
+                    `${formatMetric(m.gate_adapter_loss, 4)} on ${m.gate_samples ?? "-"} held-out samples (tolerance ${m.gate_tolerance ?? "-"})`,
+            );
+        }
     }
     const rank = (phase: string): number => (PHASE_ORDER.includes(phase) ? PHASE_ORDER.indexOf(phase) : PHASE_ORDER.length);
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
