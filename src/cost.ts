@@ -6,8 +6,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Settings } from "./settings";
-import { machineCount, processCount } from "./settings";
+// The settings layer's modules, not its index: its rules (budget.maxUsd) price a stack with this file.
+import { processCount } from "./settings/derived";
+import type { Settings } from "./settings/schema";
+import { machineCount } from "./settings/target";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
 
 /** On-demand Linux prices, us-east-1, USD per instance-hour. */

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
+import { type CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
 import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
@@ -59,26 +59,6 @@ function runFilesOf(rendered: Map<string, string>): Map<string, string> {
     return new Map([...rendered].filter(([name]) => name !== renderedFileNames.cloudInit));
 }
 
-/** Program-level rules the settings layer cannot see (they need the price table or the repo). */
-export function checkExperimentRules(settings: Settings, cost: CostEstimate): void {
-    if (
-        settings.target.kind === "aws" &&
-        settings.budget.teardown === "release-after-push" &&
-        settings.hub.mergedRepo === undefined
-    ) {
-        throw new Error(
-            "the merged model and its completion marker would stay on an instance that terminates after the run, " +
-                "so the next `pulumi up` would train again: set stacktune:hub.mergedRepo, or budget.teardown to keep",
-        );
-    }
-    if (settings.budget.maxUsd !== undefined && cost.usd > settings.budget.maxUsd) {
-        throw new Error(
-            `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${settings.budget.maxUsd}: ` +
-                "raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice",
-        );
-    }
-}
-
 /** Derives the plan: rendered files, hash, model location, cost. Pure apart from reading the repo. */
 export function planExperiment(settings: Settings, stack: string, repoRoot: string): ExperimentPlan {
     const renderedFiles = renderAll(settings, stack);
@@ -111,9 +91,9 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     // keeping them makes a second `up` of a finished experiment a no-op (nothing to delete either).
     const completionCheck = settings.hub.mergedRepo !== undefined ? "hub" : "on-host";
 
-    // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced.
+    // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced;
+    // budget.maxUsd was checked against the same estimate by the settings layer.
     const estimatedCost = estimateExperimentCost(settings);
-    checkExperimentRules(settings, estimatedCost);
 
     return {
         stack,

@@ -1,3 +1,4 @@
+import { estimateExperimentCost } from '../cost';
 import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
 import type { SettingsIssue } from './errors';
 import type { SecretsPresent, Settings } from './schema';
@@ -277,16 +278,16 @@ export const settingsRules: readonly SettingsRule[] = [
   },
   {
     id: 'aws-output-survives-teardown',
-    description: 'an aws instance released after the run takes its disk with it: the model must go to a Hub repo',
+    description:
+      'an aws instance released after the run takes its disk with it: the merged model and its completion marker must go to a Hub repo',
     check: (s) =>
-      s.target.kind === 'aws' &&
-      s.budget.teardown === 'release-after-push' &&
-      s.hub.adapterRepo === undefined &&
-      s.hub.mergedRepo === undefined
+      s.target.kind === 'aws' && s.budget.teardown === 'release-after-push' && s.hub.mergedRepo === undefined
         ? [
             {
               path: 'hub.mergedRepo',
-              message: 'the instance is terminated after the run, so a model kept only on its disk is lost; set stacktune:hub.mergedRepo (or hub.adapterRepo), or budget.teardown to keep',
+              message:
+                'the instance is terminated after the run, so the merged model and its completion marker would be lost with its disk ' +
+                '(an adapter repo holds neither) and the next `pulumi up` would train again; set stacktune:hub.mergedRepo, or budget.teardown to keep',
             },
           ]
         : ok,
@@ -298,6 +299,24 @@ export const settingsRules: readonly SettingsRule[] = [
       s.target.kind !== 'aws' && s.budget.maxUsd !== undefined
         ? [{ path: 'budget.maxUsd', message: `a ${s.target.kind} target has no hourly price to check; remove stacktune:budget.maxUsd (budget.maxHours still applies)` }]
         : ok,
+  },
+  {
+    id: 'max-usd-covers-estimate',
+    description: "budget.maxUsd refuses a run whose cost estimate (measured throughput x the catalog's price) is over it",
+    check: (s) => {
+      if (s.budget.maxUsd === undefined) return ok;
+      const cost = estimateExperimentCost(s);
+      return cost.usd > s.budget.maxUsd
+        ? [
+            {
+              path: 'budget.maxUsd',
+              message:
+                `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${s.budget.maxUsd}: ` +
+                'raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice',
+            },
+          ]
+        : ok;
+    },
   },
   {
     id: 'hub-repos-need-token',
