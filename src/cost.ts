@@ -11,18 +11,17 @@ import { processCount } from "./settings/derived";
 import type { Settings } from "./settings/schema";
 import { machineCount } from "./settings/target";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
+import { AWS_PRICE_SOURCE, type AwsInstanceType, awsInstanceTypes } from "./targets/aws/catalog";
 
-/** On-demand Linux prices, us-east-1, USD per instance-hour. */
-export const ON_DEMAND_USD_PER_HOUR = {
-    "g5.12xlarge": 5.672,
-    "g6.12xlarge": 4.6016,
-} as const;
+/** On-demand Linux prices, us-east-1, USD per instance-hour: the catalog's (src/targets/aws/catalog.json). */
+export const ON_DEMAND_USD_PER_HOUR = Object.fromEntries(
+    Object.entries(awsInstanceTypes).map(([type, row]) => [type, row.onDemandUsdPerHour]),
+) as Record<AwsInstanceType, number>;
 
 /** Where {@link ON_DEMAND_USD_PER_HOUR} comes from; shown next to every estimate. */
-export const PRICE_SOURCE =
-    "AWS EC2 On-Demand pricing page (https://aws.amazon.com/ec2/pricing/on-demand/), us-east-1 Linux, list prices of 2024; not re-checked since (no network here)";
+export const PRICE_SOURCE = AWS_PRICE_SOURCE;
 
-export type PricedInstanceType = keyof typeof ON_DEMAND_USD_PER_HOUR;
+export type PricedInstanceType = AwsInstanceType;
 
 /**
  * Throughput assumed when nothing better is known, in tokens per second (the old placeholder; the

@@ -1,20 +1,13 @@
 import { z } from 'zod';
+import { type AwsInstanceType, awsInstanceTypeNames, awsInstanceTypes } from '../targets/aws/catalog';
 import { settingsDefaults } from './defaults';
 import { HostSchema, TextSchema, UserSchema } from './grammar';
 import { MAX_GPUS_PER_MACHINE, PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 
 const defaults = settingsDefaults.target;
 
-/**
- * GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090;
- * vCPUs are what the account's G-instance quotas count (AWS instance-type pages: 48 each).
- */
-export const awsInstanceTypes = {
-  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G', vcpus: 48 },
-  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4', vcpus: 48 },
-} as const;
-
-export type AwsInstanceType = keyof typeof awsInstanceTypes;
+// The instance types are the catalog's rows (src/targets/aws/catalog.json).
+export { awsInstanceTypes, type AwsInstanceType };
 
 const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
 
@@ -194,8 +187,8 @@ export const AwsTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
     .default(defaults.aws.region),
-  /** @default g5.12xlarge */
-  instanceType: z.enum(['g5.12xlarge', 'g6.12xlarge']).default(defaults.aws.instanceType),
+  /** One of the catalog's instance types (src/targets/aws/catalog.json). @default g5.12xlarge */
+  instanceType: z.enum(awsInstanceTypeNames).default(defaults.aws.instanceType),
   /** Pinned AMI; unset = the newest Deep Learning AMI found by filter. */
   amiId: z
     .string()
