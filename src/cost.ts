@@ -10,6 +10,7 @@ import * as path from "path";
 import { processCount } from "./settings/derived";
 import type { Settings } from "./settings/schema";
 import { machineCount } from "./settings/target";
+import { targets, targetOf, type TargetKind } from "./targets";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
 import { AWS_PRICE_SOURCE, type AwsInstanceType, awsInstanceTypes } from "./targets/aws/catalog";
 
@@ -44,19 +45,14 @@ const MULTI_HOST_BENCH_MACHINES = 2;
 /** Said wherever the scaling is assumed: what was measured instead. */
 const MEASURED_ONLY = `multi-host measured only for ${MULTI_HOST_BENCH_RECIPE} on ${MULTI_HOST_BENCH_MACHINES} machines`;
 
-/**
- * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
- * 16 GB model download) plus merge and push: an assumption, not a measurement (merge + smoke of
- * the 8B model took 88 s in the benchmark).
- */
-export const AWS_SETUP_HOURS_ASSUMED = 0.5;
+export { AWS_SETUP_HOURS_ASSUMED } from "./targets/aws/target";
 
 /** Sizes of well-known sources, for runs whose settings do not give `dataset.numSamples`. */
 export const KNOWN_DATASET_SIZES: Readonly<Record<string, number>> = { "teknium/OpenHermes-2.5": 1_001_551 };
 
 export interface CostEstimateInputs {
-    /** `aws` prices the instance; `ssh` / `local` run on hardware already paid for. */
-    targetKind: "aws" | "ssh" | "local";
+    /** A target that bills by the hour (aws) prices the instance; the others run on hardware already paid for. */
+    targetKind: TargetKind;
     instanceType?: string;
     /** Spot max price per hour, when spot is used with a cap; the estimate uses it as the upper bound. */
     spotMaxPricePerHour?: number;
@@ -169,7 +165,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
               }),
         ...(hosts > 1 ? { hosts } : {}),
     };
-    if (inputs.targetKind !== "aws") {
+    if (!targets[inputs.targetKind].billsByTheHour) {
         const owned = hosts > 1 ? `${inputs.targetKind} hosts` : `${inputs.targetKind} host`;
         return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, summary: `${hoursSummary}; ${owned}, no charge`, ...details };
     }
@@ -360,23 +356,22 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             : samples !== undefined
               ? Math.round(samples * Math.min(bench.meanTokensPerSample, t.maxLength) * t.epochs)
               : undefined;
+    // What the target bills and which benchmarked host it runs like (src/targets/<kind>/target.ts).
+    const facts = targetOf(target).cost(target);
     const common = {
         targetKind: target.kind,
         maxHours: settings.budget.maxHours,
         ...(trainTokens !== undefined ? { trainTokens } : {}),
         ...(hosts > 1 ? { hosts } : {}),
-        ...(target.kind === "aws" ? { instanceType: target.instanceType, spot: target.spot.enabled } : {}),
-        ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
-            ? { spotMaxPricePerHour: target.spot.maxPrice }
-            : {}),
+        ...(facts.instanceType !== undefined ? { instanceType: facts.instanceType, spot: facts.spot === true } : {}),
+        ...(facts.spotMaxPricePerHour !== undefined ? { spotMaxPricePerHour: facts.spotMaxPricePerHour } : {}),
     };
-    // The benchmark measured 4×24 GB GPUs; a CPU (local) run has no measured throughput.
-    const host = target.kind === "aws" ? target.instanceType : target.kind === "ssh" ? "4x RTX 4090" : undefined;
+    const host = facts.benchHost;
     const scale = host !== undefined ? bench.timeScale[host] : undefined;
     if (scale === undefined || trainTokens === undefined) {
         return estimateRunCost({
             ...common,
-            ...(target.kind === "local" ? { throughputBasis: "assumed: throughput on a CPU is not benchmarked" } : {}),
+            ...(facts.assumedThroughputBasis !== undefined ? { throughputBasis: facts.assumedThroughputBasis } : {}),
         });
     }
     const recipe = benchRecipeOf(settings);
@@ -399,8 +394,8 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
     const evalHours = Number.isFinite(evalSamples)
         ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 / hosts
         : 0;
-    const setupHours = target.kind === "aws" ? AWS_SETUP_HOURS_ASSUMED : 0;
-    const where = host === "4x RTX 4090" ? "an ssh host taken as the 4x RTX 4090 reference box" : host;
+    const setupHours = facts.setupHours;
+    const where = facts.benchHostWords ?? host;
     return estimateRunCost({
         ...common,
         tokensPerSecond,
