@@ -11,7 +11,7 @@ Two estimates for the candidate on 4x RTX 4090:
   reference's 4090 step time (from ~700k training conversations x ~370 tokens).
 A10G / L4 hosts: the 4090 times scaled by peak dense bf16 tensor throughput (assumptions below).
 Instance types, their GPUs' peak TFLOPS and prices: the AWS instance catalog the program reads,
-src/targets/aws/catalog.json (AWS on-demand, us-east-1, 2024 list prices, not re-checked).
+src/targets/aws/instance-types.json (AWS on-demand, us-east-1, 2024 list prices, not re-checked).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-CATALOG = json.loads((Path(__file__).resolve().parent.parent / "src" / "targets" / "aws" / "catalog.json").read_text())
+CATALOG = json.loads((Path(__file__).resolve().parent.parent / "src" / "targets" / "aws" / "instance-types.json").read_text())
 
 REF_TOTAL_S = 51_487.0
 REF_EVAL_S = 7_533.0
@@ -81,7 +81,7 @@ def main() -> None:
             "reference_tokens_per_s_4090_estimate": round(ref_tps_4090), "reference_step_s_4090_estimate":
                 round(ref_step_4090, 2), "candidate_saving_per_step_h100_s": round(saved_step_h100, 3),
             "peak_dense_bf16_tflops": TFLOPS,
-            "prices": "src/targets/aws/catalog.json: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
+            "prices": "src/targets/aws/instance-types.json: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
         },
         "hosts": rows,
     }, indent=1))

@@ -14,7 +14,7 @@ import { targets, targetOf, type TargetKind } from "./targets";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
 import { AWS_PRICE_SOURCE, type AwsInstanceType, awsInstanceTypes } from "./targets/aws/catalog";
 
-/** On-demand Linux prices, us-east-1, USD per instance-hour: the catalog's (src/targets/aws/catalog.json). */
+/** On-demand Linux prices, us-east-1, USD per instance-hour: the catalog's (src/targets/aws/instance-types.json). */
 export const ON_DEMAND_USD_PER_HOUR = Object.fromEntries(
     Object.entries(awsInstanceTypes).map(([type, row]) => [type, row.onDemandUsdPerHour]),
 ) as Record<AwsInstanceType, number>;

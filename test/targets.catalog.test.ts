@@ -1,4 +1,4 @@
-// The AWS instance catalog (src/targets/aws/catalog.json) is the one home of the instance types:
+// The AWS instance catalog (src/targets/aws/instance-types.json) is the one home of the instance types:
 // the settings, the host, the cost estimate and bench/project.py all read it, and a row without a
 // price fails when the catalog is loaded (render, CI), not at a preview.
 import { execFileSync } from "child_process";
@@ -10,7 +10,7 @@ import { ON_DEMAND_USD_PER_HOUR } from "../src/cost";
 import { MEASURED_THROUGHPUT } from "../src/cost/measured";
 import { parseSettings } from "../src/settings";
 import { awsTarget } from "./settings/fixtures";
-import catalogFile from "../src/targets/aws/catalog.json";
+import catalogFile from "../src/targets/aws/instance-types.json";
 import { awsInstanceTypeNames, awsInstanceTypes, parseAwsCatalog } from "../src/targets/aws/catalog";
 
 const repo = path.resolve(__dirname, "..");

@@ -2,7 +2,7 @@
  * The benchmark figures the cost estimate uses, copied from bench/results/2026-11-27-gpu-recipes.json
  * (issue 6) and bench/results/2026-11-28-multihost-gpu.json (issue 8) so that the program does not
  * need bench/ on disk; each instance type's time scale is its catalog row's
- * (src/targets/aws/catalog.json). test/cost.estimate.test.ts checks that
+ * (src/targets/aws/instance-types.json). test/cost.estimate.test.ts checks that
  * this equals `benchThroughput()` of that file: re-copy it when a new benchmark is committed.
  */
 import type { BenchThroughput } from "../cost";

@@ -8,7 +8,7 @@ import { MAX_GPUS_PER_MACHINE, PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 
 const defaults = settingsDefaults.target;
 
-// The instance types are the catalog's rows (src/targets/aws/catalog.json).
+// The instance types are the catalog's rows (src/targets/aws/instance-types.json).
 export { awsInstanceTypes, type AwsInstanceType };
 
 const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
@@ -189,7 +189,7 @@ export const AwsTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
     .default(defaults.aws.region),
-  /** One of the catalog's instance types (src/targets/aws/catalog.json). @default g5.12xlarge */
+  /** One of the catalog's instance types (src/targets/aws/instance-types.json). @default g5.12xlarge */
   instanceType: z.enum(awsInstanceTypeNames).default(defaults.aws.instanceType),
   /** Pinned AMI; unset = the newest Deep Learning AMI found by filter. */
   amiId: z

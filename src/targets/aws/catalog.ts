@@ -1,12 +1,12 @@
 /**
- * The AWS instance catalog: one row per supported instance type, read from catalog.json, the one
+ * The AWS instance catalog: one row per supported instance type, read from instance-types.json, the one
  * home of these facts for the settings (which types exist), the host (GPUs, memory, vCPU quota),
  * the cost estimate (price, time scale) and bench/project.py (peak TFLOPS, price). Adding an
  * instance type is one row there. The file is checked when it is loaded, so a row without a price
  * fails `render`, CI and every other command, not only a `pulumi preview`.
  */
 import { z } from 'zod';
-import catalogFile from './catalog.json';
+import catalogFile from './instance-types.json';
 
 /** One instance type. */
 const InstanceTypeSchema = z.strictObject({
@@ -40,7 +40,7 @@ export function parseAwsCatalog(json: unknown): z.infer<typeof CatalogSchema> {
   const parsed = CatalogSchema.safeParse(json);
   if (!parsed.success) {
     throw new Error(
-      `src/targets/aws/catalog.json is not a valid instance catalog: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `src/targets/aws/instance-types.json is not a valid instance catalog: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
   return parsed.data;
