@@ -38,7 +38,7 @@ describe("the AWS instance catalog", () => {
         const { onDemandUsdPerHour: _price, ...noPrice } = catalogFile.instanceTypes["g5.12xlarge"];
         const broken = { ...catalogFile, instanceTypes: { ...catalogFile.instanceTypes, "g7.12xlarge": noPrice } };
         expect(() => parseAwsCatalog(broken)).toThrow(
-            /^src\/targets\/aws\/catalog\.json is not a valid instance catalog: instanceTypes\.g7\.12xlarge\.onDemandUsdPerHour: /,
+            /^src\/targets\/aws\/instance-types\.json is not a valid instance catalog: instanceTypes\.g7\.12xlarge\.onDemandUsdPerHour: /,
         );
         expect(parseAwsCatalog({ ...catalogFile, instanceTypes: { "x1.large": { ...noPrice, onDemandUsdPerHour: 1, timeScaleVs4090: "unmeasured" } } })).toBeDefined();
     });
