@@ -10,12 +10,16 @@ Two estimates for the candidate on 4x RTX 4090:
   does not grow on a slower card (only the compute-proportional part scales), applied to the
   reference's 4090 step time (from ~700k training conversations x ~370 tokens).
 A10G / L4 hosts: the 4090 times scaled by peak dense bf16 tensor throughput (assumptions below).
-Prices: src/cost.ts (AWS on-demand, us-east-1, 2024 list prices, not re-checked).
+Instance types, their GPUs' peak TFLOPS and prices: the AWS instance catalog the program reads,
+src/targets/aws/instance-types.json (AWS on-demand, us-east-1, 2024 list prices, not re-checked).
 """
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+CATALOG = json.loads((Path(__file__).resolve().parent.parent / "src" / "targets" / "aws" / "instance-types.json").read_text())
 
 REF_TOTAL_S = 51_487.0
 REF_EVAL_S = 7_533.0
@@ -25,12 +29,16 @@ EVAL_CAP = 2_000  # evaluation.maxSamples default
 TRAIN_CONVERSATIONS = 700_000  # 70% of ~1M
 TOKENS_PER_CONVERSATION = 370  # the reference's own eval figures (BENCH-NOTES)
 
+
+def _gpu(row: dict) -> str:
+    return row["gpuModel"].removeprefix("NVIDIA ")
+
+
 # peak dense bf16 tensor TFLOPS (FP32 accumulate); assumptions, not measurements
-TFLOPS = {"RTX 4090": 165.2, "A10G": 70.0, "L4": 121.0}
+TFLOPS = {"RTX 4090": 165.2, **{_gpu(row): row["peakBf16Tflops"] for row in CATALOG["instanceTypes"].values()}}
 HOSTS = {
     "4x RTX 4090 (reference box)": ("RTX 4090", None),
-    "g5.12xlarge (4x A10G)": ("A10G", 5.672),
-    "g6.12xlarge (4x L4)": ("L4", 4.6016),
+    **{f"{name} ({row['gpus']}x {_gpu(row)})": (_gpu(row), row["onDemandUsdPerHour"]) for name, row in CATALOG["instanceTypes"].items()},
 }
 
 
@@ -73,7 +81,7 @@ def main() -> None:
             "reference_tokens_per_s_4090_estimate": round(ref_tps_4090), "reference_step_s_4090_estimate":
                 round(ref_step_4090, 2), "candidate_saving_per_step_h100_s": round(saved_step_h100, 3),
             "peak_dense_bf16_tflops": TFLOPS,
-            "prices": "src/cost.ts: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
+            "prices": "src/targets/aws/instance-types.json: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
         },
         "hosts": rows,
     }, indent=1))

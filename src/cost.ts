@@ -6,21 +6,23 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Settings } from "./settings";
-import { machineCount, processCount } from "./settings";
+// The settings layer's modules, not its index: its rules (budget.maxUsd) price a stack with this file.
+import { processCount } from "./settings/derived";
+import type { Settings } from "./settings/schema";
+import { machineCount } from "./settings/target";
+import { targets, targetOf, type TargetKind } from "./targets";
 import { MEASURED_THROUGHPUT } from "./cost/measured";
+import { AWS_PRICE_SOURCE, type AwsInstanceType, awsInstanceTypes } from "./targets/aws/catalog";
 
-/** On-demand Linux prices, us-east-1, USD per instance-hour. */
-export const ON_DEMAND_USD_PER_HOUR = {
-    "g5.12xlarge": 5.672,
-    "g6.12xlarge": 4.6016,
-} as const;
+/** On-demand Linux prices, us-east-1, USD per instance-hour: the catalog's (src/targets/aws/instance-types.json). */
+export const ON_DEMAND_USD_PER_HOUR = Object.fromEntries(
+    Object.entries(awsInstanceTypes).map(([type, row]) => [type, row.onDemandUsdPerHour]),
+) as Record<AwsInstanceType, number>;
 
 /** Where {@link ON_DEMAND_USD_PER_HOUR} comes from; shown next to every estimate. */
-export const PRICE_SOURCE =
-    "AWS EC2 On-Demand pricing page (https://aws.amazon.com/ec2/pricing/on-demand/), us-east-1 Linux, list prices of 2024; not re-checked since (no network here)";
+export const PRICE_SOURCE = AWS_PRICE_SOURCE;
 
-export type PricedInstanceType = keyof typeof ON_DEMAND_USD_PER_HOUR;
+export type PricedInstanceType = AwsInstanceType;
 
 /**
  * Throughput assumed when nothing better is known, in tokens per second (the old placeholder; the
@@ -55,19 +57,14 @@ const MULTI_HOST_BENCH_MACHINES = 2;
 /** Said wherever the scaling is assumed: what was measured instead. */
 const MEASURED_ONLY = `multi-host measured only for ${MULTI_HOST_BENCH_RECIPE} on ${MULTI_HOST_BENCH_MACHINES} machines`;
 
-/**
- * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
- * 16 GB model download) plus merge and push: an assumption, not a measurement (merge + smoke of
- * the 8B model took 88 s in the benchmark).
- */
-export const AWS_SETUP_HOURS_ASSUMED = 0.5;
+export { AWS_SETUP_HOURS_ASSUMED } from "./targets/aws/target";
 
 /** Sizes of well-known sources, for runs whose settings do not give `dataset.numSamples`. */
 export const KNOWN_DATASET_SIZES: Readonly<Record<string, number>> = { "teknium/OpenHermes-2.5": 1_001_551 };
 
 export interface CostEstimateInputs {
-    /** `aws` prices the instance; `ssh` / `local` run on hardware already paid for. */
-    targetKind: "aws" | "ssh" | "local";
+    /** A target that bills by the hour (aws) prices the instance; the others run on hardware already paid for. */
+    targetKind: TargetKind;
     instanceType?: string;
     /** Spot max price per hour, when spot is used with a cap; the estimate uses it as the upper bound. */
     spotMaxPricePerHour?: number;
@@ -180,7 +177,7 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
               }),
         ...(hosts > 1 ? { hosts } : {}),
     };
-    if (inputs.targetKind !== "aws") {
+    if (!targets[inputs.targetKind].billsByTheHour) {
         const owned = hosts > 1 ? `${inputs.targetKind} hosts` : `${inputs.targetKind} host`;
         return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, summary: `${hoursSummary}; ${owned}, no charge`, ...details };
     }
@@ -383,23 +380,22 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             : samples !== undefined
               ? Math.round(samples * Math.min(bench.meanTokensPerSample, t.maxLength) * t.epochs)
               : undefined;
+    // What the target bills and which benchmarked host it runs like (src/targets/<kind>/target.ts).
+    const facts = targetOf(target).cost(target);
     const common = {
         targetKind: target.kind,
         maxHours: settings.budget.maxHours,
         ...(trainTokens !== undefined ? { trainTokens } : {}),
         ...(hosts > 1 ? { hosts } : {}),
-        ...(target.kind === "aws" ? { instanceType: target.instanceType, spot: target.spot.enabled } : {}),
-        ...(target.kind === "aws" && target.spot.enabled && target.spot.maxPrice !== undefined
-            ? { spotMaxPricePerHour: target.spot.maxPrice }
-            : {}),
+        ...(facts.instanceType !== undefined ? { instanceType: facts.instanceType, spot: facts.spot === true } : {}),
+        ...(facts.spotMaxPricePerHour !== undefined ? { spotMaxPricePerHour: facts.spotMaxPricePerHour } : {}),
     };
-    // The benchmark measured 4×24 GB GPUs; a CPU (local) run has no measured throughput.
-    const host = target.kind === "aws" ? target.instanceType : target.kind === "ssh" ? "4x RTX 4090" : undefined;
+    const host = facts.benchHost;
     const scale = host !== undefined ? bench.timeScale[host] : undefined;
     if (scale === undefined || trainTokens === undefined) {
         return estimateRunCost({
             ...common,
-            ...(target.kind === "local" ? { throughputBasis: "assumed: throughput on a CPU is not benchmarked" } : {}),
+            ...(facts.assumedThroughputBasis !== undefined ? { throughputBasis: facts.assumedThroughputBasis } : {}),
         });
     }
     const recipe = benchRecipeOf(settings);
@@ -422,8 +418,8 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
     const evalHours = Number.isFinite(evalSamples)
         ? (evalPasses * evalSamples * bench.referenceEvalSecondsPerSample * scale) / 3600 / hosts
         : 0;
-    const setupHours = target.kind === "aws" ? AWS_SETUP_HOURS_ASSUMED : 0;
-    const where = host === "4x RTX 4090" ? "an ssh host taken as the 4x RTX 4090 reference box" : host;
+    const setupHours = facts.setupHours;
+    const where = facts.benchHostWords ?? host;
     return estimateRunCost({
         ...common,
         tokensPerSecond,

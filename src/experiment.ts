@@ -1,23 +1,22 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
+import { type CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
-import { AwsGpuHost } from "./hosts/aws";
 import { JobHost } from "./hosts/command";
-import { LocalHost } from "./hosts/local";
-import { DEFAULT_RUN_ROOT, SshHost } from "./hosts/ssh";
+import { DEFAULT_RUN_ROOT } from "./hosts/ssh";
 import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
 import { pythonSetFiles, trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
 import {
-    awsLoginUser,
     renderAll,
     renderedFileNames,
     runDirPaths,
     trainingConfig,
 } from "./render";
-import { clusterMachines, defaultOutputStoreDir, hostSecretsNeeded, readsFromHub, type PulumiSettings, type Settings } from "./settings";
+import { targetOf } from "./targets";
+import { hostsOf, type TargetHosts } from "./targets/hosts";
+import { defaultOutputStoreDir, hostSecretsNeeded, readsFromHub, type PulumiSettings, type Settings } from "./settings";
 
 /**
  * Stack name used when rendering for the hash: the real name appears in headers, `run_name` and the
@@ -59,26 +58,6 @@ function runFilesOf(rendered: Map<string, string>): Map<string, string> {
     return new Map([...rendered].filter(([name]) => name !== renderedFileNames.cloudInit));
 }
 
-/** Program-level rules the settings layer cannot see (they need the price table or the repo). */
-export function checkExperimentRules(settings: Settings, cost: CostEstimate): void {
-    if (
-        settings.target.kind === "aws" &&
-        settings.budget.teardown === "release-after-push" &&
-        settings.hub.mergedRepo === undefined
-    ) {
-        throw new Error(
-            "the merged model and its completion marker would stay on an instance that terminates after the run, " +
-                "so the next `pulumi up` would train again: set stacktune:hub.mergedRepo, or budget.teardown to keep",
-        );
-    }
-    if (settings.budget.maxUsd !== undefined && cost.usd > settings.budget.maxUsd) {
-        throw new Error(
-            `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${settings.budget.maxUsd}: ` +
-                "raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice",
-        );
-    }
-}
-
 /** Derives the plan: rendered files, hash, model location, cost. Pure apart from reading the repo. */
 export function planExperiment(settings: Settings, stack: string, repoRoot: string): ExperimentPlan {
     const renderedFiles = renderAll(settings, stack);
@@ -102,9 +81,9 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     const model: ModelLocation = {
         ...(settings.hub.adapterRepo !== undefined ? { adapterRepo: settings.hub.adapterRepo } : {}),
         ...(settings.hub.mergedRepo !== undefined ? { mergedRepo: settings.hub.mergedRepo } : {}),
-        // The local target's store is on this machine: show it as an absolute path.
+        // A store on this machine (the local target's) is shown as an absolute path.
         ...(outputStore !== undefined
-            ? { localDir: settings.target.kind === "local" ? expandHome(outputStore) : outputStore }
+            ? { localDir: targetOf(settings.target).runsOnThisMachine ? expandHome(outputStore) : outputStore }
             : {}),
     };
     // The merge step writes the completion marker next to the merged model: in the merged repo
@@ -113,9 +92,9 @@ export function planExperiment(settings: Settings, stack: string, repoRoot: stri
     // keeping them makes a second `up` of a finished experiment a no-op (nothing to delete either).
     const completionCheck = settings.hub.mergedRepo !== undefined ? "hub" : "on-host";
 
-    // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced.
+    // Hours from the run's tokens and its recipe's measured throughput (bench/results/), priced;
+    // budget.maxUsd was checked against the same estimate by the settings layer.
     const estimatedCost = estimateExperimentCost(settings);
-    checkExperimentRules(settings, estimatedCost);
 
     return {
         stack,
@@ -190,7 +169,7 @@ export function localTargetPaths(
     settings: Settings,
     repoRoot: string,
 ): { venvPath?: string; links?: Map<string, string> } | undefined {
-    if (settings.target.kind !== "local") return undefined;
+    if (!targetOf(settings.target).runsOnThisMachine) return undefined;
     const runtime = settings.runtime;
     const venvPath =
         runtime.kind === "venv" && runtime.path !== undefined ? path.resolve(repoRoot, expandHome(runtime.path)) : undefined;
@@ -235,7 +214,7 @@ export async function pinInputs(
 ): Promise<{ settings: Settings; inputs: PinnedInputs; messages: string[] }> {
     const { model, dataset } = settings;
     const messages: string[] = [];
-    const pinnable = settings.target.kind !== "local";
+    const pinnable = !targetOf(settings.target).runsOnThisMachine;
     const commitOf = async (kind: "model" | "dataset", id: string, revision: string): Promise<string | undefined> => {
         if (!readsFromHub(id)) return undefined;
         if (isCommitId(revision)) return revision;
@@ -286,7 +265,7 @@ export interface ExperimentOutputs {
  * a host by target kind, the training image (docker runtime) and the job.
  */
 export class Experiment extends pulumi.ComponentResource {
-    public readonly host?: AwsGpuHost | SshHost | LocalHost;
+    public readonly host?: TargetHosts["primary"];
     public readonly image?: TrainingImage;
     public readonly job?: TrainingJob;
     /** Every machine's host and job, in machine-rank order (one each on a single-host target). */
@@ -335,10 +314,7 @@ export class Experiment extends pulumi.ComponentResource {
                 metricsFile: `${runDirPaths.outputDir}/metrics.json`,
                 maxHours: settings.budget.maxHours,
                 keepRunDir: settings.budget.keepRunDir,
-                release:
-                    settings.target.kind === "aws" && settings.budget.teardown === "release-after-push"
-                        ? ("poweroff" as const)
-                        : ("none" as const),
+                release: targetOf(settings.target).releasesAfterRun(settings) ? ("poweroff" as const) : ("none" as const),
                 runRoot,
                 ...(local?.links !== undefined ? { links: local.links } : {}),
             };
@@ -348,7 +324,7 @@ export class Experiment extends pulumi.ComponentResource {
                 ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
             };
             // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
-            const checkpointStores = this.host instanceof AwsGpuHost ? this.host.checkpointStores : undefined;
+            const checkpointStores = hosts.checkpointStores;
             const jobs: TrainingJob[] = [];
             hosts.jobHosts.forEach((jobHost, rank) => {
                 const suffix = suffixOf(rank);
@@ -428,93 +404,11 @@ function createHosts(
     secrets: PulumiSettings["secrets"],
     runRoot: string,
     parent: pulumi.Resource,
-): { primary: AwsGpuHost | SshHost | LocalHost; jobHosts: JobHost[] } {
+): TargetHosts {
     const { settings } = plan;
-    const target = settings.target;
-    const runtime = settings.runtime.kind;
     // The interpreter the host creates the venv with; none when the venv is given (runtime.path).
     const python = settings.runtime.kind === "venv" && settings.runtime.path === undefined ? settings.runtime.python : undefined;
-    switch (target.kind) {
-        case "local": {
-            const host = new LocalHost(name, { gpus: target.gpus, runtime, python, runRoot }, { parent });
-            return { primary: host, jobHosts: [host.jobHost] };
-        }
-        case "ssh": {
-            const privateKey = secrets.sshPrivateKey;
-            if (privateKey === undefined) {
-                throw new Error(
-                    "no SSH key for the ssh target: set stacktune:target.privateKeyPath or run " +
-                        "`pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`",
-                );
-            }
-            // Machine 0 keeps the single-host name; each machine gets its own preflight.
-            const hosts = clusterMachines(target).map((machine) => {
-                // The settings require it; a host that is not verified would receive the secrets.
-                if (machine.hostKey === undefined) {
-                    throw new Error(`machine ${machine.rank} of the ssh target has no host key: set stacktune:target.hostKey`);
-                }
-                return new SshHost(
-                    machine.rank === 0 ? name : `${name}-${machine.rank}`,
-                    {
-                        host: machine.host ?? "",
-                        port: machine.port ?? target.port,
-                        user: machine.user ?? target.user,
-                        hostKey: machine.hostKey,
-                        privateKey,
-                        gpus: target.gpus,
-                        gpuMemoryGb: target.gpuMemoryGb,
-                        minFreeDiskGb: target.minFreeDiskGb,
-                        runtime,
-                        python,
-                        runRoot,
-                    },
-                    { parent },
-                );
-            });
-            const [primary] = hosts;
-            if (primary === undefined) throw new Error("the ssh target lists no machine: set stacktune:target.host");
-            return { primary, jobHosts: hosts.map((h) => h.jobHost) };
-        }
-        case "aws": {
-            if (secrets.sshPrivateKey === undefined) {
-                throw new Error(
-                    "stacktune reaches the instance over SSH: run `pulumi config set --secret stacktune:sshPrivateKey " +
-                        "< ~/.ssh/id_ed25519` (the key matching stacktune:target.publicKey)",
-                );
-            }
-            const host = new AwsGpuHost(
-                name,
-                {
-                    region: target.region,
-                    instanceType: target.instanceType,
-                    ...(target.amiId !== undefined ? { amiId: target.amiId } : {}),
-                    spot: {
-                        enabled: target.spot.enabled,
-                        ...(target.spot.maxPrice !== undefined ? { maxPrice: target.spot.maxPrice } : {}),
-                    },
-                    rootVolumeGb: target.rootVolumeGb,
-                    sshCidr: target.sshCidr,
-                    allowOpenSsh: target.allowOpenSsh,
-                    publicKey: target.publicKey,
-                    privateKey: secrets.sshPrivateKey,
-                    sshUser: awsLoginUser,
-                    checkpointBucket: target.checkpointBucket,
-                    checkpointPrefix: `${plan.stack}/${plan.experimentHash.slice(0, 16)}`,
-                    deleteCheckpointsOnDestroy: settings.checkpointing.deleteStoreOnDestroy,
-                    userData: plan.renderedFiles.get(renderedFileNames.cloudInit) ?? "",
-                    runtime,
-                    python,
-                    runRoot,
-                    tags: { "stacktune:stack": plan.stack, "stacktune:experiment": plan.experimentHash.slice(0, 16) },
-                    hosts: target.hosts,
-                    ...(target.availabilityZone !== undefined ? { availabilityZone: target.availabilityZone } : {}),
-                    rendezvousPort: settings.distributed.rendezvousPort,
-                },
-                { parent },
-            );
-            return { primary: host, jobHosts: host.jobHosts };
-        }
-    }
+    return hostsOf(settings.target)({ name, plan, secrets, runRoot, parent, runtime: settings.runtime.kind, python });
 }
 
 /** Builds the experiment after the completion lookup (which must finish before resources are declared). */
@@ -526,11 +420,8 @@ export async function createExperiment(
     // The rules first: a stack they refuse asks the Hub nothing.
     let plan = planExperiment(args.settings, args.stack, args.repoRoot);
     // An unreadable key file fails here, before any resource is declared.
-    const target = args.settings.target;
-    const secrets =
-        target.kind === "ssh" && target.privateKeyPath !== undefined
-            ? { ...args.secrets, sshPrivateKey: readPrivateKey(target.privateKeyPath) }
-            : args.secrets;
+    const keyPath = targetOf(args.settings.target).privateKeyPath(args.settings.target);
+    const secrets = keyPath !== undefined ? { ...args.secrets, sshPrivateKey: readPrivateKey(keyPath) } : args.secrets;
     const accessToken = secrets.hfToken !== undefined ? await valueOf(secrets.hfToken) : undefined;
     const pinned = await pinInputs(args.settings, {
         ...(accessToken !== undefined ? { accessToken } : {}),

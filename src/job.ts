@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { JobSummary, JobSummarySchema, parseJobSummary } from "./contract/job-protocol";
+import { targets } from "./targets";
 import { HostCommand, hostCommand, JobHost } from "./hosts/command";
 import { hostCleanup } from "./hosts/reach";
 import { deterministicTarGz, TarEntry } from "./job/tarball";
@@ -322,10 +323,8 @@ export class TrainingJob extends pulumi.ComponentResource {
             maxSeconds: args.maxHours * 3600,
             keepRunDir,
             release: args.release,
-            // An on-demand instance answers 404 to every poll: harmless, so every aws host watches.
-            spotWatch: args.host.kind === "aws",
-            // The user-data's watchdog powers an aws instance off at first boot + maxHours.
-            ...(args.host.kind === "aws" ? { watchdogDeadlineFile: hostPaths.budgetDeadline } : {}),
+            spotWatch: targets[args.host.kind].spotWatch,
+            ...(targets[args.host.kind].budgetWatchdog ? { watchdogDeadlineFile: hostPaths.budgetDeadline } : {}),
             ...(args.machine !== undefined ? { machineRank: args.machine.rank } : {}),
             // A cluster is released as a whole: a machine whose job failed cannot continue alone.
             ...(args.machine !== undefined && args.release === "poweroff" ? { releaseOnFailure: true } : {}),
@@ -353,10 +352,7 @@ export class TrainingJob extends pulumi.ComponentResource {
             args.host,
             {
                 script: stopRunCommand(this.runDir, keepRunDir, container),
-                leftBehind:
-                    args.host.kind === "aws"
-                        ? "The instance terminates with its disk, so nothing of the run outlives it."
-                        : `If that machine is still in use, stop the run and remove ${this.runDir} there by hand once it answers again.`,
+                leftBehind: targets[args.host.kind].leftBehindWhenUnreachable(this.runDir),
                 triggers,
             },
             { parent: this, dependsOn: ready, deleteBeforeReplace: true },

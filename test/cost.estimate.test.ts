@@ -13,8 +13,7 @@ import {
     trainSampleCount,
 } from "../src/cost";
 import { MEASURED_THROUGHPUT } from "../src/cost/measured";
-import { checkExperimentRules } from "../src/experiment";
-import { loadSettingsFromStackFile, type Settings } from "../src/settings";
+import { checkSettingsRules, loadSettingsFromStackFile, type Settings } from "../src/settings";
 
 const repo = path.resolve(__dirname, "..");
 const bench = loadBenchThroughput(repo);
@@ -167,10 +166,13 @@ describe("estimateExperimentCost", () => {
         const s = stack("aws-g5");
         const withCap = { ...s, hub: { ...s.hub, mergedRepo: "me/model" }, budget: { ...s.budget, maxUsd: 50 } };
         const cost = estimateExperimentCost(withCap, bench);
-        expect(() => checkExperimentRules(withCap, cost)).toThrow(
+        // A settings rule (the one validation layer): render, new, sweep and up all refuse it.
+        const issues = checkSettingsRules(withCap, undefined);
+        expect(issues.map((i) => i.path)).toEqual(["budget.maxUsd"]);
+        expect(issues[0]?.message).toMatch(
             new RegExp(`^the run is estimated at ${cost.usd} USD \\(.*\\), over budget.maxUsd 50: raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice$`),
         );
-        expect(() => checkExperimentRules({ ...withCap, budget: { ...withCap.budget, maxUsd: 200 } }, cost)).not.toThrow();
+        expect(checkSettingsRules({ ...withCap, budget: { ...withCap.budget, maxUsd: 200 } }, undefined)).toEqual([]);
     });
 });
 

@@ -9,6 +9,7 @@ import { INSTANCE_TYPE_OFFERINGS_TOKEN, MOCK_AMI_ID, mockInstanceTypeOfferings, 
 
 const baseArgs: AwsGpuHostArgs = {
     region: "us-east-1",
+    spot: { enabled: false },
     sshCidr: "203.0.113.7/32",
     publicKey: TEST_PUBLIC_KEY,
     privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nquota-test\n-----END OPENSSH PRIVATE KEY-----\n",

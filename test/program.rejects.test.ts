@@ -38,7 +38,7 @@ describe("rejected before any resource", () => {
             },
             ["stacktune:hfToken", "stacktune:sshPrivateKey"],
         );
-        expect(r.error).toMatch(/^the run is estimated at 136\.13 USD \(.*g5\.12xlarge on-demand 5\.672 USD\/h.*\), over budget\.maxUsd 10: raise stacktune:budget\.maxUsd, lower budget\.maxHours, or use spot with a maxPrice$/);
+        expect(r.error).toMatch(/- stacktune:budget\.maxUsd: the run is estimated at 136\.13 USD \(.*g5\.12xlarge on-demand 5\.672 USD\/h.*\), over budget\.maxUsd 10: raise stacktune:budget\.maxUsd, lower budget\.maxHours, or use spot with a maxPrice$/);
         expect(r.registered).toBe(0);
     });
 

@@ -210,12 +210,20 @@ const cases: Record<string, RuleCases> = {
     pass: [{ raw: merge(gpu, { hub: { adapterRepo: 'me/adapter', strategy: 'end' }, checkpointing: { strategy: 'no' } }) }],
   },
   'aws-output-survives-teardown': {
-    fail: [{ raw: { target: awsTarget }, paths: ['hub.mergedRepo'], says: 'set stacktune:hub.mergedRepo' }],
-    pass: [{ raw: { target: awsTarget, budget: { teardown: 'keep' } } }, { raw: { target: awsTarget, hub: { adapterRepo: 'me/adapter' } } }],
+    fail: [
+      { raw: { target: awsTarget }, paths: ['hub.mergedRepo'], says: 'set stacktune:hub.mergedRepo' },
+      // The adapter repo holds no completion marker: `pulumi up` used to refuse this one alone (issue 18).
+      { raw: { target: awsTarget, hub: { adapterRepo: 'me/adapter' } }, paths: ['hub.mergedRepo'], says: 'set stacktune:hub.mergedRepo, or budget.teardown to keep' },
+    ],
+    pass: [{ raw: { target: awsTarget, budget: { teardown: 'keep' } } }, { raw: { target: awsTarget, hub: { mergedRepo: 'me/model' } } }],
   },
   'max-usd-needs-aws': {
     fail: [{ raw: merge(gpu, { budget: { maxUsd: 100 } }), paths: ['budget.maxUsd'], says: 'remove stacktune:budget.maxUsd' }],
-    pass: [{ raw: merge(aws, { budget: { maxUsd: 100 } }) }],
+    pass: [{ raw: merge(aws, { budget: { maxUsd: 1000 } }) }],
+  },
+  'max-usd-covers-estimate': {
+    fail: [{ raw: merge(aws, { budget: { maxUsd: 100 } }), paths: ['budget.maxUsd'], says: 'over budget.maxUsd 100: raise stacktune:budget.maxUsd' }],
+    pass: [{ raw: merge(aws, { budget: { maxUsd: 1000 } }) }, { raw: merge(aws, { budget: { maxUsd: 100, maxHours: 10 } }) }],
   },
   'hub-repos-need-token': {
     fail: [

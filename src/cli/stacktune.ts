@@ -33,6 +33,7 @@ import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { withRunLib } from "../job";
 import { hostPath, shellQuote } from "../render/shell";
 import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
+import { targetOf, targets } from "../targets";
 import { hostSshArgs } from "./stacktune/hostSsh";
 import { formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
@@ -206,7 +207,7 @@ async function run(ctx: Context): Promise<number> {
         failed = error as Error;
     }
     out.flush();
-    if (failed === undefined && ctx.settings.target.kind === "aws" && ctx.settings.budget.teardown === "release-after-push") {
+    if (failed === undefined && targetOf(ctx.settings.target).releasesAfterRun(ctx.settings)) {
         // The instance powered itself off after the push; the completion lookup now finds the model,
         // so this up removes the instance's resources.
         console.log("[release] up again: the model is published, the instance's resources are removed");
@@ -244,15 +245,18 @@ function hostShell(ctx: Context, outputs: StackOutputs, script: string, rank = 0
     if (!ranks.includes(rank)) {
         throw new UsageError(`--machine ${rank}: stacks/Pulumi.${ctx.stackName}.yaml has ${ranks.length} machine(s), ranks 0 to ${ranks.length - 1}`);
     }
-    if (target.kind === "local") return { command: "bash", args: ["-c", script], cleanup: () => undefined };
+    const definition = targetOf(target);
+    if (definition.runsOnThisMachine) return { command: "bash", args: ["-c", script], cleanup: () => undefined };
     const listed = rank === 0 ? outputs.hostAddress : outputs.machines?.find((m) => m.rank === rank)?.address;
     const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(listed ?? "");
-    const machine = target.kind === "ssh" ? clusterMachines(target)[rank] : undefined;
+    // A machine the settings name (ssh) is reached as they say; a created one (aws) at its output address.
+    const named = clusterMachines(target)[rank];
+    const machine = named?.host !== undefined ? named : undefined;
     const user = machine !== undefined ? machine.user : address?.[1];
     const host = machine !== undefined ? machine.host : address?.[2];
     const port = machine !== undefined ? machine.port : Number(address?.[3] ?? 22);
     if (host === undefined || host === "none") throw new Error("the stack has no host now (hostAddress none): nothing to read");
-    const keyPath = target.kind === "ssh" ? target.privateKeyPath : undefined;
+    const keyPath = definition.privateKeyPath(target);
     if (keyPath === undefined) {
         throw new Error(`reading the host needs target.privateKeyPath in stacks/Pulumi.${ctx.stackName}.yaml (the secret key is not read by this command)`);
     }
@@ -440,9 +444,9 @@ async function sweep(argv: string[]): Promise<number> {
         console.log(`review the stack files and rendered files, commit them, then: ${sweepCommand(args.base, args.axes)} --run`);
         return 0;
     }
-    const target = written.targetKind;
-    const { concurrency, note } = sweepConcurrency(args.concurrency, { kind: target, gpus: written.targetGpus });
-    const where = target === "aws" ? "each on its own instance" : `all on ${target === "local" ? "this machine" : "the one ssh host"}, sharing it`;
+    const { concurrency, note } = sweepConcurrency(args.concurrency, { kind: written.targetKind, gpus: written.targetGpus });
+    const shared = targets[written.targetKind].sharedSweepMachine;
+    const where = shared === undefined ? "each on its own instance" : `all on ${shared.where}, sharing it`;
     console.log(`\nrunning ${written.stacks.length} stack(s), at most ${concurrency} at a time, ${where}\n`);
     if (note !== undefined) console.log(`${note}\n`);
     const results = await runSweep(

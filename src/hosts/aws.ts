@@ -40,8 +40,11 @@ export interface AwsGpuHostArgs {
      * running instance then keeps (a newer release is used by the next new instance). @default undefined
      */
     amiId?: string;
-    /** Spot instead of on-demand, with an optional max price (USD/hour). @default { enabled: false } */
-    spot?: { enabled: boolean; maxPrice?: number };
+    /**
+     * Spot instead of on-demand, with an optional max price (USD/hour). Required: its default is the
+     * setting's (target.spot.enabled, true), which the program passes.
+     */
+    spot: { enabled: boolean; maxPrice?: number };
     /** Root volume (gp3, encrypted) in GB: the AMI plus the preflight's free disk. @default 200 */
     rootVolumeGb?: number;
     /** The only source allowed to reach SSH, e.g. your IP as `203.0.113.7/32`. */

@@ -1,12 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import type { TargetKind } from "../targets";
 
 /**
  * What the image and the job need from a host, whichever target provides it: where to run
  * commands (SSH connection, or this machine) and what must be ready first.
  */
 export interface JobHost {
-    kind: "aws" | "ssh" | "local";
+    /** The target that provides the host: its definition (src/targets/) says what the job does there. */
+    kind: TargetKind;
     /** Address shown in the stack outputs (`localhost` for the local target). */
     address: pulumi.Output<string>;
     /** SSH connection for `aws` / `ssh`; absent for `local`, whose commands run on this machine. */

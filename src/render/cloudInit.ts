@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AwsTarget, type Settings, awsInstanceTypes } from '../settings';
+import { isAwsTarget } from '../targets/aws/target';
 import { generatedHeader } from './header';
 import { toYaml } from './yaml';
 
@@ -46,7 +47,7 @@ export function budgetMinutes(settings: Pick<Settings, 'budget'>): number {
 }
 
 function awsTarget(settings: Settings): AwsTarget {
-  if (settings.target.kind !== 'aws') {
+  if (!isAwsTarget(settings.target)) {
     throw new TypeError(`cloud-init is rendered for aws targets only, not ${settings.target.kind}`);
   }
   return settings.target;

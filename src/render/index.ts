@@ -1,4 +1,5 @@
 import type { Settings } from '../settings';
+import { targetOf } from '../targets';
 import { renderAccelerateConfigs } from './accelerate';
 import { renderCloudInit } from './cloudInit';
 import { renderLaunchScript } from './launch';
@@ -46,7 +47,7 @@ export function renderAll(settings: Settings, stackName: string): Map<string, st
     [renderedFileNames.training, renderTrainingConfig(settings, stackName)],
     [renderedFileNames.launch, renderLaunchScript(settings, stackName)],
   ]);
-  if (settings.target.kind === 'aws') {
+  if (targetOf(settings.target).rendersUserData) {
     files.set(renderedFileNames.cloudInit, renderCloudInit(settings, stackName));
   }
   return files;

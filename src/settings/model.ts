@@ -3,7 +3,7 @@ import { settingsDefaults } from './defaults';
 import { TextSchema } from './grammar';
 
 export const ModelSchema = z.strictObject({
-  /** Hub model id or a local directory on the host (`model_name_or_path`). */
+  /** Hub model id or a local directory on the host (`model_name_or_path`). @default meta-llama/Meta-Llama-3-8B-Instruct */
   id: TextSchema.default(settingsDefaults.model.id),
   /**
    * Hub revision: branch, tag or commit (`model_revision`). On aws/ssh a branch or tag is resolved to

@@ -1,7 +1,9 @@
+import { estimateExperimentCost } from '../cost';
 import { knownTestSplitSize, processCount, runsOnCpu, usesHubRepos } from './derived';
 import type { SettingsIssue } from './errors';
 import type { SecretsPresent, Settings } from './schema';
-import { clusterMachines, isPlaceholderPublicKey, machineCount, sshCidrTooWide, targetGpuCount } from './target';
+import { targetOf, targets } from '../targets';
+import { clusterMachines, machineCount, targetGpuCount } from './target';
 
 /** 127.0.0.0/8, ::1 and localhost: addresses only this same machine can reach. */
 function isLoopback(address: string): boolean {
@@ -28,7 +30,8 @@ const usesZero3 = (s: Settings) => s.distributed.strategy === 'deepspeed-zero3';
 const usesDeepSpeed = (s: Settings) => s.distributed.strategy !== 'ddp';
 const ok: readonly SettingsIssue[] = [];
 
-export const settingsRules: readonly SettingsRule[] = [
+/** The rules every stack is checked against, whatever its target. */
+const commonRules: readonly SettingsRule[] = [
   {
     id: 'zero3-4bit-storage-dtype',
     description: 'ZeRO-3 shards the 4-bit weights as storageDtype tensors; they must match computeDtype',
@@ -179,22 +182,6 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
-    id: 'open-ssh-refused',
-    description: 'an sshCidr wider than a /16 opens SSH to much of the internet; refused unless allowOpenSsh: true',
-    check: (s) => {
-      if (s.target.kind !== 'aws' || s.target.allowOpenSsh) return ok;
-      const reach = sshCidrTooWide(s.target.sshCidr);
-      return reach === undefined
-        ? ok
-        : [
-            {
-              path: 'target.sshCidr',
-              message: `this CIDR opens SSH to ${reach}; set stacktune:target.sshCidr to your IP/32 (or set target.allowOpenSsh: true if you really mean it)`,
-            },
-          ];
-    },
-  },
-  {
     id: 'eval-cap-within-test-split',
     description: 'evaluation.maxSamples cannot exceed the held-out split when its size is known',
     check: (s) => {
@@ -230,33 +217,10 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
-    id: 'spot-price-needs-spot',
-    description: 'a spot maxPrice only applies to spot capacity',
-    check: (s) =>
-      s.target.kind === 'aws' && !s.target.spot.enabled && s.target.spot.maxPrice !== undefined
-        ? [{ path: 'target.spot.maxPrice', message: 'maxPrice is ignored with spot disabled; set stacktune:target.spot.enabled to true or remove target.spot.maxPrice' }]
-        : ok,
-  },
-  {
-    id: 'spot-keeps-checkpoints',
-    description: 'a spot instance is reclaimed with its root volume: spot needs the S3 checkpoint store to resume',
-    check: (s) =>
-      s.target.kind === 'aws' && s.target.spot.enabled && !s.target.checkpointBucket
-        ? [
-            {
-              path: 'target.checkpointBucket',
-              message:
-                "spot capacity is reclaimed at 2 minutes' notice and the instance's root volume, with the checkpoints on it, is deleted with it; " +
-                'set stacktune:target.checkpointBucket to true (or remove it: spot keeps checkpoints in S3 by default), or target.spot.enabled to false',
-            },
-          ]
-        : ok,
-  },
-  {
     id: 'delete-store-needs-bucket',
     description: 'checkpointing.deleteStoreOnDestroy only applies to the S3 checkpoint store of an aws target',
     check: (s) =>
-      s.checkpointing.deleteStoreOnDestroy && !(s.target.kind === 'aws' && s.target.checkpointBucket)
+      s.checkpointing.deleteStoreOnDestroy && !targetOf(s.target).hasCheckpointStore(s.target)
         ? [
             {
               path: 'checkpointing.deleteStoreOnDestroy',
@@ -276,28 +240,30 @@ export const settingsRules: readonly SettingsRule[] = [
         : ok,
   },
   {
-    id: 'aws-output-survives-teardown',
-    description: 'an aws instance released after the run takes its disk with it: the model must go to a Hub repo',
-    check: (s) =>
-      s.target.kind === 'aws' &&
-      s.budget.teardown === 'release-after-push' &&
-      s.hub.adapterRepo === undefined &&
-      s.hub.mergedRepo === undefined
-        ? [
-            {
-              path: 'hub.mergedRepo',
-              message: 'the instance is terminated after the run, so a model kept only on its disk is lost; set stacktune:hub.mergedRepo (or hub.adapterRepo), or budget.teardown to keep',
-            },
-          ]
-        : ok,
-  },
-  {
     id: 'max-usd-needs-aws',
     description: 'budget.maxUsd is checked against the instance price; only aws targets have one',
     check: (s) =>
-      s.target.kind !== 'aws' && s.budget.maxUsd !== undefined
+      !targetOf(s.target).billsByTheHour && s.budget.maxUsd !== undefined
         ? [{ path: 'budget.maxUsd', message: `a ${s.target.kind} target has no hourly price to check; remove stacktune:budget.maxUsd (budget.maxHours still applies)` }]
         : ok,
+  },
+  {
+    id: 'max-usd-covers-estimate',
+    description: "budget.maxUsd refuses a run whose cost estimate (measured throughput x the catalog's price) is over it",
+    check: (s) => {
+      if (s.budget.maxUsd === undefined) return ok;
+      const cost = estimateExperimentCost(s);
+      return cost.usd > s.budget.maxUsd
+        ? [
+            {
+              path: 'budget.maxUsd',
+              message:
+                `the run is estimated at ${cost.usd} USD (${cost.basis}), over budget.maxUsd ${s.budget.maxUsd}: ` +
+                'raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice',
+            },
+          ]
+        : ok;
+    },
   },
   {
     id: 'hub-repos-need-token',
@@ -316,26 +282,6 @@ export const settingsRules: readonly SettingsRule[] = [
       s.tracking.kind === 'wandb' && !secrets.wandbApiKey
         ? [{ path: 'wandbApiKey', message: 'tracking.kind is wandb; run `pulumi config set --secret stacktune:wandbApiKey` (from https://wandb.ai/authorize) or set tracking.kind to none' }]
         : ok,
-  },
-  {
-    id: 'ssh-hosts-distinct-accounts',
-    description: 'two machines of target.hosts must not be the same SSH account: they would share one run directory',
-    check: (s) => {
-      if (s.target.kind !== 'ssh' || s.target.hosts === undefined) return ok;
-      const seen = new Map<string, number>();
-      const issues: SettingsIssue[] = [];
-      clusterMachines(s.target).forEach((m) => {
-        const account = `${m.user}@${m.host}:${m.port}`;
-        const first = seen.get(account);
-        if (first !== undefined)
-          issues.push({
-            path: `target.hosts[${m.rank}]`,
-            message: `has the same host, port and user as target.hosts[${first}], so they would share one run directory; give each machine its own host, port or user`,
-          });
-        else seen.set(account, m.rank);
-      });
-      return issues;
-    },
   },
   {
     id: 'main-machine-reachable',
@@ -362,46 +308,19 @@ export const settingsRules: readonly SettingsRule[] = [
         : [{ path: 'distributed.numProcesses', message: `a multi-host run starts one process per GPU on every machine (${perHost}); remove stacktune:distributed.numProcesses or set it to ${perHost}` }];
     },
   },
-  {
-    id: 'ssh-needs-one-key',
-    description: 'an ssh target needs exactly one private key: target.privateKeyPath or the sshPrivateKey secret',
-    needsSecrets: true,
-    check: (s, secrets) => {
-      if (s.target.kind !== 'ssh') return ok;
-      const fromPath = s.target.privateKeyPath !== undefined;
-      if (fromPath && secrets.sshPrivateKey)
-        return [{ path: 'target.privateKeyPath', message: 'both privateKeyPath and the sshPrivateKey secret are set; remove one of them' }];
-      if (!fromPath && !secrets.sshPrivateKey)
-        return [{ path: 'sshPrivateKey', message: 'no SSH key; set stacktune:target.privateKeyPath or run `pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519`' }];
-      return ok;
-    },
-  },
-  {
-    id: 'aws-key-not-placeholder',
-    description: 'the publicKey placeholder of the shipped stack files matches no private key: the instance would be unreachable',
-    deployOnly: true,
-    check: (s) =>
-      s.target.kind === 'aws' && isPlaceholderPublicKey(s.target.publicKey)
-        ? [
-            {
-              path: 'target.publicKey',
-              message:
-                'is the placeholder of the shipped stack files, which no private key matches; set stacktune:target.publicKey ' +
-                'to your own key (the contents of ~/.ssh/id_ed25519.pub, the pair of the stacktune:sshPrivateKey secret)',
-            },
-          ]
-        : ok,
-  },
-  {
-    id: 'aws-needs-private-key',
-    description: 'an aws target is reached with the private key matching target.publicKey (sshPrivateKey secret)',
-    needsSecrets: true,
-    check: (s, secrets) =>
-      s.target.kind === 'aws' && !secrets.sshPrivateKey
-        ? [{ path: 'sshPrivateKey', message: 'stacktune reaches the instance over SSH; run `pulumi config set --secret stacktune:sshPrivateKey < ~/.ssh/id_ed25519` (the key matching target.publicKey)' }]
-        : ok,
-  },
 ];
+
+/** Each target's own rules (src/targets/<kind>/rules.ts), checked on the stacks of that target only. */
+const targetRules: readonly SettingsRule[] = Object.values(targets).flatMap((definition) =>
+  definition.rules.map(
+    (rule): SettingsRule => ({
+      ...rule,
+      check: (s, secrets) => (s.target.kind === definition.kind ? rule.check(s as never, secrets) : ok),
+    }),
+  ),
+);
+
+export const settingsRules: readonly SettingsRule[] = [...commonRules, ...targetRules];
 
 /** Every cross-field problem at once; `secrets: undefined` skips the rules that need them. */
 export function checkSettingsRules(settings: Settings, secrets: SecretsPresent | undefined): SettingsIssue[] {

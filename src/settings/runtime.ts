@@ -16,6 +16,7 @@ export const VenvRuntimeSchema = z.strictObject({
   python: TextSchema.default(settingsDefaults.runtime.python),
 });
 
+/** Where the job's Python comes from: `docker` or `venv`. @default venv */
 export const RuntimeSchema = z
   .discriminatedUnion('kind', [DockerRuntimeSchema, VenvRuntimeSchema])
   .prefault({ kind: settingsDefaults.runtime.kind });

@@ -1,20 +1,15 @@
 import { z } from 'zod';
+import { targetOf, type ClusterMachine } from '../targets';
+import { type AwsInstanceType, awsInstanceTypeNames, awsInstanceTypes } from '../targets/aws/catalog';
+import { awsCluster } from '../targets/aws/target';
 import { settingsDefaults } from './defaults';
 import { HostSchema, TextSchema, UserSchema } from './grammar';
 import { MAX_GPUS_PER_MACHINE, PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 
 const defaults = settingsDefaults.target;
 
-/**
- * GPUs of each supported AWS instance type: both are 4 × 24 GB, like the reference 4 × RTX 4090;
- * vCPUs are what the account's G-instance quotas count (AWS instance-type pages: 48 each).
- */
-export const awsInstanceTypes = {
-  'g5.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA A10G', vcpus: 48 },
-  'g6.12xlarge': { gpus: 4, gpuMemoryGb: 24, gpuModel: 'NVIDIA L4', vcpus: 48 },
-} as const;
-
-export type AwsInstanceType = keyof typeof awsInstanceTypes;
+// The instance types are the catalog's rows (src/targets/aws/instance-types.json).
+export { awsInstanceTypes, type AwsInstanceType };
 
 const gpuCount = z.number().int().min(0).max(MAX_GPUS_PER_MACHINE);
 
@@ -194,8 +189,8 @@ export const AwsTargetSchema = z.strictObject({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
     .default(defaults.aws.region),
-  /** @default g5.12xlarge */
-  instanceType: z.enum(['g5.12xlarge', 'g6.12xlarge']).default(defaults.aws.instanceType),
+  /** One of the catalog's instance types (src/targets/aws/instance-types.json). @default g5.12xlarge */
+  instanceType: z.enum(awsInstanceTypeNames).default(defaults.aws.instanceType),
   /** Pinned AMI; unset = the newest Deep Learning AMI found by filter. */
   amiId: z
     .string()
@@ -274,75 +269,22 @@ export type LocalTarget = z.infer<typeof LocalTargetSchema>;
 export type SshTarget = z.infer<typeof SshTargetSchema>;
 export type AwsTarget = z.infer<typeof AwsTargetSchema>;
 
-/** GPUs the run can use on this target (0 = CPU). */
+/** GPUs the run can use on each machine of this target (0 = CPU). */
 export function targetGpuCount(target: Target): number {
-  switch (target.kind) {
-    case 'local':
-    case 'ssh':
-      return target.gpus;
-    case 'aws':
-      return awsInstanceTypes[target.instanceType].gpus;
-  }
+  return targetOf(target).gpusPerMachine(target);
 }
 
 export type SshMachine = z.infer<typeof SshMachineSchema>;
 
-/** A machine of the run: where stacktune connects, and where the other machines reach it. */
-export interface ClusterMachine {
-  /** Machine rank (0 = the main machine: rendezvous, merge, publish, smoke test). */
-  rank: number;
-  /** SSH address (aws: known once the instance exists). */
-  host?: string;
-  port?: number;
-  user?: string;
-  /** Address the other machines use for it (rendezvous, NCCL). */
-  clusterAddress: string;
-  /** ssh: the machine's host key (`ssh-ed25519 AAAA…`), which every connection verifies. */
-  hostKey?: string;
-}
-
-/**
- * A multi-host AWS cluster gets its own VPC and one subnet, so every instance has a fixed private
- * address: the rendered accelerate configs then name the main machine's address exactly, for review.
- */
-export const awsCluster = {
-  vpcCidr: '10.42.0.0/16',
-  subnetCidr: '10.42.1.0/24',
-  /** Private address of machine `rank`. */
-  address: (rank: number) => `10.42.1.${10 + rank}`,
-} as const;
+export type { ClusterMachine };
+export { awsCluster };
 
 /** The machines of the run in machine-rank order; one for a single-host target. */
 export function clusterMachines(target: Target): ClusterMachine[] {
-  switch (target.kind) {
-    case 'local':
-      return [{ rank: 0, clusterAddress: '127.0.0.1' }];
-    case 'ssh': {
-      const machines: SshMachine[] = target.hosts ?? [{ host: target.host ?? '', port: target.port }];
-      return machines.map((m, rank) => ({
-        rank,
-        host: m.host,
-        port: m.port ?? target.port,
-        user: m.user ?? target.user,
-        clusterAddress: m.clusterAddress ?? m.host,
-        ...((m.hostKey ?? target.hostKey) !== undefined ? { hostKey: m.hostKey ?? target.hostKey } : {}),
-      }));
-    }
-    case 'aws':
-      return target.hosts === 1
-        ? [{ rank: 0, clusterAddress: '127.0.0.1' }]
-        : Array.from({ length: target.hosts }, (_, rank) => ({ rank, clusterAddress: awsCluster.address(rank) }));
-  }
+  return targetOf(target).machines(target);
 }
 
 /** Machines that train one job together (1 = a single host). */
 export function machineCount(target: Target): number {
-  switch (target.kind) {
-    case 'local':
-      return 1;
-    case 'ssh':
-      return target.hosts?.length ?? 1;
-    case 'aws':
-      return target.hosts;
-  }
+  return clusterMachines(target).length;
 }

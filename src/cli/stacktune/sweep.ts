@@ -13,6 +13,7 @@ import { Document, isSeq, parse as parseYaml, parseDocument } from "yaml";
 import { type HubDestinations, destinationKeys } from "../../render";
 import { shellQuote } from "../../render/shell";
 import { loadSettingsFromStackFile, targetGpuCount, type Settings } from "../../settings";
+import { targets } from "../../targets";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, ownDestinationAssignments, parseAssignment, sharedDestinations } from "./stackFile";
 
@@ -422,12 +423,13 @@ export interface SweepRunner {
  * the host. aws stacks each get their own instance; CPU runs share cores, not GPU memory: 2 by default.
  */
 export function sweepConcurrency(requested: number | undefined, target: { kind: Settings["target"]["kind"]; gpus: number }): { concurrency: number; note?: string } {
-    const sharesGpus = target.kind !== "aws" && target.gpus > 0;
+    const shared = targets[target.kind].sharedSweepMachine;
+    const sharesGpus = shared !== undefined && target.gpus > 0;
     const concurrency = requested ?? (sharesGpus ? 1 : 2);
-    if (!sharesGpus || concurrency === 1) return { concurrency };
+    if (shared === undefined || !sharesGpus || concurrency === 1) return { concurrency };
     return {
         concurrency,
-        note: `note: the ${target.kind === "local" ? "local" : "ssh"} machine runs one GPU job at a time; with --concurrency ${concurrency} the other runs wait on it for the GPUs (each prints whom it waits for), so they finish no sooner than one at a time`,
+        note: `note: the ${shared.name} runs one GPU job at a time; with --concurrency ${concurrency} the other runs wait on it for the GPUs (each prints whom it waits for), so they finish no sooner than one at a time`,
     };
 }
 

@@ -1,0 +1,22 @@
+/** The `local` target: this machine, no SSH (the demo: a tiny model on the CPU). */
+import type { LocalTarget } from '../../settings/target';
+import type { TargetDefinition } from '../types';
+
+export const localTargetDefinition: TargetDefinition<LocalTarget> = {
+  kind: 'local',
+  gpusPerMachine: (target) => target.gpus,
+  machines: () => [{ rank: 0, clusterAddress: '127.0.0.1' }],
+  rules: [],
+  // The benchmark measured 4 x 24 GB GPUs; a CPU (local) run has no measured throughput.
+  cost: () => ({ assumedThroughputBasis: 'assumed: throughput on a CPU is not benchmarked', setupHours: 0 }),
+  releasesAfterRun: () => false,
+  runsOnThisMachine: true,
+  privateKeyPath: () => undefined,
+  hasCheckpointStore: () => false,
+  billsByTheHour: false,
+  rendersUserData: false,
+  sharedSweepMachine: { where: 'this machine', name: 'local machine' },
+  spotWatch: false,
+  budgetWatchdog: false,
+  leftBehindWhenUnreachable: (runDir) => `If that machine is still in use, stop the run and remove ${runDir} there by hand once it answers again.`,
+};
