@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sshProbeCommand, teardownCommand } from "../src/hosts/reach";
+import { shellQuote } from "../src/render/shell";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -81,7 +82,7 @@ describe("the reachability probe before a host's first remote command", () => {
         const port = await closedPort();
         const text = probe(port);
         const file = resolve(__dirname, "..", "src", "hosts", "ssh-probe.js");
-        expect(text.startsWith(`node '${file}' `)).toBe(true);
+        expect(text.startsWith(`node ${shellQuote(file)} `), text).toBe(true);
         expect(text).not.toContain(readFileSync(file, "utf8").split("\n").find((l) => l.includes("require(")));
         const r = await bash(text);
         expect(r.code).toBe(1);

@@ -195,7 +195,7 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             expect(up.seconds, up.output.slice(-3000)).toBeLessThan(60);
             // The error quotes the probe's command: a file run by path, not its source inlined.
             expect(up.output).not.toContain('require("node:net")');
-            expect(up.output).toMatch(/running "node '[^']*\/src\/hosts\/ssh-probe\.js' /);
+            expect(up.output).toMatch(/running "node '?[^' ]*\/src\/hosts\/ssh-probe\.js'? /);
             expect(runDirs()).toEqual([]);
         } finally {
             for (const s of sockets) s.destroy();
