@@ -115,6 +115,7 @@ describe("aws target", () => {
                 "stacktune:image:TrainingImage experiment-image",
                 "command:remote:Command experiment-image-build",
                 "stacktune:job:TrainingJob experiment-job",
+                "stacktune:hosts:HostAccess experiment-access",
                 "command:local:Command experiment-job-cleanup",
                 "command:remote:Command experiment-job-stage",
                 "command:remote:Command experiment-job-run",

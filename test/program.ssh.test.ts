@@ -59,6 +59,7 @@ describe("ssh target (docker runtime)", () => {
             "stacktune:ssh:Host experiment-host",
             "stacktune:image:TrainingImage experiment-image",
             "stacktune:job:TrainingJob experiment-job",
+            "stacktune:hosts:HostAccess experiment-access",
             "command:local:Command experiment-host-reach",
             "command:remote:Command experiment-host-preflight",
             "command:remote:Command experiment-image-build",

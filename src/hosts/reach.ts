@@ -76,7 +76,7 @@ export interface ResolvedConnection {
     perDialTimeout: number;
 }
 
-function resolved(connection: command.types.input.remote.ConnectionArgs): pulumi.Output<ResolvedConnection> {
+export function resolvedConnection(connection: command.types.input.remote.ConnectionArgs): pulumi.Output<ResolvedConnection> {
     return pulumi
         .all([connection.host, connection.port, connection.user, connection.hostKey, connection.dialErrorLimit, connection.perDialTimeout])
         .apply(([host, port, user, hostKey, dialErrorLimit, perDialTimeout]) => {
@@ -98,7 +98,7 @@ export function sshReachability(
     opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
     const create = pulumi.unsecret(
-        resolved(connection).apply((c) =>
+        resolvedConnection(connection).apply((c) =>
             sshProbeCommand({ ...c, deadlineSeconds: reachDeadlineSeconds(c), attemptSeconds: c.perDialTimeout, hint }),
         ),
     );
@@ -144,7 +144,7 @@ export function hostCleanup(name: string, host: JobHost, args: HostCleanupArgs, 
     if (host.connection === undefined) {
         return new command.local.Command(name, { ...common, delete: args.script }, opts);
     }
-    const connection = resolved(host.connection);
+    const connection = resolvedConnection(host.connection);
     const create = pulumi.unsecret(
         connection.apply((c) =>
             sshProbeCommand({
