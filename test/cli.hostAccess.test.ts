@@ -48,28 +48,28 @@ describe("stacktune status|logs: reaching the hosts through what the program sav
         expect(hostAccessFromState({ resources: [{ type: "pulumi:pulumi:Stack", outputs: {} }] })).toBeUndefined();
     });
 
-    it("hands ssh the key as an unlinked file on descriptor 3 (no copy on disk) and pins the machine's host key", () => {
+    it("hands ssh the key as an unlinked file this process holds open (no copy on disk) and pins the machine's host key", () => {
         const before = keyFiles();
         const shell = machineShell(hostAccessFromState(deployment())!, 1, "uptime", "aws-g5");
         expect(shell.command).toBe("ssh");
-        expect(shell.args.slice(0, 4)).toEqual(["-i", "/proc/self/fd/3", "-p", "22"]);
+        const keyPath = shell.args[1]!;
+        expect(keyPath).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+        expect(shell.args.slice(2, 4)).toEqual(["-p", "22"]);
         expect(shell.args).toContain(`KnownHostsCommand=/bin/echo * ${HOST_KEY}`);
         expect(shell.args.slice(-3)).toEqual(["--", "ubuntu@198.51.100.24", "uptime"]);
         expect(keyFiles()).toEqual(before);
         // What ssh reads on that descriptor: the key, its last newline restored, from a 0600 file.
-        const read = spawnSync("bash", ["-c", 'stat -L -c %a /proc/self/fd/3 && cat /proc/self/fd/3'], {
-            stdio: ["ignore", "pipe", "pipe", shell.extraFds[0]!],
-            encoding: "utf8",
-        });
-        shell.cleanup();
+        const read = spawnSync("bash", ["-c", 'stat -L -c %a "$1" && cat "$1"', "read", keyPath], { encoding: "utf8" });
         expect(read.stdout).toBe(`600\n${KEY}\n`);
+        shell.cleanup();
+        expect(fs.existsSync(keyPath)).toBe(false);
     });
 
     it("runs a machine without SSH (the local target) here, and names the ranks the last run had", () => {
         const local = hostAccessFromState({
             resources: [{ type: "stacktune:hosts:HostAccess", outputs: { access: { runDir: RUN_DIR, machines: [{ rank: 0 }] }, sshPrivateKeys: { ...SECRET_SIG, plaintext: '[""]' } } }],
         })!;
-        expect(machineShell(local, 0, "echo hi", "local-demo")).toMatchObject({ command: "bash", args: ["-c", "echo hi"], extraFds: [] });
+        expect(machineShell(local, 0, "echo hi", "local-demo")).toMatchObject({ command: "bash", args: ["-c", "echo hi"] });
         expect(() => machineShell(local, 2, "echo hi", "local-demo")).toThrow("--machine 2: the last `stacktune run local-demo` had 1 machine(s), ranks 0 to 0");
     });
 

@@ -274,11 +274,9 @@ async function onHost(ctx: Context, access: StackHostAccess, script: string, ran
         throw error;
     }
     return new Promise((resolve) => {
-        const child = spawn(shell.command, shell.args, { stdio: ["ignore", "pipe", "inherit", ...shell.extraFds] });
-        // The child holds its own copy of the key's descriptor from here on.
-        shell.cleanup();
+        const child = spawn(shell.command, shell.args, { stdio: ["ignore", "pipe", "inherit"] });
         const out = lineWriter();
-        child.stdout!.on("data", (d: Buffer) => out.write(d.toString("utf8")));
+        child.stdout.on("data", (d: Buffer) => out.write(d.toString("utf8")));
         const stop = (): void => {
             child.kill("SIGTERM");
         };
@@ -286,6 +284,7 @@ async function onHost(ctx: Context, access: StackHostAccess, script: string, ran
         child.on("close", (code) => {
             out.flush();
             process.removeListener("SIGINT", stop);
+            shell.cleanup();
             resolve(code ?? 1);
         });
     });

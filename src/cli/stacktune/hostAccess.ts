@@ -39,18 +39,18 @@ export function hostAccessFromState(deployment: { resources?: { type?: string; o
     };
 }
 
-/** A command that runs a script on one machine: `stdio` are the child's extra descriptors (fd 3 on: the key). */
+/** A command that runs a script on one machine; `cleanup` once it has ended. */
 export interface MachineShell {
     command: string;
     args: string[];
-    extraFds: number[];
     cleanup: () => void;
 }
 
 /**
  * A shell on machine `rank`: bash here for a machine without SSH (the local target), else ssh with
- * the pinned host key and the stack's key. The key goes to ssh as `/proc/self/fd/3`, an unlinked
- * 0600 file: no copy stays on disk, even when this process is killed.
+ * the pinned host key and the stack's key. The key goes to ssh as `/proc/<this pid>/fd/<n>`, an
+ * unlinked 0600 file this process holds open until {@link MachineShell.cleanup}: no copy stays on
+ * disk, even when this process is killed. (Not an inherited descriptor: ssh closes those first.)
  */
 export function machineShell(access: StackHostAccess, rank: number, script: string, stackName: string): MachineShell {
     const machine = access.machines.find((m) => m.rank === rank);
@@ -58,7 +58,7 @@ export function machineShell(access: StackHostAccess, rank: number, script: stri
         const count = access.machines.length;
         throw new RangeError(`--machine ${rank}: the last \`stacktune run ${stackName}\` had ${count} machine(s), ranks 0 to ${count - 1}`);
     }
-    if (machine.ssh === undefined) return { command: "bash", args: ["-c", script], extraFds: [], cleanup: () => undefined };
+    if (machine.ssh === undefined) return { command: "bash", args: ["-c", script], cleanup: () => undefined };
     if (machine.privateKey === undefined) {
         throw new Error(`the state of ${stackName} holds no SSH key for machine ${rank} (its secrets cannot be read): check the stack's passphrase`);
     }
@@ -74,8 +74,7 @@ export function machineShell(access: StackHostAccess, rank: number, script: stri
     }
     return {
         command: "ssh",
-        args: hostSshArgs({ ...machine.ssh, keyPath: "/proc/self/fd/3" }, script),
-        extraFds: [fd],
+        args: hostSshArgs({ ...machine.ssh, keyPath: `/proc/${process.pid}/fd/${fd}` }, script),
         cleanup: () => fs.closeSync(fd),
     };
 }
