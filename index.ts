@@ -28,6 +28,8 @@ export = async () => {
         metrics: o.metrics,
         phases: o.phases,
         estimatedCost: o.estimatedCost,
+        // Run directory and each machine's connection (no secret): how `stacktune status|logs` reach the hosts.
+        hostAccess: o.hostAccess,
         // Several machines: each one's address and job status.
         ...(experiment.machineJobs.length > 1 ? { machines: o.machines } : {}),
     };

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { type CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
+import { HostAccess, HostAccessRecord } from "./hosts/access";
 import { JobHost } from "./hosts/command";
 import { DEFAULT_RUN_ROOT } from "./hosts/ssh";
 import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
@@ -255,6 +256,8 @@ export interface ExperimentOutputs {
     phases: pulumi.Output<Record<string, number> | null>;
     status: pulumi.Output<string>;
     estimatedCost: CostEstimate;
+    /** The run directory and each machine's connection, for `stacktune status|logs` (none when already complete). */
+    hostAccess: pulumi.Output<HostAccess>;
     /** Each machine's address and job status, in machine-rank order (empty when already complete). */
     machines: pulumi.Output<{ rank: number; address: string; status: string }[]>;
 }
@@ -272,6 +275,7 @@ export class Experiment extends pulumi.ComponentResource {
     public readonly machineHosts: JobHost[] = [];
     public readonly machineJobs: TrainingJob[] = [];
     public readonly outputs: ExperimentOutputs;
+    public readonly access?: HostAccessRecord;
 
     constructor(name: string, args: ExperimentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("stacktune:index:Experiment", name, {}, opts);
@@ -350,6 +354,8 @@ export class Experiment extends pulumi.ComponentResource {
             });
             this.job = jobs[0];
             this.machineJobs = jobs;
+            // What `stacktune status|logs` reach the hosts by, saved before the job runs (access.ts).
+            this.access = new HostAccessRecord(`${name}-access`, { runDir: jobs[0]?.runDir ?? "", hosts: hosts.jobHosts }, { parent: this });
         }
 
         const result: pulumi.Output<JobResult | undefined> = this.job?.result ?? pulumi.output(undefined);
@@ -368,6 +374,7 @@ export class Experiment extends pulumi.ComponentResource {
             ),
             status: result.apply((r) => (completed !== undefined ? "already-complete" : (r?.status ?? "pending"))),
             estimatedCost: plan.estimatedCost,
+            hostAccess: this.access?.access ?? pulumi.output({ runDir: "", machines: [] }),
             machines: pulumi.all(
                 this.machineJobs.map((job, rank) =>
                     pulumi

@@ -2,9 +2,12 @@
 // against local TCP servers: one that accepts and never speaks, one that speaks SSH and then hangs
 // up (a host refusing logins while it shuts down), and a closed port (a host that is gone).
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { sshProbeCommand, teardownCommand } from "../src/hosts/reach";
+import { shellQuote } from "../src/render/shell";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -73,6 +76,20 @@ describe("the reachability probe before a host's first remote command", () => {
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout.trim()).toBe(`stacktune: trainer@127.0.0.1:${port} answers SSH (SSH-2.0-OpenSSH_9.2p1 Debian-2)`);
         expect(r.seconds).toBeLessThan(5);
+    });
+
+    it("runs the probe from its file in the checkout, so a failure's error (which quotes the command) stays a few lines", async () => {
+        const port = await closedPort();
+        const text = probe(port);
+        const file = resolve(__dirname, "..", "src", "hosts", "ssh-probe.js");
+        expect(text.startsWith(`node ${shellQuote(file)} `), text).toBe(true);
+        expect(text).not.toContain(readFileSync(file, "utf8").split("\n").find((l) => l.includes("require(")));
+        const r = await bash(text);
+        expect(r.code).toBe(1);
+        // The command provider's error for a failed local command: `exit status N: running "<cmd>":` and its output.
+        const error = `exit status ${r.code}: running ${JSON.stringify(text)}:\n${r.stdout}${r.stderr}`;
+        expect(error).toContain(`cannot reach SSH on trainer@127.0.0.1:${port} within 3 s`);
+        expect(error.length).toBeLessThan(800);
     });
 
     it("refuses a deadline that is not a whole number of seconds", () => {

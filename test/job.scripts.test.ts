@@ -23,6 +23,19 @@ set -euo pipefail
 set -a; . ./run.env; if [ -f secrets.env ]; then . ./secrets.env; fi; set +a
 echo "secrets.env mode: $(stat -c %a secrets.env)"
 echo "token present: \${HF_TOKEN:+yes}"
+if [ -f long ]; then
+  # A chatty job: a progress line and a log line per step, a progress bar redrawn with carriage
+  # returns on one line, then a failure.
+  n=$(cat long)
+  for i in $(seq 1 "$n"); do
+    printf 'STACKTUNE_PROGRESS {"phase":"train","step":%d,"total":%d,"loss":1.5,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\\n' "$i" "$n"
+    echo "noise line $i of a chatty trainer"
+  done
+  for i in $(seq 1 3000); do printf 'progress bar %d\\r' "$i"; done
+  echo
+  echo "RuntimeError: CUDA out of memory"
+  exit 3
+fi
 printf 'STACKTUNE_PHASE {"phase":"train","event":"start","elapsed_s":0}\\n'
 for i in 1 2 3; do
   printf 'STACKTUNE_PROGRESS {"phase":"train","step":%d,"total":3,"loss":1.5,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\\n' "$i"
@@ -222,6 +235,31 @@ describe("start-or-attach.sh", () => {
         expect(retry.code).toBe(0);
         expect(lastJson(retry.stdout)).toMatchObject({ status: "succeeded", starts: 2 });
         expect(fs.existsSync(path.join(dir, "job.1.log"))).toBe(true);
+    });
+
+    it("keeps a failing job's output short whatever the job printed: a bounded summary naming the full log and `stacktune logs`", () => {
+        const hash = hashOf("b2");
+        const dir = stage(hash, {}, { long: "3000" });
+        const r = startOrAttach(hash);
+        expect(r.code).toBe(3);
+        // The command provider's error (stand-in and upstream): `<exit error>: running "<cmd>":` and the
+        // command's whole stdout and stderr. It must stay a screenful while job.log keeps everything.
+        const error = `Process exited with status 3: running ${JSON.stringify(startOrAttachCommand(`~/.stacktune/runs/${hash}`))}:\n${r.stdout}${r.stderr}`;
+        expect(fs.statSync(path.join(dir, "job.log")).size).toBeGreaterThan(300_000);
+        expect(Buffer.byteLength(error)).toBeLessThan(16 * 1024);
+        expect(Buffer.byteLength(r.stderr)).toBeLessThan(6 * 1024);
+        expect(r.stderr.split("\n").length).toBeLessThan(50);
+        expect(r.stderr).toContain("ended with status 'failed' (exit 3)");
+        expect(r.stderr).toContain("noise line 3000 of a chatty trainer");
+        expect(r.stderr).toContain("RuntimeError: CUDA out of memory");
+        expect(r.stderr).toContain(`the run directory is ${dir}`);
+        expect(r.stderr).toContain(`full log: ${dir}/job.log`);
+        expect(r.stderr).toContain("`stacktune logs script-test` shows it");
+        // The live progress is sparse (one line per percent) and its last line carries the state.
+        const progress = r.stdout.split("\n").filter((l) => l.startsWith("[train] step "));
+        expect(progress.length).toBeLessThanOrEqual(101);
+        expect(progress[progress.length - 1]).toBe("[train] step 3000/3000 (100%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m");
+        expect(lastJson(r.stdout)).toMatchObject({ status: "failed", exit_code: 3 });
     });
 
     it("survives a dropped connection and re-attaches without a second start", async () => {

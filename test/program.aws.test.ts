@@ -115,6 +115,7 @@ describe("aws target", () => {
                 "stacktune:image:TrainingImage experiment-image",
                 "command:remote:Command experiment-image-build",
                 "stacktune:job:TrainingJob experiment-job",
+                "stacktune:hosts:HostAccess experiment-access",
                 "command:local:Command experiment-job-cleanup",
                 "command:remote:Command experiment-job-stage",
                 "command:remote:Command experiment-job-run",
@@ -311,6 +312,28 @@ describe("aws target", () => {
         expect(nonSecretOccurrences(mocks.resources, TOKEN_CANARY)).toEqual([]);
         expect(nonSecretOccurrences(mocks.resources, "CANARY-aws-key")).toEqual([]);
         expect(String(one("aws:ec2/instance:Instance").inputs.userData)).not.toContain("CANARY");
+    });
+
+    it("exports how `stacktune status|logs` reach the instance (aws stacks set no key file): run directory and connection, no secret", async () => {
+        const hash = await valueOf(outputs.experimentHash as string);
+        const access = await valueOf(outputs.hostAccess as object);
+        expect(access).toEqual({
+            runDir: `~/.stacktune/runs/${hash}`,
+            machines: [
+                {
+                    rank: 0,
+                    ssh: {
+                        host: "198.51.100.23",
+                        port: 22,
+                        user: "ubuntu",
+                        hostKey: expect.stringMatching(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/) as unknown,
+                    },
+                },
+            ],
+        });
+        expect(JSON.stringify(access)).not.toContain("CANARY");
+        // The record in the state (saved before the job runs) holds the same, and the key as a secret.
+        expect(mocks.resources.filter((r) => r.type === "stacktune:hosts:HostAccess").map((r) => r.name)).toEqual(["experiment-access"]);
     });
 
     it("exports the instance address, the repos and a spot-priced estimate", async () => {

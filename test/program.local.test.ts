@@ -49,6 +49,7 @@ describe("local target (venv runtime)", () => {
             "stacktune:index:Experiment experiment",
             "stacktune:local:Host experiment-host",
             "stacktune:job:TrainingJob experiment-job",
+            "stacktune:hosts:HostAccess experiment-access",
             "command:local:Command experiment-host-preflight",
             "command:local:Command experiment-job-cleanup",
             "command:local:Command experiment-job-stage",

@@ -59,6 +59,7 @@ describe("ssh target (docker runtime)", () => {
             "stacktune:ssh:Host experiment-host",
             "stacktune:image:TrainingImage experiment-image",
             "stacktune:job:TrainingJob experiment-job",
+            "stacktune:hosts:HostAccess experiment-access",
             "command:local:Command experiment-host-reach",
             "command:remote:Command experiment-host-preflight",
             "command:remote:Command experiment-image-build",
@@ -70,7 +71,8 @@ describe("ssh target (docker runtime)", () => {
 
     it("probes the host with the program's own bound before its first remote command (30 s: 3 attempts of 10 s)", () => {
         const create = textInput(byName("experiment-host-reach"), "create");
-        expect(create.startsWith("node -e ")).toBe(true);
+        // The probe runs from its file in the checkout (a failed command's error quotes the command).
+        expect(create.startsWith(`node ${shellQuote(path.resolve(__dirname, "..", "src", "hosts", "ssh-probe.js"))} `), create.slice(0, 200)).toBe(true);
         expect(create).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 'that the machine is up, that its sshd listens on port 2222 (stacktune:target.host, stacktune:target.port)");
         expect(textInput(byName("experiment-job-cleanup"), "create")).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 ");
     });

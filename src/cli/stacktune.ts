@@ -24,17 +24,14 @@
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { planExperiment } from "../experiment";
 import { DEMO_PASSPHRASE_FILE, demoPassphraseRefusal, readStackFileSecrets, stackFilePath } from "../secrets-provider";
-import { DEFAULT_RUN_ROOT } from "../hosts/ssh";
 import { withRunLib } from "../job";
 import { hostPath, shellQuote } from "../render/shell";
-import { clusterMachines, loadSettingsFromStackFile, machineCount, type Settings } from "../settings";
+import { loadSettingsFromStackFile, type Settings } from "../settings";
 import { targetOf, targets } from "../targets";
-import { hostSshArgs } from "./stacktune/hostSsh";
+import { hostAccessFromState, machineShell, type StackHostAccess } from "./stacktune/hostAccess";
 import { formatSummary, type StackOutputs } from "./stacktune/report";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
@@ -219,7 +216,8 @@ async function run(ctx: Context): Promise<number> {
     if (failed !== undefined) {
         console.log(formatSummary(ctx.stackName, { ...outputs, status: "failed (see above)" }, { wallSeconds: (Date.now() - started) / 1000 }));
         try {
-            await onHost(ctx, outputs, jobReportScript(runDirOf(ctx), "job", ctx.stackName));
+            const access = await stackHostAccess(ctx, stack);
+            await onHost(ctx, access, jobReportScript(access.runDir, "job", ctx.stackName));
         } catch (error) {
             console.log(`  job               ${(error as Error).message}`);
         }
@@ -230,50 +228,18 @@ async function run(ctx: Context): Promise<number> {
     return 0;
 }
 
-/** Machine ranks of the stack: one per machine of `target.hosts`, else just 0. */
-function machineRanks(ctx: Context): number[] {
-    return Array.from({ length: machineCount(ctx.settings.target) }, (_, rank) => rank);
-}
-
 /**
- * A shell on machine `rank`'s host: this machine for `local`, SSH for `ssh` / `aws`. Machine 0 (the
- * main one) runs the merge and holds the summary; the others hold their own ranks' logs.
+ * How to reach the stack's hosts: what the program saved in the state (src/hosts/access.ts) on the
+ * last `up` that got as far as its hosts, also one that failed or was killed. Every target alike:
+ * no setting is read here, so an aws stack (its key only a secret) is reached as an ssh one is.
  */
-function hostShell(ctx: Context, outputs: StackOutputs, script: string, rank = 0): { command: string; args: string[]; cleanup: () => void } {
-    const target = ctx.settings.target;
-    const ranks = machineRanks(ctx);
-    if (!ranks.includes(rank)) {
-        throw new UsageError(`--machine ${rank}: stacks/Pulumi.${ctx.stackName}.yaml has ${ranks.length} machine(s), ranks 0 to ${ranks.length - 1}`);
+async function stackHostAccess(ctx: Context, stack?: Stack): Promise<StackHostAccess> {
+    const state = (await (stack ?? (await openStack(ctx))).exportStack()) as { deployment?: Parameters<typeof hostAccessFromState>[0] };
+    const access = hostAccessFromState(state.deployment ?? {});
+    if (access === undefined || access.runDir === "") {
+        throw new Error(`the state of ${ctx.stackName} records no host to read: \`stacktune run ${ctx.stackName}\` records it once the host exists (a stack last run by an older stacktune has none until its next run)`);
     }
-    const definition = targetOf(target);
-    if (definition.runsOnThisMachine) return { command: "bash", args: ["-c", script], cleanup: () => undefined };
-    const listed = rank === 0 ? outputs.hostAddress : outputs.machines?.find((m) => m.rank === rank)?.address;
-    const address = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(listed ?? "");
-    // A machine the settings name (ssh) is reached as they say; a created one (aws) at its output address.
-    const named = clusterMachines(target)[rank];
-    const machine = named?.host !== undefined ? named : undefined;
-    const user = machine !== undefined ? machine.user : address?.[1];
-    const host = machine !== undefined ? machine.host : address?.[2];
-    const port = machine !== undefined ? machine.port : Number(address?.[3] ?? 22);
-    if (host === undefined || host === "none") throw new Error("the stack has no host now (hostAddress none): nothing to read");
-    const keyPath = definition.privateKeyPath(target);
-    if (keyPath === undefined) {
-        throw new Error(`reading the host needs target.privateKeyPath in stacks/Pulumi.${ctx.stackName}.yaml (the secret key is not read by this command)`);
-    }
-    if (machine?.hostKey === undefined || user === undefined) {
-        throw new Error(`reading the host needs its host key: set stacktune:target.hostKey in stacks/Pulumi.${ctx.stackName}.yaml`);
-    }
-    const key = keyPath.startsWith("~/") ? path.join(os.homedir(), keyPath.slice(2)) : keyPath;
-    return {
-        command: "ssh",
-        args: hostSshArgs({ user, host, port: port ?? 22, keyPath: key, hostKey: machine.hostKey }, script),
-        cleanup: () => undefined,
-    };
-}
-
-function runDirOf(ctx: Context): string {
-    const hash = planExperiment(ctx.settings, ctx.stackName, ctx.projectDir).experimentHash;
-    return `${DEFAULT_RUN_ROOT}/${hash}`;
+    return access;
 }
 
 /** A host script run by bash with the run scripts' shared functions (lib.sh), whatever the login shell. */
@@ -299,8 +265,15 @@ export function jobReportScript(runDir: string, label: string, stackName: string
     );
 }
 
-async function onHost(ctx: Context, outputs: StackOutputs, script: string, rank = 0): Promise<number> {
-    const shell = hostShell(ctx, outputs, script, rank);
+/** Runs `script` on machine `rank` (machine 0, the main one, runs the merge and holds the summary). */
+async function onHost(ctx: Context, access: StackHostAccess, script: string, rank = 0): Promise<number> {
+    let shell: ReturnType<typeof machineShell>;
+    try {
+        shell = machineShell(access, rank, script, ctx.stackName);
+    } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message);
+        throw error;
+    }
     return new Promise((resolve) => {
         const child = spawn(shell.command, shell.args, { stdio: ["ignore", "pipe", "inherit"] });
         const out = lineWriter();
@@ -337,7 +310,8 @@ export function logsScript(runDir: string, follow: boolean): string {
 }
 
 async function logs(ctx: Context, follow: boolean, rank: number): Promise<number> {
-    return onHost(ctx, await currentOutputs(ctx), logsScript(runDirOf(ctx), follow), rank);
+    const access = await stackHostAccess(ctx);
+    return onHost(ctx, access, logsScript(access.runDir, follow), rank);
 }
 
 /** `--machine N` of `stacktune logs`: a machine rank, 0 when absent. */
@@ -369,13 +343,20 @@ async function status(ctx: Context): Promise<number> {
         console.log(`  ${"pending ops".padEnd(18)}${cleared.length} (from an interrupted update: \`stacktune run\` clears them)`);
     }
     if (outputs.hostAddress === "none") return 0;
+    let access: StackHostAccess;
+    try {
+        access = await stackHostAccess(ctx, stack);
+    } catch (error) {
+        console.log(`  ${"job".padEnd(18)}${(error as Error).message}`);
+        return 0;
+    }
     // Every machine is asked, also after one fails to answer; the first failing exit code is returned.
-    const ranks = machineRanks(ctx);
+    const ranks = access.machines.map((m) => m.rank);
     let code = 0;
     for (const rank of ranks) {
         const label = ranks.length > 1 ? `job, machine ${rank}` : "job";
         try {
-            const answered = await onHost(ctx, outputs, jobReportScript(runDirOf(ctx), label, ctx.stackName), rank);
+            const answered = await onHost(ctx, access, jobReportScript(access.runDir, label, ctx.stackName), rank);
             if (code === 0) code = answered;
         } catch (error) {
             console.log(`  ${label.padEnd(18)}${(error as Error).message}`);

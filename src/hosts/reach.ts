@@ -5,11 +5,14 @@ import * as command from "@pulumi/command";
 import { JobHost, shellQuote } from "./command";
 
 /**
- * The reachability probe (ssh-probe.js), run with `node -e` on the operator's machine: node is there
- * wherever this Node.js program runs, and a program of its own bounds the wait whatever the command
- * provider does (upstream bounds only the TCP connect, not the SSH handshake).
+ * The reachability probe, run with `node` on the operator's machine: node is there wherever this
+ * Node.js program runs, and a program of its own bounds the wait whatever the command provider does
+ * (upstream bounds only the TCP connect, not the SSH handshake). The probe's command runs the file
+ * by its path in the checkout: a failed command's error quotes the command text, and the probe's
+ * 4 KB source inlined there would fill every "cannot reach" error.
  */
-const SSH_PROBE = fs.readFileSync(path.join(__dirname, "ssh-probe.js"), "utf8");
+const SSH_PROBE_FILE = path.join(__dirname, "ssh-probe.js");
+const SSH_PROBE = fs.readFileSync(SSH_PROBE_FILE, "utf8");
 const TEARDOWN_SCRIPT = fs.readFileSync(path.join(__dirname, "teardown.sh"), "utf8");
 
 /** Where a probe looks and how long it may take. */
@@ -30,12 +33,21 @@ export function sshLabel(p: Pick<SshProbe, "host" | "port" | "user">): string {
     return `${p.user}@${p.host}:${p.port}`;
 }
 
+/** `file`, checked to be a plain absolute path (it goes into a command text, quoted) of an existing file. */
+function probeFile(file: string): string {
+    // eslint-disable-next-line no-control-regex
+    if (!path.isAbsolute(file) || /[\u0000-\u001f\u007f]/.test(file) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+        throw new Error(`the SSH probe ${JSON.stringify(file)} is not a readable file of the checkout; reinstall stacktune (npm ci) or run it from its checkout`);
+    }
+    return file;
+}
+
 /** The command text of the probe: exits 0 once the server speaks SSH, else 1 naming host:port and {@link SshProbe.hint}. */
 export function sshProbeCommand(p: SshProbe): string {
     for (const [key, value] of Object.entries({ deadlineSeconds: p.deadlineSeconds, attemptSeconds: p.attemptSeconds, port: p.port })) {
         if (!Number.isInteger(value) || value < 1) throw new Error(`ssh probe ${key} must be a whole number >= 1 (got ${value})`);
     }
-    return ["node", "-e", SSH_PROBE, sshLabel(p), p.host, String(p.port), String(p.deadlineSeconds), String(p.attemptSeconds), p.hint]
+    return ["node", probeFile(SSH_PROBE_FILE), sshLabel(p), p.host, String(p.port), String(p.deadlineSeconds), String(p.attemptSeconds), p.hint]
         .map(shellQuote)
         .join(" ");
 }
@@ -64,7 +76,7 @@ export interface ResolvedConnection {
     perDialTimeout: number;
 }
 
-function resolved(connection: command.types.input.remote.ConnectionArgs): pulumi.Output<ResolvedConnection> {
+export function resolvedConnection(connection: command.types.input.remote.ConnectionArgs): pulumi.Output<ResolvedConnection> {
     return pulumi
         .all([connection.host, connection.port, connection.user, connection.hostKey, connection.dialErrorLimit, connection.perDialTimeout])
         .apply(([host, port, user, hostKey, dialErrorLimit, perDialTimeout]) => {
@@ -86,7 +98,7 @@ export function sshReachability(
     opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
     const create = pulumi.unsecret(
-        resolved(connection).apply((c) =>
+        resolvedConnection(connection).apply((c) =>
             sshProbeCommand({ ...c, deadlineSeconds: reachDeadlineSeconds(c), attemptSeconds: c.perDialTimeout, hint }),
         ),
     );
@@ -98,6 +110,8 @@ export function sshReachability(
  * of {@link TEARDOWN_PROBE_ATTEMPTS} attempts, and skips it, saying so and what stays
  * (`leftBehind`), when the host does not answer SSH or refuses the login (teardown.sh).
  */
+// The probe's source is inlined here, unlike in sshProbeCommand: a delete runs with the inputs stored
+// when the resource was last created or updated, possibly from a checkout that has moved since.
 export function teardownCommand(c: ResolvedConnection, script: string, leftBehind: string): string {
     return [
         "bash", "-c", TEARDOWN_SCRIPT, "stacktune-teardown", sshLabel(c), c.host, String(c.port), c.user, c.hostKey,
@@ -130,7 +144,7 @@ export function hostCleanup(name: string, host: JobHost, args: HostCleanupArgs, 
     if (host.connection === undefined) {
         return new command.local.Command(name, { ...common, delete: args.script }, opts);
     }
-    const connection = resolved(host.connection);
+    const connection = resolvedConnection(host.connection);
     const create = pulumi.unsecret(
         connection.apply((c) =>
             sshProbeCommand({

@@ -1,6 +1,6 @@
-// stacktune: is there an SSH server at host:port? Run on the operator's machine by `node -e` (the
+// stacktune: is there an SSH server at host:port? Run on the operator's machine by `node` (the
 // command text of src/hosts/reach.ts), before any remote command and before any host-side clean-up.
-// Usage: node -e <this file> <user@host:port> <host> <port> <deadline s> <attempt s> <what to check>
+// Usage: node <this file> <user@host:port> <host> <port> <deadline s> <attempt s> <what to check>
 // Exit 0: the server sent its SSH identification line ("SSH-2.0-…") within the deadline.
 // Exit 1: it did not; stderr names the address, the last reason and what to check.
 // Why a program of its own: the command provider bounds only the TCP connect (perDialTimeout); its
@@ -9,7 +9,7 @@
 "use strict";
 const net = require("node:net");
 
-const [label, host, portText, deadlineText, attemptText, hint] = process.argv.slice(1);
+const [label, host, portText, deadlineText, attemptText, hint] = process.argv.slice(2);
 const port = Number(portText);
 const deadlineMs = Number(deadlineText) * 1000;
 const attemptMs = Number(attemptText) * 1000;

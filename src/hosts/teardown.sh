@@ -22,7 +22,10 @@ skip() {
     exit 0
 }
 
-if ! node -e "$probe" "$label" "$host" "$port" "$deadline" "$attempt" "nothing: the clean-up is skipped" >/dev/null 2>"$tmp/probe"; then
+# The probe's source arrives as an argument (a delete runs with the inputs stored at create time, so
+# it must not depend on a checkout that may have moved since); node runs it as a file.
+printf '%s\n' "$probe" >"$tmp/ssh-probe.js"
+if ! node "$tmp/ssh-probe.js" "$label" "$host" "$port" "$deadline" "$attempt" "nothing: the clean-up is skipped" >/dev/null 2>"$tmp/probe"; then
     skip "it does not answer SSH ($(sed -e 's/^stacktune: //' -e 's/\. Check nothing.*//' "$tmp/probe"))"
 fi
 

@@ -4,7 +4,8 @@
  * (the operator's laptop is gone); `stacktune status` reads the job on the host over SSH; the next
  * `stacktune run` clears the dead lock and the pending operations and re-attaches to the job that
  * kept running on the host: exactly one job start and one training start. Then `logs` over SSH and
- * `down` (nothing left on the host).
+ * `down` (nothing left on the host). The stack sets its key only as a secret (stacktune:sshPrivateKey,
+ * as aws stacks do): status and logs find the host and key in what the program saved in the state.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -41,7 +42,6 @@ beforeAll(async () => {
     port: ${sshd.port}
     user: ${USER}
     hostKey: ${sshd.knownHostsLine.split(" ").slice(1).join(" ")}
-    privateKeyPath: ${sshd.privateKeyPath}
     gpus: 0
     minFreeDiskGb: 1
   stacktune:runtime:
@@ -81,6 +81,10 @@ beforeAll(async () => {
     maxHours: 1
 `,
     );
+    // The key only as a secret, as an aws stack has it (no target.privateKeyPath): `stacktune status`
+    // and `logs` reach the host through what the program saved in the state.
+    expect((await project.pulumi(["stack", "init", STACK])).code).toBe(0);
+    expect((await project.pulumi(["config", "set", "--secret", "--stack", STACK, "stacktune:sshPrivateKey"], { input: sshd.privateKey })).code).toBe(0);
 });
 
 afterAll(async () => {

@@ -193,6 +193,9 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             expect(up.output).toContain("it accepted the TCP connection but sent no SSH identification line");
             expect(up.output).toContain("Check that the machine is up, that its sshd listens on port");
             expect(up.seconds, up.output.slice(-3000)).toBeLessThan(60);
+            // The error quotes the probe's command: a file run by path, not its source inlined.
+            expect(up.output).not.toContain('require("node:net")');
+            expect(up.output).toMatch(/running "node '?[^' ]*\/src\/hosts\/ssh-probe\.js'? /);
             expect(runDirs()).toEqual([]);
         } finally {
             for (const s of sockets) s.destroy();
@@ -323,7 +326,11 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         expect(dirs[0]).not.toBe(secondHash);
         expect(up.output).toContain("Last log lines:");
         expect(up.output).toContain(`the run directory is ${runDir}`);
+        expect(up.output).toContain(`full log: ${runDir}/job.log; \`stacktune logs ${STACK}\` shows it`);
         expect(up.output).toContain("no-such-model");
+        // The provider puts the command's whole output into the error: the job keeps it a screenful.
+        const diagnostics = up.output.slice(up.output.indexOf("Diagnostics:"));
+        expect(Buffer.byteLength(diagnostics), diagnostics.slice(0, 3000)).toBeLessThan(24 * 1024);
         expect(readFileSync(join(runDir, "job.status"), "utf8").trim()).toBe("failed");
         expect(existsSync(join(runDir, "secrets.env"))).toBe(false);
         // Nothing published: the store still holds the previous run's model, untouched.

@@ -100,7 +100,44 @@ exec 9>&-
 
 # The job's log keeps the machine-readable lines (the tools read them); the operator gets each one
 # as a line to read.
-progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) ' | readable_progress; }
+#
+# Everything this script prints ends up in the error of a failed `pulumi up`: the command provider
+# (upstream's and the stand-in) quotes a failed command's WHOLE stdout and stderr. So the live output
+# stays bounded whatever the job prints: every phase line, but of the progress lines (one per logging
+# step, thousands in a long run) only the first of each whole percent of a phase, and the last step.
+# The provider shows the latest line live, so that line still carries step/total, loss and ETA.
+sparse_progress() {
+    local line phase step total percent
+    local -A shown=()
+    local re_phase='"phase":"([^"]*)"' re_step='"step":([0-9]+)' re_total='"total":([0-9]+)'
+    while IFS= read -r line; do
+        if [[ $line == 'STACKTUNE_PROGRESS '* && $line =~ $re_step ]]; then
+            step=${BASH_REMATCH[1]} total= phase=
+            [[ $line =~ $re_total ]] && total=${BASH_REMATCH[1]}
+            [[ $line =~ $re_phase ]] && phase=${BASH_REMATCH[1]}
+            if [[ -n $total ]] && ((total > 0 && step < total)); then
+                percent=$((step * 100 / total))
+                [[ ${shown[$phase]-} == "$percent" ]] && continue
+                shown[$phase]=$percent
+            fi
+        fi
+        printf '%s\n' "$line"
+    done
+}
+progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) ' | sparse_progress | readable_progress; }
+
+# The end of job.log for a failure's error: its last lines, readable, each cut to a line's width (a
+# progress bar redrawn with carriage returns is one "line" of megabytes; only its last state counts).
+# In a UTF-8 locale so that a cut never splits a character (the error must be valid UTF-8).
+LOG_TAIL_LINES=40 LOG_LINE_CHARS=160
+log_tail() {
+    local line
+    tail -n "$LOG_TAIL_LINES" job.log | readable_progress | while IFS= read -r line || [[ -n $line ]]; do
+        line=${line%$'\r'} && line=${line##*$'\r'}
+        if ((${#line} > LOG_LINE_CHARS)); then line="${line:0:LOG_LINE_CHARS}…"; fi
+        printf '%s\n' "$line"
+    done
+}
 if runner_alive; then
     tail -n +1 -F --pid="$runner_pid" job.log 2>/dev/null | progress_lines
 else
@@ -115,8 +152,8 @@ if [ "$status" = succeeded ]; then
 fi
 {
     echo "stacktune: run $STACKTUNE_EXPERIMENT_HASH ended with status '$status' (exit $code). Last log lines:"
-    tail -n 30 job.log
-    echo "stacktune: the run directory is $run_dir (log: $run_dir/job.log)"
+    LC_ALL=C.UTF-8 log_tail 2>/dev/null
+    echo "stacktune: the run directory is $run_dir (full log: $run_dir/job.log; \`stacktune logs $STACKTUNE_STACK\` shows it)"
 } >&2
 if [ -s summary.json ]; then cat summary.json; fi
 if [ "$code" = 0 ]; then exit 1; fi
