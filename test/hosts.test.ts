@@ -87,6 +87,9 @@ describe("preflight script", () => {
         const r = spawnSync("bash", ["-c", preflightCommand({ gpus: 0, gpuMemoryGb: 24, minFreeDiskGb: 1, runtime: "venv", runRoot: "~/.stacktune/runs", ...req })], {
             env: { ...process.env, PATH: `${fakeBin(bin)}:${process.env.PATH ?? ""}` },
             encoding: "utf8",
+            // Not the runner's stdin: bash run with a socket on stdin reads ~/.bashrc (as under sshd),
+            // whose PATH would put the machine's python3 ahead of the fake one.
+            stdio: ["ignore", "pipe", "pipe"],
         });
         return { code: r.status ?? -1, out: r.stdout + r.stderr };
     }

@@ -1,19 +1,17 @@
 import { z } from 'zod';
 import { settingsDefaults } from './defaults';
 
-const gateDefaults = settingsDefaults.evaluation.gate;
-
 /**
  * The evaluation gate after the merge: the merged model's loss on a fixed held-out sample is
  * compared with the adapter's on the same rows; a failed gate publishes nothing.
  */
 export const EvaluationGateSchema = z.strictObject({
   /** `gate_enabled`. @default true */
-  enabled: z.boolean().default(gateDefaults.enabled),
+  enabled: z.boolean().default(settingsDefaults.evaluation.gate.enabled),
   /** `gate_samples`: the first N rows of the seeded test split (split_seed). @default 32 */
-  samples: z.number().int().positive().max(100000).default(gateDefaults.samples),
+  samples: z.number().int().positive().max(100000).default(settingsDefaults.evaluation.gate.samples),
   /** `gate_tolerance`: largest relative increase of the merged loss over the adapter's. @default 0.05 */
-  tolerance: z.number().min(0).max(1).default(gateDefaults.tolerance),
+  tolerance: z.number().min(0).max(1).default(settingsDefaults.evaluation.gate.tolerance),
 });
 
 export const EvaluationSchema = z.strictObject({
