@@ -1,66 +1,52 @@
 """The one parser for ``training.yaml`` (docs/contracts.md §4), shared by every entry point.
 
-``parse_config(path, argv)`` reads the rendered YAML, rejects every key outside the contract
-(naming each), then lets CLI flags (``--learning_rate 2e-4``) override YAML values. The YAML keys
-are exactly the contract's; CLI flags may name any field of the four dataclasses (every TRL
+The keys come from one table, ``training_keys.json`` (package data; the renderer and the docs read
+the same file). ``parse_config(path, argv)`` reads the rendered YAML, rejects every key outside the
+table (naming each), then lets CLI flags (``--learning_rate 2e-4``) override YAML values. The YAML
+keys are exactly the table's; CLI flags may name any field of the parser's dataclasses (every TRL
 ``SFTConfig`` argument included), which is what ad-hoc runs and benchmarks want.
+
+Built on TRL's own classes: the training arguments *are* ``SFTConfig`` (table rows of trainer
+``SFTConfig`` must name its fields; TRL owns their types and defaults) and the parser is
+``TrlParser``, whose ``set_defaults_with_config`` applies the YAML values. The other rows become
+stacktune's dataclasses, built here from the table, because TRL's counterparts do not fit the
+contract: ``ModelConfig`` names the same settings differently (``use_bnb_nested_quant`` for
+``bnb_4bit_use_double_quant``, ``dtype`` for ``bnb_4bit_compute_dtype``), takes
+``lora_target_modules`` as a list and has other defaults (no 4-bit, no PEFT), so using it would
+change every rendered training.yaml; ``ScriptArguments`` describes a Hub dataset with splits, not
+a ShareGPT source with a seeded split and a role map; nothing in TRL covers merge, publish and the
+smoke test. ``TrlParser.parse_args_and_config`` itself is not used: it reads the file behind
+``--config`` and reports unknown keys only as leftover ``--key value`` strings, where the contract
+wants a positional ``training.yaml`` and an error naming the keys and the fix.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from transformers import HfArgumentParser
-from trl import SFTConfig
+from trl import SFTConfig, TrlParser
 
-from stacktune_train.chat import DEFAULT_ROLE_MAP, check_chat_format
+from stacktune_train.chat import check_chat_format
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 DTYPES = ("bfloat16", "float16", "float32")
 ATTENTION_IMPLEMENTATIONS = ("flash_attention_2", "sdpa", "eager")
 
 
-@dataclass
-class ModelArguments:
-    """Base model, 4-bit quantization (QLoRA) and LoRA adapter."""
+class ConfigError(ValueError):
+    """training.yaml (or a CLI flag, or the key table) does not fit the contract."""
 
-    model_name_or_path: str = field(metadata={"help": "Hub model id or local directory of the base model."})
-    model_revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit)."})
-    attn_implementation: str = field(
-        default="sdpa",
-        metadata={"help": "sdpa | flash_attention_2 | eager; flash_attention_2 needs the flash_attn package, "
-                  "which the image and stacktune's venv do not install (it falls back to sdpa with a warning)."},
-    )
-    load_in_4bit: bool = field(default=True, metadata={"help": "Load the base in 4 bit (QLoRA)."})
-    bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": "nf4 | fp4"})
-    bnb_4bit_use_double_quant: bool = field(default=True, metadata={"help": "Nested quantization."})
-    bnb_4bit_compute_dtype: str = field(default="bfloat16", metadata={"help": "Matmul dtype of 4-bit layers."})
-    bnb_4bit_quant_storage: str = field(
-        default="bfloat16",
-        metadata={"help": "Storage dtype of packed 4-bit weights; must equal the compute dtype under ZeRO-3 "
-                  "so DeepSpeed can shard them with the other parameters."},
-    )
-    lora_r: int = field(default=8)
-    lora_alpha: int = field(default=16)
-    lora_dropout: float = field(default=0.1)
-    lora_target_modules: str = field(
-        default="all-linear", metadata={"help": "'all-linear' or a comma-separated list of module names."}
-    )
-    upcast_frozen_weights: bool = field(
-        default=False,
-        metadata={"help": "4-bit without ZeRO-3: PEFT's prepare_model_for_kbit_training casts the frozen weights "
-                  "that are not quantized (embeddings, norms, LM head) to float32, which makes the residual stream "
-                  "float32; false casts them back to the compute dtype, as the ZeRO-3 path keeps them."},
-    )
-    checkpoint_skip_layers: int = field(
-        default=0,
-        metadata={"help": "With gradient checkpointing: the last N decoder layers keep their activations instead "
-                  "of recomputing them (same result, more memory, less compute)."},
-    )
+
+class ModelChecks:
+    """Base model, 4-bit quantization (QLoRA) and LoRA adapter."""
 
     def __post_init__(self) -> None:
         if self.attn_implementation not in ATTENTION_IMPLEMENTATIONS:
@@ -82,30 +68,8 @@ class ModelArguments:
         return [m.strip() for m in self.lora_target_modules.split(",") if m.strip()]
 
 
-@dataclass
-class DataArguments:
+class DataChecks:
     """Where the conversations come from and how they become Llama-3 text."""
-
-    dataset_source: str = field(metadata={"help": "Hub dataset id, or a local .jsonl/.json/.parquet/.arrow file "
-                                          "or a directory written by datasets' save_to_disk."})
-    dataset_revision: str = field(default="main", metadata={"help": "Hub revision of a Hub dataset (branch, tag or "
-                                                          "commit); stacktune pins it to a commit at plan time."})
-    conversations_field: str = field(default="conversations")
-    role_map: dict | str | None = field(
-        default_factory=lambda: dict(DEFAULT_ROLE_MAP),
-        metadata={"help": "ShareGPT 'from' -> Llama-3 role (YAML mapping, or JSON on the command line)."},
-    )
-    chat_format: str = field(default="llama3")
-    test_size: float = field(default=0.3, metadata={"help": "Fraction (0-1) of samples held out for eval."})
-    split_seed: int = field(default=100)
-    max_train_samples: int | None = field(default=None)
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Evaluate on the first N of the seeded test split (a fixed subset)."}
-    )
-    prepared_dataset_dir: str = field(
-        default="prepared", metadata={"help": "Where prepared sets are saved, one subdirectory per input hash."}
-    )
-    prepared_dataset_repo: str | None = field(default=None, metadata={"help": "Optional dataset repo to push to."})
 
     def __post_init__(self) -> None:
         if isinstance(self.role_map, str):
@@ -124,27 +88,8 @@ class DataArguments:
                 raise ValueError(f"{key} must be at least 1 (or omitted for no cap), got {value}")
 
 
-@dataclass
-class PublishArguments:
+class PublishChecks:
     """Merge, publish and smoke-test settings."""
-
-    merged_output_dir: str = field(default="merged")
-    adapter_repo_id: str | None = field(default=None)
-    merged_repo_id: str | None = field(default=None)
-    hub_private: bool = field(default=True)
-    output_store_dir: str | None = field(
-        default=None, metadata={"help": "Local output store used when no hub repo is set."}
-    )
-    smoke_prompt: str = field(default="Describe the food of Thailand in one sentence.")
-    smoke_max_new_tokens: int = field(default=32)
-    gate_enabled: bool = field(
-        default=True, metadata={"help": "Evaluation gate after the merge (stacktune_train.gate): compare the merged "
-                                "model's held-out loss with the adapter's; a failure publishes nothing."},
-    )
-    gate_samples: int = field(default=32, metadata={"help": "First N rows of the seeded test split the gate scores."})
-    gate_tolerance: float = field(
-        default=0.05, metadata={"help": "Largest relative increase of the merged loss over the adapter's (0.05 = 5%)."}
-    )
 
     def __post_init__(self) -> None:
         if self.merged_repo_id is None and self.output_store_dir is None:
@@ -160,37 +105,110 @@ class PublishArguments:
             raise ValueError(f"gate_tolerance must be a fraction between 0 and 1, got {self.gate_tolerance}")
 
 
-@dataclass
-class ScheduleArguments:
+class ScheduleChecks:
     """Contract names that transformers 5 no longer has as TrainingArguments fields.
 
     ``warmup_ratio`` was folded into ``warmup_steps`` (a float below 1 is a fraction of the total
     steps); the contract keeps the old, unambiguous name and :func:`parse_config` translates it.
     """
 
-    warmup_ratio: float = field(default=0.0, metadata={"help": "Fraction (0 <= x < 1) of steps spent warming up."})
-
     def __post_init__(self) -> None:
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be at least 0 and below 1, got {self.warmup_ratio}")
 
 
-#: TRL SFTConfig / TrainingArguments names the contract lets training.yaml set (docs/contracts.md §4).
-TRAINING_KEYS = frozenset(
-    """output_dir seed num_train_epochs max_steps per_device_train_batch_size per_device_eval_batch_size
-    gradient_accumulation_steps learning_rate lr_scheduler_type weight_decay max_grad_norm bf16
-    use_cpu logging_steps logging_strategy log_level eval_strategy eval_steps save_strategy save_steps
-    save_total_limit save_on_each_node gradient_checkpointing gradient_checkpointing_kwargs packing packing_strategy
-    padding_free max_length dataset_text_field report_to run_name push_to_hub hub_model_id hub_strategy
-    hub_private_repo use_liger_kernel""".split()
-)
+#: stacktune's argument classes, in parser order: table rows of these trainers become their fields,
+#: these classes give them their checks and helpers.
+STACKTUNE_CLASSES = {
+    "ModelArguments": ModelChecks,
+    "DataArguments": DataChecks,
+    "PublishArguments": PublishChecks,
+    "ScheduleArguments": ScheduleChecks,
+}
+#: Field types of the table's YAML kinds; a mapping may also arrive as JSON text from the command line.
+FIELD_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "mapping": dict | str}
 
-STACKTUNE_DATACLASSES = (ModelArguments, DataArguments, PublishArguments, ScheduleArguments)
+TABLE = resources.files("stacktune_train").joinpath("training_keys.json")
 
 
-def allowed_yaml_keys() -> frozenset[str]:
-    own = {f.name for cls in STACKTUNE_DATACLASSES for f in fields(cls)}
-    return frozenset(own) | TRAINING_KEYS
+@dataclass(frozen=True)
+class Contract:
+    """The key table as the trainer uses it: the YAML keys and the parser's dataclasses."""
+
+    keys: frozenset[str]
+    #: The keys that are TRL ``SFTConfig`` arguments.
+    sft_keys: frozenset[str]
+    #: ModelArguments, DataArguments, PublishArguments, ScheduleArguments (built from the table).
+    dataclasses: tuple[type, ...]
+
+
+def _field(row: dict[str, Any]) -> tuple[str, Any, Any]:
+    """One dataclass field of a stacktune row: its type, and its default unless it is required."""
+    kind = FIELD_TYPES[row["type"]]
+    metadata = {"help": row["doc"]}
+    if row.get("required"):
+        return row["key"], kind, field(metadata=metadata)
+    default = row["default"]
+    if default is None:
+        return row["key"], kind | None, field(default=None, metadata=metadata)
+    if isinstance(default, dict):
+        return row["key"], kind | None, field(default_factory=lambda: dict(default), metadata=metadata)
+    return row["key"], kind, field(default=default, metadata=metadata)
+
+
+def load_contract(path: str | Path | Traversable = TABLE) -> Contract:
+    """Reads the key table at ``path`` (the package's own by default).
+
+    A row the trainer cannot follow fails, naming it: an SFTConfig row naming no SFTConfig field, a
+    stacktune row without a default, a key listed twice.
+    """
+    table = Path(path) if isinstance(path, str) else path
+    name = table.name
+    rows = json.loads(table.read_text(encoding="utf-8"))["rows"]
+    sft_fields = {f.name for f in fields(SFTConfig)}
+    seen: set[str] = set()
+    own: dict[str, list[tuple[str, Any, Any]]] = {trainer: [] for trainer in STACKTUNE_CLASSES}
+    for row in rows:
+        key, trainer = row["key"], row["trainer"]
+        if key in seen:
+            raise ConfigError(f"{name}: {key} is listed twice")
+        seen.add(key)
+        if row["type"] not in FIELD_TYPES:
+            raise ConfigError(f"{name}: {key}: type {row['type']!r} is not one of {', '.join(FIELD_TYPES)}")
+        if trainer == "SFTConfig":
+            if key not in sft_fields:
+                raise ConfigError(
+                    f"{name}: {key} is listed as an SFTConfig argument, but TRL's SFTConfig has no such field"
+                )
+            if "default" in row:
+                raise ConfigError(f"{name}: {key}: TRL's SFTConfig owns the default of its arguments; drop default")
+        elif trainer in own:
+            if "default" not in row and not row.get("required"):
+                raise ConfigError(f"{name}: {key}: a {trainer} row needs a default (or required: true)")
+            own[trainer].append(_field(row))
+        else:
+            raise ConfigError(f"{name}: {key}: trainer {trainer!r} is not one of SFTConfig, {', '.join(own)}")
+    classes = []
+    for trainer, checks in STACKTUNE_CLASSES.items():
+        # Required fields first: a dataclass field without a default may not follow one with a default.
+        ordered = sorted(own[trainer], key=lambda f: f[2].default is not MISSING or f[2].default_factory is not MISSING)
+        cls = make_dataclass(trainer, ordered, bases=(checks,))
+        cls.__module__ = __name__
+        cls.__doc__ = checks.__doc__
+        classes.append(cls)
+    sft_keys = frozenset(row["key"] for row in rows if row["trainer"] == "SFTConfig")
+    return Contract(keys=frozenset(seen), sft_keys=sft_keys, dataclasses=tuple(classes))
+
+
+CONTRACT = load_contract()
+ModelArguments, DataArguments, PublishArguments, ScheduleArguments = CONTRACT.dataclasses
+
+#: TRL SFTConfig / TrainingArguments names the table lets training.yaml set (docs/contracts.md §4).
+TRAINING_KEYS = CONTRACT.sft_keys
+
+
+def allowed_yaml_keys(contract: Contract = CONTRACT) -> frozenset[str]:
+    return contract.keys
 
 
 @dataclass
@@ -202,18 +220,14 @@ class StacktuneConfig:
     source: Path
 
 
-class ConfigError(ValueError):
-    """training.yaml (or a CLI flag) does not fit the contract."""
-
-
-def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
+def load_yaml_mapping(path: str | Path, contract: Contract = CONTRACT) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
-    unknown = sorted(set(data) - allowed_yaml_keys())
+    unknown = sorted(set(data) - allowed_yaml_keys(contract))
     if unknown:
         raise ConfigError(
             f"{path}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)}; "
@@ -222,21 +236,21 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_parser() -> HfArgumentParser:
-    return HfArgumentParser((*STACKTUNE_DATACLASSES, SFTConfig))
+def build_parser(contract: Contract = CONTRACT) -> TrlParser:
+    return TrlParser((*contract.dataclasses, SFTConfig))
 
 
-def parse_config(path: str | Path, argv: list[str] | None = None) -> StacktuneConfig:
+def parse_config(path: str | Path, argv: list[str] | None = None, contract: Contract = CONTRACT) -> StacktuneConfig:
     """Parse ``training.yaml`` at ``path``; ``argv`` flags (e.g. ``["--max_steps", "3"]``) override it."""
-    values = load_yaml_mapping(path)
-    parser = build_parser()
-    # YAML values become argparse defaults so CLI flags win; argparse still type-converts string
-    # defaults (YAML 1.1 reads 1e-4 as a string). Mappings go through as JSON like on the CLI.
-    parser.set_defaults(**{k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()})
+    values = load_yaml_mapping(path, contract)
+    parser = build_parser(contract)
+    # YAML values become argparse defaults (no longer required) so CLI flags win; argparse still
+    # type-converts string defaults (YAML 1.1 reads 1e-4 as a string). Mappings go through as JSON
+    # like on the CLI. Every key is a field of the parser (load_contract checked the table): none is left over.
+    parser.set_defaults_with_config(**{k: json.dumps(v) if isinstance(v, dict) else v for k, v in values.items()})
     for action in parser._actions:
         if action.dest not in values:
             continue
-        action.required = False
         # argparse checks `choices` only for command-line values, not for defaults: check YAML values here.
         if action.choices is not None and str(values[action.dest]) not in {str(c) for c in action.choices}:
             raise ConfigError(

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -5,27 +6,15 @@ import transformers.training_args
 import yaml
 
 from conftest import DATA_DIR, cpu_training_values, write_yaml
-from stacktune_train.config import TRAINING_KEYS, ConfigError, allowed_yaml_keys, parse_config
+from stacktune_train.config import TRAINING_KEYS, ConfigError, allowed_yaml_keys, load_contract, parse_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RENDERED = sorted(REPO_ROOT.glob("rendered/*/training.yaml"))
 FULL = DATA_DIR / "training.full.yaml"
 
-#: Every key of docs/contracts.md §4, written out so a change to the parser shows up here.
-CONTRACT_KEYS = set(
-    """model_name_or_path model_revision attn_implementation load_in_4bit bnb_4bit_quant_type
-    bnb_4bit_use_double_quant bnb_4bit_compute_dtype bnb_4bit_quant_storage lora_r lora_alpha lora_dropout
-    lora_target_modules upcast_frozen_weights checkpoint_skip_layers dataset_source dataset_revision conversations_field role_map chat_format test_size split_seed
-    max_train_samples max_eval_samples prepared_dataset_dir prepared_dataset_repo merged_output_dir
-    adapter_repo_id merged_repo_id hub_private output_store_dir smoke_prompt smoke_max_new_tokens
-    gate_enabled gate_samples gate_tolerance output_dir seed
-    num_train_epochs max_steps per_device_train_batch_size per_device_eval_batch_size gradient_accumulation_steps
-    learning_rate lr_scheduler_type weight_decay warmup_ratio max_grad_norm bf16 use_cpu logging_steps
-    logging_strategy log_level eval_strategy eval_steps save_strategy save_steps save_total_limit save_on_each_node
-    gradient_checkpointing gradient_checkpointing_kwargs packing packing_strategy padding_free max_length
-    dataset_text_field report_to run_name push_to_hub hub_model_id hub_strategy hub_private_repo
-    use_liger_kernel""".split()
-)
+#: The one table of training.yaml keys (docs/contracts.md §4), read here as plain JSON.
+TABLE = json.loads((REPO_ROOT / "python/stacktune_train/training_keys.json").read_text())
+CONTRACT_KEYS = {row["key"] for row in TABLE["rows"]}
 
 
 @pytest.fixture
@@ -34,9 +23,52 @@ def as_on_a_gpu_host(monkeypatch):
     monkeypatch.setattr(transformers.training_args, "is_torch_bf16_gpu_available", lambda: True)
 
 
-def test_parser_accepts_exactly_the_contract_keys():
+def test_parser_accepts_exactly_the_table_keys():
+    assert len(CONTRACT_KEYS) == len(TABLE["rows"])
     assert allowed_yaml_keys() == CONTRACT_KEYS
-    assert set(yaml.safe_load(FULL.read_text())) == CONTRACT_KEYS
+    assert set(yaml.safe_load(FULL.read_text())) <= CONTRACT_KEYS
+
+
+def write_table(path: Path, *extra_rows: dict) -> Path:
+    path.write_text(json.dumps({"rows": [*TABLE["rows"], *extra_rows]}))
+    return path
+
+
+def test_a_table_row_alone_adds_a_trainer_argument(tmp_path, tiny_model_dir):
+    contract = load_contract(write_table(
+        tmp_path / "keys.json",
+        {"key": "neftune_noise_alpha", "trainer": "SFTConfig", "type": "float", "setting": "training.x", "doc": "d"},
+        {"key": "lora_bias", "trainer": "ModelArguments", "type": "str", "value": "none", "default": "none",
+         "doc": "d"},
+    ))
+    values = cpu_training_values(tiny_model_dir, neftune_noise_alpha=5.0, lora_bias="all")
+    path = write_yaml(tmp_path / "t.yaml", values)
+    cfg = parse_config(path, [], contract=contract)
+    assert (cfg.training.neftune_noise_alpha, cfg.model.lora_bias) == (5.0, "all")
+    assert parse_config(write_yaml(tmp_path / "d.yaml", cpu_training_values(tiny_model_dir)), [],
+                        contract=contract).model.lora_bias == "none"
+    with pytest.raises(ConfigError, match=r"unknown keys 'lora_bias', 'neftune_noise_alpha'"):
+        parse_config(path, [])
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"key": "neftune_alpha", "trainer": "SFTConfig", "type": "float", "value": 1.0, "doc": "d"},
+         "neftune_alpha is listed as an SFTConfig argument, but TRL's SFTConfig has no such field"),
+        ({"key": "lora_bias", "trainer": "ModelArguments", "type": "str", "value": "none", "doc": "d"},
+         "lora_bias: a ModelArguments row needs a default (or required: true)"),
+        ({"key": "lora_r", "trainer": "ModelArguments", "type": "int", "value": 1, "default": 1, "doc": "d"},
+         "lora_r is listed twice"),
+        ({"key": "neftune_noise_alpha", "trainer": "SFTConfig", "type": "float", "value": 5.0, "default": 5.0,
+          "doc": "d"},
+         "neftune_noise_alpha: TRL's SFTConfig owns the default of its arguments; drop default"),
+    ],
+)
+def test_a_table_the_trainer_cannot_follow_is_refused_naming_the_row(tmp_path, row, message):
+    with pytest.raises(ConfigError) as error:
+        load_contract(write_table(tmp_path / "keys.json", row))
+    assert message in str(error.value)
 
 
 def test_full_fixture_parses_to_the_reference_values(as_on_a_gpu_host):

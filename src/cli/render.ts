@@ -5,9 +5,12 @@
  * stacks/Pulumi.<stack>.yaml. With --check it writes nothing and exits 1 naming every stale,
  * missing or extra file (with its diff), 0 when rendered/ is up to date. Invalid settings, or two
  * stacks naming one model destination (src/render/destinations.ts): the error is printed and the
- * exit status is 2.
+ * exit status is 2. It also keeps docs/contracts.md §4 generated from the training.yaml key table.
  */
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { trainingKeys, trainingKeysFile } from '../contract/training-keys';
+import { contractsDocFile, withTrainingKeysTable } from '../contract/training-keys-doc';
 import { describeClash, findDestinationClashes } from '../render/destinations';
 import { unifiedDiff } from '../render/lineDiff';
 import {
@@ -54,6 +57,18 @@ function describe(problem: RenderedFileProblem): string {
   return `${line}\n${diff}`;
 }
 
+/**
+ * docs/contracts.md when its key section differs from the table; nothing for a root without the
+ * document (a copy of stacks/ and rendered/ only).
+ */
+function staleContractsDoc(root: string): RenderedFileProblem | undefined {
+  const path = join(root, contractsDocFile);
+  if (!existsSync(path)) return undefined;
+  const actual = readFileSync(path, 'utf8');
+  const expected = withTrainingKeysTable(actual, trainingKeys);
+  return actual === expected ? undefined : { path: contractsDocFile, kind: 'stale', actual, expected };
+}
+
 export function main(argv: readonly string[]): number {
   let args: RenderArgs;
   try {
@@ -77,22 +92,34 @@ export function main(argv: readonly string[]): number {
   const expected = expectedRenderedFiles(stacks);
   const skip = invalid.map(({ stackFile }) => /Pulumi\.(.+)\.yaml$/.exec(stackFile)?.[1] ?? '');
 
+  const doc = staleContractsDoc(args.root);
+
   if (args.check) {
     const problems = checkRendered(args.root, expected, skip);
-    for (const problem of problems) console.log(describe(problem));
+    for (const problem of [...problems, ...(doc ? [doc] : [])]) console.log(describe(problem));
     if (settingsFailed) return 2;
     if (problems.length > 0) {
       console.error(
         `render --check: ${problems.length} rendered file(s) out of date: ${problems.map((p) => p.path).join(', ')}\n` +
           'Run `npm run render` and commit rendered/.',
       );
-      return 1;
     }
+    if (doc) {
+      console.error(
+        `render --check: ${contractsDocFile} is out of date: its training.yaml key table differs from ${trainingKeysFile}. ` +
+          `Run \`npm run render\` and commit ${contractsDocFile}.`,
+      );
+    }
+    if (problems.length > 0 || doc) return 1;
     console.log(`render --check: rendered/ is up to date (${stacks.length} stacks, ${expected.size} files)`);
     return 0;
   }
 
   const fixed = writeRendered(args.root, expected, skip);
+  if (doc) {
+    writeFileSync(join(args.root, doc.path), doc.expected ?? '');
+    fixed.push(doc);
+  }
   for (const problem of fixed) {
     console.log(`${problem.kind === 'extra' ? 'removed' : problem.kind === 'missing' ? 'created' : 'updated'} ${problem.path}`);
   }

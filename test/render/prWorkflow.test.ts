@@ -53,7 +53,9 @@ describe('pull-request workflow (checks the rendered configs in CI)', () => {
     try {
       // A repository with a base branch `main` on an `origin`, and a pull request on top of it.
       const repo = join(dir, 'repo');
-      for (const path of ['src', 'cloud-init', 'stacks', 'rendered', 'package.json', 'tsconfig.json']) {
+      // The renderer reads the training.yaml key table from the Python package (src/contract/training-keys.ts).
+      const keyTable = 'python/stacktune_train/training_keys.json';
+      for (const path of ['src', 'cloud-init', 'stacks', 'rendered', keyTable, 'package.json', 'tsconfig.json']) {
         cpSync(path, join(repo, path), { recursive: true });
       }
       symlinkSync(resolve('node_modules'), join(repo, 'node_modules'));
