@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { experimentReport, parseReportArgs, resolveReportStacks } from "../src/cli/stacktune/comparisonReport";
 import { comparisonCharts, renderComparisonPage } from "../src/report/comparisonPage";
 import { HistoryFileError, parseRunHistory } from "../src/report/history";
-import { niceTicks } from "../src/report/svgChart";
+import { lineChartSvg, niceTicks } from "../src/report/svgChart";
 import { differingSettings } from "../src/render/settingsDiff";
 
 const REPO = resolve(__dirname, "..");
@@ -70,6 +70,12 @@ describe("stacktune report: what it shows", () => {
     it("a history line that is not a record fails naming the file and line", () => {
         expect(() => parseRunHistory('{"step":1,"elapsed_s":1}\nnot json\n', "m/metrics-history.jsonl")).toThrow(HistoryFileError);
         expect(() => parseRunHistory('{"step":-1,"elapsed_s":1}\n', "m/h.jsonl")).toThrow(/^m\/h\.jsonl:1: step: /);
+    });
+
+    it("a chart without any data still has one (empty) series per stack, and says it has no data", () => {
+        const svg = lineChartSvg({ id: "c", title: "t", xLabel: "x", yLabel: "y", series: [{ name: "a", points: [] }, { name: "b", points: [] }] });
+        expect(svg.match(/<path class="series" data-series="[ab]" d=""/g)).toHaveLength(2);
+        expect(svg).toContain("no data: no run here has this history");
     });
 
     it("ticks are round numbers covering the range", () => {

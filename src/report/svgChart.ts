@@ -68,12 +68,10 @@ export function lineChartSvg(chart: LineChart): string {
         `<svg xmlns="http://www.w3.org/2000/svg" id="${escapeMarkup(chart.id)}" class="chart" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" role="img" aria-label="${escapeMarkup(chart.title)}">`,
         `<text class="title" x="${WIDTH / 2}" y="20" text-anchor="middle">${escapeMarkup(chart.title)}</text>`,
     ];
-    if (points.length === 0) {
-        parts.push(`<text x="${WIDTH / 2}" y="${height / 2}" text-anchor="middle">no data: no run here has this history</text>`, "</svg>");
-        return parts.join("\n");
-    }
-    const [x0, x1] = extent(points.map(([x]) => x));
-    const [y0, y1] = extent(points.map(([, y]) => y));
+    // No points at all: empty axes and a note, but still one (empty) element per series.
+    const [x0, x1] = points.length > 0 ? extent(points.map(([x]) => x)) : [0, 1];
+    const [y0, y1] = points.length > 0 ? extent(points.map(([, y]) => y)) : [0, 1];
+    if (points.length === 0) parts.push(`<text class="no-data" x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data: no run here has this history</text>`);
     const sx = (x: number): number => MARGIN.left + ((x - x0) / (x1 - x0)) * plotW;
     const sy = (y: number): number => MARGIN.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
     const f = (n: number): string => n.toFixed(1);
