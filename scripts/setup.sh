@@ -9,8 +9,8 @@
 #           own install) in a venv of each CPython it must run on: the image's and each end of
 #           python/pyproject.toml's requires-python, as .venv-py3.X (pyenv or python3.X on PATH);
 #           only on request (the test command asks for it): ~6 GB a venv, which the demo never uses
-#   browser Debian's chromium, for the browser tests (headless, driven by playwright-core, which
-#           never downloads a browser of its own); only on request (the test command asks for it)
+#   browser Debian's chromium (or STACKTUNE_CHROMIUM's browser), for the browser tests (headless,
+#           driven by playwright-core, which downloads none); only on request (the test command asks)
 # Every stage skips work that is already done, so running it again takes seconds.
 #
 # Usage: scripts/setup.sh [--only apt|node|tools|python|pythons|browser]...   (default: apt node tools python, in that order)
@@ -255,17 +255,20 @@ stage_pythons() {
     done
 }
 
-# The browser tests' Chromium: /usr/bin/chromium, the executablePath they launch.
+# The browser tests' Chromium, the executablePath they launch: STACKTUNE_CHROMIUM when set (a
+# Chrome already on the machine, as on GitHub's runners), else Debian's /usr/bin/chromium.
 stage_browser() {
-    if dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
-        log "browser: $(chromium --version 2>/dev/null | head -n1) already installed"
+    local browser="${STACKTUNE_CHROMIUM:-/usr/bin/chromium}"
+    if [ -x "$browser" ]; then
+        log "browser: $("$browser" --version 2>/dev/null | tail -n1) at $browser"
         return
     fi
+    [ -z "${STACKTUNE_CHROMIUM:-}" ] || die "browser: STACKTUNE_CHROMIUM=$STACKTUNE_CHROMIUM is not an executable: point it at a Chromium or Chrome, or unset it to install Debian's chromium"
     [ "$(id -u)" -eq 0 ] || die "browser: installing chromium needs root (run: sudo scripts/setup.sh --only browser)"
     log "browser: installing chromium (Debian)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-    log "browser: $(chromium --version 2>/dev/null | head -n1)"
+    log "browser: $("$browser" --version 2>/dev/null | tail -n1) at $browser"
 }
 
 main() {

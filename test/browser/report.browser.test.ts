@@ -17,8 +17,9 @@ import { HISTORY_FILE } from "../../src/report/history";
 import type { StackOutputs } from "../../src/cli/stacktune/report";
 
 const REPO = resolve(__dirname, "..", "..");
-export const SCREENSHOT = join(REPO, "test-artifacts", "report.png");
-export const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOT = join(REPO, "test-artifacts", "report.png");
+/** scripts/setup.sh --only browser installs it; STACKTUNE_CHROMIUM names another (CI's Chrome). */
+const CHROMIUM = process.env.STACKTUNE_CHROMIUM ?? "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const dir = mkdtempSync(join(tmpdir(), "stacktune-report-"));
