@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { experimentReport, parseReportArgs, resolveReportStacks } from "../src/cli/stacktune/comparisonReport";
 import { comparisonCharts, renderComparisonPage } from "../src/report/comparisonPage";
 import { HistoryFileError, parseRunHistory } from "../src/report/history";
-import { lineChartSvg, niceTicks } from "../src/report/svgChart";
+import { lineChartSvg, niceTicks, tickLabels } from "../src/report/svgChart";
 import { differingSettings } from "../src/render/settingsDiff";
 
 const REPO = resolve(__dirname, "..");
@@ -83,5 +83,8 @@ describe("stacktune report: what it shows", () => {
         expect(niceTicks(0.93, 6.4)).toEqual([2, 4, 6]);
         expect(niceTicks(0.0004, 0.0011)).toEqual([0.0004, 0.0006, 0.0008, 0.001]);
         expect(niceTicks(3, 3)).toEqual([3]);
+        // Labels keep the decimals their step needs (a nearly flat eval loss, as the demo's).
+        expect(tickLabels(niceTicks(6.4864, 6.4876))).toEqual(["6.4865", "6.487", "6.4875"]);
+        expect(tickLabels([0, 200, 400])).toEqual(["0", "200", "400"]);
     });
 });

@@ -53,8 +53,11 @@ function extent(values: number[]): [number, number] {
     return [lo, hi];
 }
 
-function tickLabel(value: number): string {
-    return String(Number(value.toPrecision(4)));
+/** Tick labels with as many decimals as their step needs: 6.4865, 6.487 and 6.4875, not 6.487 thrice. */
+export function tickLabels(ticks: readonly number[]): string[] {
+    const step = ticks.length > 1 ? Math.abs((ticks[1] as number) - (ticks[0] as number)) : 1;
+    const decimals = Math.min(12, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+    return ticks.map((t) => String(Number(t.toFixed(decimals))));
 }
 
 /** The chart as an `<svg>` element (with a legend naming each series). */
@@ -76,14 +79,18 @@ export function lineChartSvg(chart: LineChart): string {
     const sy = (y: number): number => MARGIN.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
     const f = (n: number): string => n.toFixed(1);
     parts.push(`<g class="axes" stroke="#999" fill="none"><rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}"/></g>`);
-    for (const t of niceTicks(x0, x1)) {
-        parts.push(`<line class="grid" x1="${f(sx(t))}" x2="${f(sx(t))}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
-        parts.push(`<text class="tick" x="${f(sx(t))}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${tickLabel(t)}</text>`);
-    }
-    for (const t of niceTicks(y0, y1)) {
-        parts.push(`<line class="grid" x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${f(sy(t))}" y2="${f(sy(t))}" stroke="#eee"/>`);
-        parts.push(`<text class="tick" x="${MARGIN.left - 6}" y="${f(sy(t) + 4)}" text-anchor="end">${tickLabel(t)}</text>`);
-    }
+    const xTicks = niceTicks(x0, x1);
+    tickLabels(xTicks).forEach((label, i) => {
+        const x = f(sx(xTicks[i] as number));
+        parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
+        parts.push(`<text class="tick" x="${x}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${label}</text>`);
+    });
+    const yTicks = niceTicks(y0, y1);
+    tickLabels(yTicks).forEach((label, i) => {
+        const y = sy(yTicks[i] as number);
+        parts.push(`<line class="grid" x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${f(y)}" y2="${f(y)}" stroke="#eee"/>`);
+        parts.push(`<text class="tick" x="${MARGIN.left - 6}" y="${f(y + 4)}" text-anchor="end">${label}</text>`);
+    });
     parts.push(`<text class="label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 8}" text-anchor="middle">${escapeMarkup(chart.xLabel)}</text>`);
     parts.push(`<text class="label" transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeMarkup(chart.yLabel)}</text>`);
     chart.series.forEach((series, i) => {
