@@ -2,7 +2,8 @@
 # The main command: the whole stacktune pipeline on this machine's CPU, as one `pulumi up` of the
 # `local-demo` stack (stacks/Pulumi.local-demo.yaml): prepare the 40-conversation demo set, train a
 # tiny Llama a few steps, merge the adapter, smoke-test it, write the model to
-# ~/.stacktune/models/local-demo, release. Then it prints where the model is, its metrics and each phase's wall time.
+# ~/.stacktune/models/local-demo, release. Then it prints where the model is, its metrics, each phase's
+# wall time and, last, the path of the run's loss-curve image.
 #
 #   bash scripts/demo.sh             set up what is missing, run (again: trains nothing), report
 #   bash scripts/demo.sh --destroy   remove what the demo created: the stack's resources and state,
@@ -106,4 +107,7 @@ process.stdin.on("data", (d) => (s += d)).on("end", () => {
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
     if (phases.length > 0) console.log("  wall time per phase (s): " + phases.map(([k, v]) => `${k} ${v}`).join(", "));
     console.log(`  this command (s): setup ${setupS}, tiny model ${modelS}, pulumi up ${upS}, total ${totalS}`);
+    // Last, so the end of the output is the picture to open (the training run draws it, plots.py).
+    const curve = o.model?.localDir ? require("path").join(o.model.localDir, "loss-curve.png") : undefined;
+    line("loss curve", curve && require("fs").existsSync(curve) ? curve : "none (the model directory holds no loss-curve.png)");
 });' "$setup_s" "$model_s" "$up_s" "$((SECONDS - started))"

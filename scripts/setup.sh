@@ -9,9 +9,11 @@
 #           own install) in a venv of each CPython it must run on: the image's and each end of
 #           python/pyproject.toml's requires-python, as .venv-py3.X (pyenv or python3.X on PATH);
 #           only on request (the test command asks for it): ~6 GB a venv, which the demo never uses
+#   browser Debian's chromium (or STACKTUNE_CHROMIUM's browser), for the browser tests (headless,
+#           driven by playwright-core, which downloads none); only on request (the test command asks)
 # Every stage skips work that is already done, so running it again takes seconds.
 #
-# Usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...   (default: apt node tools python, in that order)
+# Usage: scripts/setup.sh [--only apt|node|tools|python|pythons|browser]...   (default: apt node tools python, in that order)
 # Then:  source scripts/env.sh   (PATH, PULUMI_HOME, PULUMI_BACKEND_URL, passphrase; see docs/TOOLCHAIN.md)
 set -euo pipefail
 
@@ -253,20 +255,36 @@ stage_pythons() {
     done
 }
 
+# The browser tests' Chromium, the executablePath they launch: STACKTUNE_CHROMIUM when set (a
+# Chrome already on the machine, as on GitHub's runners), else Debian's /usr/bin/chromium.
+stage_browser() {
+    local browser="${STACKTUNE_CHROMIUM:-/usr/bin/chromium}"
+    if [ -x "$browser" ]; then
+        log "browser: $("$browser" --version 2>/dev/null | tail -n1) at $browser"
+        return
+    fi
+    [ -z "${STACKTUNE_CHROMIUM:-}" ] || die "browser: STACKTUNE_CHROMIUM=$STACKTUNE_CHROMIUM is not an executable: point it at a Chromium or Chrome, or unset it to install Debian's chromium"
+    [ "$(id -u)" -eq 0 ] || die "browser: installing chromium needs root (run: sudo scripts/setup.sh --only browser)"
+    log "browser: installing chromium (Debian)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    log "browser: $("$browser" --version 2>/dev/null | tail -n1) at $browser"
+}
+
 main() {
     local stages=()
     while (($#)); do
         case "$1" in
             --only)
-                [ $# -ge 2 ] || die "--only needs a stage: apt, node, tools, python or pythons"
-                case "$2" in apt | node | tools | python | pythons) stages+=("$2") ;; *) die "unknown stage '$2' (apt, node, tools, python, pythons)" ;; esac
+                [ $# -ge 2 ] || die "--only needs a stage: apt, node, tools, python, pythons or browser"
+                case "$2" in apt | node | tools | python | pythons | browser) stages+=("$2") ;; *) die "unknown stage '$2' (apt, node, tools, python, pythons, browser)" ;; esac
                 shift 2
                 ;;
             -h | --help)
-                sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+                sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
                 exit 0
                 ;;
-            *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python|pythons]...)" ;;
+            *) die "unknown argument '$1' (usage: scripts/setup.sh [--only apt|node|tools|python|pythons|browser]...)" ;;
         esac
     done
     ((${#stages[@]})) || stages=(apt node tools python)

@@ -16,6 +16,8 @@ stage() {
 stage setup bash scripts/setup.sh
 # The image's Python set on each CPython it must run on (not part of the demo's set-up: ~6 GB a venv).
 stage setup-pythons bash scripts/setup.sh --only pythons
+# Debian's chromium for the browser tests (not part of the demo's set-up either).
+stage setup-browser bash scripts/setup.sh --only browser
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
@@ -28,6 +30,8 @@ stage python-tests .venv/bin/python -m pytest python/tests -q
 # the Python tests run on it too, in the venv the setup's pythons stage installed the image set into.
 oldest_python=$(grep -oP '^requires-python = ">=\K3\.\d+' python/pyproject.toml)
 stage "python-tests-${oldest_python}" ".venv-py${oldest_python}/bin/python" -m pytest python/tests -q
+stage browser-tests npx vitest run --project browser
+echo "::: the report page's screenshot (CI artifact): test-artifacts/report.png"
 stage e2e-tests npx vitest run --project e2e
 
 echo "::: all stages passed in $((SECONDS - started)) s"

@@ -30,6 +30,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from stacktune_train import gate
 from stacktune_train.config import StacktuneConfig, parse_cli
+from stacktune_train.history import HISTORY_FILE
+from stacktune_train.plots import LOSS_CURVE, picture_files
 from stacktune_train.store import occupant, read_json_object, replace_directory, write_json
 
 # Identity of the experiment whose merge fills the directory; not the completion marker (publish writes that).
@@ -148,6 +150,27 @@ def gate_lines(result: gate.GateResult | None) -> list[str]:
     ]
 
 
+def run_files(output_dir: str | Path) -> list[Path]:
+    """What travels with the model from the training output: metrics, history and pictures of the run."""
+    names = ["metrics.json", HISTORY_FILE, *picture_files()]
+    return [Path(output_dir) / name for name in names if (Path(output_dir) / name).is_file()]
+
+
+def picture_lines(output_dir: str | Path) -> list[str]:
+    """The loss curve shown in the card, the other pictures linked; paths relative to the card."""
+    present = {path.name for path in run_files(output_dir)}
+    if f"{LOSS_CURVE}.png" not in present:
+        return []
+    others = [name for name in picture_files() if name in present and not name.startswith(LOSS_CURVE)]
+    return [
+        f"![Loss curve: train and eval loss by step]({LOSS_CURVE}.png)",
+        "",
+        "Also: " + ", ".join(f"[{name}]({name})" for name in [f"{LOSS_CURVE}.svg", *others] if name in present)
+        + (f"; every logged step in [{HISTORY_FILE}]({HISTORY_FILE})." if HISTORY_FILE in present else "."),
+        "",
+    ]
+
+
 def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate.GateResult | None = None) -> str:
     """README.md of both repos: inputs at their revisions, licence, every setting, results, cost, hash."""
     settings = yaml.safe_load(cfg.source.read_text(encoding="utf-8")) or {}
@@ -185,6 +208,7 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate
         *gate_lines(gate_result),
         f"- estimated cost: {cost}" if cost else "- estimated cost: - (not given to this run)",
         "",
+        *picture_lines(cfg.training.output_dir),
         "## Training settings (training.yaml)",
         "",
         "```yaml",
@@ -211,9 +235,10 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
         (directory / "README.md").write_text(model_card(cfg, identity, gate_result), encoding="utf-8")
         if gate_result is not None:
             write_json(directory / gate.GATE_RECORD, gate_result.record())
-        metrics = Path(cfg.training.output_dir) / "metrics.json"
-        if metrics.is_file():  # travels with the model: the output store's reader reports it
-            shutil.copy2(metrics, directory / "metrics.json")
+        # Travels with the model: the output store's reader reports the metrics, the card shows the
+        # pictures, `stacktune report` reads the history.
+        for path in run_files(cfg.training.output_dir):
+            shutil.copy2(path, directory / path.name)
         write_json(directory / MERGE_RECEIPT, identity)
 
     replace_directory(out, write)

@@ -3,8 +3,8 @@
 ``python -m stacktune_train.publish training.yaml``
 
 launch.sh runs it after the smoke test passed, so "complete" means published *and* smoke-tested.
-Destinations: the adapter (with its tokenizer and the model card) to ``adapter_repo_id`` when set,
-first; the merged model, its tokenizer, model card, metrics and
+Destinations: the adapter (with its tokenizer, the model card and the pictures it shows) to
+``adapter_repo_id`` when set, first; the merged model, its tokenizer, model card, metrics, history, pictures and
 ``stacktune.json`` (``{"experiment_hash", "stack"}``, the completion marker) to ``merged_repo_id``
 when set, else to ``output_store_dir``.
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from stacktune_train.config import StacktuneConfig, parse_cli
 from stacktune_train.gate import GATE_RECORD, check_published_gate
 from stacktune_train.merge import MERGE_RECEIPT, experiment_identity
+from stacktune_train.plots import picture_files
 from stacktune_train.store import COMPLETION_MARKER, check_output_store, read_json_object, replace_directory, write_json
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -80,7 +81,8 @@ def push_adapter(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, str
     api = hub_api()
     api.create_repo(cfg.publish.adapter_repo_id, private=cfg.publish.hub_private, exist_ok=True)
     files = [(output_dir / name, name) for name in (*ADAPTER_FILES, *TOKENIZER_FILES) if (output_dir / name).is_file()]
-    files.append((merged_dir / "README.md", "README.md"))
+    # The card shows the loss curve by a relative link: the pictures travel with it.
+    files += [(merged_dir / name, name) for name in ("README.md", *picture_files()) if (merged_dir / name).is_file()]
     api.create_commit(
         repo_id=cfg.publish.adapter_repo_id,
         operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for path, name in files],

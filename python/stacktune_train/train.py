@@ -36,6 +36,8 @@ from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from trl import SFTConfig, SFTTrainer
 
 from stacktune_train.config import ConfigError, ModelArguments, StacktuneConfig, parse_cli
+from stacktune_train.history import HistoryCallback
+from stacktune_train.plots import write_run_plots
 from stacktune_train.precision import frozen_weights_to, upcast_trainable_parameters
 from stacktune_train.preemption import (
     PreemptionCallback,
@@ -254,7 +256,8 @@ def main(cfg: StacktuneConfig) -> dict:
         eval_dataset=tokenized["test"] if use_eval else None,
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[progress, preemption, CheckpointSkipCallback(cfg.model.checkpoint_skip_layers)],
+        callbacks=[progress, HistoryCallback(training.output_dir), preemption,
+                   CheckpointSkipCallback(cfg.model.checkpoint_skip_layers)],
     )
     upcast_trainable_parameters(trainer)
     state = trainer.accelerator.state
@@ -304,6 +307,8 @@ def main(cfg: StacktuneConfig) -> dict:
         log(f"saved adapter ({numel} parameters) to {training.output_dir}")
         write_metrics(training.output_dir, metrics)
         log("metrics: " + json.dumps(metrics))
+        pictures = write_run_plots(training.output_dir, os.environ.get("STACKTUNE_STACK") or "stacktune run")
+        log(f"loss curve, tokens/s and memory plots: {', '.join(p.name for p in pictures)} in {training.output_dir}")
     if training.push_to_hub:
         trainer.push_to_hub(commit_message=f"stacktune {os.environ.get('STACKTUNE_EXPERIMENT_HASH', '')}".strip())
     trainer.accelerator.wait_for_everyone()

@@ -9,6 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from stacktune_train import merge
 from stacktune_train.chat import encode_conversation
 from stacktune_train.config import parse_config
+from stacktune_train.plots import picture_files
 
 
 @pytest.fixture
@@ -54,6 +55,17 @@ def test_model_card_records_hash_and_settings(merged_run):
     assert "experiment hash: `0123abcd`" in card and "stack: `test-stack`" in card
     assert f"base_model: {cfg.model.model_name_or_path}" in card
     assert "learning_rate: 0.005" in card and "packing_strategy: bfd" in card
+
+
+def test_model_card_shows_the_loss_curve_that_travels_with_the_model(merged_run):
+    run, _, merged_dir = merged_run
+    card = (merged_dir / "README.md").read_text()
+    assert "![Loss curve: train and eval loss by step](loss-curve.png)\n" in card
+    assert ("Also: [loss-curve.svg](loss-curve.svg), [throughput.png](throughput.png), [throughput.svg](throughput.svg), "
+            "[memory.png](memory.png), [memory.svg](memory.svg); every logged step in "
+            "[metrics-history.jsonl](metrics-history.jsonl).") in card
+    for name in ["metrics.json", "metrics-history.jsonl", *picture_files()]:
+        assert (merged_dir / name).read_bytes() == (run / "out" / name).read_bytes(), name
 
 
 LLAMA3 = "meta-llama/Meta-Llama-3-8B-Instruct"

@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, GenerationConfig
 
 from stacktune_train import merge, prepare, publish, smoke
 from stacktune_train.config import parse_config
+from stacktune_train.plots import picture_files
 from stacktune_train.store import COMPLETION_MARKER
 
 IDENTITY = {"experiment_hash": "0123abcd", "stack": "test-stack"}
@@ -92,6 +93,8 @@ def test_publish_into_a_new_store_writes_model_tokenizer_adapter_metrics_and_the
     assert (store / "model.safetensors").is_file() and (store / "tokenizer.json").is_file()
     assert (store / "adapter" / "adapter_model.safetensors").is_file()
     assert json.loads((store / "metrics.json").read_text()) == json.loads((run / "out" / "metrics.json").read_text())
+    for name in ["metrics-history.jsonl", *picture_files()]:  # the card's pictures, the report's history
+        assert (store / name).read_bytes() == (run / "out" / name).read_bytes(), name
     assert sorted(os.listdir(store.parent)) == ["test-stack"]  # no staging directory left beside it
     AutoModelForCausalLM.from_pretrained(store)
 
@@ -210,14 +213,19 @@ def test_hub_publish_is_one_commit_holding_weights_and_the_marker_last(run, hub)
         ("create_commit", "me/merged"),
     ]
     assert hub.calls[0] == ("create_repo", "me/adapter", True)
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "README.md"} <= {p for p, _ in hub.calls[1][2]}
+    # The adapter's card links the loss curve relatively: the pictures are in the same commit, nothing else is.
+    assert sorted(p for p, _ in hub.calls[1][2]) == sorted([
+        "adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "chat_template.jinja", "README.md", *picture_files()])
+    assert "](loss-curve.png)" in (merged_dir / "README.md").read_text()
     assert hub.calls[2] == ("create_repo", "me/merged", True)
     _, _, added, msg = hub.calls[3]
     assert msg == message
     paths = [path for path, _ in added]
     assert paths[-1] == COMPLETION_MARKER and paths.count(COMPLETION_MARKER) == 1
     assert sorted(paths[:-1]) == sorted(p.name for p in merged_dir.iterdir() if p.name != merge.MERGE_RECEIPT)
-    assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md"} <= set(paths)
+    assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
+            "metrics-history.jsonl", *picture_files()} <= set(paths)
     assert json.loads(added[-1][1]) == IDENTITY
 
 

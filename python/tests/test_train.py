@@ -14,6 +14,8 @@ from safetensors.torch import save_file
 from conftest import cpu_training_values, write_yaml
 from stacktune_train import train
 from stacktune_train.config import ConfigError, parse_config
+from stacktune_train.history import HISTORY_FILE, read_history
+from stacktune_train.plots import picture_files
 from stacktune_train.progress import parse_progress_line
 
 
@@ -34,6 +36,17 @@ def test_a_few_steps_lower_the_loss_and_write_metrics(trained_run):
     assert losses[-1] < losses[0] - 0.05, f"loss did not go down: {losses}"
     assert metrics["eval_loss"] is None  # eval_strategy: no
     assert metrics["train_tokens"] > 0 and metrics["tokens_per_s"] > 0
+
+
+def test_the_run_keeps_its_history_and_draws_its_pictures(trained_run):
+    run, _ = trained_run
+    history = read_history(run / "out" / HISTORY_FILE)
+    logged = json.loads((run / "out" / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
+    assert [(r["step"], r["loss"]) for r in history] == [(e["step"], e["loss"]) for e in logged if "loss" in e]
+    assert all(r["tokens_per_s"] > 0 and r["cpu_memory_gib"] > 0 and r["gpu_memory_gib"] is None for r in history)
+    assert [r["elapsed_s"] for r in history] == sorted(r["elapsed_s"] for r in history)
+    for name in picture_files():
+        assert (run / "out" / name).stat().st_size > 0, name
 
 
 def test_saved_adapter_is_lora_on_every_linear_layer(trained_run):

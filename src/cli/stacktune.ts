@@ -17,6 +17,10 @@
  *                                                 in stacks/sweeps/; --run runs them, N at a time (default 2;
  *                                                 1 for GPU runs on one ssh/local machine), and ends with
  *                                                 one table (docs/sweeps.md)
+ *   stacktune report [<stack>|<sweep>]... [--out FILE]
+ *                                                 one self-contained HTML page comparing the stacks (a
+ *                                                 sweep's: all of them; default: the one sweep): results,
+ *                                                 settings that differ, loss and throughput curves
  *
  * Runs as `npx tsx src/cli/stacktune.ts`, `npm run stacktune --`, or `.tools/bin/stacktune` (written
  * by scripts/setup.sh). The environment of scripts/env.sh is applied for every variable not set.
@@ -33,6 +37,7 @@ import { loadSettingsFromStackFile, type Settings } from "../settings";
 import { targetOf, targets } from "../targets";
 import { hostAccessFromState, machineShell, type StackHostAccess } from "./stacktune/hostAccess";
 import { formatSummary, type StackOutputs } from "./stacktune/report";
+import { parseReportArgs, reportUsage, ReportUsageError, writeComparisonReport } from "./stacktune/comparisonReport";
 import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
 import {
@@ -55,7 +60,9 @@ const usage = `usage: stacktune run|status|logs|down|recover <stack>
            one stack per combination of the grids, e.g. --grid lora.r=8,16 --grid training.learningRate=1e-4,2e-4
            (stacks/Pulumi.<base>-r8-learningRate1e-4.yaml ..., rendered/, stacks/sweeps/<base>-r-learningRate.yaml);
            --run runs each stack's \`stacktune run\`, at most N at a time (default 2): an aws stack gets its own
-           instance, ssh and local stacks share their one machine`;
+           instance, ssh and local stacks share their one machine
+       ${reportUsage}
+           one HTML page comparing the stacks (all of a sweep's; default: the one sweep in stacks/sweeps/)`;
 
 /** The project the stacks belong to: STACKTUNE_PROJECT_DIR (tests use a copy), else this checkout. */
 function projectRoot(): string {
@@ -443,6 +450,25 @@ async function sweep(argv: string[]): Promise<number> {
     return 1;
 }
 
+/** A stack's outputs for the report: none for a stack that was never initialised (nothing is created). */
+async function reportOutputs(stack: string): Promise<StackOutputs> {
+    const ctx = context(stack);
+    const pulumiCommand = await PulumiCommand.get(usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {});
+    try {
+        const selected = await LocalWorkspace.selectStack({ stackName: stack, workDir: ctx.projectDir }, { pulumiCommand, envVars: ctx.env });
+        return outputsOf(await selected.outputs());
+    } catch (error) {
+        if (/no stack named/i.test((error as Error).message)) return {};
+        throw error;
+    }
+}
+
+async function report(argv: string[]): Promise<number> {
+    const { file, stacks } = await writeComparisonReport(projectRoot(), parseReportArgs(argv), reportOutputs);
+    console.log(`stacktune report: ${stacks.length} stack(s) (${stacks.join(", ")})\n  ${file}`);
+    return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
     const [command, ...rest] = argv;
     try {
@@ -465,11 +491,13 @@ export async function main(argv: string[]): Promise<number> {
                 return newStack(rest);
             case "sweep":
                 return await sweep(rest);
+            case "report":
+                return await report(rest);
             default:
                 throw new UsageError(usage);
         }
     } catch (error) {
-        if (error instanceof UsageError || error instanceof SweepUsageError) {
+        if (error instanceof UsageError || error instanceof SweepUsageError || error instanceof ReportUsageError) {
             console.error(error.message);
             return 2;
         }

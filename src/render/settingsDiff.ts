@@ -45,3 +45,19 @@ export function formatSettingValue(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(formatSettingValue).join(', ')}]`;
   return JSON.stringify(value);
 }
+
+/** A setting that is not the same in every experiment compared: its value in each, in order. */
+export interface SettingSpread {
+  key: string;
+  /** One per experiment; `undefined` where the setting is unset. */
+  values: unknown[];
+}
+
+/** The settings (after defaults) that differ anywhere among several experiments, sorted by key. */
+export function differingSettings(settings: readonly unknown[]): SettingSpread[] {
+  const flat = settings.map((s) => flattenSettings(s));
+  const keys = [...new Set(flat.flatMap((f) => [...f.keys()]))].sort();
+  return keys
+    .map((key) => ({ key, values: flat.map((f) => f.get(key)) }))
+    .filter(({ values }) => new Set(values.map((v) => JSON.stringify(v))).size > 1);
+}

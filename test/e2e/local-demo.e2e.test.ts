@@ -67,6 +67,10 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "stacktune.json"]) {
             expect(existsSync(join(store, file)), file).toBe(true);
         }
+        // It ends with the run's loss curve, a PNG in the output store beside the history it draws.
+        expect(r.output.endsWith(`  loss curve       ${join(store, "loss-curve.png")}\n`), r.output.slice(-400)).toBe(true);
+        expect(readFileSync(join(store, "loss-curve.png")).subarray(0, 8)).toEqual(Buffer.from("\x89PNG\r\n\x1a\n", "latin1"));
+        expect(readFileSync(join(store, "metrics-history.jsonl"), "utf8")).toMatch(/^\{"step": 1, "elapsed_s": /);
         expect(starts()).toEqual(["1"]);
         // The demo visibly learns: the last logged training loss is at most half the first ...
         const losses = [...jobLog().matchAll(/^STACKTUNE_PROGRESS \{"phase":"train".*"loss":([\d.]+)/gm)].map((m) => Number(m[1]));
@@ -89,6 +93,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(r.output).not.toMatch(/STACKTUNE_PROGRESS|\[train\] step/);
         expect(r.output).toContain(`  model            ${store}\n`);
         expect(r.output).toMatch(/wall time per phase \(s\): prepare \d+, train \d+, merge \d+, smoke \d+, publish \d+\n/);
+        expect(r.output.endsWith(`  loss curve       ${join(store, "loss-curve.png")}\n`), r.output.slice(-400)).toBe(true);
         expect(starts()).toEqual(["1"]);
         expect(readFileSync(join(store, "stacktune.json"), "utf8")).toBe(marker);
     });

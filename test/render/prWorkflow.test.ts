@@ -15,7 +15,7 @@ function findActionlint(): string | undefined {
 }
 
 interface Workflow {
-  jobs: Record<string, { steps: { name?: string; run?: string }[] }>;
+  jobs: Record<string, { steps: { name?: string; run?: string; uses?: string; if?: string; with?: Record<string, unknown> }[] }>;
 }
 
 function readWorkflow(): Workflow {
@@ -38,6 +38,10 @@ describe('pull-request workflow (checks the rendered configs in CI)', () => {
     expect(runs('test')).toEqual(
       expect.arrayContaining(['bash scripts/setup.sh', 'npm run --silent render -- --check', 'bash .ci/run']),
     );
+    // The browser tests' screenshot (test/browser) is kept as an artifact, also when a test failed.
+    const keep = jobs.test?.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(keep?.with).toMatchObject({ path: 'test-artifacts/' });
+    expect(keep?.if).toBe('always()');
     const diffStep = runs('stack-diff').join('\n');
     expect(diffStep).toContain("git diff --name-only \"${base}...HEAD\" -- 'stacks/Pulumi.*.yaml'");
     expect(diffStep).toContain('npm run --silent diff -- "${base_dir}/${name}" "${stack}" --markdown');
