@@ -81,15 +81,26 @@ beforeAll(async () => {
             "from peft import LoraConfig, get_peft_model",
             "from transformers import AutoModelForCausalLM, AutoTokenizer",
             "from stacktune_train.config import parse_config",
+            "from stacktune_train import gate",
             "from stacktune_train.merge import MERGE_RECEIPT, experiment_identity, model_card",
             "from stacktune_train.store import write_json",
             "cfg = parse_config('training.yaml', ['--bf16', 'false'])",
             "base = AutoModelForCausalLM.from_pretrained('merged')",
-            "get_peft_model(base, LoraConfig(r=2, target_modules=['q_proj'])).save_pretrained('checkpoints')",
-            "AutoTokenizer.from_pretrained('merged').save_pretrained('checkpoints')",
+            "adapter = get_peft_model(base, LoraConfig(r=2, target_modules=['q_proj']))",
+            "adapter.save_pretrained('checkpoints')",
+            "tokenizer = AutoTokenizer.from_pretrained('merged')",
+            "tokenizer.save_pretrained('checkpoints')",
             `Path('checkpoints/metrics.json').write_text(json.dumps(${JSON.stringify(METRICS)}))`,
             "shutil.copy2('checkpoints/metrics.json', 'merged/metrics.json')",
-            "Path('merged/README.md').write_text(model_card(cfg, experiment_identity()))",
+            // The merge step's evaluation gate, measured for real on two fixed texts: publish refuses
+            // a merged model without a passed record.
+            "texts = ['Thai food balances sweet, sour, salty and spicy flavours.', 'Paris is the capital of France.']",
+            "sample = gate.HeldOutSample(texts=texts, split_seed=cfg.data.split_seed, indices=[0, 1])",
+            "merged = AutoModelForCausalLM.from_pretrained('merged')",
+            "result = gate.result_of(cfg, sample, gate.mean_token_loss(adapter, tokenizer, texts, 64), gate.mean_token_loss(merged, tokenizer, texts, 64))",
+            "assert result.passed, result.verdict()",
+            "write_json(Path('merged') / gate.GATE_RECORD, result.record())",
+            "Path('merged/README.md').write_text(model_card(cfg, experiment_identity(), result))",
             "write_json(Path('merged') / MERGE_RECEIPT, experiment_identity())",
         ].join("\n"),
     ], identity);
@@ -129,7 +140,7 @@ describe("the publish step, through huggingface_hub", () => {
         const paths = merged[0]?.operations.map((o) => o.path) ?? [];
         expect(merged[0]?.operations.every((o) => o.key === "file")).toBe(true);
         expect(paths.at(-1)).toBe("stacktune.json");
-        for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md", "metrics.json"]) {
+        for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md", "metrics.json", "stacktune-gate.json"]) {
             expect(paths).toContain(file);
         }
         expect(paths).not.toContain("stacktune-merge.json");
@@ -138,6 +149,7 @@ describe("the publish step, through huggingface_hub", () => {
         const card = files.get("README.md")!.toString();
         expect(card).toContain("Built with Meta Llama 3");
         expect(card).toContain(`experiment hash: \`${hash}\``);
+        expect(card).toContain("- evaluation gate: passed: merged model loss");
     });
 
     it("sends the token only as the Authorization header, and never prints it", () => {
