@@ -220,13 +220,11 @@ describe('local-demo runs on this machine’s CPU with repo-local data and no ac
     expect(s.runtime.kind).toBe('venv');
   });
 
-  it('trains a tiny model on the demo set in a few dozen short steps, fast enough to learn it visibly', () => {
+  it('trains a tiny model on the demo set for a few short steps', () => {
     expect(s.model.id).toBe('.stacktune/tiny-llama');
-    expect(s.training.maxSteps).toBe(60);
-    expect(s.training.maxLength).toBe(128);
-    expect(s.training.perDeviceTrainBatchSize).toBe(4);
-    expect(s.training.learningRate).toBe(0.005);
-    expect([s.lora.r, s.lora.alpha, s.lora.dropout]).toEqual([16, 64, 0]);
+    expect(s.training.maxSteps).toBeGreaterThanOrEqual(8);
+    expect(s.training.maxSteps).toBeLessThanOrEqual(20);
+    expect(s.training.maxLength).toBe(256);
   });
 
   it('points at the demo data shipped in the repo, with its true size, and caps eval within the split', () => {

@@ -222,7 +222,7 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
 
         const none = await stacktune(["logs", TWO, "--machine", "2"]);
         expect(none.code).toBe(2);
-        expect(none.output).toContain(`--machine 2: stacks/Pulumi.${TWO}.yaml has 2 machine(s), ranks 0 to 1`);
+        expect(none.output).toContain(`--machine 2: the last \`stacktune run ${TWO}\` had 2 machine(s), ranks 0 to 1`);
     });
 
     it("a second up changes nothing and starts nothing on either machine", async () => {
