@@ -50,7 +50,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
     it("trains once and reports where the model is, its metrics and the wall time per phase", async () => {
         const r = await demo();
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("+ 8 created");
+        expect(r.output).toContain("+ 9 created"); // 8 resources + the host-access record
         // Progress as a person reads it, one line per update; the JSON lines stay in the job's log.
         expect(r.output).toMatch(/\[train\] step (\d+)\/\1 \(100%\) {2}loss \d+\.\d{4} {2}\d+ tokens\/s {2}elapsed \S+ {2}eta 0s\b/);
         expect(r.output).not.toMatch(/STACKTUNE_(PROGRESS|PHASE)/);
@@ -76,7 +76,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         const marker = readFileSync(join(store, "stacktune.json"), "utf8");
         const r = await demo();
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("8 unchanged");
+        expect(r.output).toContain("9 unchanged");
         expect(r.output).not.toMatch(/ to create| to update| to replace| to delete/);
         expect(r.output).not.toMatch(/STACKTUNE_PROGRESS|\[train\] step/);
         expect(r.output).toContain(`  model            ${store}\n`);
@@ -89,7 +89,7 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
     it("--destroy removes what the demo created", async () => {
         const r = await demo("--destroy");
         expect(r.code, r.output.slice(-4000)).toBe(0);
-        expect(r.output).toContain("- 8 deleted");
+        expect(r.output).toContain("- 9 deleted");
         expect(existsSync(join(home, ".stacktune"))).toBe(false);
         expect(existsSync(join(REPO, ".stacktune", "tiny-llama"))).toBe(false);
         // No state, history or backup of the stack is left in the backend.
