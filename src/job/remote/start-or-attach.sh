@@ -129,12 +129,14 @@ progress_lines() { grep --line-buffered -E '^STACKTUNE_(PROGRESS|PHASE) ' | spar
 # The end of job.log for a failure's error: its last lines, readable, each cut to a line's width (a
 # progress bar redrawn with carriage returns is one "line" of megabytes; only its last state counts).
 # In a UTF-8 locale so that a cut never splits a character (the error must be valid UTF-8).
-LOG_TAIL_LINES=40 LOG_LINE_CHARS=160
+# stacktune's own messages ("stacktune: …") say what to do next, so they keep up to 1,000 characters.
+LOG_TAIL_LINES=40 LOG_LINE_CHARS=160 OWN_MESSAGE_CHARS=1000
 log_tail() {
-    local line
+    local line limit
     tail -n "$LOG_TAIL_LINES" job.log | readable_progress | while IFS= read -r line || [[ -n $line ]]; do
         line=${line%$'\r'} && line=${line##*$'\r'}
-        if ((${#line} > LOG_LINE_CHARS)); then line="${line:0:LOG_LINE_CHARS}…"; fi
+        limit=$LOG_LINE_CHARS && [[ $line == stacktune:* ]] && limit=$OWN_MESSAGE_CHARS
+        if ((${#line} > limit)); then line="${line:0:limit}…"; fi
         printf '%s\n' "$line"
     done
 }
