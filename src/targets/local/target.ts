@@ -1,6 +1,7 @@
 /** The `local` target: this machine, no SSH (the demo: a tiny model on the CPU). */
 import type { LocalTarget } from '../../settings/target';
 import type { TargetDefinition } from '../types';
+import { ownedMachineFacts } from '../ownedMachine';
 
 export const localTargetDefinition: TargetDefinition<LocalTarget> = {
   kind: 'local',
@@ -12,11 +13,6 @@ export const localTargetDefinition: TargetDefinition<LocalTarget> = {
   releasesAfterRun: () => false,
   runsOnThisMachine: true,
   privateKeyPath: () => undefined,
-  hasCheckpointStore: () => false,
-  billsByTheHour: false,
-  rendersUserData: false,
   sharedSweepMachine: { where: 'this machine', name: 'local machine' },
-  spotWatch: false,
-  budgetWatchdog: false,
-  leftBehindWhenUnreachable: (runDir) => `If that machine is still in use, stop the run and remove ${runDir} there by hand once it answers again.`,
+  ...ownedMachineFacts,
 };

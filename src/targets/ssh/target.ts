@@ -2,6 +2,7 @@
 import { REFERENCE_BOX } from '../../cost/measured';
 import type { SshTarget } from '../../settings/target';
 import type { TargetDefinition } from '../types';
+import { ownedMachineFacts } from '../ownedMachine';
 import { sshMachines } from './machines';
 import { sshRules } from './rules';
 
@@ -15,11 +16,6 @@ export const sshTargetDefinition: TargetDefinition<SshTarget> = {
   releasesAfterRun: () => false,
   runsOnThisMachine: false,
   privateKeyPath: (target) => target.privateKeyPath,
-  hasCheckpointStore: () => false,
-  billsByTheHour: false,
-  rendersUserData: false,
   sharedSweepMachine: { where: 'the one ssh host', name: 'ssh machine' },
-  spotWatch: false,
-  budgetWatchdog: false,
-  leftBehindWhenUnreachable: (runDir) => `If that machine is still in use, stop the run and remove ${runDir} there by hand once it answers again.`,
+  ...ownedMachineFacts,
 };
