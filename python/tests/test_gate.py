@@ -9,20 +9,11 @@ import json
 import pytest
 import torch
 from peft.tuners.lora import LoraModel
-from test_publish import IDENTITY, RecordingHubApi
+from test_publish import IDENTITY, RecordingHubApi, run  # noqa: F401 (run: the shared trained-run fixture)
 
 from stacktune_train import gate, merge, publish
 from stacktune_train.config import ConfigError, parse_config
 from stacktune_train.store import COMPLETION_MARKER
-
-
-@pytest.fixture
-def run(trained_run, monkeypatch, tmp_path):
-    directory, _ = trained_run
-    monkeypatch.chdir(directory)
-    for key, value in IDENTITY.items():
-        monkeypatch.setenv(f"STACKTUNE_{key.upper()}", value)
-    return directory
 
 
 @pytest.fixture
