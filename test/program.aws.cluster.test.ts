@@ -13,7 +13,7 @@ import {
     readinessCommand,
 } from "../src/hosts/aws";
 import { hostPaths } from "../src/render";
-import { awsCluster } from "../src/settings/target";
+import { awsCluster } from "../src/targets/aws/target";
 import {
     INSTANCE_TYPE_OFFERINGS_TOKEN,
     isSecretInput,
