@@ -48,7 +48,7 @@ export { ChatSchema, type ChatSettings } from './chat';
 export { LoraSchema, type LoraSettings } from './lora';
 export { QuantizationSchema, type QuantizationSettings } from './quantization';
 export { TrainingSchema, type TrainingSettings } from './training';
-export { DistributedSchema, type DistributedSettings } from './distributed';
+export { DistributedSchema, RendezvousPortSchema, type DistributedSettings } from './distributed';
 export { AttentionSchema, type AttentionSettings } from './attention';
 export { EvaluationSchema, type EvaluationSettings } from './evaluation';
 export { CheckpointingSchema, type CheckpointingSettings } from './checkpointing';

@@ -41,14 +41,48 @@ export function rootVolumeTooSmall(gb: number): string | undefined {
     : undefined;
 }
 
+/** The largest root volume, in GB: a gp3 volume's 16 TiB. */
+export const MAX_AWS_ROOT_VOLUME_GB = 16384;
+
 /** Most instances of one multi-host AWS cluster (`target.hosts`). */
 export const MAX_AWS_HOSTS = 16;
+
+/** The highest spot price one may cap at, USD per instance-hour. */
+export const MAX_SPOT_PRICE_USD_PER_HOUR = 1000;
+
+/*
+ * The rules of the single keys, each the one home of its rule: the settings below and AwsGpuHost's
+ * own argument checks (src/hosts/aws.ts) both parse with them.
+ */
+
+/** One of the catalog's instance types (src/targets/aws/instance-types.json). */
+export const AwsInstanceTypeSchema = z.enum(awsInstanceTypeNames);
+
+/** The root volume in whole GB: the AMI plus the preflight's free disk ({@link rootVolumeTooSmall}), at most a gp3 volume. */
+export const AwsRootVolumeGbSchema = z
+  .number()
+  .int()
+  .max(MAX_AWS_ROOT_VOLUME_GB)
+  .superRefine((gb, ctx) => {
+    const problem = rootVolumeTooSmall(gb);
+    if (problem !== undefined)
+      ctx.addIssue({ code: 'custom', params: { complete: true }, message: `${problem}; set stacktune:target.rootVolumeGb to ${MIN_AWS_ROOT_VOLUME_GB} or more` });
+  });
+
+/** The SSH source's form: one IPv4 CIDR (the instance has no IPv6 address); its host bits are {@link cidrHostBitsProblem}'s. */
+export const SshCidrFormSchema = z.cidrv4();
+
+/** A spot price cap in USD per instance-hour. */
+export const AwsSpotMaxPriceSchema = z.number().positive().max(MAX_SPOT_PRICE_USD_PER_HOUR);
+
+/** Instances of one run. */
+export const AwsHostCountSchema = z.number().int().min(1).max(MAX_AWS_HOSTS);
 
 export const AwsSpotSchema = z.strictObject({
   /** Ask for spot capacity first, fall back to on-demand. @default true */
   enabled: z.boolean().default(defaults.spot.enabled),
   /** Highest hourly spot price in USD; unset = the on-demand price. */
-  maxPrice: z.number().positive().max(1000).optional(),
+  maxPrice: AwsSpotMaxPriceSchema.optional(),
 });
 
 /** A 4 × 24 GB GPU instance that stacktune creates and tears down. */
@@ -60,7 +94,7 @@ export const AwsTargetSchema = z.strictObject({
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
     .default(defaults.region),
   /** One of the catalog's instance types (src/targets/aws/instance-types.json). @default g5.12xlarge */
-  instanceType: z.enum(awsInstanceTypeNames).default(defaults.instanceType),
+  instanceType: AwsInstanceTypeSchema.default(defaults.instanceType),
   /** Pinned AMI; unset = the newest Deep Learning AMI found by filter. */
   amiId: z
     .string()
@@ -68,18 +102,9 @@ export const AwsTargetSchema = z.strictObject({
     .optional(),
   spot: AwsSpotSchema.prefault({}),
   /** Encrypted root volume: the AMI plus the preflight's free disk ({@link MIN_AWS_ROOT_VOLUME_GB}). @default 200 */
-  rootVolumeGb: z
-    .number()
-    .int()
-    .max(16384)
-    .superRefine((gb, ctx) => {
-      const problem = rootVolumeTooSmall(gb);
-      if (problem !== undefined)
-        ctx.addIssue({ code: 'custom', params: { complete: true }, message: `${problem}; set stacktune:target.rootVolumeGb to ${MIN_AWS_ROOT_VOLUME_GB} or more` });
-    })
-    .default(defaults.rootVolumeGb),
+  rootVolumeGb: AwsRootVolumeGbSchema.default(defaults.rootVolumeGb),
   /** The only source allowed to reach SSH, e.g. your IP/32 (IPv4: the instance has no IPv6 address), as a network address. */
-  sshCidr: z.cidrv4().superRefine((cidr, ctx) => {
+  sshCidr: SshCidrFormSchema.superRefine((cidr, ctx) => {
     const problem = cidrHostBitsProblem(cidr);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', params: { complete: true }, message: problem });
   }),
@@ -95,7 +120,7 @@ export const AwsTargetSchema = z.strictObject({
    * Instances that train one job together (accelerate multi-node), in one cluster placement group
    * and one subnet. @default 1
    */
-  hosts: z.number().int().min(1).max(MAX_AWS_HOSTS).default(defaults.hosts),
+  hosts: AwsHostCountSchema.default(defaults.hosts),
   /**
    * Availability zone of the host's subnet (one host's or a cluster's); refused at preview unless it
    * offers target.instanceType. @default the first zone (by name) of the region that offers it
