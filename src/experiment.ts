@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { type CostEstimate, estimateExperimentCost, formatCostEstimate, formatCostMoney } from "./cost";
+import { markerMetrics, markerPhases } from "./contract/job-protocol";
 import { experimentHash, readSourceTree, renderedDigest } from "./hash";
 import { HostAccess, HostAccessRecord } from "./hosts/access";
 import { JobHost } from "./hosts/command";
@@ -367,10 +368,10 @@ export class Experiment extends pulumi.ComponentResource {
             inputs: args.inputs,
             model: { ...plan.model, completedBefore: completed !== undefined },
             metrics: result.apply((r) =>
-                completed !== undefined ? metricsOfMarker(completed.marker) : (r?.metrics ?? null),
+                completed !== undefined ? markerMetrics(completed.marker) : (r?.metrics ?? null),
             ),
             phases: result.apply((r) =>
-                completed !== undefined ? phasesOfMarker(completed.marker) : (r?.phases ?? null),
+                completed !== undefined ? markerPhases(completed.marker) : (r?.phases ?? null),
             ),
             status: result.apply((r) => (completed !== undefined ? "already-complete" : (r?.status ?? "pending"))),
             estimatedCost: plan.estimatedCost,
@@ -392,16 +393,6 @@ export class Experiment extends pulumi.ComponentResource {
             status: this.outputs.status,
         });
     }
-}
-
-function phasesOfMarker(marker: Record<string, unknown>): Record<string, number> | null {
-    const phases = marker.phases;
-    return phases !== null && typeof phases === "object" ? (phases as Record<string, number>) : null;
-}
-
-function metricsOfMarker(marker: Record<string, unknown>): Record<string, unknown> | null {
-    const metrics = marker.metrics;
-    return metrics !== null && typeof metrics === "object" ? (metrics as Record<string, unknown>) : null;
 }
 
 /** The host component of the target and each machine's job host, in machine-rank order. */

@@ -1,9 +1,7 @@
 import * as os from "os";
 import * as path from "path";
 import { datasetInfo, downloadFile, HubApiError, modelInfo } from "@huggingface/hub";
-
-/** The marker the merge step writes next to the model in the output store (contracts §3). */
-export const COMPLETION_MARKER = "stacktune.json";
+import { COMPLETION_MARKER, CompletionMarkerSchema, type CompletionMarker } from "./contract/job-protocol";
 
 /** Where a finished experiment's model lives; what the stack outputs point at. */
 export interface CompletedExperiment {
@@ -12,8 +10,8 @@ export interface CompletedExperiment {
     store: "hub";
     /** Repo id (`org/name`). */
     location: string;
-    /** The marker's content, as written by the merge step. */
-    marker: Record<string, unknown>;
+    /** The marker's content, as written by the publish step (checked by the job protocol's schema). */
+    marker: CompletionMarker;
 }
 
 export interface HubLookupArgs {
@@ -28,13 +26,8 @@ export interface HubLookupArgs {
     revision?: string;
 }
 
-function markerMatches(marker: unknown, hash: string): marker is Record<string, unknown> {
-    return (
-        marker !== null && typeof marker === "object" && (marker as Record<string, unknown>).experiment_hash === hash
-    );
-}
-
-function parseMarker(text: string): unknown {
+/** The JSON value of `text`, or undefined when it is not JSON. */
+function parseJson(text: string): unknown {
     try {
         return JSON.parse(text);
     } catch {
@@ -48,13 +41,14 @@ function parseMarker(text: string): unknown {
  * token itself is never part of any message).
  */
 export async function findHubCompletion(args: HubLookupArgs): Promise<CompletedExperiment | undefined> {
-    const marker = parseMarker((await readHubFile(args, COMPLETION_MARKER)) ?? "");
-    if (!markerMatches(marker, args.experimentHash)) {
+    const parsed = CompletionMarkerSchema.safeParse(parseJson((await readHubFile(args, COMPLETION_MARKER)) ?? ""));
+    if (!parsed.success || parsed.data.experiment_hash !== args.experimentHash) {
         return undefined;
     }
+    const marker = parsed.data;
     // The merge step publishes the run's metrics.json with the model.
     if (marker.metrics === undefined) {
-        const metrics = parseMarker((await readHubFile(args, "metrics.json")) ?? "");
+        const metrics = parseJson((await readHubFile(args, "metrics.json")) ?? "");
         if (metrics !== null && typeof metrics === "object") {
             marker.metrics = metrics;
         }

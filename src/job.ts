@@ -182,10 +182,11 @@ export const STORE_STATE_PREFIX = "STACKTUNE_STORE=";
  */
 export function storeStateCommand(outputStoreDir: string, experimentHash: string): string {
     if (!/^[0-9a-f]{64}$/.test(experimentHash)) throw new Error(`experiment hash must be 64 hex characters (got "${experimentHash}")`);
-    return (
-        `if grep -Eqs '"experiment_hash"[[:space:]]*:[[:space:]]*"${experimentHash}"' ${hostPath(outputStoreDir)}/stacktune.json; ` +
-        `then echo ${STORE_STATE_PREFIX}complete; else echo ${STORE_STATE_PREFIX}pending; fi`
-    );
+    // lib.sh's store_holds_this_run: the one check of the completion marker, the one start-or-attach.sh runs too.
+    const script =
+        `STACKTUNE_EXPERIMENT_HASH=${experimentHash}; if store_holds_this_run ${hostPath(outputStoreDir)}; ` +
+        `then echo ${STORE_STATE_PREFIX}complete; else echo ${STORE_STATE_PREFIX}pending; fi`;
+    return `bash -c ${shellQuote(withRunLib(script))}`;
 }
 
 /** `complete` or `pending` from a stage command's stdout; `pending` when it says nothing. */

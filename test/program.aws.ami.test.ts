@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AwsGpuHost, type AwsGpuHostArgs } from "../src/hosts/aws";
 import { TEST_PUBLIC_KEY } from "./helpers/keys";
-import { INSTANCE_TYPE_OFFERINGS_TOKEN, MOCK_AMI_ID, MOCK_GPU_VCPU_QUOTA, mockInstanceTypeOfferings, valueOf } from "./helpers/pulumiMocks";
+import { MOCK_AMI_ID, mockAwsCall, valueOf } from "./helpers/pulumiMocks";
 
 const baseArgs: AwsGpuHostArgs = {
     region: "us-east-1",
@@ -31,14 +31,7 @@ beforeAll(async () => {
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" } }),
-            call: (args) =>
-                args.token === "aws:servicequotas/getServiceQuota:getServiceQuota"
-                    ? { value: MOCK_GPU_VCPU_QUOTA }
-                    : args.token === INSTANCE_TYPE_OFFERINGS_TOKEN
-                    ? mockInstanceTypeOfferings(args.inputs as Record<string, unknown>)
-                    : args.token === "aws:ec2/getAmi:getAmi"
-                    ? { id: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" }
-                    : {},
+            call: (args) => mockAwsCall(args),
         },
         "stacktune",
         "aws-ami",

@@ -13,15 +13,15 @@ import {
     readinessCommand,
 } from "../src/hosts/aws";
 import { hostPaths } from "../src/render";
-import { awsCluster } from "../src/settings/target";
+import { awsCluster } from "../src/targets/aws/target";
 import {
     INSTANCE_TYPE_OFFERINGS_TOKEN,
     isSecretInput,
     MOCK_AMI_ID,
-    MOCK_GPU_VCPU_QUOTA,
-    mockInstanceTypeOfferings,
+    mockAwsCall,
     plain,
     RegisteredResource,
+    SERVICE_QUOTA_TOKEN,
     textInput,
     valueOf,
 } from "./helpers/pulumiMocks";
@@ -82,10 +82,8 @@ beforeAll(async () => {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: MOCK_GPU_VCPU_QUOTA };
-                calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
-                return args.token === "aws:ec2/getAmi:getAmi" ? { id: MOCK_AMI_ID } : {};
+                if (args.token !== SERVICE_QUOTA_TOKEN) calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+                return mockAwsCall(args);
             },
         },
         "stacktune",

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AwsGpuHost, type AwsGpuHostArgs, gpuQuotaProblem } from "../src/hosts/aws";
 import { TEST_PUBLIC_KEY } from "./helpers/keys";
-import { INSTANCE_TYPE_OFFERINGS_TOKEN, MOCK_AMI_ID, mockInstanceTypeOfferings, valueOf } from "./helpers/pulumiMocks";
+import { mockAwsCall, SERVICE_QUOTA_TOKEN, valueOf } from "./helpers/pulumiMocks";
 
 const baseArgs: AwsGpuHostArgs = {
     region: "us-east-1",
@@ -26,10 +26,7 @@ beforeAll(async () => {
             newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" } }),
             call: (args) => {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-                if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK_AMI_ID };
-                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { value: 96, quotaName: "mock" };
-                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
-                return {};
+                return mockAwsCall(args, 96);
             },
         },
         "stacktune",
@@ -43,7 +40,7 @@ beforeAll(async () => {
 
 describe("G-instance vCPU quota", () => {
     it("reads the spot quota for spot and the on-demand one otherwise, by their exact codes", () => {
-        const quotas = calls.filter((c) => c.token === "aws:servicequotas/getServiceQuota:getServiceQuota").map((c) => c.inputs);
+        const quotas = calls.filter((c) => c.token === SERVICE_QUOTA_TOKEN).map((c) => c.inputs);
         expect(quotas).toEqual([
             { serviceCode: "ec2", quotaCode: "L-3819A6DF" },
             { serviceCode: "ec2", quotaCode: "L-DB2E81BA" },

@@ -15,11 +15,8 @@ import { extractBundle, listFiles } from "./helpers/bundle";
 import { FakeHub } from "./helpers/fakeHub";
 import {
     installProgramMocks,
-    INSTANCE_TYPE_OFFERINGS_TOKEN,
     isSecretInput,
-    MOCK_AMI_ID,
-    MOCK_GPU_VCPU_QUOTA,
-    mockInstanceTypeOfferings,
+    mockAwsCall,
     nonSecretOccurrences,
     plain,
     ProgramMocks,
@@ -243,14 +240,7 @@ describe("aws target with hosts: 2", () => {
                     }
                     return { id: `${args.name}-id`, state };
                 },
-                call: (args: pulumi.runtime.MockCallArgs) =>
-                    args.token === "aws:servicequotas/getServiceQuota:getServiceQuota"
-                        ? { value: MOCK_GPU_VCPU_QUOTA }
-                        : args.token === INSTANCE_TYPE_OFFERINGS_TOKEN
-                          ? mockInstanceTypeOfferings(args.inputs as Record<string, unknown>)
-                          : args.token === "aws:ec2/getAmi:getAmi"
-                          ? { id: MOCK_AMI_ID }
-                          : {},
+                call: (args: pulumi.runtime.MockCallArgs) => mockAwsCall(args),
             },
             "stacktune",
             "aws-pair",

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { awsInstanceSpec, sshIngressRules } from '../src/hosts/aws';
-import { loadSettingsFromStackFile, parseSettings } from '../src/settings';
+import { awsHostCount, awsInstanceSpec, clusterIngressRules, sshIngressRules } from '../src/hosts/aws';
+import { loadSettingsFromStackFile, parseSettings, SettingsError } from '../src/settings';
 import { allSecrets, awsTarget, issuesOf, merge } from './settings/fixtures';
 
 type Raw = Record<string, unknown>;
@@ -102,5 +102,65 @@ describe('spot keeps its checkpoints', () => {
     const file = join(__dirname, '..', 'stacks', `Pulumi.${stack}.yaml`);
     expect(loadSettingsFromStackFile(file).settings.target).toMatchObject({ spot: { enabled: true }, checkpointBucket: true });
     expect(readFileSync(file, 'utf8')).toMatch(/^ {4}checkpointBucket: true$/m);
+  });
+});
+
+describe('AwsGpuHost refuses exactly the argument values the settings refuse (one rule each)', () => {
+  /** Whether the settings refuse `raw` with an issue at `key`. */
+  const settingsRefuse = (raw: Raw, key: string): boolean => {
+    try {
+      parseSettings(raw, allSecrets);
+      return false;
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      return error.issues.some((issue) => issue.path === key);
+    }
+  };
+  const componentRefuses = (build: () => unknown): boolean => {
+    try {
+      build();
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const cases: { key: string; values: unknown[]; raw: (v: unknown) => Raw; component: (v: unknown) => unknown }[] = [
+    { key: 'target.hosts', values: [0, 1, 16, 17, 1.5], raw: (hosts) => aws({ hosts }), component: (hosts) => awsHostCount(hosts as number) },
+    {
+      key: 'target.rootVolumeGb',
+      values: [159, 160, 16384, 16385, 200.5],
+      raw: (rootVolumeGb) => aws({ rootVolumeGb }),
+      component: (rootVolumeGb) => awsInstanceSpec({ userData: '', rootVolumeGb: rootVolumeGb as number }),
+    },
+    {
+      key: 'target.sshCidr',
+      values: ['203.0.113.7/32', '203.0.113.7/24', '10.0.0.0/8', '010.0.0.0/8', '10.0.0.0/08', '300.1.1.1/32', '203.0.113.7', '0.0.0.0/0'],
+      // Width is the allowOpenSsh rule's, checked apart (test/hosts.test.ts): here the CIDR itself.
+      raw: (sshCidr) => aws({ sshCidr, allowOpenSsh: true }),
+      component: (sshCidr) => sshIngressRules(sshCidr as string, true),
+    },
+    {
+      key: 'target.spot.maxPrice',
+      values: [-1, 0, 0.01, 1000, 1001],
+      raw: (maxPrice) => aws({ spot: { enabled: true, maxPrice } }),
+      component: (maxPrice) => awsInstanceSpec({ userData: '', spot: { enabled: true, maxPrice: maxPrice as number } }),
+    },
+    {
+      key: 'target.instanceType',
+      values: ['g5.12xlarge', 'g6.12xlarge', 'p4d.24xlarge'],
+      raw: (instanceType) => aws({ instanceType }),
+      component: (instanceType) => awsInstanceSpec({ userData: '', instanceType: instanceType as never }),
+    },
+    {
+      key: 'distributed.rendezvousPort',
+      values: [1023, 1024, 29500, 65535, 65536, 29500.5],
+      raw: (rendezvousPort) => merge(aws({ hosts: 2 }), { distributed: { rendezvousPort } }),
+      component: (rendezvousPort) => clusterIngressRules(rendezvousPort as number),
+    },
+  ];
+  it.each(cases)('$key', ({ key, values, raw, component }) => {
+    expect(values.map((value) => ({ value, refused: componentRefuses(() => component(value)) }))).toEqual(
+      values.map((value) => ({ value, refused: settingsRefuse(raw(value), key) })),
+    );
   });
 });

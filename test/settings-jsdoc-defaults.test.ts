@@ -14,7 +14,7 @@ const settingsDir = path.join(srcDir, 'settings');
 
 /** One `@default` of a JSDoc comment and the property it documents. */
 interface DocumentedDefault {
-  /** `target.ts:rootVolumeGb` */
+  /** `aws/settings.ts:rootVolumeGb` */
   where: string;
   /** What the comment says, up to a parenthesis or a colon of explanation. */
   says: string;
@@ -23,10 +23,23 @@ interface DocumentedDefault {
   file: string;
 }
 
-function documentedDefaults(dir = settingsDir): DocumentedDefault[] {
+/** The `.ts` files of `dir`, named relative to it. */
+function filesIn(dir: string, names = fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))): { name: string; file: string }[] {
+  return names.map((name) => ({ name, file: path.join(dir, name) }));
+}
+
+/** The settings layer: src/settings and each target's settings schema (src/targets/<kind>/settings.ts). */
+function settingsFiles(): { name: string; file: string }[] {
+  const targetsDir = path.join(srcDir, 'targets');
+  const kinds = fs.readdirSync(targetsDir, { withFileTypes: true }).filter((d) => d.isDirectory());
+  const targetSettings = kinds.map((d) => `${d.name}/settings.ts`).filter((f) => fs.existsSync(path.join(targetsDir, f)));
+  return [...filesIn(settingsDir), ...filesIn(targetsDir, targetSettings)];
+}
+
+function documentedDefaults(files = settingsFiles()): DocumentedDefault[] {
   const found: DocumentedDefault[] = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    const text = fs.readFileSync(path.join(dir, file), 'utf8');
+  for (const { name: file, file: filePath } of files) {
+    const text = fs.readFileSync(filePath, 'utf8');
     const comment = /\/\*\*((?:(?!\*\/)[\s\S])*@default(?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*(?:export const )?(\w+)\??\s*[:=]/g;
     for (const m of text.matchAll(comment)) {
       const body = (m[1] ?? '').replace(/^\s*\* ?/gm, ' ');
@@ -67,19 +80,19 @@ const derived: Record<string, { says: string; check: () => void }> = {
     says: '~/.stacktune/models/<stack>',
     check: () => expect(defaultOutputStoreDir('<stack>')).toBe('~/.stacktune/models/<stack>'),
   },
-  'target.ts:clusterAddress': {
+  'ssh/settings.ts:clusterAddress': {
     says: 'host',
     check: () => {
       const target = parseSettings({ target: { ...sshTarget, host: undefined, hostKey: undefined, hosts: [{ host: 'a.example', hostKey: sshTarget.hostKey }] } }, allSecrets).target;
       expect(clusterMachines(target)[0]?.clusterAddress).toBe('a.example');
     },
   },
-  'target.ts:availabilityZone': {
+  'aws/settings.ts:availabilityZone': {
     says: 'the first zone',
     // Chosen by the aws host from the zones that offer the type: test/program.aws.cluster.test.ts.
     check: () => expect(parseSettings(aws, allSecrets).target).not.toHaveProperty('availabilityZone'),
   },
-  'target.ts:checkpointBucket': {
+  'aws/settings.ts:checkpointBucket': {
     says: 'spot.enabled',
     check: () => {
       expect(parseSettings(aws, allSecrets).target).toMatchObject({ spot: { enabled: true }, checkpointBucket: true });
@@ -92,12 +105,12 @@ const derived: Record<string, { says: string; check: () => void }> = {
   },
 };
 
-describe('JSDoc @default in src/settings', () => {
+describe('JSDoc @default in src/settings and the target settings', () => {
   const all = documentedDefaults();
 
   it('finds the documented defaults (the scan works)', () => {
     expect(all.length).toBeGreaterThan(50);
-    expect(all.map((d) => d.where)).toContain('target.ts:rootVolumeGb');
+    expect(all.map((d) => d.where)).toContain('aws/settings.ts:rootVolumeGb');
   });
 
   for (const d of all) {
@@ -142,7 +155,7 @@ const componentArgs: Record<string, string> = {
 };
 
 describe("JSDoc @default of the host components' settings arguments", () => {
-  const documented = new Map(documentedDefaults(path.join(srcDir, 'hosts')).map((d) => [d.where, d.says]));
+  const documented = new Map(documentedDefaults(filesIn(path.join(srcDir, 'hosts'))).map((d) => [d.where, d.says]));
   for (const [where, key] of Object.entries(componentArgs)) {
     it(`${where} says the default of ${key}, or is required`, () => {
       const says = documented.get(where);

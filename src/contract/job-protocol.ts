@@ -66,6 +66,34 @@ export const JobSummarySchema = z.strictObject({
 });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 
+/** The marker the publish step writes last next to a finished model, in the output store and the merged repo (contracts §3). */
+export const COMPLETION_MARKER = "stacktune.json";
+
+/**
+ * The completion marker as the program reads it: the experiment it completes (another experiment's
+ * marker means "not done"), the stack, and the run's metrics and phases when the publish step put
+ * them there, by the summary's own field rules. Other keys pass through untouched.
+ */
+export const CompletionMarkerSchema = z.looseObject({
+    experiment_hash: z.string(),
+    stack: z.string().optional(),
+    metrics: z.unknown().optional(),
+    phases: z.unknown().optional(),
+});
+export type CompletionMarker = z.infer<typeof CompletionMarkerSchema>;
+
+/** The marker's metrics, by the summary's rule; null when it has none (or none that follow the protocol). */
+export function markerMetrics(marker: CompletionMarker): JobSummary["metrics"] {
+    const parsed = JobSummarySchema.shape.metrics.safeParse(marker.metrics);
+    return parsed.success ? parsed.data : null;
+}
+
+/** The marker's phase wall times, by the summary's rule; null when it has none (or none that follow the protocol). */
+export function markerPhases(marker: CompletionMarker): NonNullable<JobSummary["phases"]> | null {
+    const parsed = JobSummarySchema.shape.phases.safeParse(marker.phases);
+    return parsed.success ? (parsed.data ?? null) : null;
+}
+
 /** The run directory's protocol files, by role (contracts §2). */
 export const RUN_FILES = {
     /** One word: running, then a {@link JOB_STATUSES} value. */

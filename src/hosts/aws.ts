@@ -11,6 +11,7 @@ import {
     type AwsInstanceType,
     MAX_AWS_HOSTS,
     PREFLIGHT_MIN_FREE_DISK_GB,
+    RendezvousPortSchema,
     awsCluster,
     awsInstanceTypes,
     cidrHostBitsProblem,
@@ -18,6 +19,16 @@ import {
     settingsDefaults,
     sshCidrTooWide,
 } from "../settings";
+// The settings' own rule of each key: the component refuses exactly what the settings refuse.
+import {
+    AwsHostCountSchema,
+    AwsInstanceTypeSchema,
+    AwsRootVolumeGbSchema,
+    AwsSpotMaxPriceSchema,
+    MAX_AWS_ROOT_VOLUME_GB,
+    MAX_SPOT_PRICE_USD_PER_HOUR,
+    SshCidrFormSchema,
+} from "../targets/aws/settings";
 
 /** The supported 4×24 GB instance types; their GPUs and memory come from the settings layer. */
 export type AwsGpuInstanceType = AwsInstanceType;
@@ -106,7 +117,7 @@ export const LINUX_EPHEMERAL_PORTS = { fromPort: 32768, toPort: 60999 } as const
 /** The number of instances, checked: an integer from 1 to {@link MAX_AWS_HOSTS}. */
 export function awsHostCount(hosts: number | undefined): number {
     const count = hosts ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_AWS_HOSTS) {
+    if (!AwsHostCountSchema.safeParse(count).success) {
         throw new Error(
             `stacktune:target.hosts ${count} is not a number of instances: use a whole number from 1 to ${MAX_AWS_HOSTS}`,
         );
@@ -162,7 +173,7 @@ export function availabilityZoneFor(args: {
  * ephemeral ports that NCCL and gloo use; nothing from outside.
  */
 export function clusterIngressRules(rendezvousPort: number): aws.types.input.ec2.SecurityGroupIngress[] {
-    if (!Number.isInteger(rendezvousPort) || rendezvousPort < 1024 || rendezvousPort > 65535) {
+    if (!RendezvousPortSchema.safeParse(rendezvousPort).success) {
         throw new Error(
             `stacktune:distributed.rendezvousPort ${rendezvousPort} is not a TCP port: use one from 1024 to 65535, e.g. 29500`,
         );
@@ -186,8 +197,7 @@ export function clusterIngressRules(rendezvousPort: number): aws.types.input.ec2
 
 /** The security group's ingress: SSH from exactly one CIDR, never the world unless explicitly allowed. */
 export function sshIngressRules(sshCidr: string, allowOpenSsh = false): aws.types.input.ec2.SecurityGroupIngress[] {
-    const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(sshCidr);
-    if (match === null || match.slice(1, 5).some((o) => Number(o) > 255) || Number(match[5]) > 32) {
+    if (!SshCidrFormSchema.safeParse(sshCidr).success) {
         throw new Error(
             `stacktune:target.sshCidr "${sshCidr}" is not an IPv4 CIDR: set it to your address, e.g. 203.0.113.7/32`,
         );
@@ -322,19 +332,21 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
     userDataReplaceOnChange: true;
 } {
     const instanceType = inputs.instanceType ?? "g5.12xlarge";
-    if (!(instanceType in AWS_GPU_INSTANCES)) {
+    if (!AwsInstanceTypeSchema.safeParse(instanceType).success) {
         throw new Error(
             `stacktune:target.instanceType "${instanceType}" is not supported: use ${Object.keys(AWS_GPU_INSTANCES).join(" or ")}`,
         );
     }
     const rootVolumeGb = inputs.rootVolumeGb ?? settingsDefaults.target.aws.rootVolumeGb;
-    const tooSmall = rootVolumeTooSmall(rootVolumeGb);
-    if (!Number.isInteger(rootVolumeGb) || tooSmall !== undefined) {
-        throw new Error(`stacktune:target.rootVolumeGb ${rootVolumeGb} ${tooSmall ?? "must be a whole number of GB"}`);
+    if (!AwsRootVolumeGbSchema.safeParse(rootVolumeGb).success) {
+        const problem = rootVolumeTooSmall(rootVolumeGb) ?? `must be a whole number of GB, at most ${MAX_AWS_ROOT_VOLUME_GB}`;
+        throw new Error(`stacktune:target.rootVolumeGb ${rootVolumeGb} ${problem}`);
     }
     const spot = inputs.spot;
-    if (spot?.maxPrice !== undefined && !(spot.maxPrice > 0)) {
-        throw new Error(`stacktune:target.spot.maxPrice must be a positive USD/hour price (got ${spot.maxPrice})`);
+    if (spot?.maxPrice !== undefined && !AwsSpotMaxPriceSchema.safeParse(spot.maxPrice).success) {
+        throw new Error(
+            `stacktune:target.spot.maxPrice must be a positive USD/hour price of at most ${MAX_SPOT_PRICE_USD_PER_HOUR} (got ${spot.maxPrice})`,
+        );
     }
     return {
         instanceType,

@@ -8,13 +8,13 @@ gpus=$1
 gpu_memory_gb=$2
 min_free_disk_gb=$3
 runtime=$4
+# The run root arrives expanded: preflightCommand passes it through hostPath (src/render/shell.ts).
 run_root=$5
 min_driver=$6
 cuda_major=$7
 python=$8
 python_min=$9
 python_max=${10}
-case $run_root in "~") run_root=$HOME ;; "~/"*) run_root="$HOME/${run_root#"~/"}" ;; esac
 
 missing=()
 report() { echo "stacktune preflight: $*"; }

@@ -20,30 +20,26 @@ export {
 export { checkSettingsRules, settingsRules, type SettingsRule } from './rules';
 export { hostSecretsNeeded, knownTestSplitSize, processCount, readsFromHub, runsOnCpu, usesHubRepos } from './derived';
 export {
-  AwsTargetSchema,
-  LocalTargetSchema,
-  MAX_AWS_HOSTS,
-  MIN_AWS_ROOT_VOLUME_GB,
-  SshMachineSchema,
-  SshTargetSchema,
   TargetSchema,
-  awsCluster,
-  awsInstanceTypes,
-  cidrHostBitsProblem,
   clusterMachines,
-  isPlaceholderPublicKey,
-  rootVolumeTooSmall,
   machineCount,
-  sshCidrTooWide,
   targetGpuCount,
   type ClusterMachine,
-  type SshMachine,
-  type AwsInstanceType,
-  type AwsTarget,
-  type LocalTarget,
-  type SshTarget,
   type Target,
 } from './target';
+export { LocalTargetSchema, type LocalTarget } from '../targets/local/settings';
+export { SshMachineSchema, SshTargetSchema, type SshMachine, type SshTarget } from '../targets/ssh/settings';
+export {
+  AwsTargetSchema,
+  MAX_AWS_HOSTS,
+  MIN_AWS_ROOT_VOLUME_GB,
+  isPlaceholderPublicKey,
+  rootVolumeTooSmall,
+  type AwsTarget,
+} from '../targets/aws/settings';
+export { cidrHostBitsProblem, sshCidrTooWide } from '../targets/aws/network';
+export { awsInstanceTypes, type AwsInstanceType } from '../targets/aws/catalog';
+export { awsCluster } from '../targets/aws/target';
 export { PREFLIGHT_MIN_FREE_DISK_GB } from './numbers';
 export { RuntimeSchema, type Runtime } from './runtime';
 export { ModelSchema, type ModelSettings } from './model';
@@ -52,7 +48,7 @@ export { ChatSchema, type ChatSettings } from './chat';
 export { LoraSchema, type LoraSettings } from './lora';
 export { QuantizationSchema, type QuantizationSettings } from './quantization';
 export { TrainingSchema, type TrainingSettings } from './training';
-export { DistributedSchema, type DistributedSettings } from './distributed';
+export { DistributedSchema, RendezvousPortSchema, type DistributedSettings } from './distributed';
 export { AttentionSchema, type AttentionSettings } from './attention';
 export { EvaluationSchema, type EvaluationSettings } from './evaluation';
 export { CheckpointingSchema, type CheckpointingSettings } from './checkpointing';

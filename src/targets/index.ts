@@ -1,12 +1,21 @@
 /**
- * The target registry: one line per target (src/targets/<kind>/). Everything outside a target's
- * folder asks {@link targetOf} instead of branching on `target.kind`.
+ * The target registry: one line per target (src/targets/<kind>/) in each list. Everything outside a
+ * target's folder asks {@link targetOf} instead of branching on `target.kind`.
  */
-import type { Target } from '../settings/target';
+import type { z } from 'zod';
+import { AwsTargetSchema } from './aws/settings';
 import { awsTargetDefinition } from './aws/target';
+import { LocalTargetSchema } from './local/settings';
 import { localTargetDefinition } from './local/target';
+import { SshTargetSchema } from './ssh/settings';
 import { sshTargetDefinition } from './ssh/target';
 import type { TargetDefinition } from './types';
+
+/** Every target's settings schema: `stacktune:target` is their discriminated union (src/settings/target.ts). */
+export const targetSchemas = [LocalTargetSchema, SshTargetSchema, AwsTargetSchema] as const;
+
+/** A stack's target settings, of any kind. */
+export type Target = z.infer<(typeof targetSchemas)[number]>;
 
 export type TargetKind = Target['kind'];
 

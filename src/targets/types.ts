@@ -5,7 +5,11 @@
  */
 import type { SettingsIssue } from '../settings/errors';
 import type { SecretsPresent, Settings } from '../settings/schema';
-import type { Target } from '../settings/target';
+
+/** What every target's settings have (the registry's `Target` is the union of them all). */
+export interface TargetSettings {
+  kind: string;
+}
 
 /** A machine of the run: where stacktune connects, and where the other machines reach it. */
 export interface ClusterMachine {
@@ -39,7 +43,7 @@ export interface TargetCost {
 }
 
 /** A cross-field rule of one target: checked only on settings whose target is of its kind. */
-export interface TargetRule<T extends Target> {
+export interface TargetRule<T extends TargetSettings> {
   id: string;
   description: string;
   needsSecrets?: boolean;
@@ -47,7 +51,7 @@ export interface TargetRule<T extends Target> {
   check(settings: Settings & { target: T }, secrets: SecretsPresent): readonly SettingsIssue[];
 }
 
-export interface TargetDefinition<T extends Target> {
+export interface TargetDefinition<T extends TargetSettings> {
   kind: T['kind'];
   /** GPUs of each machine the run uses (0 = the CPU). */
   gpusPerMachine(target: T): number;

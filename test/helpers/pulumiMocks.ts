@@ -13,6 +13,9 @@ export const MOCK_AMI_ID = "ami-0123456789abcdef0";
 /** The G-instance vCPU quota the mocked service-quota data source reports: enough for 16 instances. */
 export const MOCK_GPU_VCPU_QUOTA = 16 * 48;
 
+/** The invoke token of the provider's service-quota data source. */
+export const SERVICE_QUOTA_TOKEN = "aws:servicequotas/getServiceQuota:getServiceQuota";
+
 /** The invoke token of the provider's instance-type-offerings data source. */
 export const INSTANCE_TYPE_OFFERINGS_TOKEN = "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings";
 
@@ -56,6 +59,26 @@ export function mockInstanceTypeOfferings(inputs: Record<string, unknown>): Reco
         instanceTypes: locations.map(() => instanceType),
         locationTypes: locations.map(() => "availability-zone"),
     };
+}
+
+/**
+ * The mocked answers of the AWS data sources the program and AwsGpuHost invoke, {} for any other:
+ * the G-instance vCPU quota (`gpuVcpuQuota`, {@link MOCK_GPU_VCPU_QUOTA} unless a test needs
+ * another), the zones offering the instance type ({@link mockInstanceTypeOfferings}) and the Deep
+ * Learning AMI ({@link MOCK_AMI_ID}).
+ */
+export function mockAwsCall(args: pulumi.runtime.MockCallArgs, gpuVcpuQuota = MOCK_GPU_VCPU_QUOTA): Record<string, unknown> {
+    const inputs = args.inputs as Record<string, unknown>;
+    if (args.token === SERVICE_QUOTA_TOKEN) {
+        return { value: gpuVcpuQuota, quotaCode: inputs.quotaCode, quotaName: "mock" };
+    }
+    if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) {
+        return mockInstanceTypeOfferings(inputs);
+    }
+    if (args.token === "aws:ec2/getAmi:getAmi") {
+        return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
+    }
+    return {};
 }
 
 export interface ProgramMocks {
@@ -107,16 +130,7 @@ export async function installProgramMocks(options: {
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") {
-                    return { value: MOCK_GPU_VCPU_QUOTA, quotaCode: (args.inputs as Record<string, unknown>).quotaCode };
-                }
-                if (args.token === INSTANCE_TYPE_OFFERINGS_TOKEN) {
-                    return mockInstanceTypeOfferings(args.inputs as Record<string, unknown>);
-                }
-                if (args.token === "aws:ec2/getAmi:getAmi") {
-                    return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
-                }
-                return {};
+                return mockAwsCall(args);
             },
         },
         "stacktune",

@@ -1,7 +1,8 @@
 /** The aws target's cross-field rules: run by the settings layer on every aws stack, with its own. */
 import type { SettingsIssue } from '../../settings/errors';
-import { type AwsTarget, isPlaceholderPublicKey, sshCidrTooWide } from '../../settings/target';
 import type { TargetRule } from '../types';
+import { sshCidrTooWide } from './network';
+import { type AwsTarget, isPlaceholderPublicKey } from './settings';
 
 const ok: readonly SettingsIssue[] = [];
 

@@ -1,8 +1,8 @@
 /** The `aws` target: GPU instances stacktune creates for the run and terminates after it. */
-import type { AwsTarget, Target } from '../../settings/target';
-import type { TargetDefinition } from '../types';
+import type { TargetDefinition, TargetSettings } from '../types';
 import { awsInstanceTypes } from './catalog';
 import { awsRules } from './rules';
+import type { AwsTarget } from './settings';
 
 /**
  * Setup time of an AWS instance before training starts (boot, driver wait, image or venv build, a
@@ -23,7 +23,7 @@ export const awsCluster = {
 } as const;
 
 /** Whether `target` is an aws one (for the code that only applies to it, such as its user-data). */
-export function isAwsTarget(target: Target): target is AwsTarget {
+export function isAwsTarget(target: TargetSettings): target is AwsTarget {
   return target.kind === 'aws';
 }
 

@@ -1,7 +1,7 @@
 /** The `local` target: this machine, no SSH (the demo: a tiny model on the CPU). */
-import type { LocalTarget } from '../../settings/target';
 import type { TargetDefinition } from '../types';
 import { ownedMachineFacts } from '../ownedMachine';
+import type { LocalTarget } from './settings';
 
 export const localTargetDefinition: TargetDefinition<LocalTarget> = {
   kind: 'local',

@@ -1,6 +1,6 @@
 /** The machines of an ssh target, in machine-rank order: `host`, or each entry of `hosts`. */
-import type { SshMachine, SshTarget } from '../../settings/target';
 import type { ClusterMachine } from '../types';
+import type { SshMachine, SshTarget } from './settings';
 
 export function sshMachines(target: SshTarget): ClusterMachine[] {
   const machines: SshMachine[] = target.hosts ?? [{ host: target.host ?? '', port: target.port }];

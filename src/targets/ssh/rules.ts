@@ -1,8 +1,8 @@
 /** The ssh target's cross-field rules: run by the settings layer on every ssh stack, with its own. */
 import type { SettingsIssue } from '../../settings/errors';
-import type { SshTarget } from '../../settings/target';
 import type { TargetRule } from '../types';
 import { sshMachines } from './machines';
+import type { SshTarget } from './settings';
 
 const ok: readonly SettingsIssue[] = [];
 

@@ -1,10 +1,10 @@
 /** The `ssh` target: existing machines reached over SSH (an on-prem 4 x RTX 4090 box, or several). */
 import { REFERENCE_BOX } from '../../cost/measured';
-import type { SshTarget } from '../../settings/target';
 import type { TargetDefinition } from '../types';
 import { ownedMachineFacts } from '../ownedMachine';
 import { sshMachines } from './machines';
 import { sshRules } from './rules';
+import type { SshTarget } from './settings';
 
 export const sshTargetDefinition: TargetDefinition<SshTarget> = {
   kind: 'ssh',
