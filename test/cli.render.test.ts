@@ -119,7 +119,7 @@ describe('npm run render', () => {
   });
 
   it('exits non-zero from the command line too (npm run render -- --check)', () => {
-    edit('stacks/Pulumi.local-demo.yaml', 'maxSteps: 10', 'maxSteps: 20');
+    edit('stacks/Pulumi.local-demo.yaml', 'maxSteps: 60', 'maxSteps: 20');
     const result = spawnSync('npx', ['tsx', 'src/cli/render.ts', '--check', '--root', root], { encoding: 'utf8' });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('rendered/local-demo/training.yaml is stale');

@@ -152,11 +152,11 @@ describe("estimateExperimentCost", () => {
     it("the local CPU target says its throughput is an assumption and charges nothing", () => {
         const cost = estimateExperimentCost(stack("local-demo"), bench);
         expect(cost.usd).toBe(0);
-        expect(cost.basis).toBe("5120 tokens at 5000 tokens/s (assumed: throughput on a CPU is not benchmarked); local host: no instance charge");
+        expect(cost.basis).toBe("30720 tokens at 5000 tokens/s (assumed: throughput on a CPU is not benchmarked); local host: no instance charge");
         expect(formatCostEstimate(cost)).toBe(
             [
-                "estimated cost: 0 USD, 0.0003 h",
-                "  basis: 5120 tokens at 5000 tokens/s (assumed); local host, no charge",
+                "estimated cost: 0 USD, 0.0017 h",
+                "  basis: 30.7k tokens at 5000 tokens/s (assumed); local host, no charge",
                 "  every figure and its source: pulumi stack output estimatedCost",
             ].join("\n"),
         );

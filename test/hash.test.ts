@@ -64,7 +64,7 @@ describe("experiment hash: changed by what changes the model", () => {
     it.each([
         ["learning rate", { training: { ...base.training, learningRate: 2e-4 } }],
         ["max steps", { training: { ...base.training, maxSteps: 11 } }],
-        ["LoRA rank", { lora: { ...base.lora, r: 16 } }],
+        ["LoRA rank", { lora: { ...base.lora, r: 4 } }],
         ["base model", { model: { ...base.model, id: "other/model" } }],
         ["test split", { dataset: { ...base.dataset, testSize: 0.5 } }],
         ["dataset source", { dataset: { ...base.dataset, source: "other/dataset" } }],

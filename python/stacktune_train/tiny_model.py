@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from stacktune_train.chat import BEGIN_OF_TEXT, END_HEADER, END_OF_TURN, START_HEADER, encode_conversation
@@ -35,6 +35,21 @@ LLAMA3_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
 )
 
+#: Standard deviation of the output layer's random weights (build_model says why it is not 0.02).
+LM_HEAD_INIT_STD = 0.2
+
+#: Meta-Llama-3's pre-tokenizer pattern (its tokenizer.json). Unlike GPT-2's, it keeps a run of line
+#: breaks in one piece, so the blank line after every chat header is one token, as in the real
+#: model: split into two newline tokens, "newline after newline" became the corpus's most common
+#: pair, and a briefly trained model answered with nothing but newlines.
+LLAMA3_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
+
+#: The tokenizer's corpus, and the data the e2e test stacks train on. The local-demo stack trains on
+#: its own data/local-demo.jsonl with this vocabulary: one trained on that repetitive set would split
+#: demo.jsonl into other tokens and change those stacks' trained-token counts, which they check.
 DEMO_DATASET = resources.files("stacktune_train") / "data" / "demo.jsonl"
 
 
@@ -52,7 +67,10 @@ def _corpus(path: Path) -> list[str]:
 
 def build_tokenizer(corpus: list[str], vocab_size: int = 640) -> PreTrainedTokenizerFast:
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -93,6 +111,12 @@ def build_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCa
         tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
+    # LoRA leaves lm_head frozen, and behind the final RMSNorm the hidden state has unit scale: at
+    # the default init (std 0.02) no adapter could move a logit by more than about one, so the loss
+    # could barely fall below log(vocabulary size). Output weights on the scale of a trained model's
+    # logits let a few dozen LoRA steps learn the demo data.
+    with torch.no_grad():
+        model.lm_head.weight.normal_(mean=0.0, std=LM_HEAD_INIT_STD)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=eos_ids)
     return model
 

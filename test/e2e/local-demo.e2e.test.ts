@@ -40,6 +40,11 @@ function demo(...args: string[]): Promise<{ code: number; output: string; second
 }
 
 const starts = () => readdirSync(runRoot).map((d) => readFileSync(join(runRoot, d, "starts"), "utf8").trim());
+/** The one run's job log (its machine-readable progress lines and the smoke test's sample). */
+const jobLog = () => readdirSync(runRoot).map((d) => readFileSync(join(runRoot, d, "job.log"), "utf8")).join("\n");
+/** The demo's own data (the stack's dataset.source), and a phrase of its answer to the smoke prompt. */
+const demoData = join(REPO, /^ {4}source: (\S+)$/m.exec(stackFileBefore)?.[1] ?? "");
+const learned = "Thai food balances sweet, sour, salty and spicy flavours";
 
 afterAll(() => {
     rmSync(home, { recursive: true, force: true });
@@ -68,6 +73,14 @@ describe("bash scripts/demo.sh (local-demo stack, CPU)", () => {
         expect(readFileSync(join(store, "loss-curve.png")).subarray(0, 8)).toEqual(Buffer.from("\x89PNG\r\n\x1a\n", "latin1"));
         expect(readFileSync(join(store, "metrics-history.jsonl"), "utf8")).toMatch(/^\{"step": 1, "elapsed_s": /);
         expect(starts()).toEqual(["1"]);
+        // The demo visibly learns: the last logged training loss is at most half the first ...
+        const losses = [...jobLog().matchAll(/^STACKTUNE_PROGRESS \{"phase":"train".*"loss":([\d.]+)/gm)].map((m) => Number(m[1]));
+        expect(losses.length).toBeGreaterThan(2);
+        expect(losses.at(-1), `losses ${losses.join(", ")}`).toBeLessThanOrEqual((losses[0] ?? 0) / 2);
+        // ... and its smoke answer to the smoke prompt, which the demo data answers, is that answer.
+        const sample = /^\[smoke\] sample \(\d+ tokens\): (.*)$/m.exec(jobLog())?.[1] ?? "";
+        expect(readFileSync(demoData, "utf8")).toContain(learned);
+        expect(sample).toContain(learned);
         // The committed salt is reused: `stack init` left the tracked stack file as it was.
         expect(readFileSync(stackFile, "utf8")).toBe(stackFileBefore);
     });
