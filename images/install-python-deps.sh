@@ -46,7 +46,7 @@ case ${1:-} in
                 ;;
         esac
         install_pinned "$root/python/requirements.txt"
-        # lm-eval and its source-only dependency, built with the setuptools just installed.
+        # lm-eval and its source-only dependencies, built with the setuptools just installed.
         install_pinned "$root/images/requirements-eval.txt" --no-build-isolation
         if [ "${2:-gpu}" = gpu ]; then
             install_pinned "$root/images/requirements-gpu.txt"
