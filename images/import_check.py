@@ -23,8 +23,8 @@ from packaging.utils import canonicalize_name
 # libraries it needs lazily, so `import torch` works on CPU all the same.
 NOT_IMPORTED = {
     "cuda-toolkit": "a metapackage: it only depends on the nvidia-* wheels",
-    "setuptools": "a build backend for DeepSpeed, imported by pip, not by the trainer",
-    "wheel": "a build backend for DeepSpeed, imported by pip, not by the trainer",
+    "setuptools": "the build backend of sqlitedict, word2number and DeepSpeed, imported by pip, not by the trainer",
+    "wheel": "the build backend of sqlitedict, word2number and DeepSpeed, imported by pip, not by the trainer",
 }
 
 # Top-level names a RECORD lists that are not modules of the distribution.

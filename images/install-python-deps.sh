@@ -5,9 +5,9 @@
 # drift. It installs into the environment of the python on PATH (or $PYTHON): the image's
 # /opt/stacktune, a CI venv of each CPython the pinned set supports, or a host's run venv.
 #
-#   install-python-deps.sh requirements   python/requirements.txt, the GPU wheels, DeepSpeed; pip check
+#   install-python-deps.sh requirements   python/requirements.txt, lm-eval, the GPU wheels, DeepSpeed; pip check
 #   install-python-deps.sh requirements cpu
-#                                         python/requirements.txt only (a CPU run); pip check
+#                                         python/requirements.txt and lm-eval (a CPU run); pip check
 #   install-python-deps.sh package        the stacktune_train package (python/), then imports every
 #                                         pinned distribution (images/import_check.py)
 #
@@ -46,6 +46,8 @@ case ${1:-} in
                 ;;
         esac
         install_pinned "$root/python/requirements.txt"
+        # lm-eval and its source-only dependencies, built with the setuptools just installed.
+        install_pinned "$root/images/requirements-eval.txt" --no-build-isolation
         if [ "${2:-gpu}" = gpu ]; then
             install_pinned "$root/images/requirements-gpu.txt"
             # Source only: built against the torch installed above (no build isolation, which would
@@ -56,7 +58,7 @@ case ${1:-} in
         ;;
     package)
         "${pip[@]}" install --no-deps "$root/python"
-        "$python" "$root/images/import_check.py" "$root/python/requirements.txt" \
+        "$python" "$root/images/import_check.py" "$root/python/requirements.txt" "$root/images/requirements-eval.txt" \
             "$root/images/requirements-gpu.txt" "$root/images/requirements-sdist.txt"
         ;;
     *)

@@ -32,7 +32,7 @@ WORKDIR /opt/stacktune-src
 # venv of each CPython the set supports (scripts/setup.sh --only pythons), so the two cannot drift.
 # Dependencies first, the package last: editing python/ rebuilds one thin layer.
 COPY python/requirements.txt python/requirements.txt
-COPY images/requirements-gpu.txt images/requirements-sdist.txt images/install-python-deps.sh images/import_check.py images/
+COPY images/requirements-eval.txt images/requirements-gpu.txt images/requirements-sdist.txt images/install-python-deps.sh images/import_check.py images/
 RUN bash images/install-python-deps.sh requirements
 
 COPY python/ python/

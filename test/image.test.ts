@@ -144,7 +144,7 @@ describe("pinned image requirements", () => {
             }
             const check = spawnSync(venvPython, ["-m", "pip", "check", "--disable-pip-version-check"], { encoding: "utf8" });
             expect(check.stdout + check.stderr).toBe("No broken requirements found.\n");
-            const manifests = [path.join(repoRoot, "python", "requirements.txt"), path.join(images, "requirements-gpu.txt"), path.join(images, "requirements-sdist.txt")];
+            const manifests = [path.join(repoRoot, "python", "requirements.txt"), path.join(images, "requirements-eval.txt"), path.join(images, "requirements-gpu.txt"), path.join(images, "requirements-sdist.txt")];
             const imports = spawnSync(venvPython, [path.join(images, "import_check.py"), ...manifests], {
                 encoding: "utf8",
                 env: { ...process.env, CUDA_VISIBLE_DEVICES: "" },

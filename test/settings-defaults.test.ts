@@ -79,6 +79,7 @@ describe('settings defaults (the reference run where it applies)', () => {
       strategy: 'epoch',
       maxSamples: 2000,
       gate: { enabled: true, samples: 32, tolerance: 0.05 },
+      benchmarks: { tasks: [], limit: 100, minScores: {} },
     });
   });
 

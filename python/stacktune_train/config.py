@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from trl import SFTConfig, TrlParser
 
+from stacktune_train import benchmark
 from stacktune_train.chat import check_chat_format
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class PublishChecks:
             raise ValueError(f"gate_samples must be at least 1, got {self.gate_samples}")
         if not 0 <= self.gate_tolerance <= 1:
             raise ValueError(f"gate_tolerance must be a fraction between 0 and 1, got {self.gate_tolerance}")
+        benchmark.check_settings(self)
 
 
 class ScheduleChecks:

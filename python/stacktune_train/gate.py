@@ -11,7 +11,8 @@ refuses a merged directory whose gate record did not pass.
 
 The record (``stacktune-gate.json`` in the merged directory) names the sample (seed, row indices
 of the test split, a digest of their texts) so anyone can re-measure it; the losses also go into
-``metrics.json`` (the run summary) and the model card.
+``metrics.json`` (the run summary) and the model card. The gate's second half, optional benchmark
+tasks through lm-evaluation-harness with score thresholds, is ``stacktune_train.benchmark``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ leaves the run directory here: the smoke test runs on ``merged_output_dir`` next
 does ``stacktune_train.publish`` move it to the Hub or the output store and write the completion
 marker. Before anything is saved, the evaluation gate (``stacktune_train.gate``) compares the merged
 model's loss on a fixed held-out sample with the adapter's: a merge error fails this step, so a
-failed gate publishes nothing. ``merged_output_dir`` is staged and renamed into place
+failed gate publishes nothing. The benchmark tasks of ``benchmark_tasks`` (``stacktune_train.benchmark``)
+run next on the merged model; a score below its threshold fails this step the same way. ``merged_output_dir`` is staged and renamed into place
 (``stacktune_train.store``) and holds
 a receipt (``stacktune-merge.json``, the experiment's identity) so that a re-run of the merge
 replaces only its own output.
@@ -28,7 +29,7 @@ import yaml
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from stacktune_train import gate
+from stacktune_train import benchmark, gate
 from stacktune_train.config import StacktuneConfig, parse_cli
 from stacktune_train.history import HISTORY_FILE
 from stacktune_train.plots import LOSS_CURVE, picture_files
@@ -102,10 +103,22 @@ def merge_and_gate(cfg: StacktuneConfig) -> tuple[PreTrainedModel, gate.GateResu
     return merged, gate.result_of(cfg, sample, adapter_loss, merged_loss)
 
 
-def record_gate_metrics(cfg: StacktuneConfig, result: gate.GateResult) -> None:
+def record_gate_metrics(cfg: StacktuneConfig, result: gate.GateResult | benchmark.BenchmarkResult) -> None:
     """Adds the gate's numbers to the run's metrics.json, which the run summary reports (pass or fail)."""
     path = Path(cfg.training.output_dir) / "metrics.json"
     write_json(path, {**(read_json_object(path) or {}), **result.metrics()})
+
+
+def run_benchmarks(cfg: StacktuneConfig, merged: PreTrainedModel) -> benchmark.BenchmarkResult | None:
+    """The benchmark tasks of ``benchmark_tasks`` on the merged model (benchmark.py); None when none are named."""
+    tasks = benchmark.task_names(cfg.publish.benchmark_tasks)
+    if not tasks:
+        return None
+    log(f"benchmarks: {', '.join(tasks)} through lm-eval, {cfg.publish.benchmark_limit} examples each")
+    return benchmark.run(
+        tasks, cfg.publish.benchmark_limit, cfg.publish.benchmark_min_scores or {}, merged,
+        AutoTokenizer.from_pretrained(tokenizer_source(cfg)), cfg.training.per_device_eval_batch_size,
+    )
 
 
 # The Meta Llama 3 Community License (section 1.b.i) asks a distributed derivative to say
@@ -150,6 +163,12 @@ def gate_lines(result: gate.GateResult | None) -> list[str]:
     ]
 
 
+def benchmark_lines(result: benchmark.BenchmarkResult | None) -> list[str]:
+    if result is None:
+        return []
+    return [f"- benchmark {line}" for line in result.lines()]
+
+
 def run_files(output_dir: str | Path) -> list[Path]:
     """What travels with the model from the training output: metrics, history and pictures of the run."""
     names = ["metrics.json", HISTORY_FILE, *picture_files()]
@@ -171,7 +190,8 @@ def picture_lines(output_dir: str | Path) -> list[str]:
     ]
 
 
-def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate.GateResult | None = None) -> str:
+def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate.GateResult | None = None,
+               benchmarks: benchmark.BenchmarkResult | None = None) -> str:
     """README.md of both repos: inputs at their revisions, licence, every setting, results, cost, hash."""
     settings = yaml.safe_load(cfg.source.read_text(encoding="utf-8")) or {}
     base, data = cfg.model.model_name_or_path, cfg.data.dataset_source
@@ -206,6 +226,7 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate
         "",
         *metric_lines(cfg.training.output_dir),
         *gate_lines(gate_result),
+        *benchmark_lines(benchmarks),
         f"- estimated cost: {cost}" if cost else "- estimated cost: - (not given to this run)",
         "",
         *picture_lines(cfg.training.output_dir),
@@ -220,7 +241,8 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate
 
 
 def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[str, str],
-                gate_result: gate.GateResult | None = None) -> Path:
+                gate_result: gate.GateResult | None = None,
+                benchmarks: benchmark.BenchmarkResult | None = None) -> Path:
     out = Path(cfg.publish.merged_output_dir)
     problem = occupant(out)
     if problem is not None and read_json_object(out / MERGE_RECEIPT) is None:
@@ -232,9 +254,11 @@ def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[st
     def write(directory: Path) -> None:
         merged.save_pretrained(directory)
         AutoTokenizer.from_pretrained(tokenizer_source(cfg)).save_pretrained(directory)
-        (directory / "README.md").write_text(model_card(cfg, identity, gate_result), encoding="utf-8")
+        (directory / "README.md").write_text(model_card(cfg, identity, gate_result, benchmarks), encoding="utf-8")
         if gate_result is not None:
             write_json(directory / gate.GATE_RECORD, gate_result.record())
+        if benchmarks is not None:
+            write_json(directory / benchmark.BENCHMARK_RECORD, benchmarks.record())
         # Travels with the model: the output store's reader reports the metrics, the card shows the
         # pictures, `stacktune report` reads the history.
         for path in run_files(cfg.training.output_dir):
@@ -266,7 +290,15 @@ def main(cfg: StacktuneConfig) -> Path:
         if not result.passed:
             remove_previous_merge(Path(cfg.publish.merged_output_dir))
             raise SystemExit(result.failure())
-    return save_merged(cfg, merged, identity, result)
+    scores = run_benchmarks(cfg, merged)
+    if scores is not None:
+        record_gate_metrics(cfg, scores)
+        for line in scores.lines():
+            log(f"benchmark {line}")
+        if not scores.passed:
+            remove_previous_merge(Path(cfg.publish.merged_output_dir))
+            raise SystemExit(scores.failure())
+    return save_merged(cfg, merged, identity, result, scores)
 
 
 if __name__ == "__main__":

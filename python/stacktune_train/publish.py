@@ -26,6 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from stacktune_train.benchmark import BENCHMARK_RECORD, check_published_benchmarks, task_names
 from stacktune_train.config import StacktuneConfig, parse_cli
 from stacktune_train.gate import GATE_RECORD, check_published_gate
 from stacktune_train.merge import MERGE_RECEIPT, experiment_identity
@@ -133,6 +134,8 @@ def main(cfg: StacktuneConfig) -> Path | str:
     merged_dir = merged_dir_of(cfg, identity)
     if cfg.publish.gate_enabled:  # before any Hub call or store write
         check_published_gate(read_json_object(merged_dir / GATE_RECORD), merged_dir)
+    if task_names(cfg.publish.benchmark_tasks):
+        check_published_benchmarks(read_json_object(merged_dir / BENCHMARK_RECORD), merged_dir)
     if cfg.publish.merged_repo_id is None:
         # Before anything leaves the host: a refused store must not leave a half-published adapter.
         check_output_store(cfg.publish.output_store_dir, identity["stack"])

@@ -54,6 +54,13 @@ const derivations: Record<string, (input: DerivationInput) => unknown> = {
   push_to_hub: ({ pushAdapter }) => pushAdapter,
   hub_strategy: ({ settings, pushAdapter }) => (pushAdapter ? settings.hub.strategy : undefined),
   hub_private_repo: ({ settings, pushAdapter }) => (pushAdapter ? settings.hub.private : undefined),
+  // Benchmarks are off unless a stack names tasks: then their keys appear, and no other stack's file changes.
+  benchmark_tasks: ({ settings: { evaluation } }) =>
+    evaluation.benchmarks.tasks.length > 0 ? evaluation.benchmarks.tasks.join(',') : undefined,
+  benchmark_limit: ({ settings: { evaluation } }) =>
+    evaluation.benchmarks.tasks.length > 0 ? evaluation.benchmarks.limit : undefined,
+  benchmark_min_scores: ({ settings: { evaluation } }) =>
+    Object.keys(evaluation.benchmarks.minScores).length > 0 ? evaluation.benchmarks.minScores : undefined,
 };
 
 /** The object schema under a settings path's parent, through `.default()`/`.prefault()`/`.optional()`. */

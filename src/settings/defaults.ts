@@ -73,7 +73,14 @@ export const settingsDefaults = {
   // sample gives the same eval-loss estimate for a fraction of the GPU time.
   // The gate after the merge (python/stacktune_train/gate.py): the merged model's loss on the first
   // 32 held-out rows may exceed the adapter's by 5% at most; a merge error is a far larger jump.
-  evaluation: { strategy: 'epoch', maxSamples: 2000, gate: { enabled: true, samples: 32, tolerance: 0.05 } },
+  // Benchmarks (python/stacktune_train/benchmark.py) run only for the tasks a stack names; 100
+  // examples per task keep them to minutes on the GPU.
+  evaluation: {
+    strategy: 'epoch',
+    maxSamples: 2000,
+    gate: { enabled: true, samples: 32, tolerance: 0.05 },
+    benchmarks: { tasks: [] as string[], limit: 100, minScores: {} as Record<string, number> },
+  },
   checkpointing: { strategy: 'steps', steps: 500, totalLimit: 2, deleteStoreOnDestroy: false },
   hub: { private: true, strategy: 'every_save' },
   tracking: { kind: 'none' },

@@ -105,8 +105,11 @@ describe('renderTrainingConfig', () => {
     const keys = Object.keys(trainingConfig(reference, 'seed-reference'));
     expect(keys.filter((k) => !allowed.includes(k))).toEqual([]);
     // Unset here: no sample cap on train, no prepared-dataset repo, the output store (the merged
-    // model goes to its repo), eval_steps (eval each epoch).
+    // model goes to its repo), eval_steps (eval each epoch), the benchmarks (none named).
     expect(allowed.filter((k) => !keys.includes(k)).sort()).toEqual([
+      'benchmark_limit',
+      'benchmark_min_scores',
+      'benchmark_tasks',
       'eval_steps',
       'max_train_samples',
       'output_store_dir',
