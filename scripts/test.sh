@@ -23,6 +23,7 @@ source scripts/env.sh
 
 stage typecheck npx tsc --noEmit
 stage lint npx eslint .
+stage format-check npm run --silent format:check
 stage render-check npm run --silent render -- --check
 stage unit-tests npx vitest run --project unit
 stage python-tests .venv/bin/python -m pytest python/tests -q
