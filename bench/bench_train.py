@@ -19,6 +19,7 @@ every step (bench/summarize.py merges them), so a run cut off by a timeout keeps
 candidate measured here only, not a setting: regional ``torch.compile`` of every decoder layer,
 in place, when training starts (issue 16).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,11 @@ def _cap_memory() -> None:
     if gib:
         total = torch.cuda.get_device_properties(dev).total_memory
         os.environ["STACKTUNE_GPU_MEMORY_FRACTION"] = f"{float(gib) * 2**30 / total:.6f}"
-        print(f"[bench] GPU {dev}: {total / 2**30:.2f} GiB; cap {gib} GiB = fraction "
-              f"{os.environ['STACKTUNE_GPU_MEMORY_FRACTION']}", flush=True)
+        print(
+            f"[bench] GPU {dev}: {total / 2**30:.2f} GiB; cap {gib} GiB = fraction "
+            f"{os.environ['STACKTUNE_GPU_MEMORY_FRACTION']}",
+            flush=True,
+        )
     frac = os.environ.get("STACKTUNE_GPU_MEMORY_FRACTION")
     if frac:
         torch.cuda.set_per_process_memory_fraction(float(frac), dev)
@@ -89,7 +93,7 @@ def _pop_flag(argv: list[str], name: str) -> str | None:
         return None
     i = argv.index(name)
     value = argv[i + 1] if i + 1 < len(argv) else ""
-    del argv[i:i + 2]
+    del argv[i : i + 2]
     return value
 
 
@@ -140,9 +144,13 @@ def update_norm(model, before: dict) -> dict:
         base_sq += float((before[name] * before[name]).sum())
         unchanged += int((d == 0).sum())
         total += d.numel()
-    return {"update_norm": diff_sq ** 0.5, "initial_norm": base_sq ** 0.5,
-            "relative": (diff_sq / base_sq) ** 0.5 if base_sq else None,
-            "unchanged_share": unchanged / total if total else None, "elements": total}
+    return {
+        "update_norm": diff_sq**0.5,
+        "initial_norm": base_sq**0.5,
+        "relative": (diff_sq / base_sq) ** 0.5 if base_sq else None,
+        "unchanged_share": unchanged / total if total else None,
+        "elements": total,
+    }
 
 
 def _install_callback() -> None:
@@ -182,19 +190,22 @@ def _install_callback() -> None:
             # those steps are marked "profiled" and left out of the timing by summarize.py
             if self.profile_range and self.rank == 0 and state.global_step + 1 == self.profile_range[0]:
                 from torch.profiler import ProfilerActivity, profile
+
                 self.prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
                 self.prof.__enter__()
 
         def on_step_end(self, args, state, control, **kw):
             torch.cuda.synchronize()
             now = time.perf_counter()
-            self.steps.append({
-                "step": state.global_step,
-                "time_s": now - self.t_last,
-                "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
-                "allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
-                "profiled": self.prof is not None,
-            })
+            self.steps.append(
+                {
+                    "step": state.global_step,
+                    "time_s": now - self.t_last,
+                    "reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
+                    "allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
+                    "profiled": self.prof is not None,
+                }
+            )
             if self.prof is not None and state.global_step == self.profile_range[1]:
                 self.prof.__exit__(None, None, None)
                 self.profile = kernel_breakdown(self.prof, self.profile_range[1] - self.profile_range[0] + 1)
@@ -230,8 +241,9 @@ def _install_callback() -> None:
 
         def on_log(self, args, state, control, logs=None, **kw):
             if logs:
-                self.logs.append({"step": state.global_step, **{k: v for k, v in logs.items()
-                                                                 if isinstance(v, (int, float))}})
+                self.logs.append(
+                    {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+                )
 
         def on_train_end(self, args, state, control, model=None, **kw):
             torch.cuda.synchronize()
@@ -242,8 +254,12 @@ def _install_callback() -> None:
                     self.update = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             if COMPILE_LAYERS:
                 from torch._dynamo.utils import counters
-                print(f"[bench] dynamo: {dict(counters['stats'])}, graph breaks "
-                      f"{sum(counters['graph_break'].values())}: {dict(counters['graph_break'])}"[:2000], flush=True)
+
+                print(
+                    f"[bench] dynamo: {dict(counters['stats'])}, graph breaks "
+                    f"{sum(counters['graph_break'].values())}: {dict(counters['graph_break'])}"[:2000],
+                    flush=True,
+                )
             self._dump(final={})
 
     original_init = transformers.Trainer.__init__

@@ -6,6 +6,7 @@ Finds the newest adapter_model.safetensors under OUTPUT_DIR, checks every LoRA t
 the 4-bit base with PeftModel.from_pretrained and checks the adapted model's logits differ from the
 base's on one prompt. Prints one JSON line; exits non-zero on any failure.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,27 @@ def main() -> None:
     sd = load_file(str(path))
     empty = [k for k, v in sd.items() if v.numel() == 0]
     b_norm = sum(float(v.float().norm()) for k, v in sd.items() if "lora_B" in k)
-    report = {"adapter": str(path), "bytes": path.stat().st_size, "tensors": len(sd),
-              "parameters": sum(v.numel() for v in sd.values()), "empty_tensors": len(empty),
-              "lora_B_norm_sum": b_norm}
+    report = {
+        "adapter": str(path),
+        "bytes": path.stat().st_size,
+        "tensors": len(sd),
+        "parameters": sum(v.numel() for v in sd.values()),
+        "empty_tensors": len(empty),
+        "lora_B_norm_sum": b_norm,
+    }
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    qc = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                            bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_storage=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(base, quantization_config=qc, dtype=torch.bfloat16,
-                                                 device_map={"": 0}, attn_implementation="sdpa")
+    qc = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_quant_storage=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        base, quantization_config=qc, dtype=torch.bfloat16, device_map={"": 0}, attn_implementation="sdpa"
+    )
     tok = AutoTokenizer.from_pretrained(base)
     ids = tok("w100 w200 w300 hello", return_tensors="pt").input_ids.to(0)
     with torch.no_grad():
@@ -45,8 +57,13 @@ def main() -> None:
         peft_logits = model(ids).logits.float()
     report["reloaded_lora_modules"] = sum(1 for n, _ in model.named_modules() if n.endswith("lora_A"))
     report["logit_max_abs_diff"] = float((peft_logits - base_logits).abs().max())
-    report["ok"] = (len(sd) > 0 and not empty and b_norm > 0 and report["reloaded_lora_modules"] > 0
-                    and report["logit_max_abs_diff"] > 0)
+    report["ok"] = (
+        len(sd) > 0
+        and not empty
+        and b_norm > 0
+        and report["reloaded_lora_modules"] > 0
+        and report["logit_max_abs_diff"] > 0
+    )
     print("CHECK_ADAPTER " + json.dumps(report))
     sys.exit(0 if report["ok"] else 1)
 

@@ -8,6 +8,7 @@ data in the same order gives the same tokens at every step); the report gives th
 mean absolute difference, and the difference of the mean over the last 20 such steps; by step: the
 mean of the last 20 steps (for runs of other seeds, whose batches differ).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,12 +57,16 @@ def same_step_losses(a: dict, b: dict) -> dict:
     n = min(len(la), len(lb))
     if n == 0:
         return {"steps": 0}
-    mean_a, mean_b = statistics.mean(la[n - 20:n]), statistics.mean(lb[n - 20:n])
+    mean_a, mean_b = statistics.mean(la[n - 20 : n]), statistics.mean(lb[n - 20 : n])
     return {
         "steps": n,
         "mean_last20": [round(mean_a, 4), round(mean_b, 4)],
         "mean_last20_rel_diff": round((mean_b - mean_a) / mean_a, 5),
-        "mean_abs_diff_after_step20": round(statistics.mean(abs(x - y) for x, y in zip(la[20:n], lb[20:n])), 4) if n > 20 else None,
+        "mean_abs_diff_after_step20": round(
+            statistics.mean(abs(x - y) for x, y in zip(la[20:n], lb[20:n], strict=True)), 4
+        )
+        if n > 20
+        else None,
     }
 
 
@@ -91,13 +96,21 @@ def main() -> None:
             "losses": [x["loss"] for x in r["rows"]],
         }
     Path(out_path).write_text(json.dumps(report, indent=1) + "\n")
-    print(f"| run | steps (timed) | median step s | tokens/s | × {base_name} | peak reserved / alloc GiB | loss Δ at equal tokens (max / mean abs; last) |")
+    print(
+        f"| run | steps (timed) | median step s | tokens/s | × {base_name} | peak reserved / alloc GiB | loss Δ at equal tokens (max / mean abs; last) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, r in report["runs"].items():
         d = r["loss_vs_base_at_equal_tokens"]
-        loss = "-" if d is None else f"{d['max_abs_diff']} / {d['mean_abs_diff']} over {d['steps']} steps; {d['last_loss'][0]} → {d['last_loss'][1]}"
-        print(f"| {name} | {r['steps']} ({r['timed_steps']}) | {r['median_step_s']} | {r['tokens_per_s']:,.0f} | "
-              f"{r['ratio_vs_base']:.3f} | {r['peak_reserved_gib'][0]} / {r['peak_allocated_gib'][0]} | {loss} |")
+        loss = (
+            "-"
+            if d is None
+            else f"{d['max_abs_diff']} / {d['mean_abs_diff']} over {d['steps']} steps; {d['last_loss'][0]} → {d['last_loss'][1]}"
+        )
+        print(
+            f"| {name} | {r['steps']} ({r['timed_steps']}) | {r['median_step_s']} | {r['tokens_per_s']:,.0f} | "
+            f"{r['ratio_vs_base']:.3f} | {r['peak_reserved_gib'][0]} / {r['peak_allocated_gib'][0]} | {loss} |"
+        )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ Deterministic for a given seed.
 
 usage: python bench/make_dataset.py OUT.jsonl [N=16000] [SEED=100]
 """
+
 from __future__ import annotations
 
 import json
 import sys
 
 import numpy as np
-
 from make_tokenizer import FIXED_WORDS, N_REGULAR, word
 
 MEAN_TOKENS = 370.0
@@ -65,10 +65,21 @@ def main() -> None:
             f.write(json.dumps(row) + "\n")
             tokens.append(1 + sum(len(m["value"].split()) + HEADER_TOKENS for m in row["conversations"]))
     t = np.array(tokens)
-    print(json.dumps({"out": out, "conversations": n, "seed": seed, "tokens_mean": round(float(t.mean()), 1),
-                      "tokens_median": float(np.median(t)), "tokens_p99": float(np.percentile(t, 99)),
-                      "tokens_max": int(t.max()), "share_over_2048": round(float((t > 2048).mean()), 4),
-                      "tokens_total": int(t.sum())}))
+    print(
+        json.dumps(
+            {
+                "out": out,
+                "conversations": n,
+                "seed": seed,
+                "tokens_mean": round(float(t.mean()), 1),
+                "tokens_median": float(np.median(t)),
+                "tokens_p99": float(np.percentile(t, 99)),
+                "tokens_max": int(t.max()),
+                "share_over_2048": round(float((t > 2048).mean()), 4),
+                "tokens_total": int(t.sum()),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

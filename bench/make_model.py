@@ -9,6 +9,7 @@ would Meta's checkpoint.
 
 usage: python bench/make_model.py OUT_DIR
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,8 @@ import sys
 import time
 
 import torch
-from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
-
 from make_tokenizer import build as build_tokenizer
+from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
 LLAMA3_8B = dict(
     vocab_size=128256,
@@ -53,8 +53,17 @@ def main(out_dir: str) -> None:
     model.save_pretrained(out_dir, max_shard_size="5GB")
     build_tokenizer(out_dir)
     t2 = time.time()
-    print(json.dumps({"model_dir": out_dir, "parameters": n, "rope": config.rope_parameters,
-                      "init_s": round(t1 - t0, 1), "save_s": round(t2 - t1, 1)}))
+    print(
+        json.dumps(
+            {
+                "model_dir": out_dir,
+                "parameters": n,
+                "rope": config.rope_parameters,
+                "init_s": round(t1 - t0, 1),
+                "save_s": round(t2 - t1, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ which lets bench/make_dataset.py control conversation lengths in tokens exactly.
 
 usage: python bench/make_tokenizer.py OUT_DIR
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,7 @@ def word(i: int) -> str:
 
 
 def build(out_dir: str) -> None:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from tokenizers import AddedToken
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     vocab = {word(i): i for i in range(N_REGULAR)}
@@ -59,7 +59,8 @@ def build(out_dir: str) -> None:
     assert tok.token_to_id("<|begin_of_text|>") == 128000 and tok.token_to_id("<|eot_id|>") == 128009
     # like Meta's tokenizer: add_special_tokens=True prepends <|begin_of_text|>
     tok.post_processor = processors.TemplateProcessing(
-        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+        single="<|begin_of_text|> $A",
+        pair="<|begin_of_text|> $A <|begin_of_text|> $B",
         special_tokens=[("<|begin_of_text|>", 128000)],
     )
     assert tok.get_vocab_size() == VOCAB

@@ -6,10 +6,10 @@ names this module. It does what the reference run's script does: Llama-3 chat en
 ShareGPT conversations, seeded train/test split, 4-bit nf4 base (BitsAndBytesConfig), LoRA on
 all-linear, TRL SFTTrainer with the rendered SFTConfig values.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import torch
@@ -19,13 +19,39 @@ from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from trl import SFTConfig, SFTTrainer
 
-OWN = {"model_name_or_path", "model_revision", "attn_implementation", "load_in_4bit", "bnb_4bit_quant_type",
-       "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype", "bnb_4bit_quant_storage", "lora_r",
-       "lora_alpha", "lora_dropout", "lora_target_modules", "dataset_source", "dataset_revision", "conversations_field",
-       "role_map", "chat_format", "test_size", "split_seed", "max_train_samples", "max_eval_samples",
-       "prepared_dataset_dir", "prepared_dataset_repo", "merged_output_dir", "adapter_repo_id",
-       "merged_repo_id", "hub_private", "output_store_dir", "smoke_prompt", "smoke_max_new_tokens",
-       "warmup_ratio"}
+OWN = {
+    "model_name_or_path",
+    "model_revision",
+    "attn_implementation",
+    "load_in_4bit",
+    "bnb_4bit_quant_type",
+    "bnb_4bit_use_double_quant",
+    "bnb_4bit_compute_dtype",
+    "bnb_4bit_quant_storage",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "dataset_source",
+    "dataset_revision",
+    "conversations_field",
+    "role_map",
+    "chat_format",
+    "test_size",
+    "split_seed",
+    "max_train_samples",
+    "max_eval_samples",
+    "prepared_dataset_dir",
+    "prepared_dataset_repo",
+    "merged_output_dir",
+    "adapter_repo_id",
+    "merged_repo_id",
+    "hub_private",
+    "output_store_dir",
+    "smoke_prompt",
+    "smoke_max_new_tokens",
+    "warmup_ratio",
+}
 
 
 def encode(conv, role_map):
@@ -58,17 +84,25 @@ def main() -> None:
     ds = ds.map(lambda r: {"text": encode(r[field], role_map)}, remove_columns=ds.column_names)
     split = ds.train_test_split(test_size=own["test_size"], seed=own["split_seed"])
     dt = getattr(torch, own["bnb_4bit_compute_dtype"])
-    qc = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=own["bnb_4bit_quant_type"],
-                            bnb_4bit_use_double_quant=own["bnb_4bit_use_double_quant"],
-                            bnb_4bit_compute_dtype=dt,
-                            bnb_4bit_quant_storage=getattr(torch, own["bnb_4bit_quant_storage"]))
-    model = AutoModelForCausalLM.from_pretrained(own["model_name_or_path"], quantization_config=qc,
-                                                 attn_implementation=own["attn_implementation"], dtype=dt)
+    qc = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=own["bnb_4bit_quant_type"],
+        bnb_4bit_use_double_quant=own["bnb_4bit_use_double_quant"],
+        bnb_4bit_compute_dtype=dt,
+        bnb_4bit_quant_storage=getattr(torch, own["bnb_4bit_quant_storage"]),
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        own["model_name_or_path"], quantization_config=qc, attn_implementation=own["attn_implementation"], dtype=dt
+    )
     model.config.use_cache = False
-    peft = LoraConfig(r=own["lora_r"], lora_alpha=own["lora_alpha"], lora_dropout=own["lora_dropout"],
-                      target_modules=own["lora_target_modules"], task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=split["train"], processing_class=tok,
-                         peft_config=peft)
+    peft = LoraConfig(
+        r=own["lora_r"],
+        lora_alpha=own["lora_alpha"],
+        lora_dropout=own["lora_dropout"],
+        target_modules=own["lora_target_modules"],
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=split["train"], processing_class=tok, peft_config=peft)
     result = trainer.train()
     if args.save_strategy != "no":
         trainer.save_model()

@@ -13,6 +13,7 @@ slow step moves the mean, not the median), the largest loss difference over the 
 and whether both trained the same number of tokens. A warm machine keeps earlier calls' runs, so
 ``commands.txt`` (one line per call, written by the driver) names every command behind the table.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ MODE_TEXT = {
     "p2p": "NCCL default: NVLink (P2P) between all 4 GPUs, also between the two 'hosts'",
     "nop2p": "NCCL_P2P_DISABLE=1: every GPU pair through host shared memory (the 4×4090 stand-in of issue 6)",
     "net": "NCCL_HOSTID per machine + NCCL_IB_DISABLE=1: NCCL sees two hosts, NVLink inside each, "
-           "TCP sockets over loopback between them",
+    "TCP sockets over loopback between them",
     "gloo": "CPU, gloo over loopback",
 }
 
@@ -45,6 +46,7 @@ def compare(run: dict, base: dict) -> dict:
     mine, theirs = losses(run), losses(base)
     common = sorted(set(mine) & set(theirs))
     diffs = [abs(mine[s] - theirs[s]) for s in common]
+
     def ratio(key: str) -> float | None:
         return run[key] / base[key] if run.get(key) and base.get(key) else None
 
@@ -83,11 +85,17 @@ def main() -> None:
         base_tag = next((t for t in candidates if t in runs), None)
         if base_tag is not None:
             comparisons[tag] = {"baseline": base_tag, **compare(entry, runs[base_tag])}
-    transports = {tag: read_lines(results / f"{tag}.transports.txt") for tag in runs
-                  if (results / f"{tag}.transports.txt").exists()}
+    transports = {
+        tag: read_lines(results / f"{tag}.transports.txt")
+        for tag in runs
+        if (results / f"{tag}.transports.txt").exists()
+    }
     processes = {tag: read_lines(results / f"{tag}.processes.txt") for tag in runs}
-    launches = {tag: json.loads((results / f"{tag}.rc.json").read_text()) for tag in runs
-                if (results / f"{tag}.rc.json").exists()}
+    launches = {
+        tag: json.loads((results / f"{tag}.rc.json").read_text())
+        for tag in runs
+        if (results / f"{tag}.rc.json").exists()
+    }
 
     cpu = meta["mode"] == "cpu"
     unit = "process" if cpu else "GPU"
@@ -95,8 +103,14 @@ def main() -> None:
     lines = [f"# {meta['title']}", ""]
     lines += ["\n>\n".join(f"> {line}" for line in meta["statement"]), ""]
     commands = read_lines(results / "commands.txt") or [meta["command"]]
-    lines += [f"Command{'s, one device call each, in this order' if len(commands) > 1 else ''} (repository root):",
-              "", "```", *commands, "```", ""]
+    lines += [
+        f"Command{'s, one device call each, in this order' if len(commands) > 1 else ''} (repository root):",
+        "",
+        "```",
+        *commands,
+        "```",
+        "",
+    ]
     lines += [f"- Date: {meta['date']}; repository commit {meta['commit']}.", f"- Machine: {meta['machine']}."]
     lines += [f"- {line}" for line in meta["setup"]] + [""]
     lines += [
@@ -104,6 +118,7 @@ def main() -> None:
         f"| tokens/s/{unit} | {memory} | loss@last | launch s | load (1 min) before → after |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+
     def ratio_text(tag: str, key: str) -> str:
         ratio = comparisons.get(tag, {}).get(key)
         return "baseline" if tag in base_tags else ("-" if ratio is None else f"{ratio:.3f}×")
@@ -115,21 +130,34 @@ def main() -> None:
             mem = ", ".join(map(str, reserved)) if cpu else f"{max(reserved)} / {min(allocated)}–{max(allocated)}"
         last = next((r["loss"] for r in reversed(e.get("rows", [])) if r.get("loss") is not None), None)
         launch = launches.get(tag, {})
-        cells = [tag, meta["layouts"].get(tag.split(".")[0], "?"), e["rc"], e.get("steps", "-"),
-                 fmt(e.get("median_step_s"), 3), fmt(e.get("tokens_per_s")), ratio_text(tag, "tokens_per_s_ratio"),
-                 fmt(e.get("tokens_per_s_median")), ratio_text(tag, "median_tokens_per_s_ratio"),
-                 fmt(e.get("tokens_per_s_per_gpu")), mem, fmt(last, 4), launch.get("launch_s", "-"),
-                 " → ".join(map(str, launch.get("load_1min", [])))]
+        cells = [
+            tag,
+            meta["layouts"].get(tag.split(".")[0], "?"),
+            e["rc"],
+            e.get("steps", "-"),
+            fmt(e.get("median_step_s"), 3),
+            fmt(e.get("tokens_per_s")),
+            ratio_text(tag, "tokens_per_s_ratio"),
+            fmt(e.get("tokens_per_s_median")),
+            ratio_text(tag, "median_tokens_per_s_ratio"),
+            fmt(e.get("tokens_per_s_per_gpu")),
+            mem,
+            fmt(last, 4),
+            launch.get("launch_s", "-"),
+            " → ".join(map(str, launch.get("load_1min", []))),
+        ]
         lines.append("| " + " | ".join(map(str, cells)) + " |")
-    lines += ["", "Modes:"] + [f"- `{m}`: {text}" for m, text in MODE_TEXT.items()
-                               if any(base_mode(t) == m for t in runs)]
+    lines += ["", "Modes:"] + [
+        f"- `{m}`: {text}" for m, text in MODE_TEXT.items() if any(base_mode(t) == m for t in runs)
+    ]
     if comparisons:
         lines += ["", "Same training on both layouts (against the one-host run named):", ""]
         for tag, c in comparisons.items():
             lines.append(
                 f"- {tag} vs {c['baseline']}: loss differs by at most {fmt(c['max_abs_loss_diff'], 6)} over "
                 f"{c['loss_steps_compared']} steps; trained tokens {c['tokens'][0]} vs {c['tokens'][1]} "
-                f"({'equal' if c['same_tokens'] else 'NOT equal'}).")
+                f"({'equal' if c['same_tokens'] else 'NOT equal'})."
+            )
     lines += ["", "Ranks as the trainer reported them (`[train] process ...` on each machine):", ""]
     for tag, found in processes.items():
         lines.append(f"- {tag}: " + ("; ".join(found) or "none logged"))
@@ -140,17 +168,30 @@ def main() -> None:
     for tag, e in runs.items():
         per_step = ("-" if r.get("loss") is None else f"{r['loss']:.4f}" for r in e.get("rows", []))
         lines.append(f"- {tag}: " + " ".join(per_step))
-    lines += ["", "Step time per step, rank 0, s (the first "
-              f"{summary['warmup_steps']} are warm-up, not timed):", ""]
+    lines += ["", f"Step time per step, rank 0, s (the first {summary['warmup_steps']} are warm-up, not timed):", ""]
     for tag, e in runs.items():
         lines.append(f"- {tag}: " + " ".join(fmt(r.get("time_s"), 2) for r in e.get("rows", [])))
-    lines += ["", f"Timed steps: all after the first {summary['warmup_steps']}; "
-              "tokens/s = real tokens / time over them; median tokens/s = the median of each timed step's "
-              "real tokens / its time."]
+    lines += [
+        "",
+        f"Timed steps: all after the first {summary['warmup_steps']}; "
+        "tokens/s = real tokens / time over them; median tokens/s = the median of each timed step's "
+        "real tokens / its time.",
+    ]
     out_md.write_text("\n".join(lines) + "\n")
-    out_json.write_text(json.dumps({"meta": meta, "comparisons": comparisons, "launches": launches,
-                                    "processes": processes, "transports": transports, "summary": summary},
-                                   indent=1) + "\n")
+    out_json.write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "comparisons": comparisons,
+                "launches": launches,
+                "processes": processes,
+                "transports": transports,
+                "summary": summary,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print("\n".join(lines))
 
 

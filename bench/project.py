@@ -13,13 +13,16 @@ A10G / L4 hosts: the 4090 times scaled by peak dense bf16 tensor throughput (ass
 Instance types, their GPUs' peak TFLOPS and prices: the AWS instance catalog the program reads,
 src/targets/aws/instance-types.json (AWS on-demand, us-east-1, 2024 list prices, not re-checked).
 """
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
 
-CATALOG = json.loads((Path(__file__).resolve().parent.parent / "src" / "targets" / "aws" / "instance-types.json").read_text())
+CATALOG = json.loads(
+    (Path(__file__).resolve().parent.parent / "src" / "targets" / "aws" / "instance-types.json").read_text()
+)
 
 REF_TOTAL_S = 51_487.0
 REF_EVAL_S = 7_533.0
@@ -38,7 +41,10 @@ def _gpu(row: dict) -> str:
 TFLOPS = {"RTX 4090": 165.2, **{_gpu(row): row["peakBf16Tflops"] for row in CATALOG["instanceTypes"].values()}}
 HOSTS = {
     "4x RTX 4090 (reference box)": ("RTX 4090", None),
-    **{f"{name} ({row['gpus']}x {_gpu(row)})": (_gpu(row), row["onDemandUsdPerHour"]) for name, row in CATALOG["instanceTypes"].items()},
+    **{
+        f"{name} ({row['gpus']}x {_gpu(row)})": (_gpu(row), row["onDemandUsdPerHour"])
+        for name, row in CATALOG["instanceTypes"].items()
+    },
 }
 
 
@@ -67,24 +73,37 @@ def main() -> None:
             "candidate, capped eval (conservative)": (cons_train_s + eval_capped_s) * scale,
         }
         rows[host] = {
-            "gpu": gpu, "time_scale_vs_4090": round(scale, 3), "usd_per_hour": price,
-            **{k: {"hours": round(v / 3600, 2), "usd": None if price is None else round(v / 3600 * price, 1)}
-               for k, v in est.items()},
+            "gpu": gpu,
+            "time_scale_vs_4090": round(scale, 3),
+            "usd_per_hour": price,
+            **{
+                k: {"hours": round(v / 3600, 2), "usd": None if price is None else round(v / 3600 * price, 1)}
+                for k, v in est.items()
+            },
         }
-    print(json.dumps({
-        "reference": sys.argv[2], "candidate": sys.argv[3],
-        "tokens_per_s_ratio": round(ratio, 3),
-        "conservative_ratio_on_4090": round(cons_ratio, 3),
-        "assumptions": {
-            "reference_train_s": REF_TRAIN_S, "reference_eval_s": REF_EVAL_S,
-            "eval_capped_s": round(eval_capped_s, 1), "train_tokens_estimate": train_tokens,
-            "reference_tokens_per_s_4090_estimate": round(ref_tps_4090), "reference_step_s_4090_estimate":
-                round(ref_step_4090, 2), "candidate_saving_per_step_h100_s": round(saved_step_h100, 3),
-            "peak_dense_bf16_tflops": TFLOPS,
-            "prices": "src/targets/aws/instance-types.json: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
-        },
-        "hosts": rows,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "reference": sys.argv[2],
+                "candidate": sys.argv[3],
+                "tokens_per_s_ratio": round(ratio, 3),
+                "conservative_ratio_on_4090": round(cons_ratio, 3),
+                "assumptions": {
+                    "reference_train_s": REF_TRAIN_S,
+                    "reference_eval_s": REF_EVAL_S,
+                    "eval_capped_s": round(eval_capped_s, 1),
+                    "train_tokens_estimate": train_tokens,
+                    "reference_tokens_per_s_4090_estimate": round(ref_tps_4090),
+                    "reference_step_s_4090_estimate": round(ref_step_4090, 2),
+                    "candidate_saving_per_step_h100_s": round(saved_step_h100, 3),
+                    "peak_dense_bf16_tflops": TFLOPS,
+                    "prices": "src/targets/aws/instance-types.json: AWS EC2 on-demand, us-east-1 Linux, 2024 list prices, not re-checked",
+                },
+                "hosts": rows,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

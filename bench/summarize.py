@@ -6,10 +6,10 @@ TRL's cumulative ``num_tokens`` (all ranks; attention-mask sum, or the flattened
 padding-free: real tokens, no padding). tokens/s = sum(tokens) / sum(step time) over the timed
 steps; the median step time and the median per-step tokens/s are given too.
 """
+
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -32,9 +32,17 @@ def summarise(ranks: list[dict], warmup: int) -> dict:
         tokens = None if cum is None else cum - prev_tokens
         if cum is not None:
             prev_tokens = cum
-        rows.append({"step": s["step"], "time_s": s["time_s"], "tokens": tokens, "cum_tokens": cum,
-                     "loss": log.get("loss"), "grad_norm": log.get("grad_norm"),
-                     "profiled": s.get("profiled", False)})
+        rows.append(
+            {
+                "step": s["step"],
+                "time_s": s["time_s"],
+                "tokens": tokens,
+                "cum_tokens": cum,
+                "loss": log.get("loss"),
+                "grad_norm": log.get("grad_norm"),
+                "profiled": s.get("profiled", False),
+            }
+        )
     timed = [r for r in rows[warmup:] if r["tokens"] and not r["profiled"]]
     tot_t = sum(r["time_s"] for r in timed)
     tot_tok = sum(r["tokens"] for r in timed)
@@ -79,14 +87,18 @@ def main() -> None:
         summary["dataset"] = json.loads(ds.read_text())
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
 
-    print("| recipe | rc | steps | median step s | real tokens/s | tokens/s/GPU | peak reserved GiB (per rank) | peak alloc GiB | loss@last |")
+    print(
+        "| recipe | rc | steps | median step s | real tokens/s | tokens/s/GPU | peak reserved GiB (per rank) | peak alloc GiB | loss@last |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for tag, e in summary["recipes"].items():
         last = next((r["loss"] for r in reversed(e.get("rows", [])) if r["loss"] is not None), None)
         f = lambda x, p=1: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
-        print(f"| {tag} | {e['rc']} | {e.get('steps', '-')} | {f(e.get('median_step_s'), 2)} | "
-              f"{f(e.get('tokens_per_s'), 0)} | {f(e.get('tokens_per_s_per_gpu'), 0)} | "
-              f"{e.get('peak_reserved_gib', '-')} | {e.get('peak_allocated_gib', '-')} | {f(last, 4)} |")
+        print(
+            f"| {tag} | {e['rc']} | {e.get('steps', '-')} | {f(e.get('median_step_s'), 2)} | "
+            f"{f(e.get('tokens_per_s'), 0)} | {f(e.get('tokens_per_s_per_gpu'), 0)} | "
+            f"{e.get('peak_reserved_gib', '-')} | {e.get('peak_allocated_gib', '-')} | {f(last, 4)} |"
+        )
     for tag, e in summary["recipes"].items():
         losses = [r["loss"] for r in e.get("rows", [])]
         if losses:

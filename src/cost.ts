@@ -123,7 +123,8 @@ export function assumedScaling(hosts: number, why = MEASURED_ONLY): HostScaling 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** 5120, 48.2k, 263.5M: a token count read at a glance. */
-const tokenCount = (n: number): string => (n >= 1e6 ? `${round(n / 1e6, 1)}M` : n >= 1e4 ? `${round(n / 1e3, 1)}k` : String(n));
+const tokenCount = (n: number): string =>
+    n >= 1e6 ? `${round(n / 1e6, 1)}M` : n >= 1e4 ? `${round(n / 1e3, 1)}k` : String(n);
 
 /** Tokens per optimizer step with packing: every row is `maxLength` tokens. */
 export function tokensPerStep(args: {
@@ -165,7 +166,9 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
             : `${tokenCount(inputs.trainTokens ?? 0)} tokens at ${Math.round(throughput)} tokens/s (${inputs.tokensPerSecond === undefined ? "assumed" : "benchmark"})`) +
         (hosts > 1 ? ` on ${hosts} hosts` : "") +
         (extra > 0 ? ` + ${round(extra, 2)} h eval and setup` : "") +
-        (fromTokens !== undefined && fromTokens > inputs.maxHours ? `, capped at budget.maxHours ${inputs.maxHours} h` : "");
+        (fromTokens !== undefined && fromTokens > inputs.maxHours
+            ? `, capped at budget.maxHours ${inputs.maxHours} h`
+            : "");
     const details: Partial<CostEstimate> = {
         ...(fromTokens === undefined || (inputs.tokensPerSecond === undefined && inputs.extraHours === undefined)
             ? {}
@@ -179,7 +182,14 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
     };
     if (!targets[inputs.targetKind].billsByTheHour) {
         const owned = hosts > 1 ? `${inputs.targetKind} hosts` : `${inputs.targetKind} host`;
-        return { hours, usdPerHour: 0, usd: 0, basis: `${hoursBasis}; ${owned}: no instance charge`, summary: `${hoursSummary}; ${owned}, no charge`, ...details };
+        return {
+            hours,
+            usdPerHour: 0,
+            usd: 0,
+            basis: `${hoursBasis}; ${owned}: no instance charge`,
+            summary: `${hoursSummary}; ${owned}, no charge`,
+            ...details,
+        };
     }
     const onDemand = ON_DEMAND_USD_PER_HOUR[inputs.instanceType as PricedInstanceType];
     if (onDemand === undefined) {
@@ -198,7 +208,11 @@ export function estimateRunCost(inputs: CostEstimateInputs): CostEstimate {
               ? `spot without maxPrice, priced at the ${inputs.instanceType} on-demand ${instancePerHour} USD/h that AWS caps it at${each} (${PRICE_SOURCE}); the real spot price is usually lower`
               : `${inputs.instanceType} on-demand ${instancePerHour} USD/h${each} (${PRICE_SOURCE})`;
     const priceSummary =
-        inputs.spotMaxPricePerHour !== undefined ? "spot max price" : inputs.spot === true ? `spot, at most the ${inputs.instanceType} on-demand price` : `${inputs.instanceType} on-demand price`;
+        inputs.spotMaxPricePerHour !== undefined
+            ? "spot max price"
+            : inputs.spot === true
+              ? `spot, at most the ${inputs.instanceType} on-demand price`
+              : `${inputs.instanceType} on-demand price`;
     return {
         hours,
         usdPerHour,
@@ -248,9 +262,15 @@ const REFERENCE_EVAL_SAMPLES = Math.ceil(0.3 * 1_001_551);
  * thousands of steps does not notice.
  */
 export function multiHostThroughput(results: unknown): MultiHostThroughput {
-    const r = results as { meta: { date: string }; comparisons: Record<string, { median_tokens_per_s_ratio?: number }> };
-    const ratios = Object.values(r.comparisons ?? {}).flatMap((c) => (c.median_tokens_per_s_ratio !== undefined ? [c.median_tokens_per_s_ratio] : []));
-    if (ratios.length === 0) throw new Error(`${MULTI_HOST_RESULTS_FILE} has no median_tokens_per_s_ratio in its comparisons`);
+    const r = results as {
+        meta: { date: string };
+        comparisons: Record<string, { median_tokens_per_s_ratio?: number }>;
+    };
+    const ratios = Object.values(r.comparisons ?? {}).flatMap((c) =>
+        c.median_tokens_per_s_ratio !== undefined ? [c.median_tokens_per_s_ratio] : [],
+    );
+    if (ratios.length === 0)
+        throw new Error(`${MULTI_HOST_RESULTS_FILE} has no median_tokens_per_s_ratio in its comparisons`);
     return {
         date: r.meta.date,
         recipe: MULTI_HOST_BENCH_RECIPE,
@@ -279,14 +299,17 @@ export function benchThroughput(results: unknown, multiHostResults: unknown, spe
     if (first === undefined) throw new Error(`${BENCH_RESULTS_FILE} has no projection section`);
     const recipeSpeedup: Record<string, number> = {};
     // The P2P-off figures stand in for PCIe boxes (RTX 4090, A10G, L4): preferred when both exist.
-    for (const p of [...projections].sort((a, b) => Number(a.candidate.endsWith(".nop2p")) - Number(b.candidate.endsWith(".nop2p")))) {
+    for (const p of [...projections].sort(
+        (a, b) => Number(a.candidate.endsWith(".nop2p")) - Number(b.candidate.endsWith(".nop2p")),
+    )) {
         recipeSpeedup[p.candidate.replace(/\.(no)?p2p$/, "")] = p.conservative_ratio_on_4090;
     }
     const b2 = recipeSpeedup["b2-ddp-liger-nonreentrant"];
     const speed = speedResults as Record<string, { runs: Record<string, { ratio_vs_base: number }> } | undefined>;
     for (const [recipe, [comparison, run]] of Object.entries(SPEED_RATIO_RUNS)) {
         const ratio = speed[comparison]?.runs[run]?.ratio_vs_base;
-        if (b2 === undefined || ratio === undefined) throw new Error(`${SPEED_RESULTS_FILE} has no ${comparison}.runs.${run}.ratio_vs_base for ${recipe}`);
+        if (b2 === undefined || ratio === undefined)
+            throw new Error(`${SPEED_RESULTS_FILE} has no ${comparison}.runs.${run}.ratio_vs_base for ${recipe}`);
         recipeSpeedup[recipe] = round(b2 * ratio, 3);
     }
     const timeScale: Record<string, number> = {};
@@ -314,7 +337,12 @@ export function loadBenchThroughput(repoRoot: string): BenchThroughput {
  * many machines, else linear and assumed. ZeRO-3 is said to be optimistic: it gathers the sharded
  * weights across the machines every step, where DDP sends only the adapters' gradients.
  */
-export function hostScalingOf(recipe: string | undefined, strategy: Settings["distributed"]["strategy"], hosts: number, bench: BenchThroughput): HostScaling {
+export function hostScalingOf(
+    recipe: string | undefined,
+    strategy: Settings["distributed"]["strategy"],
+    hosts: number,
+    bench: BenchThroughput,
+): HostScaling {
     const m = bench.multiHost;
     if (recipe === m.recipe && hosts === m.machines) {
         return {
@@ -323,12 +351,17 @@ export function hostScalingOf(recipe: string | undefined, strategy: Settings["di
         };
     }
     return strategy === "deepspeed-zero3"
-        ? assumedScaling(hosts, `likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; ${MEASURED_ONLY}`)
+        ? assumedScaling(
+              hosts,
+              `likely optimistic: ZeRO-3 gathers the sharded weights across machines every step; ${MEASURED_ONLY}`,
+          )
         : assumedScaling(hosts);
 }
 
 /** The benchmarked recipe a run's settings match, or undefined (then the reference's speed is used). */
-export function benchRecipeOf(settings: Pick<Settings, "distributed" | "training" | "quantization">): string | undefined {
+export function benchRecipeOf(
+    settings: Pick<Settings, "distributed" | "training" | "quantization">,
+): string | undefined {
     const t = settings.training;
     if (settings.distributed.strategy === "deepspeed-zero3" && !t.useLigerKernel && t.packingStrategy === "wrapped") {
         return "a-reference";
@@ -406,7 +439,9 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             ? 0
             : Math.min(
                   settings.evaluation.maxSamples ?? Number.POSITIVE_INFINITY,
-                  samples !== undefined ? Math.ceil((samples * settings.dataset.testSize) / (1 - settings.dataset.testSize)) : Number.POSITIVE_INFINITY,
+                  samples !== undefined
+                      ? Math.ceil((samples * settings.dataset.testSize) / (1 - settings.dataset.testSize))
+                      : Number.POSITIVE_INFINITY,
               );
     const evalPasses =
         settings.evaluation.strategy === "epoch"
@@ -428,7 +463,9 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
             `${recipe ?? "recipe not benchmarked, priced as the reference"} projected to ${where}: ` +
             `${bench.referenceTokensPerSecondOn4090} tokens/s reference on 4x4090 / time scale ${scale} x conservative speed-up ${speedup}, ` +
             `bench ${bench.date}` +
-            (t.maxSteps > 0 ? "" : `; ${samples} samples x ${Math.min(bench.meanTokensPerSample, t.maxLength)} mean tokens x ${t.epochs} epochs`),
+            (t.maxSteps > 0
+                ? ""
+                : `; ${samples} samples x ${Math.min(bench.meanTokensPerSample, t.maxLength)} mean tokens x ${t.epochs} epochs`),
         extraHours: evalHours + setupHours,
         extraHoursBasis:
             `for ${evalPasses} eval pass(es) of ${Number.isFinite(evalSamples) ? evalSamples : "?"} samples` +
@@ -438,7 +475,9 @@ export function estimateExperimentCost(settings: Settings, bench: BenchThroughpu
 
 /** `131.53 USD (23.19 h x 5.672 USD/h)`, or `0 USD, 2 h` on hardware already paid for. */
 export function formatCostMoney(cost: CostEstimate): string {
-    return cost.usdPerHour > 0 ? `${cost.usd} USD (${cost.hours} h x ${cost.usdPerHour} USD/h)` : `0 USD, ${cost.hours} h`;
+    return cost.usdPerHour > 0
+        ? `${cost.usd} USD (${cost.hours} h x ${cost.usdPerHour} USD/h)`
+        : `0 USD, ${cost.hours} h`;
 }
 
 /**
@@ -449,7 +488,11 @@ export function formatCostEstimate(cost: CostEstimate): string {
     return [
         `estimated cost: ${formatCostMoney(cost)}`,
         `  basis: ${cost.summary ?? cost.basis}`,
-        ...(cost.stoppedByBudget === true ? [`  WARNING: the run needs ${cost.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`] : []),
+        ...(cost.stoppedByBudget === true
+            ? [
+                  `  WARNING: the run needs ${cost.expectedHours} h, over budget.maxHours: the watchdog will stop it unfinished`,
+              ]
+            : []),
         "  every figure and its source: pulumi stack output estimatedCost",
     ].join("\n");
 }

@@ -10,12 +10,7 @@ import { DEFAULT_RUN_ROOT } from "./hosts/ssh";
 import { CompletedExperiment, expandHome, findHubCompletion, isCommitId, resolveRevision } from "./hub";
 import { pythonSetFiles, trainingImageInputs, TrainingImage } from "./image";
 import { TrainingJob, JobResult } from "./job";
-import {
-    renderAll,
-    renderedFileNames,
-    runDirPaths,
-    trainingConfig,
-} from "./render";
+import { renderAll, renderedFileNames, runDirPaths, trainingConfig } from "./render";
 import { targetOf } from "./targets";
 import { hostsOf, type TargetHosts } from "./targets/hosts";
 import { defaultOutputStoreDir, hostSecretsNeeded, readsFromHub, type PulumiSettings, type Settings } from "./settings";
@@ -174,7 +169,9 @@ export function localTargetPaths(
     if (!targetOf(settings.target).runsOnThisMachine) return undefined;
     const runtime = settings.runtime;
     const venvPath =
-        runtime.kind === "venv" && runtime.path !== undefined ? path.resolve(repoRoot, expandHome(runtime.path)) : undefined;
+        runtime.kind === "venv" && runtime.path !== undefined
+            ? path.resolve(repoRoot, expandHome(runtime.path))
+            : undefined;
     const modelId = settings.model.id;
     const isRelativePath = !modelId.startsWith("/") && !modelId.startsWith("~") && !modelId.split("/").includes("..");
     const links =
@@ -223,14 +220,24 @@ export async function pinInputs(
         if (!pinnable) return undefined;
         const settingsKey = `stacktune:${kind}.revision`;
         const commit = await resolveRevision({ kind, id, revision, settingsKey, ...options });
-        messages.push(`${kind} ${id}: revision ${revision} is commit ${commit}; set ${settingsKey} to it to keep this run's inputs`);
+        messages.push(
+            `${kind} ${id}: revision ${revision} is commit ${commit}; set ${settingsKey} to it to keep this run's inputs`,
+        );
         return commit;
     };
     const modelCommit = await commitOf("model", model.id, model.revision);
     const datasetCommit = await commitOf("dataset", dataset.source, dataset.revision);
     const inputs: PinnedInputs = {
-        model: { id: model.id, revision: model.revision, ...(modelCommit !== undefined ? { commit: modelCommit } : {}) },
-        dataset: { source: dataset.source, revision: dataset.revision, ...(datasetCommit !== undefined ? { commit: datasetCommit } : {}) },
+        model: {
+            id: model.id,
+            revision: model.revision,
+            ...(modelCommit !== undefined ? { commit: modelCommit } : {}),
+        },
+        dataset: {
+            source: dataset.source,
+            revision: dataset.revision,
+            ...(datasetCommit !== undefined ? { commit: datasetCommit } : {}),
+        },
     };
     const pinned =
         (modelCommit ?? model.revision) === model.revision && (datasetCommit ?? dataset.revision) === dataset.revision
@@ -297,7 +304,11 @@ export class Experiment extends pulumi.ComponentResource {
             // The same image is built on every machine (no registry needed).
             const images = hosts.jobHosts.map((jobHost, rank) =>
                 plan.imageInputs !== undefined
-                    ? new TrainingImage(`${name}-image${suffixOf(rank)}`, { host: jobHost, inputs: plan.imageInputs }, { parent: this })
+                    ? new TrainingImage(
+                          `${name}-image${suffixOf(rank)}`,
+                          { host: jobHost, inputs: plan.imageInputs },
+                          { parent: this },
+                      )
                     : undefined,
             );
             this.image = images[0];
@@ -312,20 +323,26 @@ export class Experiment extends pulumi.ComponentResource {
                 // Only the secrets a setting needs on the host travel there.
                 secrets: {
                     ...(needed.hfToken && args.secrets.hfToken !== undefined ? { hfToken: args.secrets.hfToken } : {}),
-                    ...(needed.wandbApiKey && args.secrets.wandbApiKey !== undefined ? { wandbApiKey: args.secrets.wandbApiKey } : {}),
+                    ...(needed.wandbApiKey && args.secrets.wandbApiKey !== undefined
+                        ? { wandbApiKey: args.secrets.wandbApiKey }
+                        : {}),
                 },
                 outputStoreDir: outputStore,
                 estimatedCost: `${formatCostMoney(plan.estimatedCost)}; ${plan.estimatedCost.summary ?? plan.estimatedCost.basis}`,
                 metricsFile: `${runDirPaths.outputDir}/metrics.json`,
                 maxHours: settings.budget.maxHours,
                 keepRunDir: settings.budget.keepRunDir,
-                release: targetOf(settings.target).releasesAfterRun(settings) ? ("poweroff" as const) : ("none" as const),
+                release: targetOf(settings.target).releasesAfterRun(settings)
+                    ? ("poweroff" as const)
+                    : ("none" as const),
                 runRoot,
                 ...(local?.links !== undefined ? { links: local.links } : {}),
             };
             const venv = {
                 kind: "venv" as const,
-                ...(runtime.kind === "venv" && runtime.path !== undefined ? { venvPath: local?.venvPath ?? runtime.path } : {}),
+                ...(runtime.kind === "venv" && runtime.path !== undefined
+                    ? { venvPath: local?.venvPath ?? runtime.path }
+                    : {}),
                 ...(runtime.kind === "venv" ? { python: runtime.python } : {}),
             };
             // Spot preemption and periodic sync: checkpoints go to the experiment's bucket.
@@ -341,12 +358,22 @@ export class Experiment extends pulumi.ComponentResource {
                         {
                             ...shared,
                             host: jobHost,
-                            runtime: image !== undefined ? { kind: "docker", image: image.tag, imageReady: image.build } : venv,
+                            runtime:
+                                image !== undefined
+                                    ? { kind: "docker", image: image.tag, imageReady: image.build }
+                                    : venv,
                             // Only the main machine merges, so only its store can hold the model.
                             checkOutputStore: plan.completionCheck === "on-host" && rank === 0,
-                            ...(checkpointStores?.[rank] !== undefined ? { checkpointStore: checkpointStores[rank] } : {}),
+                            ...(checkpointStores?.[rank] !== undefined
+                                ? { checkpointStore: checkpointStores[rank] }
+                                : {}),
                             ...(multiHost
-                                ? { machine: { rank, ...(main !== undefined ? { mainStoreState: main.storeState } : {}) } }
+                                ? {
+                                      machine: {
+                                          rank,
+                                          ...(main !== undefined ? { mainStoreState: main.storeState } : {}),
+                                      },
+                                  }
                                 : {}),
                         },
                         { parent: this },
@@ -356,7 +383,11 @@ export class Experiment extends pulumi.ComponentResource {
             this.job = jobs[0];
             this.machineJobs = jobs;
             // What `stacktune status|logs` reach the hosts by, saved before the job runs (access.ts).
-            this.access = new HostAccessRecord(`${name}-access`, { runDir: jobs[0]?.runDir ?? "", hosts: hosts.jobHosts }, { parent: this });
+            this.access = new HostAccessRecord(
+                `${name}-access`,
+                { runDir: jobs[0]?.runDir ?? "", hosts: hosts.jobHosts },
+                { parent: this },
+            );
         }
 
         const result: pulumi.Output<JobResult | undefined> = this.job?.result ?? pulumi.output(undefined);
@@ -405,7 +436,8 @@ function createHosts(
 ): TargetHosts {
     const { settings } = plan;
     // The interpreter the host creates the venv with; none when the venv is given (runtime.path).
-    const python = settings.runtime.kind === "venv" && settings.runtime.path === undefined ? settings.runtime.python : undefined;
+    const python =
+        settings.runtime.kind === "venv" && settings.runtime.path === undefined ? settings.runtime.python : undefined;
     return hostsOf(settings.target)({ name, plan, secrets, runRoot, parent, runtime: settings.runtime.kind, python });
 }
 

@@ -17,7 +17,11 @@ export interface ExperimentHashInputs {
      * The runtime that executes the job: its kind; for docker the image inputs by path; for a venv
      * that the job creates, the pinned set's install script and manifests it is built from.
      */
-    runtime: { kind: "docker" | "venv"; imageInputs?: ReadonlyMap<string, string>; pythonSet?: ReadonlyMap<string, string> };
+    runtime: {
+        kind: "docker" | "venv";
+        imageInputs?: ReadonlyMap<string, string>;
+        pythonSet?: ReadonlyMap<string, string>;
+    };
     /** The data spec (source, format, split, sample caps) as plain data. */
     dataSpec: unknown;
 }

@@ -47,7 +47,7 @@ export function trainingImageTag(inputs: ReadonlyMap<string, string>): string {
 export function imageBuildCommand(tag: string): string {
     const script = [
         "set -euo pipefail",
-        'tag=$1',
+        "tag=$1",
         'if docker image inspect "$tag" >/dev/null 2>&1; then',
         '    echo "stacktune: image $tag already on this host" >&2',
         "    cat >/dev/null",
@@ -113,4 +113,3 @@ export class TrainingImage extends pulumi.ComponentResource {
         this.registerOutputs({ tag: this.tag, imageId: this.imageId });
     }
 }
-

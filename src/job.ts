@@ -12,7 +12,13 @@ import { bashHeredoc, hostPath, shellQuote } from "./render/shell";
 const REMOTE_SCRIPTS_DIR = path.join(__dirname, "job", "remote");
 
 /** The on-host scripts shipped into every run directory (see src/job/remote/). */
-export const RUN_SCRIPTS = ["start-or-attach.sh", "run-job.sh", "spot-watch.sh", "checkpoint-sync.sh", "lib.sh"] as const;
+export const RUN_SCRIPTS = [
+    "start-or-attach.sh",
+    "run-job.sh",
+    "spot-watch.sh",
+    "checkpoint-sync.sh",
+    "lib.sh",
+] as const;
 
 /**
  * `script` with the scripts' shared functions (lib.sh: run identity, JSON strings, phase lines) in
@@ -90,7 +96,9 @@ export function renderRunEnv(env: RunEnv): string {
         ["STACKTUNE_KEEP_RUN_DIR", String(env.keepRunDir)],
         ["STACKTUNE_RELEASE", env.release],
         ...(env.spotWatch === true ? ([["STACKTUNE_SPOT_WATCH", "true"]] as [string, string][]) : []),
-        ...(env.machineRank !== undefined ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][]) : []),
+        ...(env.machineRank !== undefined
+            ? ([["STACKTUNE_MACHINE_RANK", String(env.machineRank)]] as [string, string][])
+            : []),
         ...(env.releaseOnFailure === true ? ([["STACKTUNE_RELEASE_ON_FAILURE", "true"]] as [string, string][]) : []),
         ...(env.watchdogDeadlineFile !== undefined
             ? ([
@@ -98,9 +106,15 @@ export function renderRunEnv(env: RunEnv): string {
                   ["STACKTUNE_WATCHDOG_MARGIN_S", String(budgetWatchdogMarginSeconds)],
               ] as [string, string][])
             : []),
-        ...(env.estimatedCost !== undefined ? ([["STACKTUNE_ESTIMATED_COST", env.estimatedCost]] as [string, string][]) : []),
+        ...(env.estimatedCost !== undefined
+            ? ([["STACKTUNE_ESTIMATED_COST", env.estimatedCost]] as [string, string][])
+            : []),
     ];
-    return ["# stacktune run settings (no secrets: those are in secrets.env, mode 0600)", ...entries.map(([k, v]) => `${k}=${envValue(v)}`), ""].join("\n");
+    return [
+        "# stacktune run settings (no secrets: those are in secrets.env, mode 0600)",
+        ...entries.map(([k, v]) => `${k}=${envValue(v)}`),
+        "",
+    ].join("\n");
 }
 
 /** The secrets, as the content of secrets.env. Only ever sent on the job command's stdin. */
@@ -181,7 +195,8 @@ export const STORE_STATE_PREFIX = "STACKTUNE_STORE=";
  * machines can skip the run instead of waiting for a rendezvous that never opens.
  */
 export function storeStateCommand(outputStoreDir: string, experimentHash: string): string {
-    if (!/^[0-9a-f]{64}$/.test(experimentHash)) throw new Error(`experiment hash must be 64 hex characters (got "${experimentHash}")`);
+    if (!/^[0-9a-f]{64}$/.test(experimentHash))
+        throw new Error(`experiment hash must be 64 hex characters (got "${experimentHash}")`);
     // lib.sh's store_holds_this_run: the one check of the completion marker, the one start-or-attach.sh runs too.
     const script =
         `STACKTUNE_EXPERIMENT_HASH=${experimentHash}; if store_holds_this_run ${hostPath(outputStoreDir)}; ` +
@@ -198,7 +213,12 @@ export function parseStoreState(stdout: string): "complete" | "pending" {
  * The run command of a machine other than the main one: when the main machine's store already
  * holds the model, nothing trains here either (the summary says so); else start or re-attach.
  */
-export function workerRunCommand(runCommand: string, mainStoreState: "complete" | "pending", runDir: string, experimentHash: string): string {
+export function workerRunCommand(
+    runCommand: string,
+    mainStoreState: "complete" | "pending",
+    runDir: string,
+    experimentHash: string,
+): string {
     if (mainStoreState === "pending") return runCommand;
     const summary = JSON.stringify(
         JobSummarySchema.parse({
@@ -220,7 +240,11 @@ export function workerRunCommand(runCommand: string, mainStoreState: "complete" 
 /** Stops this run's processes and removes its directory per policy; self-contained (the run dir may be pruned). */
 export function stopRunCommand(runDir: string, keepRunDir: boolean, container?: string): string {
     const script = withRunLib(fs.readFileSync(path.join(REMOTE_SCRIPTS_DIR, "stop-run.sh"), "utf8"));
-    return bashHeredoc(script, [hostPath(runDir), String(keepRunDir), ...(container !== undefined ? [shellQuote(container)] : [])]);
+    return bashHeredoc(script, [
+        hostPath(runDir),
+        String(keepRunDir),
+        ...(container !== undefined ? [shellQuote(container)] : []),
+    ]);
 }
 
 /** How long `pulumi up` follows the run command: the wait for the GPUs and the run, each up to budget.maxHours, plus 30 min. */
@@ -373,14 +397,12 @@ export class TrainingJob extends pulumi.ComponentResource {
 
         const secrets = args.secrets ?? {};
         const secretsEnv = pulumi.secret(
-            pulumi
-                .all([secrets.hfToken, secrets.wandbApiKey])
-                .apply(([hfToken, wandbApiKey]) =>
-                    renderSecretsEnv({
-                        ...(hfToken !== undefined ? { hfToken } : {}),
-                        ...(wandbApiKey !== undefined ? { wandbApiKey } : {}),
-                    }),
-                ),
+            pulumi.all([secrets.hfToken, secrets.wandbApiKey]).apply(([hfToken, wandbApiKey]) =>
+                renderSecretsEnv({
+                    ...(hfToken !== undefined ? { hfToken } : {}),
+                    ...(wandbApiKey !== undefined ? { wandbApiKey } : {}),
+                }),
+            ),
         );
         const ownCommand =
             args.checkpointStore !== undefined

@@ -34,8 +34,7 @@ function deployment(keys: unknown = { ...SECRET_SIG, plaintext: JSON.stringify([
     };
 }
 
-const keyFiles = (): string[] =>
-    fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("stacktune-key-"));
+const keyFiles = (): string[] => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("stacktune-key-"));
 
 describe("stacktune status|logs: reaching the hosts through what the program saved in the state", () => {
     it("reads the run directory, each machine's connection and its key from the state", () => {
@@ -67,14 +66,29 @@ describe("stacktune status|logs: reaching the hosts through what the program sav
 
     it("runs a machine without SSH (the local target) here, and names the ranks the last run had", () => {
         const local = hostAccessFromState({
-            resources: [{ type: "stacktune:hosts:HostAccess", outputs: { access: { runDir: RUN_DIR, machines: [{ rank: 0 }] }, sshPrivateKeys: { ...SECRET_SIG, plaintext: '[""]' } } }],
+            resources: [
+                {
+                    type: "stacktune:hosts:HostAccess",
+                    outputs: {
+                        access: { runDir: RUN_DIR, machines: [{ rank: 0 }] },
+                        sshPrivateKeys: { ...SECRET_SIG, plaintext: '[""]' },
+                    },
+                },
+            ],
         })!;
-        expect(machineShell(local, 0, "echo hi", "local-demo")).toMatchObject({ command: "bash", args: ["-c", "echo hi"] });
-        expect(() => machineShell(local, 2, "echo hi", "local-demo")).toThrow("--machine 2: the last `stacktune run local-demo` had 1 machine(s), ranks 0 to 0");
+        expect(machineShell(local, 0, "echo hi", "local-demo")).toMatchObject({
+            command: "bash",
+            args: ["-c", "echo hi"],
+        });
+        expect(() => machineShell(local, 2, "echo hi", "local-demo")).toThrow(
+            "--machine 2: the last `stacktune run local-demo` had 1 machine(s), ranks 0 to 0",
+        );
     });
 
     it("says what to check when the state's key is still ciphertext", () => {
         const access = hostAccessFromState(deployment({ ...SECRET_SIG, ciphertext: "v1:abc" }))!;
-        expect(() => machineShell(access, 0, "uptime", "aws-g5")).toThrow("the state of aws-g5 holds no SSH key for machine 0");
+        expect(() => machineShell(access, 0, "uptime", "aws-g5")).toThrow(
+            "the state of aws-g5 holds no SSH key for machine 0",
+        );
     });
 });

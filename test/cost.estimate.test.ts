@@ -17,7 +17,8 @@ import { checkSettingsRules, loadSettingsFromStackFile, type Settings } from "..
 
 const repo = path.resolve(__dirname, "..");
 const bench = loadBenchThroughput(repo);
-const stack = (name: string): Settings => loadSettingsFromStackFile(path.join(repo, "stacks", `Pulumi.${name}.yaml`)).settings;
+const stack = (name: string): Settings =>
+    loadSettingsFromStackFile(path.join(repo, "stacks", `Pulumi.${name}.yaml`)).settings;
 /** A stack with b2's numerics: PEFT's float32 frozen weights, every decoder layer recomputed. */
 const asB2 = (s: Settings): Settings => ({
     ...s,
@@ -50,7 +51,9 @@ describe("bench throughput", () => {
     it("multi-host efficiency: the worst median ratio, never above 1, refused when none was measured", () => {
         const result = (...ratios: (number | undefined)[]) => ({
             meta: { date: "2026-12-01" },
-            comparisons: Object.fromEntries(ratios.map((r, i) => [`m2x2.mode${i}`, r === undefined ? {} : { median_tokens_per_s_ratio: r }])),
+            comparisons: Object.fromEntries(
+                ratios.map((r, i) => [`m2x2.mode${i}`, r === undefined ? {} : { median_tokens_per_s_ratio: r }]),
+            ),
         });
         expect(multiHostThroughput(result(1.02, 0.9376, undefined, 0.99))).toEqual({
             date: "2026-12-01",
@@ -75,7 +78,11 @@ describe("bench throughput", () => {
         const s = stack("aws-g5");
         expect(benchRecipeOf(asB2(s))).toBe("b2-ddp-liger-nonreentrant");
         const skip = (n: number, upcast = false) =>
-            benchRecipeOf({ ...s, quantization: { ...s.quantization, upcastFrozenWeights: upcast }, training: { ...s.training, checkpointSkipLayers: n } });
+            benchRecipeOf({
+                ...s,
+                quantization: { ...s.quantization, upcastFrozenWeights: upcast },
+                training: { ...s.training, checkpointSkipLayers: n },
+            });
         // The measured skip count at or below the run's; b2's (slower) figure below 4 or with float32 frozen weights.
         expect([skip(8), skip(12), skip(7), skip(4), skip(3), skip(0), skip(8, true)]).toEqual([
             "b5-ddp-liger-bf16-skip8",
@@ -123,7 +130,10 @@ describe("estimateExperimentCost", () => {
         expect(g6.hours).toBeLessThan(estimateExperimentCost(stack("aws-g5"), bench).hours);
         const s = stack("aws-g6-r16");
         if (s.target.kind !== "aws") throw new Error("aws stack expected");
-        const capped = estimateExperimentCost({ ...s, target: { ...s.target, spot: { enabled: true, maxPrice: 2 } } }, bench);
+        const capped = estimateExperimentCost(
+            { ...s, target: { ...s.target, spot: { enabled: true, maxPrice: 2 } } },
+            bench,
+        );
         expect(capped).toMatchObject({ usdPerHour: 2, usd: Math.round(capped.hours * 2 * 100) / 100 });
     });
 
@@ -152,7 +162,9 @@ describe("estimateExperimentCost", () => {
     it("the local CPU target says its throughput is an assumption and charges nothing", () => {
         const cost = estimateExperimentCost(stack("local-demo"), bench);
         expect(cost.usd).toBe(0);
-        expect(cost.basis).toBe("30720 tokens at 5000 tokens/s (assumed: throughput on a CPU is not benchmarked); local host: no instance charge");
+        expect(cost.basis).toBe(
+            "30720 tokens at 5000 tokens/s (assumed: throughput on a CPU is not benchmarked); local host: no instance charge",
+        );
         expect(formatCostEstimate(cost)).toBe(
             [
                 "estimated cost: 0 USD, 0.0017 h",
@@ -170,7 +182,9 @@ describe("estimateExperimentCost", () => {
         const issues = checkSettingsRules(withCap, undefined);
         expect(issues.map((i) => i.path)).toEqual(["budget.maxUsd"]);
         expect(issues[0]?.message).toMatch(
-            new RegExp(`^the run is estimated at ${cost.usd} USD \\(.*\\), over budget.maxUsd 50: raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice$`),
+            new RegExp(
+                `^the run is estimated at ${cost.usd} USD \\(.*\\), over budget.maxUsd 50: raise stacktune:budget.maxUsd, lower budget.maxHours, or use spot with a maxPrice$`,
+            ),
         );
         expect(checkSettingsRules({ ...withCap, budget: { ...withCap.budget, maxUsd: 200 } }, undefined)).toEqual([]);
     });
@@ -180,7 +194,11 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
     const g5 = asB2(stack("aws-g5"));
     const awsTarget = g5.target;
     if (awsTarget.kind !== "aws") throw new Error("aws stack expected");
-    const onAws = (hosts: number, over: Partial<Settings> = {}): Settings => ({ ...g5, ...over, target: { ...awsTarget, hosts } });
+    const onAws = (hosts: number, over: Partial<Settings> = {}): Settings => ({
+        ...g5,
+        ...over,
+        target: { ...awsTarget, hosts },
+    });
     const tokens = Math.round(701_085 * 375.9);
     const tps = (5893 / 2.36) * 1.294;
     const evalH = (2000 * (7533 / 300466) * 2.36) / 3600;
@@ -198,9 +216,15 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
             hosts: 4,
         });
         expect(cost.hours).toBeCloseTo(tokens / (tps * 4) / 3600 + evalH / 4 + 0.5, 4);
-        expect(cost.basis).toContain("263537851 tokens at 12924.6 tokens/s = 4 hosts x 3231.2 tokens/s (b2-ddp-liger-nonreentrant projected to g5.12xlarge");
-        expect(cost.basis).toContain("; 4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
-        expect(cost.basis).toContain("priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h");
+        expect(cost.basis).toContain(
+            "263537851 tokens at 12924.6 tokens/s = 4 hosts x 3231.2 tokens/s (b2-ddp-liger-nonreentrant projected to g5.12xlarge",
+        );
+        expect(cost.basis).toContain(
+            "; 4 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ",
+        );
+        expect(cost.basis).toContain(
+            "priced at the g5.12xlarge on-demand 5.672 USD/h that AWS caps it at x 4 instances = 22.688 USD/h",
+        );
         expect(formatCostEstimate(cost).split("\n").slice(0, 2)).toEqual([
             "estimated cost: 140.03 USD (6.1722 h x 22.688 USD/h)",
             "  basis: 263.5M tokens at 12925 tokens/s (benchmark) on 4 hosts + 0.51 h eval and setup; spot, at most the g5.12xlarge on-demand price",
@@ -227,12 +251,26 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
 
     it("b2 on 2 machines: the measured efficiency, named; the budget caps the hours; a spot maxPrice bills per instance", () => {
         const cost = estimateExperimentCost(
-            { ...g5, budget: { ...g5.budget, maxHours: 5 }, target: { ...awsTarget, hosts: 2, spot: { enabled: true, maxPrice: 2 } } },
+            {
+                ...g5,
+                budget: { ...g5.budget, maxHours: 5 },
+                target: { ...awsTarget, hosts: 2, spot: { enabled: true, maxPrice: 2 } },
+            },
             bench,
         );
-        expect(cost).toMatchObject({ hours: 5, usdPerHour: 4, usd: 20, expectedHours: 11.9013, stoppedByBudget: true, hosts: 2, tokensPerSecond: 6430 });
+        expect(cost).toMatchObject({
+            hours: 5,
+            usdPerHour: 4,
+            usd: 20,
+            expectedHours: 11.9013,
+            stoppedByBudget: true,
+            hosts: 2,
+            tokensPerSecond: 6430,
+        });
         expect(cost.expectedHours).toBeCloseTo(tokens / (tps * 2 * 0.995) / 3600 + evalH / 2 + 0.5, 4);
-        expect(cost.basis).toMatch(/^capped at budget\.maxHours \(5 h\); 263537851 tokens at 6430 tokens\/s = 2 hosts x 3231\.2 tokens\/s x 0\.995 \(/);
+        expect(cost.basis).toMatch(
+            /^capped at budget\.maxHours \(5 h\); 263537851 tokens at 6430 tokens\/s = 2 hosts x 3231\.2 tokens\/s x 0\.995 \(/,
+        );
         expect(cost.basis).toMatch(
             / would take 11\.9 h; 2 hosts, 0\.995x of linear scaling as measured for b2-ddp-liger-nonreentrant \(median tokens\/s of 2 x 2 against 1 x 4 GPUs, bench 2026-11-28\); spot max price 2 USD\/h x 2 instances = 4 USD\/h$/,
         );
@@ -240,13 +278,17 @@ describe("estimateExperimentCost on several hosts (measured for b2 on 2 machines
 
     it("a recipe the multi-host bench did not run is linear and assumed, also b2 on another machine count", () => {
         const b3 = estimateExperimentCost(onAws(2, { training: { ...g5.training, packingStrategy: "bfd" } }), bench);
-        expect(b3.basis).toContain("; 2 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
+        expect(b3.basis).toContain(
+            "; 2 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ",
+        );
         expect(b3.basis).toContain(" = 2 hosts x ");
         expect(b3.basis).not.toContain(" x 0.995 ");
         const three = estimateExperimentCost(onAws(3), bench);
         expect(three.tokensPerSecond).toBe(9693.5);
         expect(three.tokensPerSecond).toBeCloseTo(tps * 3, 1);
-        expect(three.basis).toContain("; 3 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ");
+        expect(three.basis).toContain(
+            "; 3 hosts, linear scaling assumed (multi-host measured only for b2-ddp-liger-nonreentrant on 2 machines); ",
+        );
     });
 
     it("ssh with several machines: hours divided by their number, still no charge", () => {

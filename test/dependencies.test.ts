@@ -6,7 +6,9 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 
 const repoRoot = path.resolve(__dirname, "..");
-const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+};
 
 function sourceFiles(dir: string): string[] {
     return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -16,17 +18,25 @@ function sourceFiles(dir: string): string[] {
     });
 }
 
-const importers = [path.join(repoRoot, "index.ts"), ...sourceFiles(path.join(repoRoot, "src")), ...sourceFiles(path.join(repoRoot, "scripts", "lib"))];
+const importers = [
+    path.join(repoRoot, "index.ts"),
+    ...sourceFiles(path.join(repoRoot, "src")),
+    ...sourceFiles(path.join(repoRoot, "scripts", "lib")),
+];
 const sources = importers.map((file) => ({ file, text: fs.readFileSync(file, "utf8") }));
 
 /** Whether `text` imports `name` (or one of its subpaths) as ES import, import type or require. */
 function imports(text: string, name: string): boolean {
     const quoted = `["']${name.replace(/[/.]/g, "\\$&")}(/[^"']*)?["']`;
-    return new RegExp(`(\\bfrom\\s+${quoted}|\\brequire\\(\\s*${quoted}\\s*\\)|\\bimport\\(\\s*${quoted}\\s*\\))`).test(text);
+    return new RegExp(`(\\bfrom\\s+${quoted}|\\brequire\\(\\s*${quoted}\\s*\\)|\\bimport\\(\\s*${quoted}\\s*\\))`).test(
+        text,
+    );
 }
 
 describe("package.json dependencies", () => {
     it.each(Object.keys(manifest.dependencies))("%s is imported by the program or the toolchain", (name) => {
-        expect(sources.filter((s) => imports(s.text, name)).map((s) => path.relative(repoRoot, s.file))).not.toEqual([]);
+        expect(sources.filter((s) => imports(s.text, name)).map((s) => path.relative(repoRoot, s.file))).not.toEqual(
+            [],
+        );
     });
 });

@@ -31,14 +31,21 @@ function settingsFor(target: object, modelId: string, runtimePath?: string) {
 
 describe("localTargetPaths", () => {
     it("makes a relative venv absolute and links a model directory found in the project", () => {
-        expect(localTargetPaths(settingsFor({ kind: "local", gpus: 0 }, ".stacktune/tiny-llama", ".venv"), project)).toEqual({
+        expect(
+            localTargetPaths(settingsFor({ kind: "local", gpus: 0 }, ".stacktune/tiny-llama", ".venv"), project),
+        ).toEqual({
             venvPath: path.join(project, ".venv"),
             links: new Map([[".stacktune/tiny-llama", path.join(project, ".stacktune", "tiny-llama")]]),
         });
     });
 
     it("leaves Hub ids, absolute paths and missing directories alone", () => {
-        for (const id of ["meta-llama/Meta-Llama-3-8B-Instruct", "/models/llama", "~/models/llama", ".stacktune/missing"]) {
+        for (const id of [
+            "meta-llama/Meta-Llama-3-8B-Instruct",
+            "/models/llama",
+            "~/models/llama",
+            ".stacktune/missing",
+        ]) {
             expect(localTargetPaths(settingsFor({ kind: "local", gpus: 0 }, id), project), id).toEqual({});
         }
         expect(localTargetPaths(settingsFor({ kind: "local", gpus: 0 }, "../outside", "/opt/venv"), project)).toEqual({
@@ -47,14 +54,23 @@ describe("localTargetPaths", () => {
     });
 
     it("does nothing for a remote target, whose paths are the host's", () => {
-        const ssh = { kind: "ssh", host: "gpu.example", user: "ubuntu", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb", privateKeyPath: "~/.ssh/id_ed25519", gpus: 0 };
+        const ssh = {
+            kind: "ssh",
+            host: "gpu.example",
+            user: "ubuntu",
+            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb",
+            privateKeyPath: "~/.ssh/id_ed25519",
+            gpus: 0,
+        };
         expect(localTargetPaths(settingsFor(ssh, ".stacktune/tiny-llama", ".venv"), project)).toBeUndefined();
     });
 });
 
 describe("stageCommand links", () => {
     it("links after unpacking, creating the parent inside the run directory", () => {
-        expect(stageCommand("~/.stacktune/runs/h", new Map([[".stacktune/tiny-llama", "/p/.stacktune/tiny-llama"]]))).toBe(
+        expect(
+            stageCommand("~/.stacktune/runs/h", new Map([[".stacktune/tiny-llama", "/p/.stacktune/tiny-llama"]])),
+        ).toBe(
             `set -euo pipefail; d="$HOME"/.stacktune/runs/h; mkdir -p "$d"; base64 -d | tar -xzmf - -C "$d"` +
                 `; mkdir -p "$d"/.stacktune; ln -sfn /p/.stacktune/tiny-llama "$d"/.stacktune/tiny-llama`,
         );

@@ -40,13 +40,25 @@ describe("experiment hash: unchanged by what does not change the model", () => {
     it("ignores the host: ssh address, port, user, host key and key path", () => {
         const ssh = (host: string, port: number, user: string): Settings => ({
             ...base,
-            target: { kind: "ssh", host, port, user, hostKey: `ssh-ed25519 AAAA${user}`, privateKeyPath: `/keys/${user}`, gpus: 0, gpuMemoryGb: 24, minFreeDiskGb: 100 },
+            target: {
+                kind: "ssh",
+                host,
+                port,
+                user,
+                hostKey: `ssh-ed25519 AAAA${user}`,
+                privateKeyPath: `/keys/${user}`,
+                gpus: 0,
+                gpuMemoryGb: 24,
+                minFreeDiskGb: 100,
+            },
         });
         expect(hashOf(ssh("10.0.0.1", 22, "a"))).toBe(hashOf(ssh("box.example.com", 2222, "b")));
     });
 
     it("ignores the budget and teardown policy", () => {
-        expect(hashOf({ ...base, budget: { ...base.budget, maxHours: 3, keepRunDir: true, teardown: "keep" } })).toBe(baseHash);
+        expect(hashOf({ ...base, budget: { ...base.budget, maxHours: 3, keepRunDir: true, teardown: "keep" } })).toBe(
+            baseHash,
+        );
     });
 
     it("ignores python tests and caches, and the image inputs when the runtime is venv", () => {
@@ -110,12 +122,20 @@ describe("experiment hash: changed by what changes the model", () => {
 
 describe("hash building blocks", () => {
     it("canonicalJson sorts keys at every level and drops undefined", () => {
-        expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+        expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(
+            '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+        );
     });
 
     it("filesDigest is independent of insertion order and separates name from content", () => {
-        const a = new Map([["x", "1"], ["y", "2"]]);
-        const b = new Map([["y", "2"], ["x", "1"]]);
+        const a = new Map([
+            ["x", "1"],
+            ["y", "2"],
+        ]);
+        const b = new Map([
+            ["y", "2"],
+            ["x", "1"],
+        ]);
         expect(filesDigest(a)).toBe(filesDigest(b));
         expect(filesDigest(new Map([["ab", "c"]]))).not.toBe(filesDigest(new Map([["a", "bc"]])));
     });
@@ -127,7 +147,10 @@ describe("hash building blocks", () => {
             runtime: { kind: "venv" as const },
             dataSpec: { source: "x" },
         };
-        const withCloudInit = { ...inputs, renderedFiles: new Map([...inputs.renderedFiles, ["cloud-init.yaml", "#cloud-config\n"]]) };
+        const withCloudInit = {
+            ...inputs,
+            renderedFiles: new Map([...inputs.renderedFiles, ["cloud-init.yaml", "#cloud-config\n"]]),
+        };
         expect(experimentHash(withCloudInit)).toBe(experimentHash(inputs));
     });
 });

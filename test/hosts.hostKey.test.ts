@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { generatedHostKey, withHostKey } from "../src/hosts/hostKey";
 
-const OPERATOR_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ-test\n-----END OPENSSH PRIVATE KEY-----\n";
+const OPERATOR_KEY =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ-test\n-----END OPENSSH PRIVATE KEY-----\n";
 
 function openSsh(args: string[], privateKey: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-hostkey-"));
@@ -25,7 +26,9 @@ describe("generated host key", () => {
     const key = generatedHostKey(OPERATOR_KEY, "aws-g5/experiment-host/0");
 
     it("is an OpenSSH ed25519 private key whose public key OpenSSH derives as the one pinned", () => {
-        expect(key.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n([A-Za-z0-9+/=]{1,70}\n)+-----END OPENSSH PRIVATE KEY-----\n$/);
+        expect(key.privateKey).toMatch(
+            /^-----BEGIN OPENSSH PRIVATE KEY-----\n([A-Za-z0-9+/=]{1,70}\n)+-----END OPENSSH PRIVATE KEY-----\n$/,
+        );
         expect(key.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/);
         expect(openSsh(["-y"], key.privateKey)).toBe(key.publicKey);
         expect(openSsh(["-l"], key.privateKey)).toMatch(/^256 SHA256:\S+ .*\(ED25519\)$/);
@@ -35,7 +38,9 @@ describe("generated host key", () => {
         expect(generatedHostKey(OPERATOR_KEY, "aws-g5/experiment-host/0")).toEqual(key);
         expect(generatedHostKey(`${OPERATOR_KEY}\n`, "aws-g5/experiment-host/0")).toEqual(key);
         expect(generatedHostKey(OPERATOR_KEY, "aws-g5/experiment-host/1").publicKey).not.toBe(key.publicKey);
-        expect(generatedHostKey(OPERATOR_KEY.replace("test", "other"), "aws-g5/experiment-host/0").publicKey).not.toBe(key.publicKey);
+        expect(generatedHostKey(OPERATOR_KEY.replace("test", "other"), "aws-g5/experiment-host/0").publicKey).not.toBe(
+            key.publicKey,
+        );
     });
 
     it("reaches cloud-init as ssh_keys appended to the rendered user-data", () => {
@@ -46,6 +51,8 @@ describe("generated host key", () => {
             runcmd: [[true]],
             ssh_keys: { ed25519_private: key.privateKey, ed25519_public: key.publicKey },
         });
-        expect(() => withHostKey("#cloud-config\nssh_keys: {}\n", key)).toThrow("the rendered user-data already sets ssh_keys");
+        expect(() => withHostKey("#cloud-config\nssh_keys: {}\n", key)).toThrow(
+            "the rendered user-data already sets ssh_keys",
+        );
     });
 });

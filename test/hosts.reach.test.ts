@@ -49,7 +49,14 @@ function bash(text: string, input = ""): Promise<{ code: number; stdout: string;
 }
 
 const probe = (port: number, deadlineSeconds = 3) =>
-    sshProbeCommand({ host: "127.0.0.1", port, user: "trainer", deadlineSeconds, attemptSeconds: 1, hint: "that sshd listens there" });
+    sshProbeCommand({
+        host: "127.0.0.1",
+        port,
+        user: "trainer",
+        deadlineSeconds,
+        attemptSeconds: 1,
+        hint: "that sshd listens there",
+    });
 
 describe("the reachability probe before a host's first remote command", () => {
     it("fails within its deadline on a port that accepts TCP but never speaks SSH, naming user@host:port and what to check", async () => {
@@ -74,7 +81,9 @@ describe("the reachability probe before a host's first remote command", () => {
         const port = await server((s) => s.write("a banner line\r\nSSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"));
         const r = await bash(probe(port, 30));
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout.trim()).toBe(`stacktune: trainer@127.0.0.1:${port} answers SSH (SSH-2.0-OpenSSH_9.2p1 Debian-2)`);
+        expect(r.stdout.trim()).toBe(
+            `stacktune: trainer@127.0.0.1:${port} answers SSH (SSH-2.0-OpenSSH_9.2p1 Debian-2)`,
+        );
         expect(r.seconds).toBeLessThan(5);
     });
 
@@ -83,7 +92,11 @@ describe("the reachability probe before a host's first remote command", () => {
         const text = probe(port);
         const file = resolve(__dirname, "..", "src", "hosts", "ssh-probe.js");
         expect(text.startsWith(`node ${shellQuote(file)} `), text).toBe(true);
-        expect(text).not.toContain(readFileSync(file, "utf8").split("\n").find((l) => l.includes("require(")));
+        expect(text).not.toContain(
+            readFileSync(file, "utf8")
+                .split("\n")
+                .find((l) => l.includes("require(")),
+        );
         const r = await bash(text);
         expect(r.code).toBe(1);
         // The command provider's error for a failed local command: `exit status N: running "<cmd>":` and its output.
@@ -93,9 +106,9 @@ describe("the reachability probe before a host's first remote command", () => {
     });
 
     it("refuses a deadline that is not a whole number of seconds", () => {
-        expect(() => sshProbeCommand({ host: "h", port: 22, user: "u", deadlineSeconds: 0, attemptSeconds: 1, hint: "" })).toThrow(
-            "ssh probe deadlineSeconds must be a whole number >= 1 (got 0)",
-        );
+        expect(() =>
+            sshProbeCommand({ host: "h", port: 22, user: "u", deadlineSeconds: 0, attemptSeconds: 1, hint: "" }),
+        ).toThrow("ssh probe deadlineSeconds must be a whole number >= 1 (got 0)");
     });
 });
 
@@ -115,7 +128,9 @@ describe("host-side clean-up on teardown", () => {
         const r = await bash(teardownCommand(connection(port), "touch /tmp/never", left), "KEY-CANARY\n");
         expect(r.code, r.stderr).toBe(0);
         expect(r.seconds).toBeLessThan(8);
-        expect(r.stdout).toContain(`stacktune: skipped the clean-up on trainer@127.0.0.1:${port}: it does not answer SSH (cannot reach SSH on trainer@127.0.0.1:${port} within 2 s`);
+        expect(r.stdout).toContain(
+            `stacktune: skipped the clean-up on trainer@127.0.0.1:${port}: it does not answer SSH (cannot reach SSH on trainer@127.0.0.1:${port} within 2 s`,
+        );
         expect(r.stdout).toContain(left);
         expect(`${r.stdout}${r.stderr}`).not.toContain("KEY-CANARY");
     });
@@ -128,7 +143,9 @@ describe("host-side clean-up on teardown", () => {
         const r = await bash(teardownCommand(connection(port), "touch /tmp/never", left), "KEY-CANARY\n");
         expect(r.code, r.stderr).toBe(0);
         expect(r.seconds).toBeLessThan(15);
-        expect(r.stdout).toContain(`stacktune: skipped the clean-up on trainer@127.0.0.1:${port}: it refuses SSH logins, as a host that is shutting down does`);
+        expect(r.stdout).toContain(
+            `stacktune: skipped the clean-up on trainer@127.0.0.1:${port}: it refuses SSH logins, as a host that is shutting down does`,
+        );
         expect(r.stdout).toContain(left);
     });
 });

@@ -37,23 +37,42 @@ describe.skipIf(!isRoot)("first up on a fresh instance: the readiness command an
         const state = join(dir, "state");
         mkdirSync(bin);
         mkdirSync(state, { mode: 0o755 });
-        fake(bin, "nvidia-smi", [
-            'case "$*" in',
-            '  *--list-gpus*) for i in 0 1 2 3; do echo "GPU $i: NVIDIA A10G (UUID: GPU-$i)"; done ;;',
-            '  *--query-gpu*) for i in 0 1 2 3; do echo "23028, 595.58.03"; done ;;',
-            "esac",
-        ].join("\n"));
+        fake(
+            bin,
+            "nvidia-smi",
+            [
+                'case "$*" in',
+                '  *--list-gpus*) for i in 0 1 2 3; do echo "GPU $i: NVIDIA A10G (UUID: GPU-$i)"; done ;;',
+                '  *--query-gpu*) for i in 0 1 2 3; do echo "23028, 595.58.03"; done ;;',
+                "esac",
+            ].join("\n"),
+        );
         fake(bin, "nvidia-ctk", "exit 0");
         fake(bin, "systemctl", "exit 0");
-        fake(bin, "docker", [
-            'id -nG | tr " " "\\n" | grep -qx docker || { echo "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock" >&2; exit 1; }',
-            'case "$*" in *Runtimes*) echo \'{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}\' ;; *) echo "Server Version: 28.0.0" ;; esac',
-        ].join("\n"));
+        fake(
+            bin,
+            "docker",
+            [
+                'id -nG | tr " " "\\n" | grep -qx docker || { echo "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock" >&2; exit 1; }',
+                'case "$*" in *Runtimes*) echo \'{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}\' ;; *) echo "Server Version: 28.0.0" ;; esac',
+            ].join("\n"),
+        );
         // cloud-init's status --wait returns once runcmd (prepare-host) has finished.
-        fake(bin, "cloud-init", `until [ -f ${state}/host-ready ] || [ -f ${state}/host-failed ]; do sleep 0.2; done; exit 0`);
+        fake(
+            bin,
+            "cloud-init",
+            `until [ -f ${state}/host-ready ] || [ -f ${state}/host-failed ]; do sleep 0.2; done; exit 0`,
+        );
         // The instance's 300 GB root volume.
-        fake(bin, "df", 'echo "Filesystem 1024-blocks Used Available Capacity Mounted on"; echo "/dev/root 314572800 10485760 304087040 4% /"');
-        writeFileSync(join(dir, "host.env"), `STACKTUNE_USER=${USER}\nSTACKTUNE_RUNTIME=docker\nSTACKTUNE_GPUS=4\nSTACKTUNE_DRIVER_TIMEOUT_S=10\n`);
+        fake(
+            bin,
+            "df",
+            'echo "Filesystem 1024-blocks Used Available Capacity Mounted on"; echo "/dev/root 314572800 10485760 304087040 4% /"',
+        );
+        writeFileSync(
+            join(dir, "host.env"),
+            `STACKTUNE_USER=${USER}\nSTACKTUNE_RUNTIME=docker\nSTACKTUNE_GPUS=4\nSTACKTUNE_DRIVER_TIMEOUT_S=10\n`,
+        );
         const path = `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`;
 
         const readiness = readinessCommand(`${state}/host-ready`, {

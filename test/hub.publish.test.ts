@@ -21,7 +21,14 @@ const STACK = "aws-g5";
 const ADAPTER_REPO = "me/llama3-openhermes-adapter";
 const MERGED_REPO = "me/llama3-openhermes-qlora";
 const TOKEN = "hf_CANARY_publish_4242";
-const METRICS = { train_loss: 0.9712, train_loss_last_window: 0.9674, eval_loss: 0.9638, train_tokens: 1000, tokens_per_s: 50, train_runtime_s: 20 };
+const METRICS = {
+    train_loss: 0.9712,
+    train_loss_last_window: 0.9674,
+    eval_loss: 0.9638,
+    train_tokens: 1000,
+    tokens_per_s: 50,
+    train_runtime_s: 20,
+};
 
 const hub = new FakeHub();
 let mocks: ProgramMocks;
@@ -62,7 +69,10 @@ beforeAll(async () => {
         secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"],
     });
     // The run as planned: its inputs pinned to the commits the Hub names for main.
-    const { settings } = await pinInputs(loadSettingsFromPulumiConfig().settings, { hubUrl: hub.url, accessToken: TOKEN });
+    const { settings } = await pinInputs(loadSettingsFromPulumiConfig().settings, {
+        hubUrl: hub.url,
+        accessToken: TOKEN,
+    });
     const plan = planExperiment(settings, STACK, repoRoot);
     hash = plan.experimentHash;
 
@@ -73,39 +83,46 @@ beforeAll(async () => {
     for (const [name, content] of plan.runFiles) fs.writeFileSync(path.join(runDir, name), content);
     const identity = { STACKTUNE_EXPERIMENT_HASH: hash, STACKTUNE_STACK: STACK };
     await runPython(runDir, ["-m", "stacktune_train.tiny_model", "merged"]);
-    await runPython(runDir, [
-        "-c",
+    await runPython(
+        runDir,
         [
-            "import json, shutil",
-            "from pathlib import Path",
-            "from peft import LoraConfig, get_peft_model",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            "from stacktune_train.config import parse_config",
-            "from stacktune_train import gate",
-            "from stacktune_train.merge import MERGE_RECEIPT, experiment_identity, model_card",
-            "from stacktune_train.store import write_json",
-            "cfg = parse_config('training.yaml', ['--bf16', 'false'])",
-            "base = AutoModelForCausalLM.from_pretrained('merged')",
-            "adapter = get_peft_model(base, LoraConfig(r=2, target_modules=['q_proj']))",
-            "adapter.save_pretrained('checkpoints')",
-            "tokenizer = AutoTokenizer.from_pretrained('merged')",
-            "tokenizer.save_pretrained('checkpoints')",
-            `Path('checkpoints/metrics.json').write_text(json.dumps(${JSON.stringify(METRICS)}))`,
-            "shutil.copy2('checkpoints/metrics.json', 'merged/metrics.json')",
-            // The merge step's evaluation gate, measured for real on two fixed texts: publish refuses
-            // a merged model without a passed record.
-            "texts = ['Thai food balances sweet, sour, salty and spicy flavours.', 'Paris is the capital of France.']",
-            "sample = gate.HeldOutSample(texts=texts, split_seed=cfg.data.split_seed, indices=[0, 1])",
-            "merged = AutoModelForCausalLM.from_pretrained('merged')",
-            "result = gate.result_of(cfg, sample, gate.mean_token_loss(adapter, tokenizer, texts, 64), gate.mean_token_loss(merged, tokenizer, texts, 64))",
-            "assert result.passed, result.verdict()",
-            "write_json(Path('merged') / gate.GATE_RECORD, result.record())",
-            "Path('merged/README.md').write_text(model_card(cfg, experiment_identity(), result))",
-            "write_json(Path('merged') / MERGE_RECEIPT, experiment_identity())",
-        ].join("\n"),
-    ], identity);
+            "-c",
+            [
+                "import json, shutil",
+                "from pathlib import Path",
+                "from peft import LoraConfig, get_peft_model",
+                "from transformers import AutoModelForCausalLM, AutoTokenizer",
+                "from stacktune_train.config import parse_config",
+                "from stacktune_train import gate",
+                "from stacktune_train.merge import MERGE_RECEIPT, experiment_identity, model_card",
+                "from stacktune_train.store import write_json",
+                "cfg = parse_config('training.yaml', ['--bf16', 'false'])",
+                "base = AutoModelForCausalLM.from_pretrained('merged')",
+                "adapter = get_peft_model(base, LoraConfig(r=2, target_modules=['q_proj']))",
+                "adapter.save_pretrained('checkpoints')",
+                "tokenizer = AutoTokenizer.from_pretrained('merged')",
+                "tokenizer.save_pretrained('checkpoints')",
+                `Path('checkpoints/metrics.json').write_text(json.dumps(${JSON.stringify(METRICS)}))`,
+                "shutil.copy2('checkpoints/metrics.json', 'merged/metrics.json')",
+                // The merge step's evaluation gate, measured for real on two fixed texts: publish refuses
+                // a merged model without a passed record.
+                "texts = ['Thai food balances sweet, sour, salty and spicy flavours.', 'Paris is the capital of France.']",
+                "sample = gate.HeldOutSample(texts=texts, split_seed=cfg.data.split_seed, indices=[0, 1])",
+                "merged = AutoModelForCausalLM.from_pretrained('merged')",
+                "result = gate.result_of(cfg, sample, gate.mean_token_loss(adapter, tokenizer, texts, 64), gate.mean_token_loss(merged, tokenizer, texts, 64))",
+                "assert result.passed, result.verdict()",
+                "write_json(Path('merged') / gate.GATE_RECORD, result.record())",
+                "Path('merged/README.md').write_text(model_card(cfg, experiment_identity(), result))",
+                "write_json(Path('merged') / MERGE_RECEIPT, experiment_identity())",
+            ].join("\n"),
+        ],
+        identity,
+    );
     // This machine has no GPU, and TrainingArguments refuses bf16 without one (the publish step reads it all).
-    publishOutput = await runPython(runDir, ["-m", "stacktune_train.publish", "training.yaml", "--bf16", "false"], { ...identity, HF_TOKEN: TOKEN });
+    publishOutput = await runPython(runDir, ["-m", "stacktune_train.publish", "training.yaml", "--bf16", "false"], {
+        ...identity,
+        HF_TOKEN: TOKEN,
+    });
     hub.requests.length = 0;
     outputs = await runProgram();
 }, 240_000);
@@ -128,7 +145,14 @@ describe("the publish step, through huggingface_hub", () => {
         expect(adapter).toHaveLength(1);
         expect(adapter[0]?.summary).toBe(`stacktune ${STACK} ${hash}`);
         expect(adapter[0]?.operations.map((o) => o.path).sort()).toEqual(
-            ["README.md", "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json"].sort(),
+            [
+                "README.md",
+                "adapter_config.json",
+                "adapter_model.safetensors",
+                "chat_template.jinja",
+                "tokenizer.json",
+                "tokenizer_config.json",
+            ].sort(),
         );
         expect(hub.repos.get(ADAPTER_REPO)?.get("README.md")?.toString()).toContain(`experiment hash: \`${hash}\``);
     });
@@ -140,7 +164,15 @@ describe("the publish step, through huggingface_hub", () => {
         const paths = merged[0]?.operations.map((o) => o.path) ?? [];
         expect(merged[0]?.operations.every((o) => o.key === "file")).toBe(true);
         expect(paths.at(-1)).toBe("stacktune.json");
-        for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md", "metrics.json", "stacktune-gate.json"]) {
+        for (const file of [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "README.md",
+            "metrics.json",
+            "stacktune-gate.json",
+        ]) {
             expect(paths).toContain(file);
         }
         expect(paths).not.toContain("stacktune-merge.json");
@@ -175,6 +207,10 @@ describe("a re-up of the published experiment, through @huggingface/hub", () => 
         expect(mocks.resources.map((r) => `${r.type} ${r.name}`)).toEqual(["stacktune:index:Experiment experiment"]);
         expect(await valueOf(outputs.status as string)).toBe("already-complete");
         expect(await valueOf(outputs.metrics as object)).toEqual(METRICS);
-        expect(await valueOf(outputs.model as object)).toEqual({ adapterRepo: ADAPTER_REPO, mergedRepo: MERGED_REPO, completedBefore: true });
+        expect(await valueOf(outputs.model as object)).toEqual({
+            adapterRepo: ADAPTER_REPO,
+            mergedRepo: MERGED_REPO,
+            completedBefore: true,
+        });
     });
 });

@@ -10,8 +10,16 @@ const hub = new FakeHub();
 
 beforeAll(async () => {
     await hub.start();
-    hub.repos.set("me/done-model", new Map([["stacktune.json", JSON.stringify({ experiment_hash: HASH, stack: "s", metrics: { train_loss: 0.97 } })]]));
-    hub.repos.set("me/other-model", new Map([["stacktune.json", JSON.stringify({ experiment_hash: "cd".repeat(32) })]]));
+    hub.repos.set(
+        "me/done-model",
+        new Map([
+            ["stacktune.json", JSON.stringify({ experiment_hash: HASH, stack: "s", metrics: { train_loss: 0.97 } })],
+        ]),
+    );
+    hub.repos.set(
+        "me/other-model",
+        new Map([["stacktune.json", JSON.stringify({ experiment_hash: "cd".repeat(32) })]]),
+    );
     hub.repos.set("me/empty-model", new Map([["README.md", "# nothing yet"]]));
 });
 afterAll(() => hub.stop());
@@ -19,7 +27,12 @@ afterAll(() => hub.stop());
 describe("findHubCompletion", () => {
     it("finds the model tagged with this hash and asks only for stacktune.json on main, with the token", async () => {
         hub.requests.length = 0;
-        const found = await findHubCompletion({ repo: "me/done-model", experimentHash: HASH, accessToken: TOKEN, hubUrl: hub.url });
+        const found = await findHubCompletion({
+            repo: "me/done-model",
+            experimentHash: HASH,
+            accessToken: TOKEN,
+            hubUrl: hub.url,
+        });
         expect(found).toEqual({
             experimentHash: HASH,
             store: "hub",
@@ -44,8 +57,16 @@ describe("findHubCompletion", () => {
             ]),
         );
         hub.requests.length = 0;
-        const found = await findHubCompletion({ repo: "me/merged-with-metrics", experimentHash: HASH, hubUrl: hub.url });
-        expect(found?.marker).toEqual({ experiment_hash: HASH, stack: "s", metrics: { train_loss: 0.967, eval_loss: 0.964 } });
+        const found = await findHubCompletion({
+            repo: "me/merged-with-metrics",
+            experimentHash: HASH,
+            hubUrl: hub.url,
+        });
+        expect(found?.marker).toEqual({
+            experiment_hash: HASH,
+            stack: "s",
+            metrics: { train_loss: 0.967, eval_loss: 0.964 },
+        });
         expect([...new Set(hub.requests.map((r) => r.path))]).toEqual([
             "/me/merged-with-metrics/resolve/main/stacktune.json",
             "/me/merged-with-metrics/resolve/main/metrics.json",
@@ -68,11 +89,18 @@ describe("findHubCompletion", () => {
     it("turns a refused token into an error naming the setting, never the token", async () => {
         hub.requiredToken = "hf_the_right_one";
         try {
-            const error = await findHubCompletion({ repo: "me/done-model", experimentHash: HASH, accessToken: TOKEN, hubUrl: hub.url }).then(
+            const error = await findHubCompletion({
+                repo: "me/done-model",
+                experimentHash: HASH,
+                accessToken: TOKEN,
+                hubUrl: hub.url,
+            }).then(
                 () => undefined,
                 (e: unknown) => e as Error,
             );
-            expect(error?.message).toMatch(/^the Hub refused to read me\/done-model \(HTTP 401\): set stacktune:hfToken/);
+            expect(error?.message).toMatch(
+                /^the Hub refused to read me\/done-model \(HTTP 401\): set stacktune:hfToken/,
+            );
             expect(error?.message).not.toContain(TOKEN);
             expect(String(error?.stack)).not.toContain(TOKEN);
         } finally {

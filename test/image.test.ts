@@ -73,7 +73,10 @@ describe("the pinned set's Python range", () => {
     it("is python/pyproject.toml's requires-python, which the preflight enforces, and holds the image's CPython", () => {
         expect(SUPPORTED_PYTHON).toEqual({ min: "3.10", max: "3.12" });
         const [major, minor] = imagePython().split(".").map(Number);
-        expect(minor! >= Number(SUPPORTED_PYTHON.min.split(".")[1]) && minor! <= Number(SUPPORTED_PYTHON.max.split(".")[1])).toBe(true);
+        expect(
+            minor! >= Number(SUPPORTED_PYTHON.min.split(".")[1]) &&
+                minor! <= Number(SUPPORTED_PYTHON.max.split(".")[1]),
+        ).toBe(true);
         expect(major).toBe(3);
     });
 });
@@ -85,16 +88,19 @@ describe("pinned image requirements", () => {
         for (const line of lines) expect(line).toMatch(/^[A-Za-z0-9_.-]+==[0-9][^\s]*$/);
         expect(lines.some((l) => l.startsWith("hf-transfer=="))).toBe(true);
         // bitsandbytes is in the shared set (python/requirements.txt): CI trains a 4-bit model on CPU.
-        expect(fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8")).toMatch(/^bitsandbytes==\d+\.\d+\.\d+$/m);
-        expect(fs.readFileSync(path.join(images, "requirements-sdist.txt"), "utf8")).toMatch(/^deepspeed==\d+\.\d+\.\d+$/m);
+        expect(fs.readFileSync(path.join(repoRoot, "python", "requirements.txt"), "utf8")).toMatch(
+            /^bitsandbytes==\d+\.\d+\.\d+$/m,
+        );
+        expect(fs.readFileSync(path.join(images, "requirements-sdist.txt"), "utf8")).toMatch(
+            /^deepspeed==\d+\.\d+\.\d+$/m,
+        );
     });
 
     // The image's CPython and each end of the range the preflight accepts for venv hosts. pip of that
     // CPython (its setup venv): requirement markers (`python_version < "3.11"`) are evaluated for the
     // interpreter pip runs on, whatever --python-version says.
-    for (const python of new Set([imagePython(), SUPPORTED_PYTHON.min, SUPPORTED_PYTHON.max])) it(
-        `resolve for linux x86_64 and CPython ${python} with pip's resolver, without installing`,
-        (ctx) => {
+    for (const python of new Set([imagePython(), SUPPORTED_PYTHON.min, SUPPORTED_PYTHON.max]))
+        it(`resolve for linux x86_64 and CPython ${python} with pip's resolver, without installing`, (ctx) => {
             const pipOf = path.join(repoRoot, `.venv-py${python}`, "bin", "pip");
             if (!fs.existsSync(pipOf)) {
                 if (inCi) throw new Error(`${pipOf} is missing: scripts/setup.sh --only pythons creates it`);
@@ -125,26 +131,42 @@ describe("pinned image requirements", () => {
             expect(out, out.slice(-3000)).toMatch(/^Would install .*\btorch-2\.11\.0\b/m);
             expect(r.status).toBe(0);
             const wouldInstall = /^Would install (.*)$/m.exec(out)?.[1] ?? "";
-            for (const pkg of ["bitsandbytes-0.50.2", "hf_transfer-0.1.9", "wandb-0.31.0", "transformers-", "peft-", "trl-", "accelerate-", "datasets-"]) {
+            for (const pkg of [
+                "bitsandbytes-0.50.2",
+                "hf_transfer-0.1.9",
+                "wandb-0.31.0",
+                "transformers-",
+                "peft-",
+                "trl-",
+                "accelerate-",
+                "datasets-",
+            ]) {
                 expect(wouldInstall).toContain(pkg);
             }
-        },
-        600_000,
-    );
+        }, 600_000);
 
     // The real install (scripts/setup.sh --only pythons, the Dockerfile's own script): CUDA wheels
     // included, since PyPI's torch 2.11 is the CUDA 13 build the image runs; no GPU is needed to import.
-    for (const python of new Set([imagePython(), SUPPORTED_PYTHON.min, SUPPORTED_PYTHON.max])) it(
-        `install for real in a CPython ${python} venv: pip check is clean and every pinned distribution imports`,
-        (ctx) => {
+    for (const python of new Set([imagePython(), SUPPORTED_PYTHON.min, SUPPORTED_PYTHON.max]))
+        it(`install for real in a CPython ${python} venv: pip check is clean and every pinned distribution imports`, (ctx) => {
             const venvPython = path.join(repoRoot, `.venv-py${python}`, "bin", "python");
             if (!fs.existsSync(venvPython)) {
-                if (inCi) throw new Error(`${venvPython} is missing: scripts/setup.sh --only pythons installs the image set there`);
+                if (inCi)
+                    throw new Error(
+                        `${venvPython} is missing: scripts/setup.sh --only pythons installs the image set there`,
+                    );
                 ctx.skip(`no ${venvPython}; run scripts/setup.sh --only pythons`);
             }
-            const check = spawnSync(venvPython, ["-m", "pip", "check", "--disable-pip-version-check"], { encoding: "utf8" });
+            const check = spawnSync(venvPython, ["-m", "pip", "check", "--disable-pip-version-check"], {
+                encoding: "utf8",
+            });
             expect(check.stdout + check.stderr).toBe("No broken requirements found.\n");
-            const manifests = [path.join(repoRoot, "python", "requirements.txt"), path.join(images, "requirements-eval.txt"), path.join(images, "requirements-gpu.txt"), path.join(images, "requirements-sdist.txt")];
+            const manifests = [
+                path.join(repoRoot, "python", "requirements.txt"),
+                path.join(images, "requirements-eval.txt"),
+                path.join(images, "requirements-gpu.txt"),
+                path.join(images, "requirements-sdist.txt"),
+            ];
             const imports = spawnSync(venvPython, [path.join(images, "import_check.py"), ...manifests], {
                 encoding: "utf8",
                 env: { ...process.env, CUDA_VISIBLE_DEVICES: "" },
@@ -152,20 +174,30 @@ describe("pinned image requirements", () => {
             });
             const out = imports.stdout + imports.stderr;
             expect(imports.status, out.slice(-3000)).toBe(0);
-            for (const line of [`torch 2.11.0: imported`, `deepspeed `, `bitsandbytes 0.50.2: imported`, `wandb 0.31.0: imported`, `liger-kernel 0.8.5: imported`, `hf-transfer 0.1.9: imported`]) {
+            for (const line of [
+                `torch 2.11.0: imported`,
+                `deepspeed `,
+                `bitsandbytes 0.50.2: imported`,
+                `wandb 0.31.0: imported`,
+                `liger-kernel 0.8.5: imported`,
+                `hf-transfer 0.1.9: imported`,
+            ]) {
                 expect(out).toContain(line);
             }
-        },
-        600_000,
-    );
+        }, 600_000);
 
     it("pin a DeepSpeed release that PyPI has (source only: it ships no wheel, so it is built in the image)", (ctx) => {
         if (!fs.existsSync(pip)) {
             if (inCi) throw new Error(`${pip} is missing`);
             ctx.skip("no .venv/bin/pip");
         }
-        const pinned = /^deepspeed==(\S+)$/m.exec(fs.readFileSync(path.join(images, "requirements-sdist.txt"), "utf8"))?.[1];
-        const r = spawnSync(pip, ["index", "versions", "deepspeed", "--disable-pip-version-check"], { encoding: "utf8", timeout: 120_000 });
+        const pinned = /^deepspeed==(\S+)$/m.exec(
+            fs.readFileSync(path.join(images, "requirements-sdist.txt"), "utf8"),
+        )?.[1];
+        const r = spawnSync(pip, ["index", "versions", "deepspeed", "--disable-pip-version-check"], {
+            encoding: "utf8",
+            timeout: 120_000,
+        });
         expect(r.status).toBe(0);
         const versions = /Available versions: (.*)/.exec(r.stdout)?.[1]?.split(", ") ?? [];
         expect(versions).toContain(pinned);

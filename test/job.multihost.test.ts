@@ -72,25 +72,43 @@ describe("renderRunEnv with a machine rank", () => {
 
 describe("storeStateCommand, executed with bash", () => {
     /** merge.py's marker: `json.dumps({"experiment_hash": …, "stack": …})` plus a newline. */
-    const marker = (hash: string): string => `${JSON.stringify({ experiment_hash: hash, stack: "mh" }).replace(/":/g, '": ').replace(/,"/g, ', "')}\n`;
+    const marker = (hash: string): string =>
+        `${JSON.stringify({ experiment_hash: hash, stack: "mh" }).replace(/":/g, '": ').replace(/,"/g, ', "')}\n`;
 
     function storeState(home: string, storeDir: string): { status: number | null; stdout: string; stderr: string } {
-        const r = spawnSync("bash", ["-c", storeStateCommand(storeDir, HASH)], { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", storeStateCommand(storeDir, HASH)], {
+            env: { ...process.env, HOME: home },
+            encoding: "utf8",
+        });
         return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     }
 
     it("prints complete only when the store's marker names this experiment", () => {
         const home = tempDir("store-home");
         const store = path.join(home, ".stacktune", "models", "mh");
-        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({ status: 0, stdout: "STACKTUNE_STORE=pending\n", stderr: "" });
+        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({
+            status: 0,
+            stdout: "STACKTUNE_STORE=pending\n",
+            stderr: "",
+        });
 
         fs.mkdirSync(store, { recursive: true });
         fs.writeFileSync(path.join(store, "stacktune.json"), marker(OTHER_HASH));
-        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({ status: 0, stdout: "STACKTUNE_STORE=pending\n", stderr: "" });
+        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({
+            status: 0,
+            stdout: "STACKTUNE_STORE=pending\n",
+            stderr: "",
+        });
 
         fs.writeFileSync(path.join(store, "stacktune.json"), marker(HASH));
-        expect(fs.readFileSync(path.join(store, "stacktune.json"), "utf8")).toBe(`{"experiment_hash": "${HASH}", "stack": "mh"}\n`);
-        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({ status: 0, stdout: "STACKTUNE_STORE=complete\n", stderr: "" });
+        expect(fs.readFileSync(path.join(store, "stacktune.json"), "utf8")).toBe(
+            `{"experiment_hash": "${HASH}", "stack": "mh"}\n`,
+        );
+        expect(storeState(home, "~/.stacktune/models/mh")).toEqual({
+            status: 0,
+            stdout: "STACKTUNE_STORE=complete\n",
+            stderr: "",
+        });
         // Compact JSON is the same marker.
         fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: HASH }));
         expect(storeState(home, "~/.stacktune/models/mh").stdout).toBe("STACKTUNE_STORE=complete\n");
@@ -115,15 +133,23 @@ describe("storeStateCommand, executed with bash", () => {
             }),
         );
         const command = `${stageCommand(RUN_DIR)}; ${storeStateCommand("~/.stacktune/models/mh", HASH)}`;
-        const r = spawnSync("bash", ["-c", command], { input: bundle.toString("base64"), env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", command], {
+            input: bundle.toString("base64"),
+            env: { ...process.env, HOME: home },
+            encoding: "utf8",
+        });
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.stdout).toBe("STACKTUNE_STORE=pending\n");
-        expect(fs.readFileSync(path.join(home, ".stacktune", "runs", HASH, "run.env"), "utf8")).toContain("STACKTUNE_MACHINE_RANK=0\n");
+        expect(fs.readFileSync(path.join(home, ".stacktune", "runs", HASH, "run.env"), "utf8")).toContain(
+            "STACKTUNE_MACHINE_RANK=0\n",
+        );
     });
 
     it("refuses anything but a full experiment hash", () => {
-        expect(() => storeStateCommand("~/.stacktune/models/mh", "abc' ; rm -rf ~ #")).toThrow("experiment hash must be 64 hex characters");
+        expect(() => storeStateCommand("~/.stacktune/models/mh", "abc' ; rm -rf ~ #")).toThrow(
+            "experiment hash must be 64 hex characters",
+        );
     });
 });
 
@@ -151,10 +177,22 @@ describe("workerRunCommand", () => {
         const command = workerRunCommand(own, "complete", RUN_DIR, HASH);
         expect(command).not.toContain("start-or-attach.sh");
         const home = tempDir("worker-home");
-        const r = spawnSync("bash", ["-c", command], { input: "HF_TOKEN=x\n", env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", command], {
+            input: "HF_TOKEN=x\n",
+            env: { ...process.env, HOME: home },
+            encoding: "utf8",
+        });
         expect(r.status).toBe(0);
         expect(r.stderr).toBe("");
-        const summary = { experiment_hash: HASH, status: "succeeded", exit_code: 0, starts: 0, metrics: null, output_store: "", run_dir: RUN_DIR };
+        const summary = {
+            experiment_hash: HASH,
+            status: "succeeded",
+            exit_code: 0,
+            starts: 0,
+            metrics: null,
+            output_store: "",
+            run_dir: RUN_DIR,
+        };
         expect(r.stdout).toBe(
             `[done] the main machine already holds the model of ${HASH}; nothing to train\n` +
                 `${JSON.stringify(summary)}\n`,
@@ -166,7 +204,9 @@ describe("workerRunCommand", () => {
 
     it("keeps a run directory with a quote in it intact in the summary", () => {
         const odd = `/srv/it's runs/${HASH}`;
-        const r = spawnSync("bash", ["-c", workerRunCommand(startOrAttachCommand(odd), "complete", odd, HASH)], { encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", workerRunCommand(startOrAttachCommand(odd), "complete", odd, HASH)], {
+            encoding: "utf8",
+        });
         expect(parseJobResult(r.stdout)?.run_dir).toBe(odd);
     });
 });
@@ -200,7 +240,12 @@ describe("TrainingJob of machine 0 and machine 1 (Pulumi mocks)", () => {
             maxHours: 1,
             release: "none" as const,
         };
-        const main = new TrainingJob(`${prefix}-0`, { ...args, host: hostOf("10.0.0.5"), checkOutputStore: true, machine: { rank: 0 } });
+        const main = new TrainingJob(`${prefix}-0`, {
+            ...args,
+            host: hostOf("10.0.0.5"),
+            checkOutputStore: true,
+            machine: { rank: 0 },
+        });
         const worker = new TrainingJob(`${prefix}-1`, {
             ...args,
             host: hostOf("10.0.0.6"),
@@ -245,7 +290,9 @@ describe("TrainingJob of machine 0 and machine 1 (Pulumi mocks)", () => {
 
     it("appends the store check to machine 0's stage only", () => {
         const stage = stageCommand(RUN_DIR);
-        expect(textInput(named("done-0-stage"), "create")).toBe(`${stage}; ${storeStateCommand("~/.stacktune/models/mh", HASH)}`);
+        expect(textInput(named("done-0-stage"), "create")).toBe(
+            `${stage}; ${storeStateCommand("~/.stacktune/models/mh", HASH)}`,
+        );
         expect(textInput(named("done-1-stage"), "create")).toBe(stage);
     });
 
@@ -265,9 +312,18 @@ describe("TrainingJob of machine 0 and machine 1 (Pulumi mocks)", () => {
     });
 
     it("connects each job's commands to its own machine", () => {
-        for (const [prefix, host] of [["done-0", "10.0.0.5"], ["done-1", "10.0.0.6"]] as const) {
+        for (const [prefix, host] of [
+            ["done-0", "10.0.0.5"],
+            ["done-1", "10.0.0.6"],
+        ] as const) {
             for (const command of ["stage", "run"]) {
-                expect(plain(named(`${prefix}-${command}`).inputs.connection)).toMatchObject({ host, port: 22, user: "trainer", privateKey: "KEY", hostKey: TEST_PUBLIC_KEY });
+                expect(plain(named(`${prefix}-${command}`).inputs.connection)).toMatchObject({
+                    host,
+                    port: 22,
+                    user: "trainer",
+                    privateKey: "KEY",
+                    hostKey: TEST_PUBLIC_KEY,
+                });
             }
         }
     });

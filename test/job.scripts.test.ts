@@ -7,7 +7,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderRunEnv, renderSecretsEnv, runBundleEntries, RunEnv, stageCommand, startOrAttachCommand, stopRunCommand } from "../src/job";
+import {
+    renderRunEnv,
+    renderSecretsEnv,
+    runBundleEntries,
+    RunEnv,
+    stageCommand,
+    startOrAttachCommand,
+    stopRunCommand,
+} from "../src/job";
 import { deterministicTarGz } from "../src/job/tarball";
 import { JobSummary, JobSummarySchema } from "../src/contract/job-protocol";
 import { planExperiment } from "../src/experiment";
@@ -48,13 +56,21 @@ if [ -f fail ]; then echo "boom: the trainer broke"; exit 3; fi
 `;
 
 function hashOf(label: string): string {
-    return label.padEnd(64, "0").replace(/[^0-9a-f]/g, "a").slice(0, 64);
+    return label
+        .padEnd(64, "0")
+        .replace(/[^0-9a-f]/g, "a")
+        .slice(0, 64);
 }
 
 /** The python/ package and the pinned set as the program ships them (planExperiment) for {@link stage}. */
 type ShippedPython = Pick<Parameters<typeof runBundleEntries>[0], "pythonSources" | "requirements">;
 
-function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<string, string> = {}, shipped?: ShippedPython): string {
+function stage(
+    hash: string,
+    overrides: Partial<RunEnv> = {},
+    extra: Record<string, string> = {},
+    shipped?: ShippedPython,
+): string {
     const runEnv = renderRunEnv({
         experimentHash: hash,
         stack: "script-test",
@@ -90,7 +106,10 @@ function stage(hash: string, overrides: Partial<RunEnv> = {}, extra: Record<stri
     return path.join(home, ".stacktune", "runs", hash);
 }
 
-function startOrAttach(hash: string, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+function startOrAttach(
+    hash: string,
+    env: Record<string, string> = {},
+): { code: number; stdout: string; stderr: string } {
     const r = spawnSync("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
         input: renderSecretsEnv({ hfToken: CANARY }),
         env: { ...process.env, HOME: home, ...env },
@@ -127,18 +146,26 @@ afterAll(() => {
 
 /** lib.sh's readable_progress over `input`, as the scripts run it. */
 function readable(input: string): string {
-    return execFileSync("bash", ["-c", `. ${JSON.stringify(path.resolve(__dirname, "../src/job/remote/lib.sh"))}; readable_progress`], { input, encoding: "utf8" });
+    return execFileSync(
+        "bash",
+        ["-c", `. ${JSON.stringify(path.resolve(__dirname, "../src/job/remote/lib.sh"))}; readable_progress`],
+        { input, encoding: "utf8" },
+    );
 }
 
 describe("readable_progress (lib.sh): the line a person reads for each progress and phase event", () => {
     it("says phase, step/total, loss, tokens/s, elapsed and ETA on one line", () => {
-        expect(readable('STACKTUNE_PROGRESS {"phase":"train","step":5,"total":100,"loss":1.234567,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\n')).toBe(
-            "[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m\n",
-        );
+        expect(
+            readable(
+                'STACKTUNE_PROGRESS {"phase":"train","step":5,"total":100,"loss":1.234567,"tokens_per_s":456.7,"elapsed_s":62,"eta_s":3725}\n',
+            ),
+        ).toBe("[train] step 5/100 (5%)  loss 1.2346  457 tokens/s  elapsed 1m02s  eta 1h02m\n");
         // a non-finite loss is written as null: the rest of the line still tells the state
-        expect(readable('STACKTUNE_PROGRESS {"phase":"train","step":1,"total":4,"loss":null,"tokens_per_s":12.0,"elapsed_s":3,"eta_s":9}\n')).toBe(
-            "[train] step 1/4 (25%)  12 tokens/s  elapsed 3s  eta 9s\n",
-        );
+        expect(
+            readable(
+                'STACKTUNE_PROGRESS {"phase":"train","step":1,"total":4,"loss":null,"tokens_per_s":12.0,"elapsed_s":3,"eta_s":9}\n',
+            ),
+        ).toBe("[train] step 1/4 (25%)  12 tokens/s  elapsed 3s  eta 9s\n");
     });
 
     it("words every phase event so that the last line alone tells the state", () => {
@@ -163,8 +190,12 @@ describe("readable_progress (lib.sh): the line a person reads for each progress 
 
     it("shows a detail as written (quotes, backslashes), control characters as spaces, and other lines as they are", () => {
         const lib = JSON.stringify(path.resolve(__dirname, "../src/job/remote/lib.sh"));
-        const line = execFileSync("bash", ["-c", `. ${lib}; phase attach "$1"`, "-", 'say "hi" \\ back\u001b[31m red\ttab'], { encoding: "utf8" });
-        expect(readable(line + "noise: {\"loss\": 1}\nSTACKTUNE_PROGRESS {broken\n")).toBe(
+        const line = execFileSync(
+            "bash",
+            ["-c", `. ${lib}; phase attach "$1"`, "-", 'say "hi" \\ back\u001b[31m red\ttab'],
+            { encoding: "utf8" },
+        );
+        expect(readable(line + 'noise: {"loss": 1}\nSTACKTUNE_PROGRESS {broken\n')).toBe(
             '[attach] say "hi" \\ back [31m red tab\nnoise: {"loss": 1}\nSTACKTUNE_PROGRESS {broken\n',
         );
     });
@@ -178,7 +209,12 @@ describe("start-or-attach.sh", () => {
         expect(r.code).toBe(0);
         // What `pulumi up` shows: one line a person reads per update; the JSON stays in job.log.
         const lines = r.stdout.trim().split("\n");
-        expect(lines.filter((l) => l.startsWith("[train] step "))).toEqual([1, 2, 3].map((i) => `[train] step ${i}/3 (${Math.floor((i * 100) / 3)}%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m`));
+        expect(lines.filter((l) => l.startsWith("[train] step "))).toEqual(
+            [1, 2, 3].map(
+                (i) =>
+                    `[train] step ${i}/3 (${Math.floor((i * 100) / 3)}%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m`,
+            ),
+        );
         expect(lines).toContain("[train] started");
         expect(r.stdout).not.toContain("STACKTUNE_");
         expect(read(dir, "job.log")).toContain('STACKTUNE_PROGRESS {"phase":"train","step":3,"total":3,');
@@ -201,7 +237,19 @@ describe("start-or-attach.sh", () => {
     it("prunes a succeeded run directory to its receipt unless keepRunDir", () => {
         const dir = path.join(home, ".stacktune", "runs", hashOf("a1"));
         expect(fs.readdirSync(dir).sort()).toEqual(
-            [".lock", "exit_code", "job.log", "job.status", "lib.sh", "run-job.sh", "run.env", "runner.pid", "start-or-attach.sh", "starts", "summary.json"].sort(),
+            [
+                ".lock",
+                "exit_code",
+                "job.log",
+                "job.status",
+                "lib.sh",
+                "run-job.sh",
+                "run.env",
+                "runner.pid",
+                "start-or-attach.sh",
+                "starts",
+                "summary.json",
+            ].sort(),
         );
         const kept = stage(hashOf("a2"), { keepRunDir: true });
         expect(startOrAttach(hashOf("a2")).code).toBe(0);
@@ -258,7 +306,9 @@ describe("start-or-attach.sh", () => {
         // The live progress is sparse (one line per percent) and its last line carries the state.
         const progress = r.stdout.split("\n").filter((l) => l.startsWith("[train] step "));
         expect(progress.length).toBeLessThanOrEqual(101);
-        expect(progress[progress.length - 1]).toBe("[train] step 3000/3000 (100%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m");
+        expect(progress[progress.length - 1]).toBe(
+            "[train] step 3000/3000 (100%)  loss 1.5000  457 tokens/s  elapsed 1m02s  eta 1h02m",
+        );
         expect(lastJson(r.stdout)).toMatchObject({ status: "failed", exit_code: 3 });
     });
 
@@ -295,7 +345,10 @@ describe("start-or-attach.sh", () => {
         fs.writeFileSync(path.join(store, "stacktune.json"), JSON.stringify({ experiment_hash: hash }));
         stage(hash, { outputStoreDir: "~/.stacktune/models/a3" });
         expect(startOrAttach(hash).code).toBe(0);
-        expect(JSON.parse(fs.readFileSync(path.join(store, "metrics.json"), "utf8"))).toEqual({ train_loss: 1.25, eval_loss: 1.5 });
+        expect(JSON.parse(fs.readFileSync(path.join(store, "metrics.json"), "utf8"))).toEqual({
+            train_loss: 1.25,
+            eval_loss: 1.5,
+        });
     });
 
     it("adds metrics and phase times only to a store whose marker is this run's", () => {
@@ -340,23 +393,40 @@ describe("start-or-attach.sh", () => {
         // long before the run's own budget (an hour) and before its fake training (3 × 3 s) ends.
         const deadline = Math.floor(Date.now() / 1000) + budgetWatchdogMarginSeconds + 3;
         fs.writeFileSync(path.join(state, "deadline"), `${deadline}\n`);
-        const dir = stage(hash, { maxSeconds: 3600, watchdogDeadlineFile: path.join(state, "deadline") }, { sleep_seconds: "3" });
+        const dir = stage(
+            hash,
+            { maxSeconds: 3600, watchdogDeadlineFile: path.join(state, "deadline") },
+            { sleep_seconds: "3" },
+        );
         const r = startOrAttach(hash);
         expect(r.code).toBe(124);
         expect(lastJson(r.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124 });
         expect(read(dir, "job.status")).toBe("budget_exceeded");
-        expect(r.stderr).toContain(`stops ${budgetWatchdogMarginSeconds}s before the budget watchdog powers the host off`);
-        expect(fs.statSync(path.join(dir, "summary.json")).mtimeMs / 1000).toBeLessThan(deadline - budgetWatchdogMarginSeconds + 60);
+        expect(r.stderr).toContain(
+            `stops ${budgetWatchdogMarginSeconds}s before the budget watchdog powers the host off`,
+        );
+        expect(fs.statSync(path.join(dir, "summary.json")).mtimeMs / 1000).toBeLessThan(
+            deadline - budgetWatchdogMarginSeconds + 60,
+        );
 
         // The real watchdog, with the rendered user-data's host.env, on the same deadline: not due yet.
-        const hostEnv = (cloudInitConfig(awsSettings({ budget: { maxHours: 1 } })).write_files as { path: string; content: string }[])
-            .find((f) => f.path === hostPaths.env)!.content;
+        const hostEnv = (
+            cloudInitConfig(awsSettings({ budget: { maxHours: 1 } })).write_files as { path: string; content: string }[]
+        ).find((f) => f.path === hostPaths.env)!.content;
         fs.writeFileSync(path.join(state, "host.env"), hostEnv);
         const bin = path.join(state, "bin");
         fs.mkdirSync(bin);
-        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "systemctl $*" >> "${path.join(state, "calls.log")}"\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "systemctl"),
+            `#!/bin/sh\necho "systemctl $*" >> "${path.join(state, "calls.log")}"\n`,
+            { mode: 0o755 },
+        );
         execFileSync("bash", ["cloud-init/budget-watchdog.sh"], {
-            env: { PATH: `${bin}:/usr/bin:/bin`, STACKTUNE_HOST_ENV: path.join(state, "host.env"), STACKTUNE_STATE_DIR: state },
+            env: {
+                PATH: `${bin}:/usr/bin:/bin`,
+                STACKTUNE_HOST_ENV: path.join(state, "host.env"),
+                STACKTUNE_STATE_DIR: state,
+            },
         });
         expect(fs.existsSync(path.join(state, "calls.log"))).toBe(false);
         expect(fs.existsSync(path.join(state, "budget-exceeded"))).toBe(false);
@@ -380,7 +450,12 @@ describe("start-or-attach.sh", () => {
 
         const third = startOrAttach(hash);
         expect(third.code).toBe(124);
-        expect(lastJson(third.stdout)).toMatchObject({ status: "budget_exceeded", exit_code: 124, starts: 3, attempt_seconds: 0 });
+        expect(lastJson(third.stdout)).toMatchObject({
+            status: "budget_exceeded",
+            exit_code: 124,
+            starts: 3,
+            attempt_seconds: 0,
+        });
         expect(third.stderr).toContain("budget.maxHours is used up");
         expect(third.stderr).toContain("stacktune:budget.maxHours");
         expect(read(dir, "job.log")).not.toContain("token present");
@@ -389,10 +464,15 @@ describe("start-or-attach.sh", () => {
     it("counts an attempt whose runner was killed (it never counted itself) until its log's last write", async () => {
         const hash = hashOf("e3");
         const dir = stage(hash, { maxSeconds: 5 }, { sleep_seconds: "1" });
-        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
+            env: { ...process.env, HOME: home },
+            detached: true,
+        });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 3/3") && resolve()));
+        await new Promise<void>((resolve) =>
+            first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 3/3") && resolve()),
+        );
         const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         process.kill(-runner, "SIGKILL");
         process.kill(-first.pid!, "SIGKILL");
@@ -418,10 +498,15 @@ describe("one GPU job per host (the GPU lock under the run root)", () => {
     it("a second GPU run waits for the holder (named: stack and run), gives up after its budget, and starts once the GPUs are free; a CPU run does not wait", async () => {
         const holder = hashOf("ac1");
         const holderDir = stage(holder, { gpus: 1, stack: "stack-a" }, { sleep_seconds: "2" });
-        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${holder}`)], { env: { ...process.env, HOME: home }, detached: true });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${holder}`)], {
+            env: { ...process.env, HOME: home },
+            detached: true,
+        });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
+        await new Promise<void>((resolve) =>
+            first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()),
+        );
 
         stage(hashOf("ac2"), { gpus: 0 });
         const cpu = startOrAttach(hashOf("ac2"));
@@ -457,7 +542,10 @@ describe("machine-written JSON (summary.json and the summary lines)", () => {
         const dir = stage(hash, { outputStoreDir: `~/${oddStore}` });
         const r = startOrAttach(hash);
         expect(r.code).toBe(0);
-        for (const line of r.stdout.trim().split("\n").filter((l) => l.startsWith("STACKTUNE_"))) {
+        for (const line of r.stdout
+            .trim()
+            .split("\n")
+            .filter((l) => l.startsWith("STACKTUNE_"))) {
             expect(JSON.parse(line.slice(line.indexOf(" ") + 1)) as unknown).toBeTypeOf("object");
         }
         const summary = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8")) as Record<string, unknown>;
@@ -474,7 +562,12 @@ describe("machine-written JSON (summary.json and the summary lines)", () => {
         stage(hash, { checkOutputStore: true, outputStoreDir: `~/${oddStore}-done` });
         const r = startOrAttach(hash);
         expect(r.code).toBe(0);
-        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", starts: 0, output_store: store, metrics: { train_loss: 1.25 } });
+        expect(lastJson(r.stdout)).toMatchObject({
+            status: "succeeded",
+            starts: 0,
+            output_store: store,
+            metrics: { train_loss: 1.25 },
+        });
     });
 });
 
@@ -494,10 +587,15 @@ describe("run identity (a reused PID is not this run's runner)", () => {
     it("starts a new attempt when the runner's PID now belongs to another run's runner, and leaves that one alone", async () => {
         const hash = hashOf("aa1");
         const dir = stage(hash, {}, { sleep_seconds: "30" });
-        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], { env: { ...process.env, HOME: home }, detached: true });
+        const first = spawn("bash", ["-c", startOrAttachCommand(`~/.stacktune/runs/${hash}`)], {
+            env: { ...process.env, HOME: home },
+            detached: true,
+        });
         started.push(first.pid!);
         first.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
+        await new Promise<void>((resolve) =>
+            first.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()),
+        );
         // The host loses this run's runner (killed; job.status still says running) ...
         const runner = Number(read(dir, "runner.pid").split(/\s+/)[0]);
         process.kill(-runner, "SIGKILL");
@@ -522,7 +620,10 @@ describe("run identity (a reused PID is not this run's runner)", () => {
         expect(startOrAttach(hash).code).toBe(0);
         const other = foreignRunner();
         reusePid(dir, other);
-        const out = execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, false)], { env: { ...process.env, HOME: home }, encoding: "utf8" });
+        const out = execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, false)], {
+            env: { ...process.env, HOME: home },
+            encoding: "utf8",
+        });
         expect(out).not.toContain("stopping run");
         expect(alive(other)).toBe(true);
         expect(fs.existsSync(dir)).toBe(false);
@@ -559,7 +660,11 @@ describe("release after the run (run-job.sh, with stand-ins for sudo and shutdow
         expect(read(kept, "job.status")).toBe("failed");
 
         const cluster = fakePowerOff();
-        const released = stage(hashOf("e53"), { release: "poweroff", machineRank: 1, releaseOnFailure: true }, { fail: "" });
+        const released = stage(
+            hashOf("e53"),
+            { release: "poweroff", machineRank: 1, releaseOnFailure: true },
+            { fail: "" },
+        );
         expect(startOrAttach(hashOf("e53"), cluster.env).code).toBe(3);
         expect(cluster.calls()).toEqual(["shutdown -h +1"]);
         expect(read(released, "job.log")).toContain("status failed on a multi-host run: powering off in 1 minute");
@@ -583,7 +688,9 @@ describe("stop-run.sh (the job's delete)", () => {
         });
         started.push(child.pid!);
         child.stdin.end(renderSecretsEnv({}));
-        await new Promise<void>((resolve) => child.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()));
+        await new Promise<void>((resolve) =>
+            child.stdout.on("data", (c: Buffer) => c.toString().includes("[train] step 1/3") && resolve()),
+        );
         const runner = Number(read(dir, "runner.pid").split(" ")[0]);
         started.push(runner);
         expect(sessionAlive(runner)).toBe(true);
@@ -600,7 +707,9 @@ describe("stop-run.sh (the job's delete)", () => {
     it("keeps the directory (minus secrets) when keepRunDir, and is a no-op on a missing run", () => {
         const hash = hashOf("9b");
         const dir = stage(hash, {}, { "secrets.env": "HF_TOKEN=x\n" });
-        execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, true)], { env: { ...process.env, HOME: home } });
+        execFileSync("bash", ["-c", stopRunCommand(`~/.stacktune/runs/${hash}`, true)], {
+            env: { ...process.env, HOME: home },
+        });
         expect(fs.existsSync(path.join(dir, "run.env"))).toBe(true);
         expect(fs.existsSync(path.join(dir, "secrets.env"))).toBe(false);
         const missing = spawnSync("bash", ["-c", stopRunCommand("~/.stacktune/runs/" + hashOf("9c"), false)], {
@@ -636,17 +745,20 @@ describe("the venv runtime's environment (run-job.sh): the one install script, t
     it.each([
         ["a CPU run", 0, ["requirements", "cpu"]],
         ["a GPU run", 2, ["requirements"]],
-    ])("%s creates its venv by exactly what images/install-python-deps.sh installs, read from the shipped manifests", (_, gpus, args) => {
-        const hash = hashOf(`5e${gpus}`);
-        const dir = stage(hash, { venvPath: undefined, python, gpus }, {}, plan);
-        const log = path.join(stubs, `run-${gpus}.log`);
-        const r = startOrAttach(hash, { STUB_LOG: log });
-        expect(r.stdout).toContain("[venv] creating");
-        expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", exit_code: 0 });
-        const venvInstalls = fs.readFileSync(log, "utf8").replaceAll(dir, "<root>").trim().split("\n");
-        expect(venvInstalls).toEqual(installScriptLog(args));
-        expect(venvInstalls).toContain("-m pip --disable-pip-version-check check");
-    });
+    ])(
+        "%s creates its venv by exactly what images/install-python-deps.sh installs, read from the shipped manifests",
+        (_, gpus, args) => {
+            const hash = hashOf(`5e${gpus}`);
+            const dir = stage(hash, { venvPath: undefined, python, gpus }, {}, plan);
+            const log = path.join(stubs, `run-${gpus}.log`);
+            const r = startOrAttach(hash, { STUB_LOG: log });
+            expect(r.stdout).toContain("[venv] creating");
+            expect(lastJson(r.stdout)).toMatchObject({ status: "succeeded", exit_code: 0 });
+            const venvInstalls = fs.readFileSync(log, "utf8").replaceAll(dir, "<root>").trim().split("\n");
+            expect(venvInstalls).toEqual(installScriptLog(args));
+            expect(venvInstalls).toContain("-m pip --disable-pip-version-check check");
+        },
+    );
 
     it("run-job.sh holds no pip command of its own", () => {
         expect(runJob).not.toMatch(/\bpip\b/);

@@ -19,7 +19,9 @@ const HASH = "0123456789abcdef".repeat(4);
 describe("runDirectory", () => {
     it("is <runRoot>/<hash> and refuses anything but a full hash", () => {
         expect(runDirectory("~/.stacktune/runs/", HASH)).toBe(`~/.stacktune/runs/${HASH}`);
-        expect(() => runDirectory("~/.stacktune/runs", "../../etc")).toThrow("experiment hash must be 64 hex characters");
+        expect(() => runDirectory("~/.stacktune/runs", "../../etc")).toThrow(
+            "experiment hash must be 64 hex characters",
+        );
     });
 });
 
@@ -44,7 +46,10 @@ describe("renderRunEnv", () => {
         const text = renderRunEnv(env);
         const dump = execFileSync(
             "bash",
-            ["-c", 'set -eu; eval "$RUN_ENV"; printf "%s\\n" "$STACKTUNE_STACK" "$STACKTUNE_OUTPUT_STORE_DIR" "$STACKTUNE_MAX_SECONDS" "$STACKTUNE_RELEASE"'],
+            [
+                "-c",
+                'set -eu; eval "$RUN_ENV"; printf "%s\\n" "$STACKTUNE_STACK" "$STACKTUNE_OUTPUT_STORE_DIR" "$STACKTUNE_MAX_SECONDS" "$STACKTUNE_RELEASE"',
+            ],
             { env: { ...process.env, RUN_ENV: text, HOME: "/home/trainer" }, encoding: "utf8" },
         );
         expect(dump).toBe("it's-a-stack\n/home/trainer/.stacktune/models/x\n5400\npoweroff\n");
@@ -58,8 +63,13 @@ describe("renderRunEnv", () => {
 describe("renderSecretsEnv", () => {
     it("quotes values so any character survives, and names only the secrets that are set", () => {
         const text = renderSecretsEnv({ hfToken: "hf_a'b$c", wandbApiKey: "w" });
-        expect(text).toBe("# stacktune secrets (mode 0600, removed when the run ends)\nHF_TOKEN='hf_a'\\''b$c'\nWANDB_API_KEY=w\n");
-        const value = execFileSync("bash", ["-c", 'eval "$S"; printf %s "$HF_TOKEN"'], { env: { ...process.env, S: text }, encoding: "utf8" });
+        expect(text).toBe(
+            "# stacktune secrets (mode 0600, removed when the run ends)\nHF_TOKEN='hf_a'\\''b$c'\nWANDB_API_KEY=w\n",
+        );
+        const value = execFileSync("bash", ["-c", 'eval "$S"; printf %s "$HF_TOKEN"'], {
+            env: { ...process.env, S: text },
+            encoding: "utf8",
+        });
         expect(value).toBe("hf_a'b$c");
         expect(renderSecretsEnv({})).toBe("# stacktune secrets (mode 0600, removed when the run ends)\n");
     });
@@ -72,15 +82,27 @@ describe("command texts", () => {
         );
         expect(startOrAttachCommand(`~/.stacktune/runs/${HASH}`)).toContain(`exec bash "$d/start-or-attach.sh" "$d"`);
         const stop = stopRunCommand(`/srv/runs/${HASH}`, true, "stacktune-0123456789ab");
-        expect(stop.split("\n")[0]).toBe(`bash -s -- /srv/runs/${HASH} true stacktune-0123456789ab <<'STACKTUNE_SCRIPT'`);
+        expect(stop.split("\n")[0]).toBe(
+            `bash -s -- /srv/runs/${HASH} true stacktune-0123456789ab <<'STACKTUNE_SCRIPT'`,
+        );
         expect(stop.trimEnd().endsWith("STACKTUNE_SCRIPT")).toBe(true);
     });
 });
 
 describe("deterministicTarGz", () => {
     it("gives the same bytes for the same files in any order, and tar reads names and modes back", () => {
-        const a = deterministicTarGz(new Map([["b.sh", { content: "echo b\n", mode: 0o755 }], ["dir/a.txt", { content: "a" }]]));
-        const b = deterministicTarGz(new Map([["dir/a.txt", { content: "a" }], ["b.sh", { content: "echo b\n", mode: 0o755 }]]));
+        const a = deterministicTarGz(
+            new Map([
+                ["b.sh", { content: "echo b\n", mode: 0o755 }],
+                ["dir/a.txt", { content: "a" }],
+            ]),
+        );
+        const b = deterministicTarGz(
+            new Map([
+                ["dir/a.txt", { content: "a" }],
+                ["b.sh", { content: "echo b\n", mode: 0o755 }],
+            ]),
+        );
         expect(a.equals(b)).toBe(true);
         const listing = execFileSync("tar", ["-tvzf", "-"], { input: a, encoding: "utf8" });
         expect(listing).toMatch(/^-rwxr-xr-x .* b\.sh$/m);
@@ -89,7 +111,10 @@ describe("deterministicTarGz", () => {
 
     it("stores long paths with the ustar prefix", () => {
         const long = `python/${"deep/".repeat(25)}module.py`;
-        const listing = execFileSync("tar", ["-tzf", "-"], { input: deterministicTarGz(new Map([[long, { content: "x" }]])), encoding: "utf8" });
+        const listing = execFileSync("tar", ["-tzf", "-"], {
+            input: deterministicTarGz(new Map([[long, { content: "x" }]])),
+            encoding: "utf8",
+        });
         expect(listing.trim()).toBe(long);
     });
 });
@@ -110,10 +135,14 @@ describe("parseJobResult", () => {
         expect(() => parseJobResult(`[done] ok\n${line}\n`)).toThrow(
             /^the job's summary line is not a job summary: status: .*; exit_code: .*; metrics\.train_loss: .*; the whole output is in the run directory's job\.log$/,
         );
-        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succeeded"}`)).toThrow(/exit_code: .*starts: .*output_store: .*run_dir: /s);
+        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succeeded"}`)).toThrow(
+            /exit_code: .*starts: .*output_store: .*run_dir: /s,
+        );
     });
 
     it("refuses a summary line that is not JSON instead of reporting no summary", () => {
-        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succ`)).toThrow(/^the job's summary line is not JSON \(/);
+        expect(() => parseJobResult(`{"experiment_hash":"${HASH}","status":"succ`)).toThrow(
+            /^the job's summary line is not JSON \(/,
+        );
     });
 });

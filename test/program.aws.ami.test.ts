@@ -30,7 +30,10 @@ let pinned: AwsGpuHost;
 beforeAll(async () => {
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" } }),
+            newResource: (args) => ({
+                id: `${args.name}-id`,
+                state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" },
+            }),
             call: (args) => mockAwsCall(args),
         },
         "stacktune",

@@ -29,7 +29,13 @@ import {
 const KEY_CANARY = "-----BEGIN OPENSSH PRIVATE KEY-----\nCANARY-cluster-key-5e1a\n-----END OPENSSH PRIVATE KEY-----\n";
 const USER_DATA = "#cloud-config\n# stacktune cluster test\n";
 const TAGS = { "stacktune:stack": "aws-cluster", "stacktune:experiment": "0123456789abcdef" };
-const SSH_RULE = { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] };
+const SSH_RULE = {
+    description: "SSH from the operator",
+    protocol: "tcp",
+    fromPort: 22,
+    toPort: 22,
+    cidrBlocks: ["203.0.113.7/32"],
+};
 const resources: RegisteredResource[] = [];
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 
@@ -82,7 +88,8 @@ beforeAll(async () => {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-                if (args.token !== SERVICE_QUOTA_TOKEN) calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+                if (args.token !== SERVICE_QUOTA_TOKEN)
+                    calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
                 return mockAwsCall(args);
             },
         },
@@ -101,7 +108,12 @@ beforeAll(async () => {
 
 describe("multi-host aws cluster", () => {
     it("registers one network, placement group and security group, and one instance and readiness command per host", () => {
-        expect(resources.filter((r) => r.name.startsWith("c3")).map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+        expect(
+            resources
+                .filter((r) => r.name.startsWith("c3"))
+                .map((r) => `${r.type} ${r.name}`)
+                .sort(),
+        ).toEqual(
             [
                 "stacktune:aws:GpuHost c3",
                 "pulumi:providers:aws c3-aws",
@@ -155,7 +167,10 @@ describe("multi-host aws cluster", () => {
     });
 
     it("routes 0.0.0.0/0 to the cluster's internet gateway (downloads, Hub push)", () => {
-        expect(oneOf("c3", "aws:ec2/internetGateway:InternetGateway").inputs).toEqual({ vpcId: "c3-vpc-id", tags: TAGS });
+        expect(oneOf("c3", "aws:ec2/internetGateway:InternetGateway").inputs).toEqual({
+            vpcId: "c3-vpc-id",
+            tags: TAGS,
+        });
         expect(oneOf("c3", "aws:ec2/routeTable:RouteTable").inputs).toEqual({
             vpcId: "c3-vpc-id",
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: "c3-igw-id" }],
@@ -168,7 +183,10 @@ describe("multi-host aws cluster", () => {
     });
 
     it("places the instances in one cluster placement group", () => {
-        expect(oneOf("c3", "aws:ec2/placementGroup:PlacementGroup").inputs).toEqual({ strategy: "cluster", tags: TAGS });
+        expect(oneOf("c3", "aws:ec2/placementGroup:PlacementGroup").inputs).toEqual({
+            strategy: "cluster",
+            tags: TAGS,
+        });
     });
 
     it("lets in SSH from sshCidr and, from the cluster's own members only, the rendezvous port and the ephemeral ports", () => {
@@ -191,8 +209,13 @@ describe("multi-host aws cluster", () => {
                 self: true,
             },
         ]);
-        expect(sg.egress).toEqual([{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }]);
-        expect(oneOf("zone", "aws:ec2/securityGroup:SecurityGroup").inputs.ingress).toEqual([SSH_RULE, ...clusterIngressRules(29600)]);
+        expect(sg.egress).toEqual([
+            { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+        ]);
+        expect(oneOf("zone", "aws:ec2/securityGroup:SecurityGroup").inputs.ingress).toEqual([
+            SSH_RULE,
+            ...clusterIngressRules(29600),
+        ]);
         expect(clusterIngressRules(29600)[0]).toEqual({
             description: "torch.distributed rendezvous on machine 0, from the cluster instances only",
             protocol: "tcp",
@@ -235,16 +258,30 @@ describe("multi-host aws cluster", () => {
                 // A spot cluster stays spot (an interruption stops the job; the checkpoint store resumes it).
                 instanceMarketOptions: {
                     marketType: "spot",
-                    spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate", maxPrice: "3.5000" },
+                    spotOptions: {
+                        spotInstanceType: "one-time",
+                        instanceInterruptionBehavior: "terminate",
+                        maxPrice: "3.5000",
+                    },
                 },
                 volumeTags: TAGS,
             });
-            expect(instance.inputs.tags).toEqual({ Name: `c3-${rank}`, "stacktune:machine-rank": String(rank), ...TAGS });
+            expect(instance.inputs.tags).toEqual({
+                Name: `c3-${rank}`,
+                "stacktune:machine-rank": String(rank),
+                ...TAGS,
+            });
         });
     });
 
     it("readies every instance over SSH to its own public address: cloud-init wait, then the preflight", () => {
-        const preflight = readinessCommand(hostPaths.readyMarker, { gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 100, runtime: "docker", runRoot: "~/.stacktune/runs" });
+        const preflight = readinessCommand(hostPaths.readyMarker, {
+            gpus: 4,
+            gpuMemoryGb: 24,
+            minFreeDiskGb: 100,
+            runtime: "docker",
+            runRoot: "~/.stacktune/runs",
+        });
         const readies = of("c3", "command:remote:Command");
         expect(readies.map((r) => r.name)).toEqual(["c3-ready-0", "c3-ready-1", "c3-ready-2"]);
         readies.forEach((ready, rank) => {
@@ -286,9 +323,14 @@ describe("multi-host aws cluster", () => {
             "198.51.100.11",
             "198.51.100.12",
         ]);
-        expect(cluster.jobHosts.map((h) => ({ kind: h.kind, gpus: h.gpus, release: h.releaseAction, ready: h.ready.length }))).toEqual(
-            Array(3).fill({ kind: "aws", gpus: 4, release: "poweroff", ready: 1 }),
-        );
+        expect(
+            cluster.jobHosts.map((h) => ({
+                kind: h.kind,
+                gpus: h.gpus,
+                release: h.releaseAction,
+                ready: h.ready.length,
+            })),
+        ).toEqual(Array(3).fill({ kind: "aws", gpus: 4, release: "poweroff", ready: 1 }));
         expect(new Set(cluster.jobHosts.map((h) => h.ready[0])).size).toBe(3);
         expect(cluster.vpc).toBeDefined();
         expect(cluster.subnet).toBeDefined();
@@ -297,8 +339,14 @@ describe("multi-host aws cluster", () => {
 
     it("a single host gets the same own network as a cluster but no placement group or fixed address, and keeps its unranked names", () => {
         expect(oneOf("one", "aws:ec2/vpc:Vpc").inputs).toEqual(oneOf("c3", "aws:ec2/vpc:Vpc").inputs);
-        expect(oneOf("one", "aws:ec2/subnet:Subnet").inputs).toEqual({ ...oneOf("c3", "aws:ec2/subnet:Subnet").inputs, vpcId: "one-vpc-id" });
-        expect(oneOf("one", "aws:ec2/internetGateway:InternetGateway").inputs).toEqual({ vpcId: "one-vpc-id", tags: TAGS });
+        expect(oneOf("one", "aws:ec2/subnet:Subnet").inputs).toEqual({
+            ...oneOf("c3", "aws:ec2/subnet:Subnet").inputs,
+            vpcId: "one-vpc-id",
+        });
+        expect(oneOf("one", "aws:ec2/internetGateway:InternetGateway").inputs).toEqual({
+            vpcId: "one-vpc-id",
+            tags: TAGS,
+        });
         expect(oneOf("one", "aws:ec2/routeTable:RouteTable").inputs).toEqual({
             vpcId: "one-vpc-id",
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: "one-igw-id" }],
@@ -332,22 +380,31 @@ describe("multi-host aws cluster", () => {
 
     it("refuses a host count or rendezvous port it cannot build, saying what to set", () => {
         expect(awsHostCount(undefined)).toBe(1);
-        expect(() => awsHostCount(0)).toThrow("stacktune:target.hosts 0 is not a number of instances: use a whole number from 1 to 16");
+        expect(() => awsHostCount(0)).toThrow(
+            "stacktune:target.hosts 0 is not a number of instances: use a whole number from 1 to 16",
+        );
         expect(() => awsHostCount(17)).toThrow("stacktune:target.hosts 17 is not a number of instances");
         expect(() => awsHostCount(1.5)).toThrow("stacktune:target.hosts 1.5 is not a number of instances");
-        expect(() => clusterIngressRules(70000)).toThrow("stacktune:distributed.rendezvousPort 70000 is not a TCP port");
+        expect(() => clusterIngressRules(70000)).toThrow(
+            "stacktune:distributed.rendezvousPort 70000 is not a TCP port",
+        );
     });
 
     it("asks each host's region which zones offer its instance type, with exactly the offerings query", () => {
         const offerings = calls.filter((c) => c.token === INSTANCE_TYPE_OFFERINGS_TOKEN).map((c) => c.inputs);
-        const query = { region: "us-east-1", locationType: "availability-zone", filters: [{ name: "instance-type", values: ["g5.12xlarge"] }] };
+        const query = {
+            region: "us-east-1",
+            locationType: "availability-zone",
+            filters: [{ name: "instance-type", values: ["g5.12xlarge"] }],
+        };
         // One per host: c3, one, zone, open.
         expect(offerings).toEqual([query, query, query, query]);
     });
 
     it("chooses a zone that offers the instance type, keeps an offered one asked for, and refuses others saying what to do", () => {
         const offered = ["eu-west-1c", "eu-west-1b"];
-        const zone = (requested?: string): string => availabilityZoneFor({ region: "eu-west-1", instanceType: "g6.12xlarge", offered, requested });
+        const zone = (requested?: string): string =>
+            availabilityZoneFor({ region: "eu-west-1", instanceType: "g6.12xlarge", offered, requested });
         expect(zone()).toBe("eu-west-1b");
         expect(zone("eu-west-1c")).toBe("eu-west-1c");
         expect(() => zone("eu-west-1a")).toThrow(
@@ -357,7 +414,9 @@ describe("multi-host aws cluster", () => {
         expect(() => zone("us-west-2a")).toThrow(
             'stacktune:target.availabilityZone "us-west-2a" is not a zone of region eu-west-1: use one such as eu-west-1b, or change stacktune:target.region',
         );
-        expect(() => availabilityZoneFor({ region: "ap-southeast-4", instanceType: "g5.12xlarge", offered: [] })).toThrow(
+        expect(() =>
+            availabilityZoneFor({ region: "ap-southeast-4", instanceType: "g5.12xlarge", offered: [] }),
+        ).toThrow(
             "no availability zone of region ap-southeast-4 offers instance type g5.12xlarge: set stacktune:target.region to a region " +
                 "that offers it, or stacktune:target.instanceType to another supported type",
         );

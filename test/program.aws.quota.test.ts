@@ -23,7 +23,10 @@ const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 beforeAll(async () => {
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" } }),
+            newResource: (args) => ({
+                id: `${args.name}-id`,
+                state: { ...(args.inputs as Record<string, unknown>), publicIp: "198.51.100.23" },
+            }),
             call: (args) => {
                 calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
                 return mockAwsCall(args, 96);
@@ -48,17 +51,29 @@ describe("G-instance vCPU quota", () => {
     });
 
     it("says which quota, what the run needs and how to raise it when the quota is too low", () => {
-        expect(gpuQuotaProblem({ spot: true, instanceType: "g5.12xlarge", hosts: 2, region: "us-east-1", quotaVcpus: 0 })).toBe(
+        expect(
+            gpuQuotaProblem({ spot: true, instanceType: "g5.12xlarge", hosts: 2, region: "us-east-1", quotaVcpus: 0 }),
+        ).toBe(
             'the account\'s EC2 quota "All G and VT Spot Instance Requests" (L-3819A6DF) in us-east-1 is 0 vCPUs, but 2 x g5.12xlarge need 96: ' +
                 "request 96 or more (aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF " +
                 "--desired-value 96 --region us-east-1, or the Service Quotas console), or set stacktune:target.spot.enabled to false " +
                 "to use the on-demand quota",
         );
-        expect(gpuQuotaProblem({ spot: false, instanceType: "g6.12xlarge", hosts: 1, region: "eu-west-1", quotaVcpus: 32 })).toBe(
+        expect(
+            gpuQuotaProblem({
+                spot: false,
+                instanceType: "g6.12xlarge",
+                hosts: 1,
+                region: "eu-west-1",
+                quotaVcpus: 32,
+            }),
+        ).toBe(
             'the account\'s EC2 quota "Running On-Demand G and VT instances" (L-DB2E81BA) in eu-west-1 is 32 vCPUs, but 1 x g6.12xlarge need 48: ' +
                 "request 48 or more (aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-DB2E81BA " +
                 "--desired-value 48 --region eu-west-1, or the Service Quotas console)",
         );
-        expect(gpuQuotaProblem({ spot: true, instanceType: "g5.12xlarge", hosts: 2, region: "us-east-1", quotaVcpus: 96 })).toBeUndefined();
+        expect(
+            gpuQuotaProblem({ spot: true, instanceType: "g5.12xlarge", hosts: 2, region: "us-east-1", quotaVcpus: 96 }),
+        ).toBeUndefined();
     });
 });

@@ -149,10 +149,23 @@ describe("aws target", () => {
         expect(instance.ami).toBe(MOCK_AMI_ID);
         expect(instance.instanceMarketOptions).toEqual({
             marketType: "spot",
-            spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate", maxPrice: "3.5000" },
+            spotOptions: {
+                spotInstanceType: "one-time",
+                instanceInterruptionBehavior: "terminate",
+                maxPrice: "3.5000",
+            },
         });
-        expect(instance.rootBlockDevice).toEqual({ volumeType: "gp3", volumeSize: 250, encrypted: true, deleteOnTermination: true });
-        expect(instance.metadataOptions).toEqual({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 });
+        expect(instance.rootBlockDevice).toEqual({
+            volumeType: "gp3",
+            volumeSize: 250,
+            encrypted: true,
+            deleteOnTermination: true,
+        });
+        expect(instance.metadataOptions).toEqual({
+            httpEndpoint: "enabled",
+            httpTokens: "required",
+            httpPutResponseHopLimit: 2,
+        });
         expect(instance.instanceInitiatedShutdownBehavior).toBe("terminate");
         expect(String(plain(instance.userData)).startsWith(renderCloudInit(settings, "aws-g5"))).toBe(true);
         expect(instance.userDataReplaceOnChange).toBe(true);
@@ -173,8 +186,16 @@ describe("aws target", () => {
     // No default VPC is assumed: a single host gets the same own network as a cluster (one home,
     // AwsGpuHost's network), public, in a zone that offers its instance type.
     it("gives the single host its own VPC, public subnet, internet gateway and route, and no placement group", () => {
-        const tags = { "stacktune:stack": "aws-g5", "stacktune:experiment": (outputs.experimentHash as string).slice(0, 16) };
-        expect(one("aws:ec2/vpc:Vpc").inputs).toEqual({ cidrBlock: "10.42.0.0/16", enableDnsSupport: true, enableDnsHostnames: true, tags });
+        const tags = {
+            "stacktune:stack": "aws-g5",
+            "stacktune:experiment": (outputs.experimentHash as string).slice(0, 16),
+        };
+        expect(one("aws:ec2/vpc:Vpc").inputs).toEqual({
+            cidrBlock: "10.42.0.0/16",
+            enableDnsSupport: true,
+            enableDnsHostnames: true,
+            tags,
+        });
         expect(one("aws:ec2/subnet:Subnet").inputs).toEqual({
             vpcId: "experiment-host-vpc-id",
             cidrBlock: "10.42.1.0/24",
@@ -182,7 +203,10 @@ describe("aws target", () => {
             mapPublicIpOnLaunch: true,
             tags,
         });
-        expect(one("aws:ec2/internetGateway:InternetGateway").inputs).toEqual({ vpcId: "experiment-host-vpc-id", tags });
+        expect(one("aws:ec2/internetGateway:InternetGateway").inputs).toEqual({
+            vpcId: "experiment-host-vpc-id",
+            tags,
+        });
         expect(one("aws:ec2/routeTable:RouteTable").inputs).toEqual({
             vpcId: "experiment-host-vpc-id",
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: "experiment-host-igw-id" }],
@@ -198,14 +222,24 @@ describe("aws target", () => {
 
     it("asks which zones of the region offer the instance type, exactly once, and takes the first by name", () => {
         expect(mocks.calls.filter((c) => c.token === INSTANCE_TYPE_OFFERINGS_TOKEN).map((c) => c.inputs)).toEqual([
-            { region: "us-east-1", locationType: "availability-zone", filters: [{ name: "instance-type", values: ["g5.12xlarge"] }] },
+            {
+                region: "us-east-1",
+                locationType: "availability-zone",
+                filters: [{ name: "instance-type", values: ["g5.12xlarge"] }],
+            },
         ]);
     });
 
     it("allows SSH from exactly the configured CIDR and installs the configured public key", () => {
         const sg = one("aws:ec2/securityGroup:SecurityGroup").inputs;
         expect(sg.ingress).toEqual([
-            { description: "SSH from the operator", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"] },
+            {
+                description: "SSH from the operator",
+                protocol: "tcp",
+                fromPort: 22,
+                toPort: 22,
+                cidrBlocks: ["203.0.113.7/32"],
+            },
         ]);
         expect(one("aws:ec2/keyPair:KeyPair").inputs.publicKey).toBe(PUBLIC_KEY);
     });
@@ -259,7 +293,12 @@ describe("aws target", () => {
         expect(create).toContain("if [ ! -f /var/lib/stacktune/host-ready ]; then");
         // The session began before prepare-host added the user to the docker group: the preflight gets it.
         expect(create).toContain("\nsg docker -c 'bash -s -- 4 24 100 docker ");
-        expect(create).toContain(`sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(0, -1));
+        expect(create).toContain(
+            `sg docker -c ${shellQuote(`bash -s -- 4 24 100 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`)}`.slice(
+                0,
+                -1,
+            ),
+        );
         expect(isSecretInput(ready.inputs.connection)).toBe(true);
         expect(plain(ready.inputs.connection)).toEqual({
             host: "198.51.100.23",
@@ -278,13 +317,17 @@ describe("aws target", () => {
         const userData = String(plain(instance.userData));
         const keys = (YAML.parse(userData) as { ssh_keys: Record<string, string> }).ssh_keys;
         expect(Object.keys(keys)).toEqual(["ed25519_private", "ed25519_public"]);
-        expect(keys.ed25519_private).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+        expect(keys.ed25519_private).toMatch(
+            /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/,
+        );
         // The private half is the public one's: OpenSSH itself derives the public key from it.
         expect(publicKeyOf(keys.ed25519_private!)).toBe(keys.ed25519_public);
         const commands = mocks.ofType("command:remote:Command");
         expect(commands.length).toBeGreaterThan(1);
         for (const command of commands) {
-            expect((plain(command.inputs.connection) as { hostKey?: string }).hostKey, command.name).toBe(keys.ed25519_public);
+            expect((plain(command.inputs.connection) as { hostKey?: string }).hostKey, command.name).toBe(
+                keys.ed25519_public,
+            );
         }
         const privateBody = keys.ed25519_private!.split("\n")[1]!;
         expect(nonSecretOccurrences(mocks.resources, privateBody)).toEqual([]);
@@ -301,7 +344,9 @@ describe("aws target", () => {
         expect(isSecretInput(run.inputs.stdin)).toBe(true);
         expect(textInput(run, "stdin")).toContain(`HF_TOKEN=${TOKEN_CANARY}`);
         // Checkpoints are synced to (and restored from) the experiment's bucket; spot notices are watched.
-        expect(String(run.inputs.create)).toMatch(/^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}; d=/);
+        expect(String(run.inputs.create)).toMatch(
+            /^export STACKTUNE_CHECKPOINT_STORE=s3:\/\/stacktune-ckpt-test\/[^/]+\/[0-9a-f]{16}; d=/,
+        );
         expect(runEnv).toContain("STACKTUNE_SPOT_WATCH=true");
         // The graceful budget stop comes a margin before the user-data's watchdog powers the instance off.
         expect(runEnv).toContain(`STACKTUNE_WATCHDOG_DEADLINE_FILE=/var/lib/stacktune/deadline`);
@@ -326,14 +371,18 @@ describe("aws target", () => {
                         host: "198.51.100.23",
                         port: 22,
                         user: "ubuntu",
-                        hostKey: expect.stringMatching(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/) as unknown,
+                        hostKey: expect.stringMatching(
+                            /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/,
+                        ) as unknown,
                     },
                 },
             ],
         });
         expect(JSON.stringify(access)).not.toContain("CANARY");
         // The record in the state (saved before the job runs) holds the same, and the key as a secret.
-        expect(mocks.resources.filter((r) => r.type === "stacktune:hosts:HostAccess").map((r) => r.name)).toEqual(["experiment-access"]);
+        expect(mocks.resources.filter((r) => r.type === "stacktune:hosts:HostAccess").map((r) => r.name)).toEqual([
+            "experiment-access",
+        ]);
     });
 
     it("exports the instance address, the repos and a spot-priced estimate", async () => {

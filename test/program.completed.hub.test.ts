@@ -37,7 +37,16 @@ beforeAll(async () => {
     hash = planExperiment(settings, "aws-g5", path.join(__dirname, "..")).experimentHash;
     hub.repos.set(
         MERGED_REPO,
-        new Map([["stacktune.json", JSON.stringify({ experiment_hash: hash, stack: "aws-g5", metrics: { train_loss: 0.967, eval_loss: 0.964 } })]]),
+        new Map([
+            [
+                "stacktune.json",
+                JSON.stringify({
+                    experiment_hash: hash,
+                    stack: "aws-g5",
+                    metrics: { train_loss: 0.967, eval_loss: 0.964 },
+                }),
+            ],
+        ]),
     );
     outputs = await runProgram();
 });

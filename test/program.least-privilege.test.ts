@@ -13,7 +13,13 @@ import { TEST_PUBLIC_KEY } from "./helpers/keys";
 const PUBLIC_KEY = TEST_PUBLIC_KEY;
 const TOKEN = "hf_CANARY_least_privilege_3b9e";
 const WANDB = "CANARY-wandb-least-privilege-3b9e";
-const awsTarget = { kind: "aws", region: "us-east-1", sshCidr: "203.0.113.7/32", publicKey: PUBLIC_KEY, checkpointBucket: true };
+const awsTarget = {
+    kind: "aws",
+    region: "us-east-1",
+    sshCidr: "203.0.113.7/32",
+    publicKey: PUBLIC_KEY,
+    checkpointBucket: true,
+};
 
 interface Run {
     mocks: ProgramMocks;
@@ -25,7 +31,9 @@ interface Run {
 /** Runs the program; the mock monitor drops resource options, so `retainOnDelete` is read off the request. */
 async function run(stack: string, config: Record<string, unknown>, secretKeys: string[]): Promise<Run> {
     const mocks = await installProgramMocks({ stack, config, secretKeys });
-    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: unknown) => unknown };
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource: (req: RegisterRequest, cb: unknown) => unknown;
+    };
     const register = monitor.registerResource.bind(monitor);
     const retained = new Map<string, boolean>();
     monitor.registerResource = (req, cb) => {
@@ -96,7 +104,10 @@ describe("aws checkpoint store (default: kept on destroy)", () => {
             forceDestroy: false,
             tags: { "stacktune:stack": "lp-aws", "stacktune:experiment": prefix.split("/")[1] },
         });
-        const retainedTypes = r.mocks.resources.filter((x) => r.retained.get(`${x.type} ${x.name}`) === true).map((x) => x.type).sort();
+        const retainedTypes = r.mocks.resources
+            .filter((x) => r.retained.get(`${x.type} ${x.name}`) === true)
+            .map((x) => x.type)
+            .sort();
         expect(retainedTypes).toEqual([
             "aws:s3/bucket:Bucket",
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -106,7 +117,10 @@ describe("aws checkpoint store (default: kept on destroy)", () => {
 
     it("the host gets the HF token (a Hub repo is set) but not the W&B key (tracking.kind none)", async () => {
         const r = await withHub(() => run("lp-aws", awsConfig(), awsSecrets));
-        const stdin = textInput(r.mocks.resources.find((x) => x.name === "experiment-job-run")!, "stdin");
+        const stdin = textInput(
+            r.mocks.resources.find((x) => x.name === "experiment-job-run")!,
+            "stdin",
+        );
         expect(stdin).toContain(`HF_TOKEN=${TOKEN}\n`);
         expect(stdin).not.toContain("WANDB");
         expect(stdin).not.toContain(WANDB);
@@ -121,13 +135,22 @@ describe("checkpointing.deleteStoreOnDestroy: true", () => {
     });
 
     it("defaults to false, and is refused without a checkpoint bucket to delete", () => {
-        const local = { target: { kind: "local", gpus: 0 }, distributed: { strategy: "ddp" }, training: { bf16: false }, attention: { implementation: "sdpa" }, quantization: { load4bit: false } };
+        const local = {
+            target: { kind: "local", gpus: 0 },
+            distributed: { strategy: "ddp" },
+            training: { bf16: false },
+            attention: { implementation: "sdpa" },
+            quantization: { load4bit: false },
+        };
         expect(parseSettings(local, {}).checkpointing.deleteStoreOnDestroy).toBe(false);
-        const error = settingsErrorOf(() => parseSettings({ ...local, checkpointing: { deleteStoreOnDestroy: true } }, {}));
+        const error = settingsErrorOf(() =>
+            parseSettings({ ...local, checkpointing: { deleteStoreOnDestroy: true } }, {}),
+        );
         expect(error.issues).toEqual([
             {
                 path: "checkpointing.deleteStoreOnDestroy",
-                message: "there is no checkpoint store to delete (only an aws target with target.checkpointBucket: true has one); remove stacktune:checkpointing.deleteStoreOnDestroy",
+                message:
+                    "there is no checkpoint store to delete (only an aws target with target.checkpointBucket: true has one); remove stacktune:checkpointing.deleteStoreOnDestroy",
             },
         ]);
     });
@@ -151,7 +174,10 @@ describe("secrets reach the host only when a setting needs them", () => {
             },
             ["stacktune:hfToken", "stacktune:wandbApiKey"],
         );
-        const stdin = textInput(r.mocks.resources.find((x) => x.name === "experiment-job-run")!, "stdin");
+        const stdin = textInput(
+            r.mocks.resources.find((x) => x.name === "experiment-job-run")!,
+            "stdin",
+        );
         expect(stdin).toBe("# stacktune secrets (mode 0600, removed when the run ends)\n");
     });
 });

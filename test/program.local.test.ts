@@ -60,7 +60,9 @@ describe("local target (venv runtime)", () => {
     it("preflights this machine for a CPU venv run under ~/.stacktune/runs", () => {
         const preflight = mocks.resources.find((r) => r.name === "experiment-host-preflight");
         const create = textInput(preflight!, "create");
-        expect(create.split("\n")[0]).toBe(`bash -s -- 0 24 1 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
+        expect(create.split("\n")[0]).toBe(
+            `bash -s -- 0 24 1 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.10 3.12 <<'STACKTUNE_SCRIPT'`,
+        );
         expect(create).toContain("stacktune preflight");
         expect(preflight!.inputs.interpreter).toEqual(["/bin/bash", "-c"]);
     });

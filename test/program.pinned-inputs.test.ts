@@ -32,8 +32,14 @@ function awsStack(extra: Record<string, unknown>): Record<string, unknown> {
     };
 }
 
-async function up(extra: Record<string, unknown> = {}): Promise<{ mocks: ProgramMocks; outputs: Record<string, unknown> }> {
-    const mocks = await installProgramMocks({ stack: "aws-g5", config: awsStack(extra), secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"] });
+async function up(
+    extra: Record<string, unknown> = {},
+): Promise<{ mocks: ProgramMocks; outputs: Record<string, unknown> }> {
+    const mocks = await installProgramMocks({
+        stack: "aws-g5",
+        config: awsStack(extra),
+        secretKeys: ["stacktune:hfToken", "stacktune:sshPrivateKey"],
+    });
     return { mocks, outputs: await runProgram() };
 }
 

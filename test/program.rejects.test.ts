@@ -38,19 +38,30 @@ describe("rejected before any resource", () => {
             },
             ["stacktune:hfToken", "stacktune:sshPrivateKey"],
         );
-        expect(r.error).toMatch(/- stacktune:budget\.maxUsd: the run is estimated at 136\.13 USD \(.*g5\.12xlarge on-demand 5\.672 USD\/h.*\), over budget\.maxUsd 10: raise stacktune:budget\.maxUsd, lower budget\.maxHours, or use spot with a maxPrice$/);
+        expect(r.error).toMatch(
+            /- stacktune:budget\.maxUsd: the run is estimated at 136\.13 USD \(.*g5\.12xlarge on-demand 5\.672 USD\/h.*\), over budget\.maxUsd 10: raise stacktune:budget\.maxUsd, lower budget\.maxHours, or use spot with a maxPrice$/,
+        );
         expect(r.registered).toBe(0);
     });
 
     it("an SSH key path that cannot be read", async () => {
         const r = await attempt({
-            "stacktune:target": { kind: "ssh", host: "192.0.2.10", user: "u", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb", gpus: 0, privateKeyPath: "/nonexistent/id_ed25519" },
+            "stacktune:target": {
+                kind: "ssh",
+                host: "192.0.2.10",
+                user: "u",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb",
+                gpus: 0,
+                privateKeyPath: "/nonexistent/id_ed25519",
+            },
             "stacktune:quantization": { load4bit: false },
             "stacktune:training": { bf16: false },
             "stacktune:distributed": { strategy: "ddp" },
             "stacktune:attention": { implementation: "sdpa" },
         });
-        expect(r.error).toContain("cannot read the SSH private key /nonexistent/id_ed25519 (stacktune:target.privateKeyPath)");
+        expect(r.error).toContain(
+            "cannot read the SSH private key /nonexistent/id_ed25519 (stacktune:target.privateKeyPath)",
+        );
         expect(r.registered).toBe(0);
     });
 
@@ -71,9 +82,15 @@ describe("rejected before any resource", () => {
     it.each([
         ["SSH open to the world", { "stacktune:target": { ...awsTarget, sshCidr: "0.0.0.0/0" } }, /sshCidr/],
         ["aws without the SSH key secret", { "stacktune:target": awsTarget }, /sshPrivateKey/],
-        ["aws keeping the model only on a disk that is terminated", { "stacktune:target": awsTarget, "stacktune:hub": {} }, /hub\.mergedRepo/],
+        [
+            "aws keeping the model only on a disk that is terminated",
+            { "stacktune:target": awsTarget, "stacktune:hub": {} },
+            /hub\.mergedRepo/,
+        ],
     ])("%s (settings rules, surfaced by the program)", async (_what, config, message) => {
-        const r = await attempt({ "stacktune:hub": hubRepo, "stacktune:hfToken": "hf_x", ...config }, ["stacktune:hfToken"]);
+        const r = await attempt({ "stacktune:hub": hubRepo, "stacktune:hfToken": "hf_x", ...config }, [
+            "stacktune:hfToken",
+        ]);
         expect(r.error).toMatch(message);
         expect(r.registered).toBe(0);
     });
@@ -96,8 +113,14 @@ describe("a stack holding a secret under the public demo passphrase", () => {
 
     it("is refused by the program (preview and up), naming the secret and how to use your own provider", async () => {
         process.env.PULUMI_CONFIG_PASSPHRASE = demo;
-        const r = await attempt({ ...localTarget, "stacktune:hfToken": "hf_CANARY_demo_7c1e" }, ["stacktune:hfToken"], "local-demo");
-        expect(r.error).toMatch(/^stack local-demo holds secrets \(stacktune:hfToken\) and its secrets passphrase is the demo one, which is public/);
+        const r = await attempt(
+            { ...localTarget, "stacktune:hfToken": "hf_CANARY_demo_7c1e" },
+            ["stacktune:hfToken"],
+            "local-demo",
+        );
+        expect(r.error).toMatch(
+            /^stack local-demo holds secrets \(stacktune:hfToken\) and its secrets passphrase is the demo one, which is public/,
+        );
         expect(r.error).toContain("export PULUMI_CONFIG_PASSPHRASE_FILE=");
         expect(r.error).toContain("--secrets-provider 'awskms://");
         expect(r.error).not.toContain("CANARY");

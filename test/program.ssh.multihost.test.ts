@@ -116,14 +116,21 @@ describe("ssh target with two machines (venv runtime)", () => {
             for (const name of names) {
                 const connection = byName(name).inputs.connection;
                 expect(isSecretInput(connection)).toBe(true);
-                expect(plain(connection)).toEqual({ ...MACHINES[rank], privateKey: KEY_CANARY, dialErrorLimit: 3, perDialTimeout: 10 });
+                expect(plain(connection)).toEqual({
+                    ...MACHINES[rank],
+                    privateKey: KEY_CANARY,
+                    dialErrorLimit: 3,
+                    perDialTimeout: 10,
+                });
             }
         });
     });
 
     it("preflights each machine for the same 4 GPUs", () => {
         for (const name of ["experiment-host-preflight", "experiment-host-1-preflight"]) {
-            expect(textInput(byName(name), "create").split("\n")[0]).toBe(`bash -s -- 4 24 100 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
+            expect(textInput(byName(name), "create").split("\n")[0]).toBe(
+                `bash -s -- 4 24 100 venv "$HOME"/.stacktune/runs 580.65.06 13 python3 3.10 3.12 <<'STACKTUNE_SCRIPT'`,
+            );
         }
     });
 
@@ -131,10 +138,19 @@ describe("ssh target with two machines (venv runtime)", () => {
         const [main, worker] = [bundleOf("experiment-job-stage"), bundleOf("experiment-job-1-stage")];
         const files = listFiles(main);
         expect(listFiles(worker)).toEqual(files);
-        expect(files).toEqual(expect.arrayContaining(["accelerate.machine-0.yaml", "accelerate.machine-1.yaml", "training.yaml", "launch.sh", "run.env"]));
+        expect(files).toEqual(
+            expect.arrayContaining([
+                "accelerate.machine-0.yaml",
+                "accelerate.machine-1.yaml",
+                "training.yaml",
+                "launch.sh",
+                "run.env",
+            ]),
+        );
         expect(files).not.toContain("accelerate.yaml");
         const read = (dir: string, file: string): string => fs.readFileSync(path.join(dir, file), "utf8");
-        for (const file of files.filter((f) => f !== "run.env")) expect(read(worker, file), file).toBe(read(main, file));
+        for (const file of files.filter((f) => f !== "run.env"))
+            expect(read(worker, file), file).toBe(read(main, file));
         const mainEnv = read(main, "run.env");
         const workerEnv = read(worker, "run.env");
         expect(mainEnv).toContain("\nSTACKTUNE_MACHINE_RANK=0\n");
@@ -146,7 +162,9 @@ describe("ssh target with two machines (venv runtime)", () => {
                 .replace("STACKTUNE_MACHINE_RANK=0", "STACKTUNE_MACHINE_RANK=1")
                 .replace("STACKTUNE_CHECK_OUTPUT_STORE=true", "STACKTUNE_CHECK_OUTPUT_STORE=false"),
         );
-        expect(read(main, "accelerate.machine-1.yaml")).toContain("\nmachine_rank: 1\nmain_process_ip: 10.0.0.10\nmain_process_port: 29500\n");
+        expect(read(main, "accelerate.machine-1.yaml")).toContain(
+            "\nmachine_rank: 1\nmain_process_ip: 10.0.0.10\nmain_process_port: 29500\n",
+        );
         expect(read(main, "accelerate.machine-1.yaml")).toContain("\nnum_machines: 2\nnum_processes: 8\n");
     });
 
@@ -165,7 +183,9 @@ describe("ssh target with two machines (venv runtime)", () => {
             expect(run.inputs.create).toBe(startOrAttachCommand(runDir));
             expect(run.inputs.update).toBe(startOrAttachCommand(runDir));
             expect(run.inputs.delete).toBeUndefined();
-            expect(textInput(byName(name.replace(/run$/, "cleanup")), "delete")).toContain(shellQuote(stopRunCommand(runDir, false)));
+            expect(textInput(byName(name.replace(/run$/, "cleanup")), "delete")).toContain(
+                shellQuote(stopRunCommand(runDir, false)),
+            );
         }
     });
 
@@ -177,7 +197,8 @@ describe("ssh target with two machines (venv runtime)", () => {
         expect(nonSecretOccurrences(mocks.resources, "CANARY-mh-key")).toEqual([]);
         expect(nonSecretOccurrences(mocks.resources, TOKEN_CANARY)).toEqual([]);
         for (const r of mocks.resources) {
-            for (const key of ["create", "update", "delete"]) expect(JSON.stringify(plain(r.inputs[key]) ?? "")).not.toContain("CANARY");
+            for (const key of ["create", "update", "delete"])
+                expect(JSON.stringify(plain(r.inputs[key]) ?? "")).not.toContain("CANARY");
         }
     });
 
@@ -194,12 +215,22 @@ describe("ssh target.port next to target.hosts", () => {
     it("reaches a machine without its own port at target.port, as target.user applies to it, or refuses the stack", () => {
         // A user who moves to `hosts` and keeps `port: 2222` must not be sent to port 22 silently.
         const raw = {
-            target: { kind: "ssh", user: "trainer", port: 2222, hosts: [{ host: "gpu-a.example.internal", hostKey: HOST_KEYS[0] }, { host: "gpu-b.example.internal", port: 2200, hostKey: HOST_KEYS[1] }] },
+            target: {
+                kind: "ssh",
+                user: "trainer",
+                port: 2222,
+                hosts: [
+                    { host: "gpu-a.example.internal", hostKey: HOST_KEYS[0] },
+                    { host: "gpu-b.example.internal", port: 2200, hostKey: HOST_KEYS[1] },
+                ],
+            },
             hub: { localDir: "/srv/models/mh" },
         };
         let ports: (number | undefined)[];
         try {
-            ports = clusterMachines(parseSettings(raw, {}, { checkSecrets: false, source: "test" }).target).map((m) => m.port);
+            ports = clusterMachines(parseSettings(raw, {}, { checkSecrets: false, source: "test" }).target).map(
+                (m) => m.port,
+            );
         } catch (error) {
             expect(String(error)).toContain("target.port");
             return;
@@ -231,7 +262,8 @@ describe("aws target with hosts: 2", () => {
                     const inputs = args.inputs as Record<string, unknown>;
                     resources.push({ type: args.type, name: args.name, inputs });
                     const state: Record<string, unknown> = { ...inputs };
-                    if (args.type === "aws:ec2/instance:Instance") state.publicIp = `198.51.100.${String(inputs.privateIp).split(".")[3]}`;
+                    if (args.type === "aws:ec2/instance:Instance")
+                        state.publicIp = `198.51.100.${String(inputs.privateIp).split(".")[3]}`;
                     if (args.type === "aws:ec2/keyPair:KeyPair") state.keyName = `${args.name}-keyname`;
                     if (args.type === "aws:ec2/placementGroup:PlacementGroup") state.name = `${args.name}-pg`;
                     if (args.type.startsWith("command:")) {
@@ -255,7 +287,9 @@ describe("aws target with hosts: 2", () => {
             "stacktune:sshPrivateKey": KEY,
         };
         pulumi.runtime.setAllConfig(
-            Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
+            Object.fromEntries(
+                Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+            ),
             ["stacktune:hfToken", "stacktune:sshPrivateKey"],
         );
         outputs = await runProgram();
@@ -323,13 +357,21 @@ describe("aws target with hosts: 2", () => {
     });
 
     it("puts the instances at the private addresses the accelerate configs name, in one placement group", () => {
-        expect(byName("experiment-host-instance-0").inputs).toMatchObject({ privateIp: "10.42.1.10", subnetId: "experiment-host-subnet-id" });
-        expect(byName("experiment-host-instance-1").inputs).toMatchObject({ privateIp: "10.42.1.11", subnetId: "experiment-host-subnet-id" });
+        expect(byName("experiment-host-instance-0").inputs).toMatchObject({
+            privateIp: "10.42.1.10",
+            subnetId: "experiment-host-subnet-id",
+        });
+        expect(byName("experiment-host-instance-1").inputs).toMatchObject({
+            privateIp: "10.42.1.11",
+            subnetId: "experiment-host-subnet-id",
+        });
         for (const name of ["experiment-host-instance-0", "experiment-host-instance-1"]) {
             expect(byName(name).inputs.placementGroup).toBe("experiment-host-placement-pg");
         }
         const bundle = extractBundle(textInput(byName("experiment-job-1-stage"), "stdin"));
-        expect(fs.readFileSync(path.join(bundle, "accelerate.machine-1.yaml"), "utf8")).toContain("\nmain_process_ip: 10.42.1.10\n");
+        expect(fs.readFileSync(path.join(bundle, "accelerate.machine-1.yaml"), "utf8")).toContain(
+            "\nmain_process_ip: 10.42.1.10\n",
+        );
     });
 
     it("runs each machine's image build, stage and run on its own instance", () => {
@@ -339,11 +381,20 @@ describe("aws target with hosts: 2", () => {
         ];
         perMachine.forEach((names, rank) => {
             for (const name of names) {
-                expect(plain(byName(name).inputs.connection), name).toMatchObject({ host: `198.51.100.${10 + rank}`, user: "ubuntu" });
+                expect(plain(byName(name).inputs.connection), name).toMatchObject({
+                    host: `198.51.100.${10 + rank}`,
+                    user: "ubuntu",
+                });
             }
         });
-        for (const [name, rank] of [["experiment-job-stage", 0], ["experiment-job-1-stage", 1]] as const) {
-            const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName(name), "stdin")), "run.env"), "utf8");
+        for (const [name, rank] of [
+            ["experiment-job-stage", 0],
+            ["experiment-job-1-stage", 1],
+        ] as const) {
+            const runEnv = fs.readFileSync(
+                path.join(extractBundle(textInput(byName(name), "stdin")), "run.env"),
+                "utf8",
+            );
             expect(runEnv).toContain(`\nSTACKTUNE_MACHINE_RANK=${rank}\n`);
             expect(runEnv).toContain("STACKTUNE_RELEASE=poweroff");
             // A cluster releases every instance, also after a failure (run-job.sh).

@@ -36,7 +36,16 @@ beforeAll(async () => {
     mocks = await installProgramMocks({
         stack: "box-4090",
         config: {
-            "stacktune:target": { kind: "ssh", host: "192.0.2.10", port: 2222, user: "trainer", hostKey: HOST_KEY, gpus: 4, gpuMemoryGb: 24, minFreeDiskGb: 150 },
+            "stacktune:target": {
+                kind: "ssh",
+                host: "192.0.2.10",
+                port: 2222,
+                user: "trainer",
+                hostKey: HOST_KEY,
+                gpus: 4,
+                gpuMemoryGb: 24,
+                minFreeDiskGb: 150,
+            },
             "stacktune:runtime": { kind: "docker" },
             "stacktune:budget": { maxHours: 20, keepRunDir: true },
             "stacktune:sshPrivateKey": KEY_CANARY,
@@ -72,9 +81,16 @@ describe("ssh target (docker runtime)", () => {
     it("probes the host with the program's own bound before its first remote command (30 s: 3 attempts of 10 s)", () => {
         const create = textInput(byName("experiment-host-reach"), "create");
         // The probe runs from its file in the checkout (a failed command's error quotes the command).
-        expect(create.startsWith(`node ${shellQuote(path.resolve(__dirname, "..", "src", "hosts", "ssh-probe.js"))} `), create.slice(0, 200)).toBe(true);
-        expect(create).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 'that the machine is up, that its sshd listens on port 2222 (stacktune:target.host, stacktune:target.port)");
-        expect(textInput(byName("experiment-job-cleanup"), "create")).toContain(" trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 ");
+        expect(
+            create.startsWith(`node ${shellQuote(path.resolve(__dirname, "..", "src", "hosts", "ssh-probe.js"))} `),
+            create.slice(0, 200),
+        ).toBe(true);
+        expect(create).toContain(
+            " trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 'that the machine is up, that its sshd listens on port 2222 (stacktune:target.host, stacktune:target.port)",
+        );
+        expect(textInput(byName("experiment-job-cleanup"), "create")).toContain(
+            " trainer@192.0.2.10:2222 192.0.2.10 2222 30 10 ",
+        );
     });
 
     it("no remote command deletes over SSH: the run's clean-up is a local command that probes first and gets the key on stdin", async () => {
@@ -86,7 +102,9 @@ describe("ssh target (docker runtime)", () => {
         const cleanup = byName("experiment-job-cleanup");
         const del = textInput(cleanup, "delete");
         expect(del.startsWith("bash -c ")).toBe(true);
-        expect(del).toContain(` stacktune-teardown trainer@192.0.2.10:2222 192.0.2.10 2222 trainer '${HOST_KEY}' 20 10 `);
+        expect(del).toContain(
+            ` stacktune-teardown trainer@192.0.2.10:2222 192.0.2.10 2222 trainer '${HOST_KEY}' 20 10 `,
+        );
         expect(del).toContain(shellQuote(stopRunCommand(runDir, true, `stacktune-${hash.slice(0, 12)}`)));
         expect(del).not.toContain("CANARY");
         expect(cleanup.inputs.triggers).toEqual([hash]);
@@ -95,7 +113,12 @@ describe("ssh target (docker runtime)", () => {
     });
 
     it("connects with the configured address, the pinned host key and the key as a secret, failing fast when unreachable", () => {
-        for (const name of ["experiment-host-preflight", "experiment-image-build", "experiment-job-stage", "experiment-job-run"]) {
+        for (const name of [
+            "experiment-host-preflight",
+            "experiment-image-build",
+            "experiment-job-stage",
+            "experiment-job-run",
+        ]) {
             const connection = byName(name).inputs.connection;
             expect(isSecretInput(connection)).toBe(true);
             expect(plain(connection)).toEqual({
@@ -112,7 +135,9 @@ describe("ssh target (docker runtime)", () => {
 
     it("preflights 4 GPUs of 24 GB, 150 GB free and docker with the NVIDIA toolkit", () => {
         const create = textInput(byName("experiment-host-preflight"), "create");
-        expect(create.split("\n")[0]).toBe(`bash -s -- 4 24 150 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`);
+        expect(create.split("\n")[0]).toBe(
+            `bash -s -- 4 24 150 docker "$HOME"/.stacktune/runs 580.65.06 13 '' 3.10 3.12 <<'STACKTUNE_SCRIPT'`,
+        );
         expect(create).toContain("nvidia-smi --query-gpu=memory.total,driver_version");
         expect(create).toContain("the NVIDIA container toolkit");
     });
@@ -125,14 +150,24 @@ describe("ssh target (docker runtime)", () => {
         expect(build.inputs.triggers).toEqual([tag]);
         expect(build.inputs.delete).toBeUndefined();
         const files = listFiles(extractBundle(textInput(build, "stdin")));
-        expect(files).toEqual(expect.arrayContaining(["images/train.Dockerfile", "images/requirements-gpu.txt", "python/pyproject.toml", "python/requirements.txt"]));
+        expect(files).toEqual(
+            expect.arrayContaining([
+                "images/train.Dockerfile",
+                "images/requirements-gpu.txt",
+                "python/pyproject.toml",
+                "python/requirements.txt",
+            ]),
+        );
         expect(files.some((f) => f.startsWith("python/tests/"))).toBe(false);
     });
 
     it("runs the job in the image, checks the host's output store first, keeps the run dir and never powers off", async () => {
         const hash = await valueOf(outputs.experimentHash as string);
         const runDir = `~/.stacktune/runs/${hash}`;
-        const runEnv = fs.readFileSync(path.join(extractBundle(textInput(byName("experiment-job-stage"), "stdin")), "run.env"), "utf8");
+        const runEnv = fs.readFileSync(
+            path.join(extractBundle(textInput(byName("experiment-job-stage"), "stdin")), "run.env"),
+            "utf8",
+        );
         const tag = trainingImageTag(trainingImageInputs(path.join(__dirname, "..")));
         expect(runEnv).toContain(`STACKTUNE_IMAGE=${tag}`);
         expect(runEnv).toContain("STACKTUNE_RUNTIME=docker");
@@ -161,10 +196,12 @@ describe("ssh target (docker runtime)", () => {
 
     it("exports the SSH address and the model's place on the host", async () => {
         expect(await valueOf(outputs.hostAddress as string)).toBe("trainer@192.0.2.10:2222");
-        expect(await valueOf(outputs.model as object)).toEqual({ localDir: "~/.stacktune/models/box-4090", completedBefore: false });
+        expect(await valueOf(outputs.model as object)).toEqual({
+            localDir: "~/.stacktune/models/box-4090",
+            completedBefore: false,
+        });
         const cost = await valueOf(outputs.estimatedCost as { usd: number; hours: number });
         // Default dataset (OpenHermes-2.5, 701,085 train samples) at the reference recipe's measured speed on a 4090 box.
         expect(cost).toMatchObject({ usd: 0, hours: 12.4363, stoppedByBudget: false });
     });
 });
-

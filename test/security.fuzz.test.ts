@@ -14,7 +14,15 @@ import { preflightCommand } from "../src/hosts/preflight";
 import { DEFAULT_RUN_ROOT } from "../src/hosts/ssh";
 import { renderRunEnv, runDirectory, stageCommand, storeStateCommand } from "../src/job";
 import { renderAll, trainingConfig } from "../src/render";
-import { type Settings, SettingsError, SettingsSchema, clusterMachines, defaultOutputStoreDir, parseSettings, targetGpuCount } from "../src/settings";
+import {
+    type Settings,
+    SettingsError,
+    SettingsSchema,
+    clusterMachines,
+    defaultOutputStoreDir,
+    parseSettings,
+    targetGpuCount,
+} from "../src/settings";
 import { tempDir } from "./helpers/tempDir";
 
 type Raw = Record<string, unknown>;
@@ -92,7 +100,17 @@ const bases: Record<string, Raw> = {
             kind: "ssh",
             user: "stacktune",
             privateKeyPath: "~/.ssh/id_ed25519",
-            hosts: [{ host: "10.0.0.11", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb" }, { host: "10.0.0.12", user: "worker", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb" }],
+            hosts: [
+                {
+                    host: "10.0.0.11",
+                    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb",
+                },
+                {
+                    host: "10.0.0.12",
+                    user: "worker",
+                    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm6cCqTcdBvbRnF2G8k2wM3N0r1l4p9n1v9Q0g8c2Xb",
+                },
+            ],
         },
         runtime: { kind: "venv", path: "/opt/venv", python: "python3" },
         distributed: { strategy: "ddp", socketInterface: "ens5" },
@@ -160,19 +178,28 @@ function stringPaths(schema: AnySchema, value: unknown, at: Path = []): Path[] {
         case "string":
             return [at];
         case "object":
-            return Object.entries(def.shape ?? {}).flatMap(([key, child]) => stringPaths(child, field(key), [...at, key]));
+            return Object.entries(def.shape ?? {}).flatMap(([key, child]) =>
+                stringPaths(child, field(key), [...at, key]),
+            );
         case "array": {
             const count = Array.isArray(value) && value.length > 0 ? value.length : 1;
-            return Array.from({ length: count }, (_, i) => stringPaths(def.element as AnySchema, field(i), [...at, i])).flat();
+            return Array.from({ length: count }, (_, i) =>
+                stringPaths(def.element as AnySchema, field(i), [...at, i]),
+            ).flat();
         }
         case "union": {
             if (def.discriminator !== undefined) {
                 const kind = field(def.discriminator);
-                const match = (def.options ?? []).find((o) => defOf(unwrap(defOf(unwrap(o)).shape?.[def.discriminator ?? ""] as AnySchema)).values?.includes(kind));
+                const match = (def.options ?? []).find((o) =>
+                    defOf(unwrap(defOf(unwrap(o)).shape?.[def.discriminator ?? ""] as AnySchema)).values?.includes(
+                        kind,
+                    ),
+                );
                 return match === undefined ? [] : stringPaths(match, value, at);
             }
             const seen = new Map<string, Path>();
-            for (const option of def.options ?? []) for (const p of stringPaths(option, value, at)) seen.set(keyOf(p), p);
+            for (const option of def.options ?? [])
+                for (const p of stringPaths(option, value, at)) seen.set(keyOf(p), p);
             return [...seen.values()];
         }
         default:
@@ -181,7 +208,10 @@ function stringPaths(schema: AnySchema, value: unknown, at: Path = []): Path[] {
 }
 
 function keyOf(p: Path): string {
-    return p.map((k) => (typeof k === "number" ? `[${k}]` : String(k))).join(".").replace(/\.\[/g, "[");
+    return p
+        .map((k) => (typeof k === "number" ? `[${k}]` : String(k)))
+        .join(".")
+        .replace(/\.\[/g, "[");
 }
 
 /** A deep copy of `base` with `value` at `p` (lists and mappings created as needed). */
@@ -195,7 +225,10 @@ function withValue<T>(base: T, p: Path, value: string): T {
         }
         const next = p[i + 1];
         const current = node[key];
-        const fits = typeof next === "number" ? Array.isArray(current) : current !== null && typeof current === "object" && !Array.isArray(current);
+        const fits =
+            typeof next === "number"
+                ? Array.isArray(current)
+                : current !== null && typeof current === "object" && !Array.isArray(current);
         if (!fits) node[key] = typeof next === "number" ? [] : {};
         node = node[key] as Record<string | number, unknown>;
     });
@@ -224,7 +257,8 @@ function build(settings: Settings): Built {
     const files = renderAll(settings, STACK);
     const local = localTargetPaths(settings, repoRoot);
     const runtime = settings.runtime;
-    const outputStore = (trainingConfig(settings, STACK).output_store_dir as string | undefined) ?? defaultOutputStoreDir(STACK);
+    const outputStore =
+        (trainingConfig(settings, STACK).output_store_dir as string | undefined) ?? defaultOutputStoreDir(STACK);
     const multiHost = clusterMachines(settings.target).length > 1;
     files.set(
         "run.env",
@@ -232,7 +266,9 @@ function build(settings: Settings): Built {
             experimentHash: HASH,
             stack: STACK,
             runtime: runtime.kind,
-            ...(runtime.kind === "venv" && runtime.path !== undefined ? { venvPath: local?.venvPath ?? runtime.path } : {}),
+            ...(runtime.kind === "venv" && runtime.path !== undefined
+                ? { venvPath: local?.venvPath ?? runtime.path }
+                : {}),
             python: runtime.kind === "venv" ? runtime.python : "python3",
             venvRoot: "~/.stacktune/venvs",
             gpus: targetGpuCount(settings.target),
@@ -250,7 +286,10 @@ function build(settings: Settings): Built {
     const modelId = settings.model.id;
     const links =
         local?.links ??
-        (settings.target.kind === "local" && !modelId.startsWith("/") && !modelId.startsWith("~") && !modelId.split("/").includes("..")
+        (settings.target.kind === "local" &&
+        !modelId.startsWith("/") &&
+        !modelId.startsWith("~") &&
+        !modelId.split("/").includes("..")
             ? new Map([[modelId, path.join(repoRoot, modelId)]])
             : undefined);
     const commands = new Map([["stage.sh", `${stageCommand(runDir, links)}; ${storeStateCommand(outputStore, HASH)}`]]);
@@ -302,7 +341,8 @@ function queue(built: Built): void {
     executed.add(texts);
     const dir = path.join(casesDir, String(caseCount++));
     fs.mkdirSync(path.join(dir, "home"), { recursive: true });
-    for (const [name, content] of [...built.files, ...built.commands]) fs.writeFileSync(path.join(dir, name), content, { mode: 0o755 });
+    for (const [name, content] of [...built.files, ...built.commands])
+        fs.writeFileSync(path.join(dir, name), content, { mode: 0o755 });
     const env = `env -i HOME=${dir}/home PATH=${stubDir}:/usr/bin:/bin STACKTUNE_RENDEZVOUS_WAIT_S=0`;
     if (built.files.has("launch.sh")) runLines.push(`cd ${dir} && ${env} bash launch.sh`);
     if (built.multiHost) runLines.push(`cd ${dir} && ${env} STUB_TIMEOUT_OK=1 bash launch.sh`);
@@ -341,85 +381,86 @@ function tryBuild(settings: Settings): Built | undefined {
 }
 
 describe("hostile strings in every string setting", () => {
-    it(
-        "are refused naming the key, or accepted and executed without running any injected command; the quoting holds even with the settings bypassed",
-        () => {
-            expect(corpus.length).toBeGreaterThanOrEqual(300);
-            let rejected = 0;
-            let acceptedCount = 0;
-            let bypassRefused = 0;
-            let bypassRun = 0;
-            const unnamed: string[] = [];
-            /** Accepted by the settings, then refused by a renderer or builder: a late failure. */
-            const unbuildable = new Set<string>();
-            const keys = new Set<string>();
-            for (const [name, base] of Object.entries(bases)) {
-                const baseSettings = parseSettings(base, {}, { checkSecrets: false });
-                queue(preflightOf(baseSettings));
-                const paths = stringPaths(SettingsSchema, base);
-                for (const p of paths) keys.add(`${name}:${keyOf(p)}`);
-                for (const payload of corpus) {
-                    // Through the settings: refused naming the key, or accepted.
-                    const accepted: Path[] = [];
-                    for (const p of paths) {
-                        const key = keyOf(p);
-                        try {
-                            parseSettings(withValue(base, p, payload.value), {}, { checkSecrets: false });
-                            accepted.push(p);
-                            acceptedCount += 1;
-                        } catch (error) {
-                            if (!(error instanceof SettingsError)) throw error;
-                            rejected += 1;
-                            if (!error.issues.some((issue) => issue.path === key || key.startsWith(`${issue.path}[`))) unnamed.push(`${name}:${key}`);
-                        }
-                    }
-                    // Everything accepted, together; the keys a cross-field rule refuses together, one by one.
-                    const groups: Raw[] = [];
-                    let together = accepted;
-                    while (together.length > 0) {
-                        const raw = together.reduce<Raw>((r, p) => withValue(r, p, payload.value), base);
-                        const named = issuesOf(raw);
-                        if (named === undefined) {
-                            groups.push(raw);
-                            break;
-                        }
-                        const clash = together.filter((p) => named.some((n) => keyOf(p) === n || keyOf(p).startsWith(`${n}[`) || n.startsWith(`${keyOf(p)}`)));
-                        const alone = clash.length > 0 ? clash : together;
-                        groups.push(...alone.map((p) => withValue(base, p, payload.value)));
-                        together = together.filter((p) => !alone.includes(p));
-                    }
-                    for (const raw of groups) {
-                        const built = tryBuild(parseSettings(raw, {}, { checkSecrets: false }));
-                        if (built === undefined) unbuildable.add(`${name}:${accepted.map(keyOf).join(",")}`);
-                        else queue(built);
-                    }
-                    // Bypassing the settings: every string field holds the payload.
-                    let forced = baseSettings;
-                    for (const p of paths) forced = withValue(forced, p, payload.value);
-                    const built = tryBuild(forced);
-                    if (built === undefined) bypassRefused += 1;
-                    else {
-                        bypassRun += 1;
-                        queue(built);
+    it("are refused naming the key, or accepted and executed without running any injected command; the quoting holds even with the settings bypassed", () => {
+        expect(corpus.length).toBeGreaterThanOrEqual(300);
+        let rejected = 0;
+        let acceptedCount = 0;
+        let bypassRefused = 0;
+        let bypassRun = 0;
+        const unnamed: string[] = [];
+        /** Accepted by the settings, then refused by a renderer or builder: a late failure. */
+        const unbuildable = new Set<string>();
+        const keys = new Set<string>();
+        for (const [name, base] of Object.entries(bases)) {
+            const baseSettings = parseSettings(base, {}, { checkSecrets: false });
+            queue(preflightOf(baseSettings));
+            const paths = stringPaths(SettingsSchema, base);
+            for (const p of paths) keys.add(`${name}:${keyOf(p)}`);
+            for (const payload of corpus) {
+                // Through the settings: refused naming the key, or accepted.
+                const accepted: Path[] = [];
+                for (const p of paths) {
+                    const key = keyOf(p);
+                    try {
+                        parseSettings(withValue(base, p, payload.value), {}, { checkSecrets: false });
+                        accepted.push(p);
+                        acceptedCount += 1;
+                    } catch (error) {
+                        if (!(error instanceof SettingsError)) throw error;
+                        rejected += 1;
+                        if (!error.issues.some((issue) => issue.path === key || key.startsWith(`${issue.path}[`)))
+                            unnamed.push(`${name}:${key}`);
                     }
                 }
-                executeQueued();
-                fs.rmSync(casesDir, { recursive: true, force: true });
-                fs.mkdirSync(casesDir);
+                // Everything accepted, together; the keys a cross-field rule refuses together, one by one.
+                const groups: Raw[] = [];
+                let together = accepted;
+                while (together.length > 0) {
+                    const raw = together.reduce<Raw>((r, p) => withValue(r, p, payload.value), base);
+                    const named = issuesOf(raw);
+                    if (named === undefined) {
+                        groups.push(raw);
+                        break;
+                    }
+                    const clash = together.filter((p) =>
+                        named.some(
+                            (n) => keyOf(p) === n || keyOf(p).startsWith(`${n}[`) || n.startsWith(`${keyOf(p)}`),
+                        ),
+                    );
+                    const alone = clash.length > 0 ? clash : together;
+                    groups.push(...alone.map((p) => withValue(base, p, payload.value)));
+                    together = together.filter((p) => !alone.includes(p));
+                }
+                for (const raw of groups) {
+                    const built = tryBuild(parseSettings(raw, {}, { checkSecrets: false }));
+                    if (built === undefined) unbuildable.add(`${name}:${accepted.map(keyOf).join(",")}`);
+                    else queue(built);
+                }
+                // Bypassing the settings: every string field holds the payload.
+                let forced = baseSettings;
+                for (const p of paths) forced = withValue(forced, p, payload.value);
+                const built = tryBuild(forced);
+                if (built === undefined) bypassRefused += 1;
+                else {
+                    bypassRun += 1;
+                    queue(built);
+                }
             }
-            const injected = fs.readdirSync(canaryDir);
-            console.log(
-                `security fuzz: ${corpus.length} hostile values x ${keys.size} string settings over ${Object.keys(bases).length} stacks: ` +
-                    `${rejected} rejected naming the key, ${acceptedCount} accepted and safe; settings bypassed: ` +
-                    `${bypassRun} rendered and executed, ${bypassRefused} refused by a builder; ${caseCount} cases executed; ` +
-                    `accepted but refused by a builder: ${[...unbuildable].join(" ") || "none"}; ` +
-                    `injections: ${injected.length}`,
-            );
-            expect(unnamed).toEqual([]);
-            expect([...unbuildable]).toEqual([]);
-            expect(rejected + acceptedCount).toBe(corpus.length * [...keys].length);
-            expect(injected).toEqual([]);
-        },
-        600_000,
-    );
+            executeQueued();
+            fs.rmSync(casesDir, { recursive: true, force: true });
+            fs.mkdirSync(casesDir);
+        }
+        const injected = fs.readdirSync(canaryDir);
+        console.log(
+            `security fuzz: ${corpus.length} hostile values x ${keys.size} string settings over ${Object.keys(bases).length} stacks: ` +
+                `${rejected} rejected naming the key, ${acceptedCount} accepted and safe; settings bypassed: ` +
+                `${bypassRun} rendered and executed, ${bypassRefused} refused by a builder; ${caseCount} cases executed; ` +
+                `accepted but refused by a builder: ${[...unbuildable].join(" ") || "none"}; ` +
+                `injections: ${injected.length}`,
+        );
+        expect(unnamed).toEqual([]);
+        expect([...unbuildable]).toEqual([]);
+        expect(rejected + acceptedCount).toBe(corpus.length * [...keys].length);
+        expect(injected).toEqual([]);
+    }, 600_000);
 });

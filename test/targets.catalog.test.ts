@@ -18,7 +18,12 @@ const repo = path.resolve(__dirname, "..");
 describe("the AWS instance catalog", () => {
     it("is what the settings accept, the estimate prices and the time scales the estimate uses", () => {
         expect(awsInstanceTypeNames).toEqual(["g5.12xlarge", "g6.12xlarge"]);
-        const settings = (instanceType: string) => () => parseSettings({ target: { ...awsTarget, instanceType }, hub: { mergedRepo: "me/m" } }, {}, { checkSecrets: false });
+        const settings = (instanceType: string) => () =>
+            parseSettings(
+                { target: { ...awsTarget, instanceType }, hub: { mergedRepo: "me/m" } },
+                {},
+                { checkSecrets: false },
+            );
         expect(settings("g6.12xlarge")().target).toMatchObject({ instanceType: "g6.12xlarge" });
         expect(settings("p4d.24xlarge")).toThrow(/stacktune:target\.instanceType: .*g5\.12xlarge.*g6\.12xlarge/);
         expect(ON_DEMAND_USD_PER_HOUR).toEqual({ "g5.12xlarge": 5.672, "g6.12xlarge": 4.6016 });
@@ -40,13 +45,23 @@ describe("the AWS instance catalog", () => {
         expect(() => parseAwsCatalog(broken)).toThrow(
             /^src\/targets\/aws\/instance-types\.json is not a valid instance catalog: instanceTypes\.g7\.12xlarge\.onDemandUsdPerHour: /,
         );
-        expect(parseAwsCatalog({ ...catalogFile, instanceTypes: { "x1.large": { ...noPrice, onDemandUsdPerHour: 1, timeScaleVs4090: "unmeasured" } } })).toBeDefined();
+        expect(
+            parseAwsCatalog({
+                ...catalogFile,
+                instanceTypes: { "x1.large": { ...noPrice, onDemandUsdPerHour: 1, timeScaleVs4090: "unmeasured" } },
+            }),
+        ).toBeDefined();
     });
 
     it("bench/project.py reads it: the committed projection comes out again from the committed recipe figures", () => {
-        const results = JSON.parse(fs.readFileSync(path.join(repo, "bench", "results", "2026-11-27-gpu-recipes.json"), "utf8")) as {
+        const results = JSON.parse(
+            fs.readFileSync(path.join(repo, "bench", "results", "2026-11-27-gpu-recipes.json"), "utf8"),
+        ) as {
             recipes: Record<string, unknown>;
-            projection: Record<string, { reference: string; candidate: string; hosts: unknown; assumptions: Record<string, unknown> }>;
+            projection: Record<
+                string,
+                { reference: string; candidate: string; hosts: unknown; assumptions: Record<string, unknown> }
+            >;
         };
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-project-"));
         try {
@@ -54,7 +69,11 @@ describe("the AWS instance catalog", () => {
                 const summary = path.join(dir, "summary.json");
                 fs.writeFileSync(summary, JSON.stringify({ recipes: results.recipes }));
                 const out = JSON.parse(
-                    execFileSync("python3", [path.join(repo, "bench", "project.py"), summary, projection.reference, projection.candidate], { encoding: "utf8" }),
+                    execFileSync(
+                        "python3",
+                        [path.join(repo, "bench", "project.py"), summary, projection.reference, projection.candidate],
+                        { encoding: "utf8" },
+                    ),
                 ) as { hosts: unknown; assumptions: Record<string, unknown> };
                 expect(out.hosts).toEqual(projection.hosts);
                 expect(out.assumptions.peak_dense_bf16_tflops).toEqual(projection.assumptions.peak_dense_bf16_tflops);

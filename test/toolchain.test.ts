@@ -27,7 +27,12 @@ function checkout(opts: { commandPlugin: boolean }): { root: string; bin: string
     return { root, bin };
 }
 
-function bash(root: string, bin: string, script: string, env: Record<string, string> = {}): { code: number; out: string } {
+function bash(
+    root: string,
+    bin: string,
+    script: string,
+    env: Record<string, string> = {},
+): { code: number; out: string } {
     const r = spawnSync("bash", ["-c", script], {
         cwd: root,
         encoding: "utf8",
@@ -39,7 +44,11 @@ function bash(root: string, bin: string, script: string, env: Record<string, str
 describe("scripts/env.sh chooses the toolchain", () => {
     it("a pulumi on PATH and no .tools: system, and PATH, PULUMI_HOME and plugin downloads are left alone", () => {
         const { root, bin } = checkout({ commandPlugin: true });
-        const r = bash(root, bin, 'source scripts/env.sh && printf "%s|%s|%s|%s" "$STACKTUNE_TOOLCHAIN" "$(command -v pulumi)" "${PULUMI_HOME-unset}" "${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION-unset}"');
+        const r = bash(
+            root,
+            bin,
+            'source scripts/env.sh && printf "%s|%s|%s|%s" "$STACKTUNE_TOOLCHAIN" "$(command -v pulumi)" "${PULUMI_HOME-unset}" "${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION-unset}"',
+        );
         expect(r.out).toBe(`system|${bin}/pulumi|unset|unset`);
     });
 
@@ -47,7 +56,11 @@ describe("scripts/env.sh chooses the toolchain", () => {
         const { root, bin } = checkout({ commandPlugin: true });
         mkdirSync(join(root, ".tools", "bin"), { recursive: true });
         cpSync(join(bin, "pulumi"), join(root, ".tools", "bin", "pulumi"));
-        const r = bash(root, bin, 'source scripts/env.sh && printf "%s|%s|%s" "$STACKTUNE_TOOLCHAIN" "$(command -v pulumi)" "$PULUMI_HOME"');
+        const r = bash(
+            root,
+            bin,
+            'source scripts/env.sh && printf "%s|%s|%s" "$STACKTUNE_TOOLCHAIN" "$(command -v pulumi)" "$PULUMI_HOME"',
+        );
         expect(r.out).toBe(`repo|${root}/.tools/bin/pulumi|${root}/.tools/pulumi-home`);
     });
 
@@ -55,7 +68,9 @@ describe("scripts/env.sh chooses the toolchain", () => {
         const { root, bin } = checkout({ commandPlugin: true });
         mkdirSync(join(root, ".tools", "bin"), { recursive: true });
         cpSync(join(bin, "pulumi"), join(root, ".tools", "bin", "pulumi"));
-        expect(bash(root, bin, 'source scripts/env.sh && command -v pulumi', { STACKTUNE_TOOLCHAIN: "system" }).out.trim()).toBe(`${bin}/pulumi`);
+        expect(
+            bash(root, bin, "source scripts/env.sh && command -v pulumi", { STACKTUNE_TOOLCHAIN: "system" }).out.trim(),
+        ).toBe(`${bin}/pulumi`);
         const bad = bash(root, bin, "source scripts/env.sh", { STACKTUNE_TOOLCHAIN: "upstream" });
         expect(bad.code).not.toBe(0);
         expect(bad.out).toContain("STACKTUNE_TOOLCHAIN is 'upstream'; set it to repo or system");
@@ -68,7 +83,8 @@ describe("scripts/setup.sh --only tools on a normal installation", () => {
         const r = bash(root, bin, "bash scripts/setup.sh --only tools");
         expect(r.code, r.out).toBe(0);
         expect(r.out).toContain("using the installed v3.248.0");
-        for (const p of [".tools/bin/pulumi", ".tools/bin/pulumi-language-nodejs", ".tools/pulumi-home"]) expect(existsSync(join(root, p))).toBe(false);
+        for (const p of [".tools/bin/pulumi", ".tools/bin/pulumi-language-nodejs", ".tools/pulumi-home"])
+            expect(existsSync(join(root, p))).toBe(false);
         expect(existsSync(join(root, ".tools/bin/stacktune"))).toBe(true);
     });
 

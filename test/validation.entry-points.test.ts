@@ -71,7 +71,9 @@ const badStacks: BadStack[] = [
 function projectWith(stack: string, config: Config): string {
     const project = fs.mkdtempSync(path.join(temp, "project-"));
     fs.mkdirSync(path.join(project, "stacks"));
-    const file = { config: { ...config, ...Object.fromEntries(secrets.map((key) => [key, { secure: "v1:c2VjcmV0" }])) } };
+    const file = {
+        config: { ...config, ...Object.fromEntries(secrets.map((key) => [key, { secure: "v1:c2VjcmV0" }])) },
+    };
     fs.writeFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), stringifyYaml(file));
     return project;
 }
@@ -87,9 +89,14 @@ function errorOf(run: () => unknown): string {
 
 /** `pulumi up` of the stack file's config: the program under the mocks, its secrets set. */
 async function upError(project: string, stack: string): Promise<{ error: string; registered: number }> {
-    const { config } = parseYaml(fs.readFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as { config: Config };
+    const { config } = parseYaml(fs.readFileSync(path.join(project, "stacks", `Pulumi.${stack}.yaml`), "utf8")) as {
+        config: Config;
+    };
     const plainConfig = Object.fromEntries(
-        Object.entries(config).map(([key, value]) => [key, key === "stacktune:hfToken" ? "hf_entry_points" : key === "stacktune:sshPrivateKey" ? "key" : value]),
+        Object.entries(config).map(([key, value]) => [
+            key,
+            key === "stacktune:hfToken" ? "hf_entry_points" : key === "stacktune:sshPrivateKey" ? "key" : value,
+        ]),
     );
     const mocks = await installProgramMocks({ stack, config: plainConfig, secretKeys: secrets });
     const error = await runProgram().then(
@@ -104,7 +111,9 @@ describe("render, new, sweep and up refuse the same stacks with the same error",
         const project = projectWith("base", awsStack);
         expect(errorOf(() => renderStackFile(path.join(project, "stacks", "Pulumi.base.yaml")))).toBe("no error");
         expect(errorOf(() => createStackFile(project, "derived", "base", ["lora.r=16"]))).toBe("no error");
-        expect(errorOf(() => writeSweep(project, "base", [{ key: "lora.alpha", values: ["16", "32"] }]))).toBe("no error");
+        expect(errorOf(() => writeSweep(project, "base", [{ key: "lora.alpha", values: ["16", "32"] }]))).toBe(
+            "no error",
+        );
         const up = await upError(project, "base");
         expect(up.error).toBe("no error");
         expect(up.registered).toBeGreaterThan(0);
@@ -114,14 +123,18 @@ describe("render, new, sweep and up refuse the same stacks with the same error",
         describe(bad.what, () => {
             const project = projectWith("bad", bad.config);
             it("render", () => {
-                expect(errorOf(() => renderStackFile(path.join(project, "stacks", "Pulumi.bad.yaml")))).toMatch(bad.line);
+                expect(errorOf(() => renderStackFile(path.join(project, "stacks", "Pulumi.bad.yaml")))).toMatch(
+                    bad.line,
+                );
             });
             it("stacktune new", () => {
                 expect(errorOf(() => createStackFile(project, "bad-new", "bad", ["lora.r=16"]))).toMatch(bad.line);
                 expect(fs.existsSync(path.join(project, "stacks", "Pulumi.bad-new.yaml"))).toBe(false);
             });
             it("stacktune sweep", () => {
-                expect(errorOf(() => writeSweep(project, "bad", [{ key: "lora.alpha", values: ["16", "32"] }]))).toMatch(bad.line);
+                expect(
+                    errorOf(() => writeSweep(project, "bad", [{ key: "lora.alpha", values: ["16", "32"] }])),
+                ).toMatch(bad.line);
                 expect(fs.readdirSync(path.join(project, "stacks"))).toEqual(["Pulumi.bad.yaml"]);
             });
             it("pulumi up (before any resource)", async () => {

@@ -69,11 +69,14 @@ def min_scores(value: dict | str | None, tasks: list[str]) -> dict[str, float]:
     for key, minimum in value.items():
         match = SCORE_KEY.match(str(key))
         if match is None:
-            raise ValueError(f"benchmark_min_scores: {key!r} is not <task>.<metric> (such as arc_easy.acc); "
-                             f"fix {MIN_SCORES_KEY}")
+            raise ValueError(
+                f"benchmark_min_scores: {key!r} is not <task>.<metric> (such as arc_easy.acc); fix {MIN_SCORES_KEY}"
+            )
         if match.group(1) not in tasks:
-            raise ValueError(f"benchmark_min_scores: {key} names task {match.group(1)}, which benchmark_tasks does "
-                             f"not list; add it to {TASKS_KEY} or remove the threshold from {MIN_SCORES_KEY}")
+            raise ValueError(
+                f"benchmark_min_scores: {key} names task {match.group(1)}, which benchmark_tasks does "
+                f"not list; add it to {TASKS_KEY} or remove the threshold from {MIN_SCORES_KEY}"
+            )
         if isinstance(minimum, bool) or not isinstance(minimum, (int, float)) or not math.isfinite(minimum):
             raise ValueError(f"benchmark_min_scores: {key} must be a number, got {minimum!r}; fix {MIN_SCORES_KEY}")
         checked[key] = float(minimum)
@@ -154,9 +157,13 @@ class BenchmarkResult:
         for task in self.tasks:
             scores = ", ".join(f"{s.metric} {s.value:.4f}" for s in self.scores if s.task == task) or "no scores"
             checks = [t for t in self.thresholds if t.key.split(".")[0] == task]
-            verdicts = "; ".join(f"{t.key} at least {t.minimum:g}: {'passed' if t.passed else 'FAILED'}" for t in checks)
-            out.append(f"{task}: {scores} on {self.examples.get(task, 0)} examples (limit {self.limit}, "
-                       f"lm-eval {self.lm_eval_version})" + (f"; {verdicts}" if verdicts else ""))
+            verdicts = "; ".join(
+                f"{t.key} at least {t.minimum:g}: {'passed' if t.passed else 'FAILED'}" for t in checks
+            )
+            out.append(
+                f"{task}: {scores} on {self.examples.get(task, 0)} examples (limit {self.limit}, "
+                f"lm-eval {self.lm_eval_version})" + (f"; {verdicts}" if verdicts else "")
+            )
         return out
 
     def failure(self) -> str:
@@ -203,8 +210,9 @@ def thresholds_of(results: dict[str, Any], scores: list[Score], minimums: dict[s
     return checks
 
 
-def run(tasks: list[str], limit: int, minimums: dict[str, float], model: Any, tokenizer: Any,
-        batch_size: int) -> BenchmarkResult:
+def run(
+    tasks: list[str], limit: int, minimums: dict[str, float], model: Any, tokenizer: Any, batch_size: int
+) -> BenchmarkResult:
     """lm-eval on the merged model in memory; seeds are lm-eval's fixed defaults, so a re-run scores the same."""
     from importlib.metadata import version
 
@@ -214,7 +222,10 @@ def run(tasks: list[str], limit: int, minimums: dict[str, float], model: Any, to
 
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
     results = lm_eval.simple_evaluate(
-        model=lm, tasks=[task_config(task) for task in tasks], limit=limit, log_samples=False,
+        model=lm,
+        tasks=[task_config(task) for task in tasks],
+        limit=limit,
+        log_samples=False,
         # lm-eval's own task index (thousands of YAMLs) only when a built-in task is named.
         task_manager=TaskManager(include_defaults=any(task not in allowed_tasks()["shipped"] for task in tasks)),
         bootstrap_iters=0,

@@ -107,15 +107,17 @@ def held_out_sample(cfg: StacktuneConfig) -> HeldOutSample:
 
 
 @torch.no_grad()
-def mean_token_loss(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str],
-                    max_length: int) -> float:
+def mean_token_loss(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int
+) -> float:
     """Cross-entropy per predicted token over all texts, one unpadded sequence at a time."""
     model.eval()
     device = next(model.parameters()).device
     total, tokens = 0.0, 0
     for text in texts:
-        ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length,
-                        return_tensors="pt")["input_ids"].to(device)
+        ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length, return_tensors="pt")[
+            "input_ids"
+        ].to(device)
         if ids.shape[1] < 2:
             continue
         loss = model(input_ids=ids, labels=ids).loss.float().item()

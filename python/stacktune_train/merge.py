@@ -62,7 +62,9 @@ def load_adapted(cfg: StacktuneConfig, dtype: torch.dtype | None = None) -> Peft
     if dtype is None:
         dtype = torch.bfloat16 if on_gpu else torch.float32
     base = AutoModelForCausalLM.from_pretrained(
-        cfg.model.model_name_or_path, revision=cfg.model.model_revision, dtype=dtype,
+        cfg.model.model_name_or_path,
+        revision=cfg.model.model_revision,
+        dtype=dtype,
         device_map="auto" if on_gpu else None,
     )
     return PeftModel.from_pretrained(base, cfg.training.output_dir)
@@ -116,8 +118,12 @@ def run_benchmarks(cfg: StacktuneConfig, merged: PreTrainedModel) -> benchmark.B
         return None
     log(f"benchmarks: {', '.join(tasks)} through lm-eval, {cfg.publish.benchmark_limit} examples each")
     return benchmark.run(
-        tasks, cfg.publish.benchmark_limit, cfg.publish.benchmark_min_scores or {}, merged,
-        AutoTokenizer.from_pretrained(tokenizer_source(cfg)), cfg.training.per_device_eval_batch_size,
+        tasks,
+        cfg.publish.benchmark_limit,
+        cfg.publish.benchmark_min_scores or {},
+        merged,
+        AutoTokenizer.from_pretrained(tokenizer_source(cfg)),
+        cfg.training.per_device_eval_batch_size,
     )
 
 
@@ -184,14 +190,19 @@ def picture_lines(output_dir: str | Path) -> list[str]:
     return [
         f"![Loss curve: train and eval loss by step]({LOSS_CURVE}.png)",
         "",
-        "Also: " + ", ".join(f"[{name}]({name})" for name in [f"{LOSS_CURVE}.svg", *others] if name in present)
+        "Also: "
+        + ", ".join(f"[{name}]({name})" for name in [f"{LOSS_CURVE}.svg", *others] if name in present)
         + (f"; every logged step in [{HISTORY_FILE}]({HISTORY_FILE})." if HISTORY_FILE in present else "."),
         "",
     ]
 
 
-def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate.GateResult | None = None,
-               benchmarks: benchmark.BenchmarkResult | None = None) -> str:
+def model_card(
+    cfg: StacktuneConfig,
+    identity: dict[str, str],
+    gate_result: gate.GateResult | None = None,
+    benchmarks: benchmark.BenchmarkResult | None = None,
+) -> str:
     """README.md of both repos: inputs at their revisions, licence, every setting, results, cost, hash."""
     settings = yaml.safe_load(cfg.source.read_text(encoding="utf-8")) or {}
     base, data = cfg.model.model_name_or_path, cfg.data.dataset_source
@@ -204,9 +215,17 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate
         "tags": ["stacktune", "qlora"],
     }
     licence = (
-        ["## Licence", "", "**Built with Meta Llama 3**", "", LLAMA3_NOTICE,
-         "Use of this model is governed by the Meta Llama 3 Community License and its Acceptable Use Policy.", ""]
-        if llama3 else []
+        [
+            "## Licence",
+            "",
+            "**Built with Meta Llama 3**",
+            "",
+            LLAMA3_NOTICE,
+            "Use of this model is governed by the Meta Llama 3 Community License and its Acceptable Use Policy.",
+            "",
+        ]
+        if llama3
+        else []
     )
     cost = os.environ.get(ESTIMATED_COST_ENV)
     lines = [
@@ -235,14 +254,23 @@ def model_card(cfg: StacktuneConfig, identity: dict[str, str], gate_result: gate
         "```yaml",
     ]
     return (
-        "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n\n" + "\n".join(lines) + "\n"
-        + yaml.safe_dump(settings, sort_keys=True, allow_unicode=True) + "```\n"
+        "---\n"
+        + yaml.safe_dump(metadata, sort_keys=False)
+        + "---\n\n"
+        + "\n".join(lines)
+        + "\n"
+        + yaml.safe_dump(settings, sort_keys=True, allow_unicode=True)
+        + "```\n"
     )
 
 
-def save_merged(cfg: StacktuneConfig, merged: PreTrainedModel, identity: dict[str, str],
-                gate_result: gate.GateResult | None = None,
-                benchmarks: benchmark.BenchmarkResult | None = None) -> Path:
+def save_merged(
+    cfg: StacktuneConfig,
+    merged: PreTrainedModel,
+    identity: dict[str, str],
+    gate_result: gate.GateResult | None = None,
+    benchmarks: benchmark.BenchmarkResult | None = None,
+) -> Path:
     out = Path(cfg.publish.merged_output_dir)
     problem = occupant(out)
     if problem is not None and read_json_object(out / MERGE_RECEIPT) is None:

@@ -44,6 +44,9 @@ def frozen_weights_to(model, dtype: torch.dtype) -> int:
             param.data = param.data.to(dtype)
             cast += 1
     if cast:
-        print(f"[train] {cast} frozen weight tensors kept in {str(dtype).removeprefix('torch.')} "
-              "(upcast_frozen_weights: false)", flush=True)
+        print(
+            f"[train] {cast} frozen weight tensors kept in {str(dtype).removeprefix('torch.')} "
+            "(upcast_frozen_weights: false)",
+            flush=True,
+        )
     return cast

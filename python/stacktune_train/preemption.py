@@ -182,10 +182,18 @@ def resume_step(output_dir: str | Path, args: TrainingArguments) -> int | None:
     step = max(common) if common else None
     newest = dict(sorted((machine, max(steps, default=None)) for machine, steps in listed))
     if len(set(newest.values())) > 1:
-        per_machine = ", ".join(f"machine {m} " + (f"checkpoint-{s}" if s is not None else "none") for m, s in newest.items())
+        per_machine = ", ".join(
+            f"machine {m} " + (f"checkpoint-{s}" if s is not None else "none") for m, s in newest.items()
+        )
         ahead = max(s for s in newest.values() if s is not None)
-        log(f"checkpoint-{ahead} is not complete on every machine (newest complete: {per_machine}); "
-            + (f"every machine resumes from checkpoint-{step}" if step is not None else "every machine starts from step 0"))
+        log(
+            f"checkpoint-{ahead} is not complete on every machine (newest complete: {per_machine}); "
+            + (
+                f"every machine resumes from checkpoint-{step}"
+                if step is not None
+                else "every machine starts from step 0"
+            )
+        )
     return step
 
 

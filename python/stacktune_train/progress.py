@@ -26,7 +26,7 @@ def parse_progress_line(line: str) -> dict[str, Any] | None:
     """The record on a progress line, or None for any other line."""
     if not line.startswith(PREFIX):
         return None
-    return json.loads(line[len(PREFIX):])
+    return json.loads(line[len(PREFIX) :])
 
 
 def emit(record: dict[str, Any]) -> None:

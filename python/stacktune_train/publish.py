@@ -101,10 +101,14 @@ def publish_to_hub(cfg: StacktuneConfig, merged_dir: Path, identity: dict[str, s
         CommitOperationAdd(path_in_repo=path.relative_to(merged_dir).as_posix(), path_or_fileobj=str(path))
         for path in merged_model_files(merged_dir)
     ]
-    operations.append(CommitOperationAdd(path_in_repo=COMPLETION_MARKER,
-                                         path_or_fileobj=(json.dumps(identity) + "\n").encode("utf-8")))
-    api.create_commit(repo_id=cfg.publish.merged_repo_id, operations=operations,
-                      commit_message=commit_message(identity))
+    operations.append(
+        CommitOperationAdd(
+            path_in_repo=COMPLETION_MARKER, path_or_fileobj=(json.dumps(identity) + "\n").encode("utf-8")
+        )
+    )
+    api.create_commit(
+        repo_id=cfg.publish.merged_repo_id, operations=operations, commit_message=commit_message(identity)
+    )
     log(f"merged model + tokenizer + {COMPLETION_MARKER} pushed to {cfg.publish.merged_repo_id} in one commit")
 
 

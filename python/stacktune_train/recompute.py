@@ -27,8 +27,11 @@ class CheckpointSkipCallback(TrainerCallback):
         if not self.skip_layers or not args.gradient_checkpointing or model is None:
             return
         layers = checkpointed_layers(model)
-        skipped = layers[len(layers) - min(self.skip_layers, len(layers)):]
+        skipped = layers[len(layers) - min(self.skip_layers, len(layers)) :]
         for layer in skipped:
             layer.gradient_checkpointing = False
-        print(f"[train] gradient checkpointing on {len(layers) - len(skipped)} of {len(layers)} decoder layers "
-              f"(checkpoint_skip_layers: {self.skip_layers})", flush=True)
+        print(
+            f"[train] gradient checkpointing on {len(layers) - len(skipped)} of {len(layers)} decoder layers "
+            f"(checkpoint_skip_layers: {self.skip_layers})",
+            flush=True,
+        )

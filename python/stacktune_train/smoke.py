@@ -65,7 +65,7 @@ def run_smoke(cfg: StacktuneConfig, model_dir: str | None = None) -> SmokeResult
             max_new_tokens=cfg.publish.smoke_max_new_tokens,
             pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
         )
-    new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
+    new_ids = output[0, inputs["input_ids"].shape[1] :].tolist()
     text = tokenizer.decode(new_ids, skip_special_tokens=True)
     return SmokeResult(prompt=prompt, text=text, token_ids=new_ids, problem=degeneracy(text, new_ids))
 

@@ -256,14 +256,20 @@ def main(cfg: StacktuneConfig) -> dict:
         eval_dataset=tokenized["test"] if use_eval else None,
         processing_class=tokenizer,
         peft_config=lora_config(cfg.model),
-        callbacks=[progress, HistoryCallback(training.output_dir), preemption,
-                   CheckpointSkipCallback(cfg.model.checkpoint_skip_layers)],
+        callbacks=[
+            progress,
+            HistoryCallback(training.output_dir),
+            preemption,
+            CheckpointSkipCallback(cfg.model.checkpoint_skip_layers),
+        ],
     )
     upcast_trainable_parameters(trainer)
     state = trainer.accelerator.state
     # One line per process: on several machines each machine's log shows its ranks took part.
-    log(f"process {state.process_index} of {state.num_processes} (local {state.local_process_index}, "
-        f"{state.distributed_type.value}, backend {state.backend or 'none'})")
+    log(
+        f"process {state.process_index} of {state.num_processes} (local {state.local_process_index}, "
+        f"{state.distributed_type.value}, backend {state.backend or 'none'})"
+    )
     if trainer.is_world_process_zero():
         trainer.model.print_trainable_parameters()
 

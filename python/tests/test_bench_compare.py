@@ -17,7 +17,11 @@ import compare  # noqa: E402
 
 
 def _run(losses: list[float], tokens_per_step: int = 100) -> dict:
-    return {"rows": [{"step": i + 1, "loss": loss, "cum_tokens": (i + 1) * tokens_per_step} for i, loss in enumerate(losses)]}
+    return {
+        "rows": [
+            {"step": i + 1, "loss": loss, "cum_tokens": (i + 1) * tokens_per_step} for i, loss in enumerate(losses)
+        ]
+    }
 
 
 def test_same_step_losses_judges_the_last_20_steps_even_when_the_batches_differ():

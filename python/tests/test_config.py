@@ -35,18 +35,36 @@ def write_table(path: Path, *extra_rows: dict) -> Path:
 
 
 def test_a_table_row_alone_adds_a_trainer_argument(tmp_path, tiny_model_dir):
-    contract = load_contract(write_table(
-        tmp_path / "keys.json",
-        {"key": "neftune_noise_alpha", "trainer": "SFTConfig", "type": "float", "setting": "training.x", "doc": "d"},
-        {"key": "lora_bias", "trainer": "ModelArguments", "type": "str", "value": "none", "default": "none",
-         "doc": "d"},
-    ))
+    contract = load_contract(
+        write_table(
+            tmp_path / "keys.json",
+            {
+                "key": "neftune_noise_alpha",
+                "trainer": "SFTConfig",
+                "type": "float",
+                "setting": "training.x",
+                "doc": "d",
+            },
+            {
+                "key": "lora_bias",
+                "trainer": "ModelArguments",
+                "type": "str",
+                "value": "none",
+                "default": "none",
+                "doc": "d",
+            },
+        )
+    )
     values = cpu_training_values(tiny_model_dir, neftune_noise_alpha=5.0, lora_bias="all")
     path = write_yaml(tmp_path / "t.yaml", values)
     cfg = parse_config(path, [], contract=contract)
     assert (cfg.training.neftune_noise_alpha, cfg.model.lora_bias) == (5.0, "all")
-    assert parse_config(write_yaml(tmp_path / "d.yaml", cpu_training_values(tiny_model_dir)), [],
-                        contract=contract).model.lora_bias == "none"
+    assert (
+        parse_config(
+            write_yaml(tmp_path / "d.yaml", cpu_training_values(tiny_model_dir)), [], contract=contract
+        ).model.lora_bias
+        == "none"
+    )
     with pytest.raises(ConfigError, match=r"unknown keys 'lora_bias', 'neftune_noise_alpha'"):
         parse_config(path, [])
 
@@ -54,15 +72,29 @@ def test_a_table_row_alone_adds_a_trainer_argument(tmp_path, tiny_model_dir):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"key": "neftune_alpha", "trainer": "SFTConfig", "type": "float", "value": 1.0, "doc": "d"},
-         "neftune_alpha is listed as an SFTConfig argument, but TRL's SFTConfig has no such field"),
-        ({"key": "lora_bias", "trainer": "ModelArguments", "type": "str", "value": "none", "doc": "d"},
-         "lora_bias: a ModelArguments row needs a default (or required: true)"),
-        ({"key": "lora_r", "trainer": "ModelArguments", "type": "int", "value": 1, "default": 1, "doc": "d"},
-         "lora_r is listed twice"),
-        ({"key": "neftune_noise_alpha", "trainer": "SFTConfig", "type": "float", "value": 5.0, "default": 5.0,
-          "doc": "d"},
-         "neftune_noise_alpha: TRL's SFTConfig owns the default of its arguments; drop default"),
+        (
+            {"key": "neftune_alpha", "trainer": "SFTConfig", "type": "float", "value": 1.0, "doc": "d"},
+            "neftune_alpha is listed as an SFTConfig argument, but TRL's SFTConfig has no such field",
+        ),
+        (
+            {"key": "lora_bias", "trainer": "ModelArguments", "type": "str", "value": "none", "doc": "d"},
+            "lora_bias: a ModelArguments row needs a default (or required: true)",
+        ),
+        (
+            {"key": "lora_r", "trainer": "ModelArguments", "type": "int", "value": 1, "default": 1, "doc": "d"},
+            "lora_r is listed twice",
+        ),
+        (
+            {
+                "key": "neftune_noise_alpha",
+                "trainer": "SFTConfig",
+                "type": "float",
+                "value": 5.0,
+                "default": 5.0,
+                "doc": "d",
+            },
+            "neftune_noise_alpha: TRL's SFTConfig owns the default of its arguments; drop default",
+        ),
     ],
 )
 def test_a_table_the_trainer_cannot_follow_is_refused_naming_the_row(tmp_path, row, message):
@@ -75,16 +107,27 @@ def test_full_fixture_parses_to_the_reference_values(as_on_a_gpu_host):
     cfg = parse_config(FULL, [])
     m, d, p, t = cfg.model, cfg.data, cfg.publish, cfg.training
     assert (m.model_name_or_path, m.attn_implementation, m.load_in_4bit) == (
-        "meta-llama/Meta-Llama-3-8B-Instruct", "flash_attention_2", True)
+        "meta-llama/Meta-Llama-3-8B-Instruct",
+        "flash_attention_2",
+        True,
+    )
     assert (m.bnb_4bit_quant_type, m.bnb_4bit_use_double_quant, m.bnb_4bit_compute_dtype, m.bnb_4bit_quant_storage) == (
-        "nf4", True, "bfloat16", "bfloat16")
+        "nf4",
+        True,
+        "bfloat16",
+        "bfloat16",
+    )
     assert (m.lora_r, m.lora_alpha, m.lora_dropout, m.target_modules()) == (8, 16, 0.1, "all-linear")
     assert d.role_map == {"system": "system", "human": "user", "gpt": "assistant"}
     assert (d.test_size, d.split_seed, d.max_train_samples, d.max_eval_samples) == (0.3, 100, None, 2000)
     assert (p.merged_repo_id, p.output_store_dir, p.smoke_max_new_tokens) == ("someone/llama3-openhermes-2.5", None, 35)
     assert t.learning_rate == 1e-4 and t.weight_decay == 1e-4  # YAML 1.1 reads 1e-4 as a string
     assert (t.lr_scheduler_type, t.eval_strategy, t.hub_strategy, t.save_strategy) == (
-        "cosine", "epoch", "every_save", "steps")
+        "cosine",
+        "epoch",
+        "every_save",
+        "steps",
+    )
     assert (t.per_device_train_batch_size, t.gradient_accumulation_steps, t.max_length, t.seed) == (4, 2, 2048, 100)
     assert t.gradient_checkpointing and t.gradient_checkpointing_kwargs == {"use_reentrant": True}
     assert (t.packing, t.packing_strategy, t.padding_free, t.dataset_text_field) == (True, "bfd", False, "text")
@@ -124,8 +167,21 @@ def test_sftconfig_field_outside_the_contract_is_rejected_in_yaml(tmp_path, tiny
 
 def test_cli_flags_override_yaml(tmp_path, tiny_model_dir):
     path = write_yaml(tmp_path / "t.yaml", cpu_training_values(tiny_model_dir))
-    cfg = parse_config(path, ["--max_steps", "2", "--learning_rate", "3e-4", "--lora_r", "4",
-                              "--role_map", '{"human": "user", "gpt": "assistant"}', "--packing", "false"])
+    cfg = parse_config(
+        path,
+        [
+            "--max_steps",
+            "2",
+            "--learning_rate",
+            "3e-4",
+            "--lora_r",
+            "4",
+            "--role_map",
+            '{"human": "user", "gpt": "assistant"}',
+            "--packing",
+            "false",
+        ],
+    )
     assert (cfg.training.max_steps, cfg.training.learning_rate, cfg.model.lora_r) == (2, 3e-4, 4)
     assert cfg.data.role_map == {"human": "user", "gpt": "assistant"}
     assert cfg.training.packing is False
@@ -140,8 +196,14 @@ def test_unknown_cli_flag_is_rejected(tmp_path, tiny_model_dir):
 
 
 def test_null_optional_keys_are_accepted(tmp_path, tiny_model_dir):
-    values = cpu_training_values(tiny_model_dir, max_train_samples=None, prepared_dataset_repo=None,
-                                 adapter_repo_id=None, merged_repo_id=None, eval_steps=None)
+    values = cpu_training_values(
+        tiny_model_dir,
+        max_train_samples=None,
+        prepared_dataset_repo=None,
+        adapter_repo_id=None,
+        merged_repo_id=None,
+        eval_steps=None,
+    )
     cfg = parse_config(write_yaml(tmp_path / "t.yaml", values), [])
     assert cfg.data.max_train_samples is None and cfg.publish.merged_repo_id is None
 

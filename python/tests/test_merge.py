@@ -25,8 +25,10 @@ def merged_run(trained_run, monkeypatch):
 
 def test_merged_logits_equal_adapter_logits(merged_run, tiny_tokenizer):
     run, cfg, merged_dir = merged_run
-    text = encode_conversation([{"from": "human", "value": "Why is the sky blue? 为什么"},
-                                {"from": "gpt", "value": "Rayleigh scattering."}], sample_index=0)
+    text = encode_conversation(
+        [{"from": "human", "value": "Why is the sky blue? 为什么"}, {"from": "gpt", "value": "Rayleigh scattering."}],
+        sample_index=0,
+    )
     ids = torch.tensor([tiny_tokenizer(text, add_special_tokens=False)["input_ids"]])
     base = AutoModelForCausalLM.from_pretrained(cfg.model.model_name_or_path, dtype=torch.float32)
     adapted = PeftModel.from_pretrained(base, run / "out").eval()
@@ -61,9 +63,11 @@ def test_model_card_shows_the_loss_curve_that_travels_with_the_model(merged_run)
     run, _, merged_dir = merged_run
     card = (merged_dir / "README.md").read_text()
     assert "![Loss curve: train and eval loss by step](loss-curve.png)\n" in card
-    assert ("Also: [loss-curve.svg](loss-curve.svg), [throughput.png](throughput.png), [throughput.svg](throughput.svg), "
-            "[memory.png](memory.png), [memory.svg](memory.svg); every logged step in "
-            "[metrics-history.jsonl](metrics-history.jsonl).") in card
+    assert (
+        "Also: [loss-curve.svg](loss-curve.svg), [throughput.png](throughput.png), [throughput.svg](throughput.svg), "
+        "[memory.png](memory.png), [memory.svg](memory.svg); every logged step in "
+        "[metrics-history.jsonl](metrics-history.jsonl)."
+    ) in card
     for name in ["metrics.json", "metrics-history.jsonl", *picture_files()]:
         assert (merged_dir / name).read_bytes() == (run / "out" / name).read_bytes(), name
 
@@ -82,8 +86,10 @@ def test_model_card_states_base_model_licence_metrics_cost_and_hash(trained_run,
     assert "license: llama3" in card and f"base_model: {LLAMA3}" in card
     assert f"`{LLAMA3}` at revision `{LLAMA3_COMMIT}`" in card
     assert "**Built with Meta Llama 3**" in card
-    assert ("Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
-            "All Rights Reserved.") in card
+    assert (
+        "Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. "
+        "All Rights Reserved."
+    ) in card
     assert f"- train loss: {metrics['train_loss']:.4f} (mean over the run)" in card
     assert "- eval loss: - (no evaluation)" in card  # this run has eval_strategy: no
     assert f"- trained tokens: {metrics['train_tokens']}" in card
@@ -100,9 +106,14 @@ def test_a_card_of_another_base_model_claims_no_llama_licence(merged_run):
 
 def test_merged_dir_holds_a_receipt_of_its_experiment_and_no_completion_marker(merged_run):
     run, _, merged_dir = merged_run
-    assert json.loads((merged_dir / merge.MERGE_RECEIPT).read_text()) == {"experiment_hash": "0123abcd", "stack": "test-stack"}
+    assert json.loads((merged_dir / merge.MERGE_RECEIPT).read_text()) == {
+        "experiment_hash": "0123abcd",
+        "stack": "test-stack",
+    }
     assert not (merged_dir / "stacktune.json").exists()
-    assert json.loads((merged_dir / "metrics.json").read_text()) == json.loads((run / "out" / "metrics.json").read_text())
+    assert json.loads((merged_dir / "metrics.json").read_text()) == json.loads(
+        (run / "out" / "metrics.json").read_text()
+    )
 
 
 def test_merge_replaces_its_own_merged_dir_and_refuses_a_foreign_one(trained_run, monkeypatch, tmp_path):

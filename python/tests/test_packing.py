@@ -21,12 +21,21 @@ from stacktune_train.config import parse_config
 
 def conversations(tokenizer):
     texts = [
-        encode_conversation([{"from": "human", "value": "What is 17 * 23?"}, {"from": "gpt", "value": "391."}],
-                            sample_index=0),
-        encode_conversation([{"from": "system", "value": "Be brief."}, {"from": "human", "value": "日本の首都は？"},
-                             {"from": "gpt", "value": "東京です。"}], sample_index=1),
-        encode_conversation([{"from": "human", "value": "Why is the sky blue?"},
-                             {"from": "gpt", "value": "Rayleigh scattering."}], sample_index=2),
+        encode_conversation(
+            [{"from": "human", "value": "What is 17 * 23?"}, {"from": "gpt", "value": "391."}], sample_index=0
+        ),
+        encode_conversation(
+            [
+                {"from": "system", "value": "Be brief."},
+                {"from": "human", "value": "日本の首都は？"},
+                {"from": "gpt", "value": "東京です。"},
+            ],
+            sample_index=1,
+        ),
+        encode_conversation(
+            [{"from": "human", "value": "Why is the sky blue?"}, {"from": "gpt", "value": "Rayleigh scattering."}],
+            sample_index=2,
+        ),
     ]
     return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
@@ -68,4 +77,4 @@ def test_wrapped_packing_lets_conversations_attend_to_each_other(run_dir, tiny_m
         packed_logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[0]
         second = len(ids[0])
         alone = model(input_ids=torch.tensor([ids[1]])).logits[0]
-    assert not torch.allclose(packed_logits[second:second + len(ids[1])], alone, atol=1e-3)
+    assert not torch.allclose(packed_logits[second : second + len(ids[1])], alone, atol=1e-3)

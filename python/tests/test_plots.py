@@ -8,11 +8,43 @@ from stacktune_train.plots import picture_files, write_run_plots
 
 # The shape HistoryCallback writes: train logs every step, an evaluation at steps 2 and 4.
 HISTORY = [
-    {"step": 1, "elapsed_s": 1.0, "loss": 6.5, "num_tokens": 100, "tokens_per_s": 100.0, "gpu_memory_gib": 10.5, "cpu_memory_gib": 2.0},
-    {"step": 2, "elapsed_s": 2.0, "loss": 5.0, "num_tokens": 220, "tokens_per_s": 120.0, "gpu_memory_gib": 11.0, "cpu_memory_gib": 2.1},
+    {
+        "step": 1,
+        "elapsed_s": 1.0,
+        "loss": 6.5,
+        "num_tokens": 100,
+        "tokens_per_s": 100.0,
+        "gpu_memory_gib": 10.5,
+        "cpu_memory_gib": 2.0,
+    },
+    {
+        "step": 2,
+        "elapsed_s": 2.0,
+        "loss": 5.0,
+        "num_tokens": 220,
+        "tokens_per_s": 120.0,
+        "gpu_memory_gib": 11.0,
+        "cpu_memory_gib": 2.1,
+    },
     {"step": 2, "elapsed_s": 2.5, "eval_loss": 5.2, "gpu_memory_gib": 9.0, "cpu_memory_gib": 2.1},
-    {"step": 3, "elapsed_s": 3.5, "loss": None, "num_tokens": 330, "tokens_per_s": 110.0, "gpu_memory_gib": 11.0, "cpu_memory_gib": 2.1},
-    {"step": 4, "elapsed_s": 4.5, "loss": 3.0, "num_tokens": 440, "tokens_per_s": 110.0, "gpu_memory_gib": 11.0, "cpu_memory_gib": 2.2},
+    {
+        "step": 3,
+        "elapsed_s": 3.5,
+        "loss": None,
+        "num_tokens": 330,
+        "tokens_per_s": 110.0,
+        "gpu_memory_gib": 11.0,
+        "cpu_memory_gib": 2.1,
+    },
+    {
+        "step": 4,
+        "elapsed_s": 4.5,
+        "loss": 3.0,
+        "num_tokens": 440,
+        "tokens_per_s": 110.0,
+        "gpu_memory_gib": 11.0,
+        "cpu_memory_gib": 2.2,
+    },
     {"step": 4, "elapsed_s": 5.0, "eval_loss": 3.4, "gpu_memory_gib": 9.0, "cpu_memory_gib": 2.2},
 ]
 
@@ -35,8 +67,11 @@ def svg_path_points(svg_text, series):
 def test_the_pictures_are_png_and_svg_with_one_series_per_curve(tmp_path):
     write_history(tmp_path, HISTORY)
     written = write_run_plots(tmp_path, "demo")
-    assert [p.name for p in written] == picture_files() == [
-        "loss-curve.png", "loss-curve.svg", "throughput.png", "throughput.svg", "memory.png", "memory.svg"]
+    assert (
+        [p.name for p in written]
+        == picture_files()
+        == ["loss-curve.png", "loss-curve.svg", "throughput.png", "throughput.svg", "memory.png", "memory.svg"]
+    )
     for path in written:
         head = path.read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n" if path.suffix == ".png" else b"<svg" in path.read_bytes()[:400]
@@ -74,9 +109,19 @@ def test_the_history_of_a_resumed_run_drops_what_is_trained_again_and_keeps_the_
     ticks = iter([100.0, 101.5])
     callback = HistoryCallback(tmp_path, clock=lambda: next(ticks), memory=lambda: (None, 1.5))
     callback.on_train_begin(None, State(2), None)
-    callback.on_log(None, State(3), None, logs={"loss": 4.0, "num_tokens": 90, "learning_rate": 1e-3, "train_runtime": 9})
+    callback.on_log(
+        None, State(3), None, logs={"loss": 4.0, "num_tokens": 90, "learning_rate": 1e-3, "train_runtime": 9}
+    )
     records = read_history(tmp_path / HISTORY_FILE)
     assert records[:3] == HISTORY[:3]
-    assert records[3] == {"step": 3, "elapsed_s": 4.0, "loss": 4.0, "learning_rate": 1e-3, "num_tokens": 90,
-                          "tokens_per_s": 60.0, "gpu_memory_gib": None, "cpu_memory_gib": 1.5}
+    assert records[3] == {
+        "step": 3,
+        "elapsed_s": 4.0,
+        "loss": 4.0,
+        "learning_rate": 1e-3,
+        "num_tokens": 90,
+        "tokens_per_s": 60.0,
+        "gpu_memory_gib": None,
+        "cpu_memory_gib": 1.5,
+    }
     assert len(records) == 4

@@ -33,8 +33,13 @@ def trainable_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, **over
 
 def test_qlora_lora_weights_train_in_float32_with_bf16_compute(monkeypatch, run_dir, tiny_model_dir, capfd):
     seen = trainable_dtypes_at_train_start(
-        monkeypatch, run_dir, tiny_model_dir, load_in_4bit=True, bf16=True,
-        bnb_4bit_compute_dtype="bfloat16", bnb_4bit_quant_storage="bfloat16",
+        monkeypatch,
+        run_dir,
+        tiny_model_dir,
+        load_in_4bit=True,
+        bf16=True,
+        bnb_4bit_compute_dtype="bfloat16",
+        bnb_4bit_quant_storage="bfloat16",
     )
     assert seen["count"] == 2 * 7 * 2  # lora_A and lora_B on every linear layer of 2 layers
     assert seen["dtypes"] == {torch.float32}
@@ -55,13 +60,33 @@ def test_two_process_ddp_qlora_casts_on_every_rank(tmp_path, tiny_model_dir):
 
     from test_entry_points import free_port
 
-    write_yaml(tmp_path / "training.yaml", cpu_training_values(
-        tiny_model_dir, max_steps=2, save_strategy="no", load_in_4bit=True, bf16=True))
+    write_yaml(
+        tmp_path / "training.yaml",
+        cpu_training_values(tiny_model_dir, max_steps=2, save_strategy="no", load_in_4bit=True, bf16=True),
+    )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(free_port()), "-m", "stacktune_train.train", "training.yaml"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "stacktune_train.train",
+            "training.yaml",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-6000:]
     assert result.stdout.count("[train] 28 trainable parameter tensors cast to float32 (fp32 master weights)") == 2
 
@@ -80,8 +105,9 @@ def frozen_dtypes_at_train_start(monkeypatch, run_dir, tiny_model_dir, **overrid
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(train.SFTTrainer, "train", train_spy)
-    values = cpu_training_values(tiny_model_dir, max_steps=1, save_strategy="no", load_in_4bit=True, bf16=True,
-                                 **overrides)
+    values = cpu_training_values(
+        tiny_model_dir, max_steps=1, save_strategy="no", load_in_4bit=True, bf16=True, **overrides
+    )
     train.main(parse_config(write_yaml(run_dir / "training.yaml", values), []))
     return seen
 

@@ -85,8 +85,11 @@ def start_watcher(imds: ImdsStandIn, flag: Path) -> subprocess.Popen:
 
 
 def test_stand_in_refuses_requests_without_a_token(imds):
-    plain = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                            f"{imds.url}/latest/meta-data/spot/instance-action"], capture_output=True, text=True)
+    plain = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"{imds.url}/latest/meta-data/spot/instance-action"],
+        capture_output=True,
+        text=True,
+    )
     assert plain.stdout == "401"
 
 
@@ -126,8 +129,14 @@ def test_store_keeps_complete_checkpoints_and_restores_the_newest(tmp_path):
 def run_trainer(run_dir: Path, store: Path, on_progress=None) -> tuple[int, list[dict], str]:
     env = {**os.environ, preemption.STORE_ENV: str(store), "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    child = subprocess.Popen([sys.executable, "-m", "stacktune_train.train", "training.yaml"], cwd=run_dir, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "stacktune_train.train", "training.yaml"],
+        cwd=run_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     records, lines = [], []
     for line in child.stdout:
         lines.append(line)
@@ -146,8 +155,7 @@ def final_step(run_dir: Path) -> int:
 
 def test_notice_mid_training_checkpoints_to_the_store_and_the_next_run_resumes_there(imds, tmp_path, tiny_model_dir):
     # Epoch-based length (max_steps -1), so "the same total" is the trainer's own count, not a constant.
-    values = cpu_training_values(tiny_model_dir, max_steps=-1, num_train_epochs=12, packing=False,
-                                 save_steps=1000)
+    values = cpu_training_values(tiny_model_dir, max_steps=-1, num_train_epochs=12, packing=False, save_steps=1000)
     store = tmp_path / "store"
 
     baseline = tmp_path / "uninterrupted"
@@ -194,7 +202,8 @@ def test_notice_mid_training_checkpoints_to_the_store_and_the_next_run_resumes_t
     assert records[0]["step"] > stopped  # nothing before the checkpoint is trained again
     assert final_step(second) == total
     assert json.loads((second / "out" / "metrics.json").read_text())["train_tokens"] == pytest.approx(
-        json.loads((baseline / "out" / "metrics.json").read_text())["train_tokens"])
+        json.loads((baseline / "out" / "metrics.json").read_text())["train_tokens"]
+    )
     shutil.rmtree(store)
 
 
@@ -205,11 +214,35 @@ def test_two_ddp_processes_stop_together_at_the_same_step(tmp_path, tiny_model_d
 
     write_yaml(tmp_path / "training.yaml", cpu_training_values(tiny_model_dir, max_steps=50, save_steps=1000))
     (tmp_path / "preemption.json").write_text(json.dumps(NOTICE))  # the watcher saw a notice before step 1 ended
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", preemption.STORE_ENV: str(tmp_path / "store")}
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONUNBUFFERED": "1",
+        preemption.STORE_ENV: str(tmp_path / "store"),
+    }
     env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
-                             "127.0.0.1", "--master_port", str(free_port()), "-m", "stacktune_train.train", "training.yaml"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "stacktune_train.train",
+            "training.yaml",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0, result.stdout[-4000:]
     assert result.stdout.count("spot interruption notice: saving checkpoint-1 and stopping") == 2, result.stdout[-4000:]
     status = json.loads((tmp_path / preemption.STATUS_FILE).read_text())
@@ -225,7 +258,8 @@ def cut_off_save(checkpoint: Path) -> None:
 
 
 def test_a_half_written_newest_checkpoint_is_skipped_and_resume_takes_the_previous_complete_one(
-        run_dir, tiny_model_dir, capfd):
+    run_dir, tiny_model_dir, capfd
+):
     from stacktune_train import train
     from stacktune_train.config import parse_config
 
@@ -270,21 +304,30 @@ def test_the_s3_mirror_uploads_and_restores_complete_checkpoints_only(tmp_path):
         (mirror / machine / "checkpoint-4" / preemption.COMPLETE_MARKER).write_text("")
         (mirror / machine / "checkpoint-6").mkdir(parents=True)  # being written: no marker yet
         (mirror / machine / "checkpoint-6" / "trainer_state.json").write_text("{}")
-    flush = subprocess.run(["bash", str(sync), "flush", "s3://bucket/run", str(mirror)], env=env,
-                           capture_output=True, text=True)
+    flush = subprocess.run(
+        ["bash", str(sync), "flush", "s3://bucket/run", str(mirror)], env=env, capture_output=True, text=True
+    )
     assert flush.returncode == 0, flush.stderr
-    uploaded = sorted(str(p.relative_to(s3 / "bucket" / "run")) for p in (s3 / "bucket" / "run").rglob("*") if p.is_file())
-    assert uploaded == [f"machine-{r}/checkpoint-4/{name}" for r in (0, 1)
-                        for name in (preemption.COMPLETE_MARKER, "trainer_state.json")]
+    uploaded = sorted(
+        str(p.relative_to(s3 / "bucket" / "run")) for p in (s3 / "bucket" / "run").rglob("*") if p.is_file()
+    )
+    assert uploaded == [
+        f"machine-{r}/checkpoint-4/{name}"
+        for r in (0, 1)
+        for name in (preemption.COMPLETE_MARKER, "trainer_state.json")
+    ]
 
     (s3 / "bucket" / "run" / "machine-1" / "checkpoint-8").mkdir()  # an upload cut off by the termination
     (s3 / "bucket" / "run" / "machine-1" / "checkpoint-8" / "trainer_state.json").write_text("{}")
     fresh = tmp_path / "fresh"
-    restore = subprocess.run(["bash", str(sync), "restore", "s3://bucket/run", str(fresh)], env=env,
-                             capture_output=True, text=True)
+    restore = subprocess.run(
+        ["bash", str(sync), "restore", "s3://bucket/run", str(fresh)], env=env, capture_output=True, text=True
+    )
     assert restore.returncode == 0, restore.stderr
     assert sorted(str(p.relative_to(fresh)) for p in fresh.rglob("checkpoint-*")) == [
-        "machine-0/checkpoint-4", "machine-1/checkpoint-4"]
+        "machine-0/checkpoint-4",
+        "machine-1/checkpoint-4",
+    ]
 
 
 def run_two_machines(run_dirs: list[Path], store: Path) -> list[str]:
@@ -297,19 +340,42 @@ def run_two_machines(run_dirs: list[Path], store: Path) -> list[str]:
     for rank, run_dir in enumerate(run_dirs):
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", preemption.STORE_ENV: str(store)}
         env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(rank),
-             "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", port,
-             "-m", "stacktune_train.train", "training.yaml"],
-            cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--nnodes",
+                    "2",
+                    "--node_rank",
+                    str(rank),
+                    "--nproc_per_node",
+                    "1",
+                    "--master_addr",
+                    "127.0.0.1",
+                    "--master_port",
+                    port,
+                    "-m",
+                    "stacktune_train.train",
+                    "training.yaml",
+                ],
+                cwd=run_dir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     logs = [child.communicate(timeout=600)[0] for child in children]
-    for child, log in zip(children, logs):
+    for child, log in zip(children, logs, strict=True):
         assert child.returncode == 0, log[-4000:]
     return logs
 
 
 def test_every_machine_saves_syncs_and_restores_its_own_checkpoints_and_all_resume_at_one_step(
-        tmp_path, tiny_model_dir):
+    tmp_path, tiny_model_dir
+):
     values = cpu_training_values(tiny_model_dir, max_steps=6, save_steps=2, save_on_each_node=True)
     store = tmp_path / "store"  # one store for both machines, as one S3 bucket is
     first = [tmp_path / f"machine-{r}" for r in (0, 1)]
@@ -319,7 +385,10 @@ def test_every_machine_saves_syncs_and_restores_its_own_checkpoints_and_all_resu
     run_two_machines(first, store)
     for rank in (0, 1):
         assert sorted(p.name for p in (first[rank] / "out").glob("checkpoint-*")) == [
-            "checkpoint-2", "checkpoint-4", "checkpoint-6"]
+            "checkpoint-2",
+            "checkpoint-4",
+            "checkpoint-6",
+        ]
         assert sorted(p.name for p in (store / f"machine-{rank}").iterdir()) == ["checkpoint-4", "checkpoint-6"]
         # Each machine's copy holds its own process's RNG state: the machines' checkpoints differ.
         assert (store / f"machine-{rank}" / "checkpoint-6" / f"rng_state_{rank}.pth").is_file()
@@ -334,8 +403,10 @@ def test_every_machine_saves_syncs_and_restores_its_own_checkpoints_and_all_resu
     assert "restored checkpoint-4, checkpoint-6 from the checkpoint store" in logs[0]
     assert "restored checkpoint-4 from the checkpoint store" in logs[1]
     for rank, log in enumerate(logs):
-        assert ("checkpoint-6 is not complete on every machine (newest complete: machine 0 checkpoint-6, "
-                "machine 1 checkpoint-4)") in log, log[-4000:]
+        assert (
+            "checkpoint-6 is not complete on every machine (newest complete: machine 0 checkpoint-6, "
+            "machine 1 checkpoint-4)"
+        ) in log, log[-4000:]
         assert "resuming from out/checkpoint-4" in log
         steps = [r["step"] for r in map(parse_progress_line, log.splitlines()) if r is not None]
         if rank == 0:

@@ -55,8 +55,9 @@ def test_changed_local_source_bytes_change_the_key(run_dir, tiny_model_dir):
     assert prep.prepared_key(config(run_dir, tiny_model_dir, dataset_source=str(copy)).data, "text") != key
 
 
-def test_a_hub_dataset_is_read_at_its_pinned_revision_and_the_revision_keys_the_prepared_set(run_dir, tiny_model_dir,
-                                                                                              monkeypatch):
+def test_a_hub_dataset_is_read_at_its_pinned_revision_and_the_revision_keys_the_prepared_set(
+    run_dir, tiny_model_dir, monkeypatch
+):
     commit = "89abcdef" * 5
     requested = []
     monkeypatch.setattr(prep, "load_dataset", lambda *args, **kwargs: requested.append((args, kwargs)))

@@ -40,7 +40,15 @@ def test_callback_lines_carry_the_elapsed_time_of_training(capsys):
     state.global_step = 5
     callback.on_log(None, state, None, logs={"loss": 2.5, "num_tokens": 6200})
     record = parse_progress_line(capsys.readouterr().out.strip())
-    assert record == {"phase": "train", "step": 5, "total": 10, "loss": 2.5, "tokens_per_s": 100.0, "elapsed_s": 62, "eta_s": 62}
+    assert record == {
+        "phase": "train",
+        "step": 5,
+        "total": 10,
+        "loss": 2.5,
+        "tokens_per_s": 100.0,
+        "elapsed_s": 62,
+        "eta_s": 62,
+    }
 
 
 def test_the_last_logging_window_loss_is_what_the_reference_reported_as_train_loss():

@@ -20,8 +20,14 @@ def run_counting_layer_forwards(monkeypatch, run_dir, tiny_model_dir, **override
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LlamaDecoderLayer, "forward", counting_forward)
-    values = cpu_training_values(tiny_model_dir, max_steps=1, save_strategy="no", gradient_checkpointing=True,
-                                 gradient_checkpointing_kwargs={"use_reentrant": False}, **overrides)
+    values = cpu_training_values(
+        tiny_model_dir,
+        max_steps=1,
+        save_strategy="no",
+        gradient_checkpointing=True,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        **overrides,
+    )
     metrics = train.main(parse_config(write_yaml(run_dir / "training.yaml", values), []))
     return calls, metrics
 
@@ -33,7 +39,9 @@ def test_last_layer_is_not_recomputed_and_the_loss_is_the_same(monkeypatch, run_
     other.mkdir()
     skip, skip_metrics = run_counting_layer_forwards(monkeypatch, other, tiny_model_dir, checkpoint_skip_layers=1)
     assert skip == {0: 2, 1: 1}
-    assert "[train] gradient checkpointing on 1 of 2 decoder layers (checkpoint_skip_layers: 1)" in capfd.readouterr().out
+    assert (
+        "[train] gradient checkpointing on 1 of 2 decoder layers (checkpoint_skip_layers: 1)" in capfd.readouterr().out
+    )
     assert skip_metrics["train_loss"] == full_metrics["train_loss"]
 
 

@@ -29,8 +29,8 @@ def wandb_records(path):
         if block - pos % block < 7:  # a block's tail too short for a header is padding
             pos += block - pos % block
             continue
-        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
-        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind in (2, 3):
             pending += chunk
         elif kind in (1, 4):
@@ -47,14 +47,32 @@ def items(entries):
 
 def test_report_to_wandb_writes_the_runs_train_and_eval_metrics_offline(run_dir, tiny_model_dir):
     values = cpu_training_values(
-        tiny_model_dir, max_steps=4, save_strategy="no", eval_strategy="steps", eval_steps=4, max_eval_samples=2,
-        report_to=["wandb"], run_name="wandb-offline",
+        tiny_model_dir,
+        max_steps=4,
+        save_strategy="no",
+        eval_strategy="steps",
+        eval_steps=4,
+        max_eval_samples=2,
+        report_to=["wandb"],
+        run_name="wandb-offline",
     )
     write_yaml(run_dir / "training.yaml", values)
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(run_dir / "wandb-home"),
-           "WANDB_PROJECT": "stacktune-test", "WANDB_API_KEY": CANARY_KEY}
-    result = subprocess.run([sys.executable, "-m", "stacktune_train.train", "training.yaml"], cwd=run_dir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(run_dir / "wandb-home"),
+        "WANDB_PROJECT": "stacktune-test",
+        "WANDB_API_KEY": CANARY_KEY,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "stacktune_train.train", "training.yaml"],
+        cwd=run_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-6000:]
     metrics = json.loads((run_dir / "out" / "metrics.json").read_text())
 

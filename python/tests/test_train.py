@@ -28,7 +28,14 @@ def test_a_few_steps_lower_the_loss_and_write_metrics(trained_run):
     written = json.loads((run / "out" / "metrics.json").read_text())
     # The merge step adds the evaluation gate's gate_* numbers to this file (the shared run may have been merged).
     written = {k: v for k, v in written.items() if not k.startswith("gate_")}
-    assert set(written) == {"train_loss", "train_loss_last_window", "eval_loss", "train_tokens", "tokens_per_s", "train_runtime_s"}
+    assert set(written) == {
+        "train_loss",
+        "train_loss_last_window",
+        "eval_loss",
+        "train_tokens",
+        "tokens_per_s",
+        "train_runtime_s",
+    }
     assert written == pytest.approx(metrics)
     history = json.loads((run / "out" / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
     losses = [entry["loss"] for entry in history if "loss" in entry]
@@ -54,7 +61,14 @@ def test_saved_adapter_is_lora_on_every_linear_layer(trained_run):
     adapter = json.loads((run / "out" / "adapter_config.json").read_text())
     assert len(adapter["target_modules"]) == 2 * 7  # 2 layers x every linear layer but lm_head
     assert {name.rsplit(".", 1)[-1] for name in adapter["target_modules"]} == {
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
     assert (adapter["r"], adapter["lora_alpha"]) == (8, 16)
     # r * (in + out) per layer: q, o 64->64; k, v 64->32; gate, up 64->128; down 128->64
     per_layer = 8 * ((64 + 64) * 2 + (64 + 32) * 2 + (64 + 128) * 3)
@@ -63,8 +77,14 @@ def test_saved_adapter_is_lora_on_every_linear_layer(trained_run):
 
 def test_progress_lines_and_resume_from_the_last_checkpoint(run_dir, tiny_model_dir, capfd):
     values = cpu_training_values(
-        tiny_model_dir, max_steps=3, save_steps=3, packing_strategy="wrapped", eval_strategy="steps", eval_steps=3,
-        gradient_checkpointing_kwargs={"use_reentrant": False}, max_eval_samples=2,
+        tiny_model_dir,
+        max_steps=3,
+        save_steps=3,
+        packing_strategy="wrapped",
+        eval_strategy="steps",
+        eval_steps=3,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        max_eval_samples=2,
     )
     path = write_yaml(run_dir / "training.yaml", values)
     first = train.main(parse_config(path, []))
@@ -98,7 +118,9 @@ def test_flash_attention_falls_back_to_sdpa_with_a_warning(monkeypatch):
 def test_4bit_without_bitsandbytes_says_what_to_install(monkeypatch, tmp_path, tiny_model_dir):
     monkeypatch.setattr(train.importlib.util, "find_spec", lambda name: None)
     cfg = parse_config(write_yaml(tmp_path / "t.yaml", cpu_training_values(tiny_model_dir, load_in_4bit=True)), [])
-    with pytest.raises(ConfigError, match=r"bitsandbytes is not installed; install the pinned set \(python/requirements.txt\)"):
+    with pytest.raises(
+        ConfigError, match=r"bitsandbytes is not installed; install the pinned set \(python/requirements.txt\)"
+    ):
         train.quantization_config(cfg.model)
 
 
@@ -111,8 +133,9 @@ def test_liger_without_the_package_says_what_to_install(monkeypatch, tmp_path, t
 
 def test_zero3_with_4bit_requires_one_dtype(monkeypatch, tmp_path, tiny_model_dir):
     monkeypatch.setattr(train, "is_deepspeed_zero3_enabled", lambda: True)
-    values = cpu_training_values(tiny_model_dir, load_in_4bit=True, bnb_4bit_compute_dtype="bfloat16",
-                                 bnb_4bit_quant_storage="float32")
+    values = cpu_training_values(
+        tiny_model_dir, load_in_4bit=True, bnb_4bit_compute_dtype="bfloat16", bnb_4bit_quant_storage="float32"
+    )
     cfg = parse_config(write_yaml(tmp_path / "t.yaml", values), [])
     with pytest.raises(ConfigError, match="bnb_4bit_quant_storage=float32, bnb_4bit_compute_dtype=bfloat16"):
         train.check_dtypes(cfg.model, cfg.training)

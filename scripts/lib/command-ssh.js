@@ -24,8 +24,10 @@ const path = require("node:path");
  * which upstream fills with the remote command's streams only. `Connection to H closed by remote
  * host.` and a keep-alive timeout mean the session ended without an exit status.
  */
-const CLIENT_LINE = /^(Warning: Permanently added .* to the list of known hosts\.|Connection to \S+ closed by remote host\.|Connection to \S+ closed\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*|Shared connection to \S+ closed\.)\r?$/;
-const CONNECTION_LOST = /^(Connection to \S+ closed by remote host\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*)\r?$/m;
+const CLIENT_LINE =
+    /^(Warning: Permanently added .* to the list of known hosts\.|Connection to \S+ closed by remote host\.|Connection to \S+ closed\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*|Shared connection to \S+ closed\.)\r?$/;
+const CONNECTION_LOST =
+    /^(Connection to \S+ closed by remote host\.|Timeout, server \S+ not responding\.|client_loop: send disconnect: .*|Read from remote host \S+: .*)\r?$/m;
 
 /**
  * The error upstream's Go SSH client reports for a failed dial (ssh.Dial), from what OpenSSH printed;
@@ -38,17 +40,26 @@ function dialError(stderr, addr, key) {
     if (key && (m = /no matching host key type found\. Their offer: (\S+)/m.exec(stderr))) {
         return `ssh: handshake failed: ssh: no common algorithm for host key; client offered: [${key.type}], server offered: [${m[1].split(",").join(" ")}]`;
     }
-    if (/^ssh: connect to host \S+ port \d+: Connection refused/m.test(stderr)) return `dial tcp ${addr}: connect: connection refused`;
-    if (/^ssh: connect to host \S+ port \d+: No route to host/m.test(stderr)) return `dial tcp ${addr}: connect: no route to host`;
-    if (/^ssh: connect to host \S+ port \d+: (Connection|Operation) timed out/m.test(stderr)) return `dial tcp ${addr}: i/o timeout`;
-    if ((m = /^ssh: Could not resolve hostname ([^:]+):/m.exec(stderr))) return `dial tcp: lookup ${m[1]}: no such host`;
+    if (/^ssh: connect to host \S+ port \d+: Connection refused/m.test(stderr))
+        return `dial tcp ${addr}: connect: connection refused`;
+    if (/^ssh: connect to host \S+ port \d+: No route to host/m.test(stderr))
+        return `dial tcp ${addr}: connect: no route to host`;
+    if (/^ssh: connect to host \S+ port \d+: (Connection|Operation) timed out/m.test(stderr))
+        return `dial tcp ${addr}: i/o timeout`;
+    if ((m = /^ssh: Could not resolve hostname ([^:]+):/m.exec(stderr)))
+        return `dial tcp: lookup ${m[1]}: no such host`;
     if (/^\S+: Permission denied \(/m.test(stderr)) {
         return "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain";
     }
     // Upstream has no deadline on the SSH handshake (its perDialTimeout bounds the TCP connect only)
     // and would wait here; ssh's ConnectTimeout bounds the banner exchange too (docs/TOOLCHAIN.md).
-    if (/Connection timed out during banner exchange/m.test(stderr)) return `ssh: handshake failed: read tcp ${addr}: i/o timeout`;
-    if (/^(kex_exchange_identification: .*|Connection closed by \S+ port \d+|Connection reset by \S+ port \d+)\r?$/m.test(stderr)) {
+    if (/Connection timed out during banner exchange/m.test(stderr))
+        return `ssh: handshake failed: read tcp ${addr}: i/o timeout`;
+    if (
+        /^(kex_exchange_identification: .*|Connection closed by \S+ port \d+|Connection reset by \S+ port \d+)\r?$/m.test(
+            stderr,
+        )
+    ) {
         return "ssh: handshake failed: EOF";
     }
     return undefined;
@@ -63,7 +74,9 @@ function parseHostKey(line) {
     const blob = match ? Buffer.from(match[2], "base64") : Buffer.alloc(0);
     const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
     if (!match || blob.length < 4 + length || blob.subarray(4, 4 + length).toString("latin1") !== match[1]) {
-        throw new Error(`failed to parse host key: not an OpenSSH public key line (type base64 [comment]): ${JSON.stringify(line.slice(0, 40))}`);
+        throw new Error(
+            `failed to parse host key: not an OpenSSH public key line (type base64 [comment]): ${JSON.stringify(line.slice(0, 40))}`,
+        );
     }
     return { type: match[1], base64: match[2] };
 }
@@ -81,12 +94,16 @@ function hostKeyOptions(hostKey) {
     return {
         key,
         options: [
-            "-o", "StrictHostKeyChecking=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
             ...common,
-            "-o", "CheckHostIP=no",
+            "-o",
+            "CheckHostIP=no",
             // The only known host: a line matching any name, printed by ssh itself (no file).
-            "-o", `KnownHostsCommand=/bin/echo * ${key.type} ${key.base64}`,
-            "-o", `HostKeyAlgorithms=${hostKeyAlgorithms(key.type)}`,
+            "-o",
+            `KnownHostsCommand=/bin/echo * ${key.type} ${key.base64}`,
+            "-o",
+            `HostKeyAlgorithms=${hostKeyAlgorithms(key.type)}`,
         ],
     };
 }
@@ -123,7 +140,9 @@ async function withSsh(conn, spawner, fn, status = () => {}) {
     if (!conn.host) throw new Error("connection.host is required");
     if (conn.proxy) throw new Error("connection.proxy is not supported by this command provider");
     if (!conn.privateKey && !process.env.SSH_AUTH_SOCK && !conn.agentSocketPath) {
-        throw new Error("connection.privateKey is required (password logins are not supported by this command provider)");
+        throw new Error(
+            "connection.privateKey is required (password logins are not supported by this command provider)",
+        );
     }
     const port = conn.port ?? 22;
     const user = conn.user ?? "root";
@@ -135,16 +154,21 @@ async function withSsh(conn, spawner, fn, status = () => {}) {
     const key = conn.privateKey ? openKeyInMemory(conn.privateKey) : undefined;
     try {
         const options = [
-            "-o", "BatchMode=yes",
+            "-o",
+            "BatchMode=yes",
             ...verify.options,
             // INFO, not ERROR: ssh then says when the connection was lost (CLIENT_LINE), which
             // tells a lost session from a command that exited 255.
-            "-o", "LogLevel=INFO",
-            "-o", `ConnectTimeout=${perDialTimeout}`,
+            "-o",
+            "LogLevel=INFO",
+            "-o",
+            `ConnectTimeout=${perDialTimeout}`,
             // A dead connection (host gone, network dropped) fails the command within a minute
             // instead of hanging the update.
-            "-o", "ServerAliveInterval=15",
-            "-o", "ServerAliveCountMax=4",
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=4",
         ];
         if (key) options.push("-i", key.path, "-o", "IdentitiesOnly=yes");
         if (conn.agentSocketPath) options.push("-o", `IdentityAgent=${conn.agentSocketPath}`);
@@ -159,8 +183,10 @@ async function withSsh(conn, spawner, fn, status = () => {}) {
                 // A spawner that does not split off the client's lines (clientLine) leaves them in stderr.
                 const clientStderr = result.clientStderr ?? result.stderr;
                 const error = result.code === 255 ? dialError(clientStderr, addr, verify.key) : undefined;
-                if (error === undefined) return { ...result, lost: result.code === 255 && CONNECTION_LOST.test(clientStderr) };
-                if (dialErrorLimit >= 0 && failures > dialErrorLimit) throw new Error(`after ${dialErrorLimit} failed attempts: ${error}`);
+                if (error === undefined)
+                    return { ...result, lost: result.code === 255 && CONNECTION_LOST.test(clientStderr) };
+                if (dialErrorLimit >= 0 && failures > dialErrorLimit)
+                    throw new Error(`after ${dialErrorLimit} failed attempts: ${error}`);
                 status(`Dial ${failures}/${dialErrorLimit < 0 ? "inf" : dialErrorLimit} failed: retrying`);
                 await new Promise((r) => setTimeout(r, retryDelayMs(failures)));
             }

@@ -34,7 +34,11 @@ const SDK_VERSION = sdkRequire("@pulumi/pulumi/package.json").version;
 /** `{name, version}` of the resource plugin a node_modules package.json declares, as upstream's getPackageInfo reads it. */
 function resourcePlugin(info) {
     if (info?.pulumi?.resource !== true) return undefined;
-    const name = info.pulumi.name || (typeof info.name === "string" && info.name.startsWith("@pulumi/") ? info.name.slice("@pulumi/".length) : undefined);
+    const name =
+        info.pulumi.name ||
+        (typeof info.name === "string" && info.name.startsWith("@pulumi/")
+            ? info.name.slice("@pulumi/".length)
+            : undefined);
     const version = info.pulumi.version || info.version;
     if (!name || !version) return undefined;
     return { name, version: version.startsWith("v") ? version : `v${version}`, server: info.pulumi.server ?? "" };
@@ -179,7 +183,11 @@ const service = {
     getRequiredPackages(call, callback) {
         const dir = call.request.getInfo()?.getProgramDirectory() || process.cwd();
         const packages = requiredPackages(dir).map((p) =>
-            new plugin.PackageDependency().setName(p.name).setKind("resource").setVersion(p.version).setServer(p.server),
+            new plugin.PackageDependency()
+                .setName(p.name)
+                .setKind("resource")
+                .setVersion(p.version)
+                .setServer(p.server),
         );
         callback(null, new language.GetRequiredPackagesResponse().setPackagesList(packages));
     },
@@ -187,10 +195,7 @@ const service = {
         callback(null, new plugin.PluginInfo().setVersion(SDK_VERSION));
     },
     about(_call, callback) {
-        callback(
-            null,
-            new language.AboutResponse().setExecutable(process.execPath).setVersion(process.version),
-        );
+        callback(null, new language.AboutResponse().setExecutable(process.execPath).setVersion(process.version));
     },
     getProgramDependencies(_call, callback) {
         callback(null, new language.GetProgramDependenciesResponse().setDependenciesList([]));

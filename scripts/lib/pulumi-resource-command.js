@@ -115,7 +115,8 @@ function spawnStreaming(urn, argv, { cwd, env, stdin, logging, clientLine }) {
         const err = [];
         const all = [];
         const client = [];
-        const show = (stream) => logging === "none" ? false : logging === undefined || logging === "stdoutAndStderr" || logging === stream;
+        const show = (stream) =>
+            logging === "none" ? false : logging === undefined || logging === "stdoutAndStderr" || logging === stream;
         const sink = (stream, lines) =>
             lineSplitter((line, complete) => {
                 const text = complete ? `${line}\n` : line;
@@ -137,7 +138,14 @@ function spawnStreaming(urn, argv, { cwd, env, stdin, logging, clientLine }) {
             outLines.end();
             errLines.end();
             await logQueue;
-            resolve({ code, signal, stdout: out.join(""), stderr: err.join(""), output: all.join(""), clientStderr: client.join("") });
+            resolve({
+                code,
+                signal,
+                stdout: out.join(""),
+                stderr: err.join(""),
+                output: all.join(""),
+                clientStderr: client.join(""),
+            });
         });
         child.stdin.on("error", () => {});
         child.stdin.end(stdin ?? "");
@@ -150,7 +158,17 @@ function trimNewline(s) {
 
 /** Go's strconv.Quote (the %q of upstream's error text): printable characters kept, the rest escaped. */
 function goQuote(s) {
-    const named = { "\x07": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\" };
+    const named = {
+        "\x07": "\\a",
+        "\b": "\\b",
+        "\f": "\\f",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        "\v": "\\v",
+        '"': '\\"',
+        "\\": "\\\\",
+    };
     let out = "";
     for (const ch of s) {
         const cp = ch.codePointAt(0);
@@ -164,7 +182,16 @@ function goQuote(s) {
 }
 
 /** Go's os/exec ProcessState text for a signal, as upstream's local error shows it. */
-const SIGNAL_TEXT = { SIGKILL: "killed", SIGTERM: "terminated", SIGINT: "interrupt", SIGHUP: "hangup", SIGPIPE: "broken pipe", SIGABRT: "aborted", SIGSEGV: "segmentation fault", SIGQUIT: "quit" };
+const SIGNAL_TEXT = {
+    SIGKILL: "killed",
+    SIGTERM: "terminated",
+    SIGINT: "interrupt",
+    SIGHUP: "hangup",
+    SIGPIPE: "broken pipe",
+    SIGABRT: "aborted",
+    SIGSEGV: "segmentation fault",
+    SIGQUIT: "quit",
+};
 
 /** Upstream's error for a failed command: `<exit error>: running "<cmd>":` and the whole output. */
 function commandFailed(exitError, cmd, output) {
@@ -189,7 +216,8 @@ async function runLocal(urn, props, cmd, previous) {
         stdin: reveal(props.stdin),
         logging: reveal(props.logging),
     });
-    if (result.signal) throw commandFailed(`signal: ${SIGNAL_TEXT[result.signal] ?? result.signal}`, cmd, result.output);
+    if (result.signal)
+        throw commandFailed(`signal: ${SIGNAL_TEXT[result.signal] ?? result.signal}`, cmd, result.output);
     if (result.code !== 0) throw commandFailed(`exit status ${result.code}`, cmd, result.output);
     return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
 }
@@ -197,7 +225,9 @@ async function runLocal(urn, props, cmd, previous) {
 /** The connection of props, for `withSsh` (scripts/lib/command-ssh.js): hostKey, key, dial retries. */
 function sshSession(urn, props, fn) {
     const spawner = (argv, opts) => spawnStreaming(urn, argv, opts);
-    return withSsh(reveal(props.connection) ?? {}, spawner, fn, (message) => engineLog(urn, message, { ephemeral: true }));
+    return withSsh(reveal(props.connection) ?? {}, spawner, fn, (message) =>
+        engineLog(urn, message, { ephemeral: true }),
+    );
 }
 
 /** Upstream's words when sshd refuses an environment name (remote/commandOutputs.go, logAndWrapSetenvErr). */
@@ -218,10 +248,15 @@ async function refusedNames(ssh, env) {
     const names = Object.keys(env);
     if (names.length === 0) return [];
     const probe = `for n in ${names.map(shellQuote).join(" ")}; do printenv "$n" >/dev/null || printf '%s\\n' "$n"; done`;
-    const result = await ssh.run("ssh", names.flatMap((n) => ["-o", `SendEnv=${n}`]), [`${ssh.user}@${ssh.host}`, probe], {
-        env: { ...process.env, ...env },
-        logging: "none",
-    });
+    const result = await ssh.run(
+        "ssh",
+        names.flatMap((n) => ["-o", `SendEnv=${n}`]),
+        [`${ssh.user}@${ssh.host}`, probe],
+        {
+            env: { ...process.env, ...env },
+            logging: "none",
+        },
+    );
     if (result.code !== 0) throw commandFailed(`Process exited with status ${result.code}`, probe, result.output);
     return result.stdout.split("\n").filter(Boolean);
 }
@@ -249,7 +284,8 @@ async function runRemote(urn, props, cmd, previous) {
             stdin: reveal(props.stdin),
             logging: reveal(props.logging),
         });
-        if (result.lost) throw commandFailed("wait: remote command exited without exit status or exit signal", cmd, result.output);
+        if (result.lost)
+            throw commandFailed("wait: remote command exited without exit status or exit signal", cmd, result.output);
         if (result.code !== 0) throw commandFailed(`Process exited with status ${result.code}`, cmd, result.output);
         return { stdout: trimNewline(result.stdout), stderr: trimNewline(result.stderr) };
     });
@@ -267,7 +303,8 @@ function shellQuote(s) {
  * a plain name (OpenSSH's sftp would expand a leading ~, hence "./"), quoted for an sftp batch line.
  */
 function sftpArg(p) {
-    if (/[\r\n]/.test(p)) throw new Error(`remote path ${goQuote(p)} contains a line break, which an SFTP batch cannot carry`);
+    if (/[\r\n]/.test(p))
+        throw new Error(`remote path ${goQuote(p)} contains a line break, which an SFTP batch cannot carry`);
     const relative = p.startsWith("/") ? p : `./${p}`;
     return `"${relative.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
@@ -320,7 +357,8 @@ async function copyToRemote(urn, props) {
     if (!remotePath) throw new Error("remotePath is required");
     const isText = source[SIG_KEY] === ASSET_SIG && typeof source.text === "string";
     const isFile = source[SIG_KEY] === ASSET_SIG && typeof source.path === "string";
-    const isDir = source[SIG_KEY] === ARCHIVE_SIG && typeof source.path === "string" && fs.statSync(source.path).isDirectory();
+    const isDir =
+        source[SIG_KEY] === ARCHIVE_SIG && typeof source.path === "string" && fs.statSync(source.path).isDirectory();
     if (!isText && !isFile && !isDir) {
         throw new Error("CopyToRemote supports FileAsset, StringAsset and FileArchive of a directory as source");
     }
@@ -338,14 +376,18 @@ async function copyToRemote(urn, props) {
             const batch = [];
             let dest = remotePath;
             if (isText) {
-                if (kind === "dir") throw new Error(`remote path ${remotePath} is a directory; when using a text asset, remotePath must be a file path`);
+                if (kind === "dir")
+                    throw new Error(
+                        `remote path ${remotePath} is a directory; when using a text asset, remotePath must be a file path`,
+                    );
                 batch.push(...mkdirAll(path.posix.dirname(dest)), `put "${local}" ${sftpArg(dest)}`);
             } else if (isDir) {
                 if (kind === "missing") batch.push(...mkdirAll(dest));
                 if (!source.path.endsWith("/")) {
                     dest = path.posix.join(dest, path.basename(source.path));
                     if (kind === "file") throw new Error(`failed to stat remote path ${dest}: not a directory`);
-                    if (kind === "dir" && (await remoteKind(ssh, dest)) === "file") throw new Error(`remote path ${dest} exists but is not a directory`);
+                    if (kind === "dir" && (await remoteKind(ssh, dest)) === "file")
+                        throw new Error(`remote path ${dest} exists but is not a directory`);
                 }
                 batch.push(`put -r "${local}" ${sftpArg(dest)}`);
             } else {
@@ -353,7 +395,10 @@ async function copyToRemote(urn, props) {
                 else if (kind === "missing") batch.push(...mkdirAll(path.posix.dirname(dest)));
                 batch.push(`put "${local}" ${sftpArg(dest)}`);
             }
-            const copy = await ssh.run("sftp", ["-q", "-b", "-"], [`${ssh.user}@${ssh.host}`], { stdin: `${batch.join("\n")}\n`, logging: "none" });
+            const copy = await ssh.run("sftp", ["-q", "-b", "-"], [`${ssh.user}@${ssh.host}`], {
+                stdin: `${batch.join("\n")}\n`,
+                logging: "none",
+            });
             if (copy.code !== 0) throw new Error(`failed to copy to remote path ${dest}: ${copy.output.trim()}`);
         });
     } finally {
@@ -368,7 +413,9 @@ function runner(urn) {
         case "command:remote:Command":
             return runRemote;
         default:
-            throw new Error(`${typeOf(urn)} is not implemented by this command provider (see scripts/lib/pulumi-resource-command.js)`);
+            throw new Error(
+                `${typeOf(urn)} is not implemented by this command provider (see scripts/lib/pulumi-resource-command.js)`,
+            );
     }
 }
 
@@ -380,7 +427,8 @@ function runner(urn) {
  */
 function withOutputs(inputs, outputs = {}) {
     const outs = { ...inputs, ...outputs };
-    if (outs.connection !== undefined && !isSecret(outs.connection)) outs.connection = { [SIG_KEY]: SECRET_SIG, value: outs.connection };
+    if (outs.connection !== undefined && !isSecret(outs.connection))
+        outs.connection = { [SIG_KEY]: SECRET_SIG, value: outs.connection };
     return outs;
 }
 
@@ -431,7 +479,9 @@ const provider = {
     async update(_id, urn, olds, news) {
         if (typeOf(urn) === COPY_TO_REMOTE) {
             // As upstream: copied again only when the source's hash or the remote path changed.
-            const changed = reveal(news.source)?.hash !== reveal(olds.source)?.hash || reveal(news.remotePath) !== reveal(olds.remotePath);
+            const changed =
+                reveal(news.source)?.hash !== reveal(olds.source)?.hash ||
+                reveal(news.remotePath) !== reveal(olds.remotePath);
             if (changed) await copyToRemote(urn, news);
             return { outs: withOutputs(news) };
         }

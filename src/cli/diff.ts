@@ -8,73 +8,73 @@
  * (default: the arguments as given) name the two sides in headings and diff headers.
  * Exit status: 0 (also when they differ), 2 for bad arguments or invalid settings.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { SettingsError } from '../settings';
-import { stackFilePath } from '../render/header';
-import { diffStacks, formatStackDiffMarkdown, formatStackDiffText } from '../render/stackDiff';
-import { renderStackFile } from '../render/stacks';
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { SettingsError } from "../settings";
+import { stackFilePath } from "../render/header";
+import { diffStacks, formatStackDiffMarkdown, formatStackDiffText } from "../render/stackDiff";
+import { renderStackFile } from "../render/stacks";
 
-const usage = 'usage: npm run diff -- <stackA> <stackB> [--markdown] [--from-label A] [--to-label B] [--root DIR]';
+const usage = "usage: npm run diff -- <stackA> <stackB> [--markdown] [--from-label A] [--to-label B] [--root DIR]";
 
 interface DiffArgs {
-  stacks: string[];
-  labels: (string | undefined)[];
-  markdown: boolean;
-  root: string;
+    stacks: string[];
+    labels: (string | undefined)[];
+    markdown: boolean;
+    root: string;
 }
 
 function parseArgs(argv: readonly string[]): DiffArgs {
-  const args: DiffArgs = { stacks: [], labels: [], markdown: false, root: resolve(__dirname, '..', '..') };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const value = argv[i + 1];
-    if (arg === '--markdown') args.markdown = true;
-    else if (arg === '--from-label' && value !== undefined) args.labels[0] = argv[++i];
-    else if (arg === '--to-label' && value !== undefined) args.labels[1] = argv[++i];
-    else if (arg === '--root' && value !== undefined) args.root = resolve(argv[++i] ?? '');
-    else if (arg.startsWith('--root=')) args.root = resolve(arg.slice('--root='.length));
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}\n${usage}`);
-    else args.stacks.push(arg);
-  }
-  if (args.stacks.length !== 2) throw new Error(usage);
-  return args;
+    const args: DiffArgs = { stacks: [], labels: [], markdown: false, root: resolve(__dirname, "..", "..") };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i] ?? "";
+        const value = argv[i + 1];
+        if (arg === "--markdown") args.markdown = true;
+        else if (arg === "--from-label" && value !== undefined) args.labels[0] = argv[++i];
+        else if (arg === "--to-label" && value !== undefined) args.labels[1] = argv[++i];
+        else if (arg === "--root" && value !== undefined) args.root = resolve(argv[++i] ?? "");
+        else if (arg.startsWith("--root=")) args.root = resolve(arg.slice("--root=".length));
+        else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}\n${usage}`);
+        else args.stacks.push(arg);
+    }
+    if (args.stacks.length !== 2) throw new Error(usage);
+    return args;
 }
 
 /** A stack name or a stack file path → the file to load. */
 function stackFileFor(root: string, stack: string): string {
-  if (stack.endsWith('.yaml') || stack.includes('/')) return resolve(stack);
-  return resolve(root, stackFilePath(stack));
+    if (stack.endsWith(".yaml") || stack.includes("/")) return resolve(stack);
+    return resolve(root, stackFilePath(stack));
 }
 
 export function main(argv: readonly string[]): number {
-  let args: DiffArgs;
-  try {
-    args = parseArgs(argv);
-  } catch (error) {
-    console.error((error as Error).message);
-    return 2;
-  }
-  const sides = [];
-  for (const [index, stack] of args.stacks.entries()) {
-    const path = stackFileFor(args.root, stack);
-    if (!existsSync(path)) {
-      console.error(`no stack file ${path}; name a stack in stacks/ or give a path to Pulumi.<stack>.yaml`);
-      return 2;
-    }
+    let args: DiffArgs;
     try {
-      sides.push({ ...renderStackFile(path), label: args.labels[index] ?? stack });
+        args = parseArgs(argv);
     } catch (error) {
-      if (!(error instanceof SettingsError)) throw error;
-      console.error(error.message);
-      return 2;
+        console.error((error as Error).message);
+        return 2;
     }
-  }
-  const [a, b] = sides;
-  if (!a || !b) return 2;
-  const diff = diffStacks(a, b);
-  process.stdout.write(args.markdown ? formatStackDiffMarkdown(diff) : formatStackDiffText(diff));
-  return 0;
+    const sides = [];
+    for (const [index, stack] of args.stacks.entries()) {
+        const path = stackFileFor(args.root, stack);
+        if (!existsSync(path)) {
+            console.error(`no stack file ${path}; name a stack in stacks/ or give a path to Pulumi.<stack>.yaml`);
+            return 2;
+        }
+        try {
+            sides.push({ ...renderStackFile(path), label: args.labels[index] ?? stack });
+        } catch (error) {
+            if (!(error instanceof SettingsError)) throw error;
+            console.error(error.message);
+            return 2;
+        }
+    }
+    const [a, b] = sides;
+    if (!a || !b) return 2;
+    const diff = diffStacks(a, b);
+    process.stdout.write(args.markdown ? formatStackDiffMarkdown(diff) : formatStackDiffText(diff));
+    return 0;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -38,7 +38,13 @@ import { targetOf, targets } from "../targets";
 import { hostAccessFromState, machineShell, type StackHostAccess } from "./stacktune/hostAccess";
 import { formatSummary, type StackOutputs } from "./stacktune/report";
 import { parseReportArgs, reportUsage, ReportUsageError, writeComparisonReport } from "./stacktune/comparisonReport";
-import { clearPendingOperations, findStackLocks, lockIsStale, processIsAlive, unresolvedOperationsAdvice } from "./stacktune/recover";
+import {
+    clearPendingOperations,
+    findStackLocks,
+    lockIsStale,
+    processIsAlive,
+    unresolvedOperationsAdvice,
+} from "./stacktune/recover";
 import { createStackFile } from "./stacktune/stackFile";
 import {
     formatSweepPlan,
@@ -108,7 +114,9 @@ function context(stackName: string | undefined): Context {
     const projectDir = projectRoot();
     const stackFile = path.join(projectDir, "stacks", `Pulumi.${stackName}.yaml`);
     if (!fs.existsSync(stackFile)) {
-        throw new UsageError(`no stack file stacks/Pulumi.${stackName}.yaml: create one with \`stacktune new ${stackName} --from <stack>\``);
+        throw new UsageError(
+            `no stack file stacks/Pulumi.${stackName}.yaml: create one with \`stacktune new ${stackName} --from <stack>\``,
+        );
     }
     const env = pulumiEnvironment(TOOLS_ROOT, process.env);
     const backend = env.PULUMI_BACKEND_URL ?? "";
@@ -120,7 +128,9 @@ class UsageError extends Error {}
 
 async function openStack(ctx: Context): Promise<Stack> {
     // The repo toolchain's CLI, or (system) the `pulumi` the Automation API finds on PATH.
-    const pulumiCommand = await PulumiCommand.get(usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {});
+    const pulumiCommand = await PulumiCommand.get(
+        usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {},
+    );
     return LocalWorkspace.createOrSelectStack(
         { stackName: ctx.stackName, workDir: ctx.projectDir },
         { pulumiCommand, envVars: ctx.env },
@@ -162,8 +172,12 @@ async function recover(ctx: Context, stack: Stack): Promise<string[]> {
         const locks = findStackLocks(backend.slice("file://".length), ctx.stackName);
         const live = locks.filter((lock) => !lockIsStale(lock, processIsAlive));
         if (live.length > 0) {
-            const who = live.map((l) => `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"} since ${l.timestamp ?? "?"}`).join(", ");
-            throw new Error(`an update of ${ctx.stackName} is running (${who}): wait for it, or stop that process first`);
+            const who = live
+                .map((l) => `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"} since ${l.timestamp ?? "?"}`)
+                .join(", ");
+            throw new Error(
+                `an update of ${ctx.stackName} is running (${who}): wait for it, or stop that process first`,
+            );
         }
         if (locks.length > 0) {
             await stack.cancel();
@@ -221,14 +235,22 @@ async function run(ctx: Context): Promise<number> {
     const outputs = outputsOf(await stack.outputs());
     console.log("");
     if (failed !== undefined) {
-        console.log(formatSummary(ctx.stackName, { ...outputs, status: "failed (see above)" }, { wallSeconds: (Date.now() - started) / 1000 }));
+        console.log(
+            formatSummary(
+                ctx.stackName,
+                { ...outputs, status: "failed (see above)" },
+                { wallSeconds: (Date.now() - started) / 1000 },
+            ),
+        );
         try {
             const access = await stackHostAccess(ctx, stack);
             await onHost(ctx, access, jobReportScript(access.runDir, "job", ctx.stackName));
         } catch (error) {
             console.log(`  job               ${(error as Error).message}`);
         }
-        console.error(`\nstacktune: pulumi up failed; \`stacktune logs ${ctx.stackName}\` shows the job's log, and \`stacktune run ${ctx.stackName}\` resumes`);
+        console.error(
+            `\nstacktune: pulumi up failed; \`stacktune logs ${ctx.stackName}\` shows the job's log, and \`stacktune run ${ctx.stackName}\` resumes`,
+        );
         return 1;
     }
     console.log(formatSummary(ctx.stackName, outputs, { wallSeconds: (Date.now() - started) / 1000 }));
@@ -241,10 +263,14 @@ async function run(ctx: Context): Promise<number> {
  * no setting is read here, so an aws stack (its key only a secret) is reached as an ssh one is.
  */
 async function stackHostAccess(ctx: Context, stack?: Stack): Promise<StackHostAccess> {
-    const state = (await (stack ?? (await openStack(ctx))).exportStack()) as { deployment?: Parameters<typeof hostAccessFromState>[0] };
+    const state = (await (stack ?? (await openStack(ctx))).exportStack()) as {
+        deployment?: Parameters<typeof hostAccessFromState>[0];
+    };
     const access = hostAccessFromState(state.deployment ?? {});
     if (access === undefined || access.runDir === "") {
-        throw new Error(`the state of ${ctx.stackName} records no host to read: \`stacktune run ${ctx.stackName}\` records it once the host exists (a stack last run by an older stacktune has none until its next run)`);
+        throw new Error(
+            `the state of ${ctx.stackName} records no host to read: \`stacktune run ${ctx.stackName}\` records it once the host exists (a stack last run by an older stacktune has none until its next run)`,
+        );
     }
     return access;
 }
@@ -310,8 +336,11 @@ async function currentOutputs(ctx: Context): Promise<StackOutputs> {
  */
 export function logsScript(runDir: string, follow: boolean): string {
     const dir = hostPath(runDir);
-    const script = `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
-        (follow ? `if runner_alive "$d"; then tail -n 200 -F "$d/job.log" --pid="$runner_pid" | readable_progress; exit; fi; ` : "") +
+    const script =
+        `d=${dir}; if [ ! -f "$d/job.log" ]; then echo "stacktune: no job log in $d (has the run started?)" >&2; exit 66; fi; ` +
+        (follow
+            ? `if runner_alive "$d"; then tail -n 200 -F "$d/job.log" --pid="$runner_pid" | readable_progress; exit; fi; `
+            : "") +
         `tail -n 200 "$d/job.log" | readable_progress`;
     return hostScriptWithRunLib(script);
 }
@@ -327,7 +356,9 @@ export function machineArgument(args: string[]): number {
     if (at < 0) return 0;
     const value = args[at + 1];
     if (value === undefined || !/^\d+$/.test(value)) {
-        throw new UsageError(`--machine needs a machine rank, a whole number (0 is the main machine), got ${value ?? "nothing"}\n${usage}`);
+        throw new UsageError(
+            `--machine needs a machine rank, a whole number (0 is the main machine), got ${value ?? "nothing"}\n${usage}`,
+        );
     }
     return Number(value);
 }
@@ -340,14 +371,20 @@ async function status(ctx: Context): Promise<number> {
     if (backend.startsWith("file://")) {
         for (const lock of findStackLocks(backend.slice("file://".length), ctx.stackName)) {
             const stale = lockIsStale(lock, processIsAlive);
-            console.log(`  ${"update".padEnd(18)}${stale ? "interrupted (its process is gone): `stacktune run` recovers it" : `running (pid ${lock.pid})`}`);
+            console.log(
+                `  ${"update".padEnd(18)}${stale ? "interrupted (its process is gone): `stacktune run` recovers it" : `running (pid ${lock.pid})`}`,
+            );
         }
     }
     const { cleared, unresolved } = clearPendingOperations(await stack.exportStack());
     if (unresolved.length > 0) {
-        console.log(`  ${"pending ops".padEnd(18)}${unresolved.length} on resources other than stacktune's commands, from an interrupted update: \`stacktune recover ${ctx.stackName}\` says what to check`);
+        console.log(
+            `  ${"pending ops".padEnd(18)}${unresolved.length} on resources other than stacktune's commands, from an interrupted update: \`stacktune recover ${ctx.stackName}\` says what to check`,
+        );
     } else if (cleared.length > 0) {
-        console.log(`  ${"pending ops".padEnd(18)}${cleared.length} (from an interrupted update: \`stacktune run\` clears them)`);
+        console.log(
+            `  ${"pending ops".padEnd(18)}${cleared.length} (from an interrupted update: \`stacktune run\` clears them)`,
+        );
     }
     if (outputs.hostAddress === "none") return 0;
     let access: StackHostAccess;
@@ -404,7 +441,9 @@ function newStack(argv: string[]): number {
 /** `stacktune run <stack>` in a child process (its own engine, output and signals), line by line. */
 function runInChild(stack: string, line: (text: string, stream: "stdout" | "stderr") => void): Promise<number> {
     return new Promise((resolve, reject) => {
-        const child = spawn(path.join(TOOLS_ROOT, "node_modules", ".bin", "tsx"), [__filename, "run", stack], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(path.join(TOOLS_ROOT, "node_modules", ".bin", "tsx"), [__filename, "run", stack], {
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         const follow = (stream: "stdout" | "stderr"): void => {
             let pending = "";
             child[stream].on("data", (d: Buffer) => {
@@ -429,10 +468,15 @@ async function sweep(argv: string[]): Promise<number> {
     const written = writeSweep(projectDir, args.base, args.axes);
     console.log(formatSweepPlan(args.base, args.axes, written));
     if (!args.run) {
-        console.log(`review the stack files and rendered files, commit them, then: ${sweepCommand(args.base, args.axes)} --run`);
+        console.log(
+            `review the stack files and rendered files, commit them, then: ${sweepCommand(args.base, args.axes)} --run`,
+        );
         return 0;
     }
-    const { concurrency, note } = sweepConcurrency(args.concurrency, { kind: written.targetKind, gpus: written.targetGpus });
+    const { concurrency, note } = sweepConcurrency(args.concurrency, {
+        kind: written.targetKind,
+        gpus: written.targetGpus,
+    });
     const shared = targets[written.targetKind].sharedSweepMachine;
     const where = shared === undefined ? "each on its own instance" : `all on ${shared.where}, sharing it`;
     console.log(`\nrunning ${written.stacks.length} stack(s), at most ${concurrency} at a time, ${where}\n`);
@@ -446,16 +490,23 @@ async function sweep(argv: string[]): Promise<number> {
     console.log(`\n${formatSweepSummary(args.base, args.axes, results)}`);
     const failed = results.filter((r) => !runSucceeded(r)).map((r) => r.stack.stack);
     if (failed.length === 0) return 0;
-    console.error(`\nstacktune: ${failed.length} run(s) failed (${failed.join(", ")}); their output is above, prefixed with the stack; \`stacktune run <stack>\` resumes one`);
+    console.error(
+        `\nstacktune: ${failed.length} run(s) failed (${failed.join(", ")}); their output is above, prefixed with the stack; \`stacktune run <stack>\` resumes one`,
+    );
     return 1;
 }
 
 /** A stack's outputs for the report: none for a stack that was never initialised (nothing is created). */
 async function reportOutputs(stack: string): Promise<StackOutputs> {
     const ctx = context(stack);
-    const pulumiCommand = await PulumiCommand.get(usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {});
+    const pulumiCommand = await PulumiCommand.get(
+        usesRepoToolchain(ctx.env) ? { root: path.join(TOOLS_ROOT, ".tools") } : {},
+    );
     try {
-        const selected = await LocalWorkspace.selectStack({ stackName: stack, workDir: ctx.projectDir }, { pulumiCommand, envVars: ctx.env });
+        const selected = await LocalWorkspace.selectStack(
+            { stackName: stack, workDir: ctx.projectDir },
+            { pulumiCommand, envVars: ctx.env },
+        );
         return outputsOf(await selected.outputs());
     } catch (error) {
         if (/no stack named/i.test((error as Error).message)) return {};
@@ -478,13 +529,19 @@ export async function main(argv: string[]): Promise<number> {
             case "status":
                 return await status(context(rest[0]));
             case "logs":
-                return await logs(context(rest[0]), rest.includes("--follow") || rest.includes("-f"), machineArgument(rest));
+                return await logs(
+                    context(rest[0]),
+                    rest.includes("--follow") || rest.includes("-f"),
+                    machineArgument(rest),
+                );
             case "down":
                 return await down(context(rest[0]));
             case "recover": {
                 const ctx = context(rest[0]);
                 const done = await recover(ctx, await openStack(ctx));
-                console.log(done.length > 0 ? done.map((l) => `[recover] ${l}`).join("\n") : "[recover] nothing to recover");
+                console.log(
+                    done.length > 0 ? done.map((l) => `[recover] ${l}`).join("\n") : "[recover] nothing to recover",
+                );
                 return 0;
             }
             case "new":

@@ -111,7 +111,9 @@ export const RUN_FILES = {
 export class JobProtocolError extends Error {}
 
 function describeIssues(error: z.ZodError): string {
-    return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(the line)"}: ${issue.message}`).join("; ");
+    return error.issues
+        .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(the line)"}: ${issue.message}`)
+        .join("; ");
 }
 
 /**
@@ -130,11 +132,15 @@ export function parseJobSummary(stdout: string): JobSummary | undefined {
     try {
         value = JSON.parse(line);
     } catch (error) {
-        throw new JobProtocolError(`the job's summary line is not JSON (${(error as Error).message}); the whole output is in the run directory's ${RUN_FILES.log}`);
+        throw new JobProtocolError(
+            `the job's summary line is not JSON (${(error as Error).message}); the whole output is in the run directory's ${RUN_FILES.log}`,
+        );
     }
     const parsed = JobSummarySchema.safeParse(value);
     if (!parsed.success) {
-        throw new JobProtocolError(`the job's summary line is not a job summary: ${describeIssues(parsed.error)}; the whole output is in the run directory's ${RUN_FILES.log}`);
+        throw new JobProtocolError(
+            `the job's summary line is not a job summary: ${describeIssues(parsed.error)}; the whole output is in the run directory's ${RUN_FILES.log}`,
+        );
     }
     return parsed.data;
 }

@@ -13,7 +13,9 @@ export const REFERENCE_BOX = "4x RTX 4090";
 
 /** The measured time scale of every catalog row that has one ("unmeasured" rows have none). */
 const catalogTimeScales = Object.fromEntries(
-    Object.entries(awsInstanceTypes).flatMap(([type, row]) => (row.timeScaleVs4090 === "unmeasured" ? [] : [[type, row.timeScaleVs4090]])),
+    Object.entries(awsInstanceTypes).flatMap(([type, row]) =>
+        row.timeScaleVs4090 === "unmeasured" ? [] : [[type, row.timeScaleVs4090]],
+    ),
 );
 
 export const MEASURED_THROUGHPUT: BenchThroughput = {
@@ -23,7 +25,12 @@ export const MEASURED_THROUGHPUT: BenchThroughput = {
     // b5 / b6 (bench/results/2026-12-01-h200-speed.json, issue 16): b2's 4090 projection (1.294;
     // 4×H100 at 24 GB, 23 steps) times their tokens/s over b2 on one H200 capped at 24 GiB: b5 1.454×
     // over 100 timed steps, b6 1.422× over 11; same loss as b2 over 200 steps (…-h200-guard.md).
-    recipeSpeedup: { "b2-ddp-liger-nonreentrant": 1.294, "b3-ddp-bfd-liger": 1.166, "b5-ddp-liger-bf16-skip8": 1.881, "b6-ddp-liger-bf16-skip4": 1.84 },
+    recipeSpeedup: {
+        "b2-ddp-liger-nonreentrant": 1.294,
+        "b3-ddp-bfd-liger": 1.166,
+        "b5-ddp-liger-bf16-skip8": 1.881,
+        "b6-ddp-liger-bf16-skip4": 1.84,
+    },
     timeScale: { [REFERENCE_BOX]: 1, ...catalogTimeScales },
     meanTokensPerSample: 375.9,
     multiHost: { date: "2026-11-28", recipe: "b2-ddp-liger-nonreentrant", machines: 2, efficiency: 0.995 },

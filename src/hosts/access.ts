@@ -35,13 +35,16 @@ export class HostAccessRecord extends pulumi.ComponentResource {
         const machines = args.hosts.map((host, rank) =>
             host.connection === undefined
                 ? pulumi.output<MachineAccess>({ rank })
-                : resolvedConnection(host.connection).apply(
-                      (c): MachineAccess => ({ rank, ssh: { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey } }),
-                  ),
+                : resolvedConnection(host.connection).apply((c): MachineAccess => ({
+                      rank,
+                      ssh: { host: c.host, port: c.port, user: c.user, hostKey: c.hostKey },
+                  })),
         );
         // The connection is secret as a whole (it holds the key); its address and host key are not.
         this.access = pulumi.unsecret(pulumi.all(machines).apply((list) => ({ runDir: args.runDir, machines: list })));
-        const keys = pulumi.secret(pulumi.all(args.hosts.map((host) => pulumi.output(host.connection?.privateKey ?? ""))));
+        const keys = pulumi.secret(
+            pulumi.all(args.hosts.map((host) => pulumi.output(host.connection?.privateKey ?? ""))),
+        );
         this.registerOutputs({ access: this.access, sshPrivateKeys: keys });
     }
 }

@@ -106,7 +106,6 @@ export interface AwsGpuHostArgs {
     rendezvousPort?: number;
 }
 
-
 /**
  * Linux's default ephemeral port range (`net.ipv4.ip_local_port_range`). NCCL and gloo bind their
  * bootstrap and data sockets to ephemeral ports, and NCCL has no setting that pins them, so the
@@ -339,7 +338,8 @@ export function awsInstanceSpec(inputs: AwsInstanceSpecInputs): {
     }
     const rootVolumeGb = inputs.rootVolumeGb ?? settingsDefaults.target.aws.rootVolumeGb;
     if (!AwsRootVolumeGbSchema.safeParse(rootVolumeGb).success) {
-        const problem = rootVolumeTooSmall(rootVolumeGb) ?? `must be a whole number of GB, at most ${MAX_AWS_ROOT_VOLUME_GB}`;
+        const problem =
+            rootVolumeTooSmall(rootVolumeGb) ?? `must be a whole number of GB, at most ${MAX_AWS_ROOT_VOLUME_GB}`;
         throw new Error(`stacktune:target.rootVolumeGb ${rootVolumeGb} ${problem}`);
     }
     const spot = inputs.spot;
@@ -398,7 +398,10 @@ export function waitForCloudInit(readyMarker: string): string {
  */
 export function readinessCommand(readyMarker: string, requirements: PreflightRequirements): string {
     const preflight = preflightCommand(requirements);
-    return waitForCloudInit(readyMarker) + (requirements.runtime === "docker" ? `sg docker -c ${shellQuote(preflight)}\n` : preflight);
+    return (
+        waitForCloudInit(readyMarker) +
+        (requirements.runtime === "docker" ? `sg docker -c ${shellQuote(preflight)}\n` : preflight)
+    );
 }
 
 /**
@@ -452,7 +455,9 @@ export class AwsGpuHost extends pulumi.ComponentResource {
         const hosts = awsHostCount(args.hosts);
         const ingress = [
             ...sshIngressRules(args.sshCidr, args.allowOpenSsh ?? false),
-            ...(hosts > 1 ? clusterIngressRules(args.rendezvousPort ?? settingsDefaults.distributed.rendezvousPort) : []),
+            ...(hosts > 1
+                ? clusterIngressRules(args.rendezvousPort ?? settingsDefaults.distributed.rendezvousPort)
+                : []),
         ];
         const provider = new aws.Provider(`${name}-aws`, { region: args.region as aws.Region }, { parent: this });
         const childOpts = { parent: this, provider };
@@ -513,7 +518,13 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                     requested: args.availabilityZone,
                 }),
             );
-        const network = this.hostNetwork(name, availabilityZone, args.availabilityZone !== undefined, args.tags, childOpts);
+        const network = this.hostNetwork(
+            name,
+            availabilityZone,
+            args.availabilityZone !== undefined,
+            args.tags,
+            childOpts,
+        );
         this.vpc = network.vpc;
         this.subnet = network.subnet;
         const cluster = hosts > 1;
@@ -531,7 +542,9 @@ export class AwsGpuHost extends pulumi.ComponentResource {
                 vpcId: network.vpc.id,
                 ingress,
                 // The job downloads the model and data and pushes to the Hub.
-                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+                egress: [
+                    { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+                ],
                 tags: args.tags,
             },
             childOpts,
@@ -577,10 +590,17 @@ export class AwsGpuHost extends pulumi.ComponentResource {
             );
             new aws.iam.RolePolicy(
                 `${name}-checkpoints`,
-                { role: role.id, policy: this.bucket.arn.apply((arn) => JSON.stringify(checkpointBucketPolicy(arn, prefixes))) },
+                {
+                    role: role.id,
+                    policy: this.bucket.arn.apply((arn) => JSON.stringify(checkpointBucketPolicy(arn, prefixes))),
+                },
                 childOpts,
             );
-            instanceProfile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, childOpts);
+            instanceProfile = new aws.iam.InstanceProfile(
+                `${name}-profile`,
+                { role: role.name, tags: args.tags },
+                childOpts,
+            );
             const bucket = this.bucket;
             this.checkpointStores = prefixes.map((prefix) => pulumi.interpolate`s3://${bucket.bucket}/${prefix}`);
         }
@@ -599,7 +619,9 @@ export class AwsGpuHost extends pulumi.ComponentResource {
 
         // A spot cluster stays spot: an interruption of any one instance stops the whole job (the
         // other ranks lose their peer), and the checkpoint store resumes it on the next `pulumi up`.
-        const launch = (rank: number): { instance: aws.ec2.Instance; ready: command.remote.Command; jobHost: JobHost } => {
+        const launch = (
+            rank: number,
+        ): { instance: aws.ec2.Instance; ready: command.remote.Command; jobHost: JobHost } => {
             // The instance boots with a host key the program made for it (cloud-init installs it),
             // so even the first connection verifies the host; the user-data holding it is a secret.
             const hostKey = pulumi

@@ -35,13 +35,14 @@ function uint32(value: number): Buffer {
  * whoever holds the operator's key could log in anyway.
  */
 export function generatedHostKey(operatorPrivateKey: string, label: string): HostKeyPair {
-    const seed = Buffer.from(
-        hkdfSync("sha256", operatorPrivateKey.trim(), "stacktune ssh host key v1", label, 32),
-    );
+    const seed = Buffer.from(hkdfSync("sha256", operatorPrivateKey.trim(), "stacktune ssh host key v1", label, 32));
     const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
     const publicRaw = Buffer.from(createPublicKey(key).export({ format: "jwk" }).x ?? "", "base64url");
     const publicBlob = Buffer.concat([sshString(ED25519), sshString(publicRaw)]);
-    return { privateKey: openSshPrivateKey(seed, publicRaw, publicBlob), publicKey: `${ED25519} ${publicBlob.toString("base64")}` };
+    return {
+        privateKey: openSshPrivateKey(seed, publicRaw, publicBlob),
+        publicKey: `${ED25519} ${publicBlob.toString("base64")}`,
+    };
 }
 
 /**
@@ -81,7 +82,9 @@ function openSshPrivateKey(seed: Buffer, publicRaw: Buffer, publicBlob: Buffer):
  */
 export function withHostKey(renderedUserData: string, key: HostKeyPair): string {
     if (/^ssh_keys:/m.test(renderedUserData)) {
-        throw new Error("the rendered user-data already sets ssh_keys: stacktune installs the instance's host key itself");
+        throw new Error(
+            "the rendered user-data already sets ssh_keys: stacktune installs the instance's host key itself",
+        );
     }
     const body = renderedUserData.endsWith("\n") ? renderedUserData : `${renderedUserData}\n`;
     return body + toYaml({ ssh_keys: { ed25519_private: key.privateKey, ed25519_public: key.publicKey } });

@@ -41,9 +41,13 @@ export interface PythonRange {
 /** Reads `requires-python = ">=3.A,<3.B"` (pyproject.toml) as the range 3.A to 3.(B-1). */
 export function pythonRangeOf(pyproject: string): PythonRange {
     const m = /^requires-python\s*=\s*">=(\d+)\.(\d+)\s*,\s*<(\d+)\.(\d+)"/m.exec(pyproject);
-    if (!m) throw new Error('python/pyproject.toml must state requires-python = ">=3.A,<3.B" (the pinned set\'s CPython range)');
+    if (!m)
+        throw new Error(
+            'python/pyproject.toml must state requires-python = ">=3.A,<3.B" (the pinned set\'s CPython range)',
+        );
     const [, minMajor, minMinor, endMajor, endMinor] = m.map(Number);
-    if (minMajor !== endMajor || endMinor! <= minMinor!) throw new Error(`python/pyproject.toml's requires-python ${m[0]} is not a range of 3.x minors`);
+    if (minMajor !== endMajor || endMinor! <= minMinor!)
+        throw new Error(`python/pyproject.toml's requires-python ${m[0]} is not a range of 3.x minors`);
     return { min: `${minMajor}.${minMinor}`, max: `${endMajor}.${endMinor! - 1}` };
 }
 
@@ -56,7 +60,11 @@ const PREFLIGHT_SCRIPT = fs.readFileSync(path.join(__dirname, "preflight.sh"), "
 
 /** The command text of the preflight: the shipped script fed to `bash -s` with its arguments. */
 export function preflightCommand(req: PreflightRequirements): string {
-    for (const [key, value] of Object.entries({ gpus: req.gpus, gpuMemoryGb: req.gpuMemoryGb, minFreeDiskGb: req.minFreeDiskGb })) {
+    for (const [key, value] of Object.entries({
+        gpus: req.gpus,
+        gpuMemoryGb: req.gpuMemoryGb,
+        minFreeDiskGb: req.minFreeDiskGb,
+    })) {
         if (!Number.isInteger(value) || value < 0) {
             throw new Error(`preflight ${key} must be a whole number >= 0 (got ${value})`);
         }

@@ -35,19 +35,39 @@ export function sshLabel(p: Pick<SshProbe, "host" | "port" | "user">): string {
 
 /** `file`, checked to be a plain absolute path (it goes into a command text, quoted) of an existing file. */
 function probeFile(file: string): string {
-    // eslint-disable-next-line no-control-regex
-    if (!path.isAbsolute(file) || /[\u0000-\u001f\u007f]/.test(file) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-        throw new Error(`the SSH probe ${JSON.stringify(file)} is not a readable file of the checkout; reinstall stacktune (npm ci) or run it from its checkout`);
+    if (
+        !path.isAbsolute(file) ||
+        // eslint-disable-next-line no-control-regex
+        /[\u0000-\u001f\u007f]/.test(file) ||
+        !fs.statSync(file, { throwIfNoEntry: false })?.isFile()
+    ) {
+        throw new Error(
+            `the SSH probe ${JSON.stringify(file)} is not a readable file of the checkout; reinstall stacktune (npm ci) or run it from its checkout`,
+        );
     }
     return file;
 }
 
 /** The command text of the probe: exits 0 once the server speaks SSH, else 1 naming host:port and {@link SshProbe.hint}. */
 export function sshProbeCommand(p: SshProbe): string {
-    for (const [key, value] of Object.entries({ deadlineSeconds: p.deadlineSeconds, attemptSeconds: p.attemptSeconds, port: p.port })) {
-        if (!Number.isInteger(value) || value < 1) throw new Error(`ssh probe ${key} must be a whole number >= 1 (got ${value})`);
+    for (const [key, value] of Object.entries({
+        deadlineSeconds: p.deadlineSeconds,
+        attemptSeconds: p.attemptSeconds,
+        port: p.port,
+    })) {
+        if (!Number.isInteger(value) || value < 1)
+            throw new Error(`ssh probe ${key} must be a whole number >= 1 (got ${value})`);
     }
-    return ["node", probeFile(SSH_PROBE_FILE), sshLabel(p), p.host, String(p.port), String(p.deadlineSeconds), String(p.attemptSeconds), p.hint]
+    return [
+        "node",
+        probeFile(SSH_PROBE_FILE),
+        sshLabel(p),
+        p.host,
+        String(p.port),
+        String(p.deadlineSeconds),
+        String(p.attemptSeconds),
+        p.hint,
+    ]
         .map(shellQuote)
         .join(" ");
 }
@@ -76,12 +96,29 @@ export interface ResolvedConnection {
     perDialTimeout: number;
 }
 
-export function resolvedConnection(connection: command.types.input.remote.ConnectionArgs): pulumi.Output<ResolvedConnection> {
+export function resolvedConnection(
+    connection: command.types.input.remote.ConnectionArgs,
+): pulumi.Output<ResolvedConnection> {
     return pulumi
-        .all([connection.host, connection.port, connection.user, connection.hostKey, connection.dialErrorLimit, connection.perDialTimeout])
+        .all([
+            connection.host,
+            connection.port,
+            connection.user,
+            connection.hostKey,
+            connection.dialErrorLimit,
+            connection.perDialTimeout,
+        ])
         .apply(([host, port, user, hostKey, dialErrorLimit, perDialTimeout]) => {
-            if (hostKey === undefined) throw new Error(`the connection to ${host} has no host key: every stacktune connection verifies one`);
-            return { host, port: port ?? 22, user: user ?? "root", hostKey, dialErrorLimit: dialErrorLimit ?? 10, perDialTimeout: perDialTimeout ?? 15 };
+            if (hostKey === undefined)
+                throw new Error(`the connection to ${host} has no host key: every stacktune connection verifies one`);
+            return {
+                host,
+                port: port ?? 22,
+                user: user ?? "root",
+                hostKey,
+                dialErrorLimit: dialErrorLimit ?? 10,
+                perDialTimeout: perDialTimeout ?? 15,
+            };
         });
 }
 
@@ -102,7 +139,11 @@ export function sshReachability(
             sshProbeCommand({ ...c, deadlineSeconds: reachDeadlineSeconds(c), attemptSeconds: c.perDialTimeout, hint }),
         ),
     );
-    return new command.local.Command(name, { create, interpreter: ["/bin/bash", "-c"], addPreviousOutputInEnv: false }, opts);
+    return new command.local.Command(
+        name,
+        { create, interpreter: ["/bin/bash", "-c"], addPreviousOutputInEnv: false },
+        opts,
+    );
 }
 
 /**
@@ -114,8 +155,20 @@ export function sshReachability(
 // when the resource was last created or updated, possibly from a checkout that has moved since.
 export function teardownCommand(c: ResolvedConnection, script: string, leftBehind: string): string {
     return [
-        "bash", "-c", TEARDOWN_SCRIPT, "stacktune-teardown", sshLabel(c), c.host, String(c.port), c.user, c.hostKey,
-        String(TEARDOWN_PROBE_ATTEMPTS * c.perDialTimeout), String(c.perDialTimeout), leftBehind, SSH_PROBE, script,
+        "bash",
+        "-c",
+        TEARDOWN_SCRIPT,
+        "stacktune-teardown",
+        sshLabel(c),
+        c.host,
+        String(c.port),
+        c.user,
+        c.hostKey,
+        String(TEARDOWN_PROBE_ATTEMPTS * c.perDialTimeout),
+        String(c.perDialTimeout),
+        leftBehind,
+        SSH_PROBE,
+        script,
     ]
         .map(shellQuote)
         .join(" ");
@@ -139,7 +192,12 @@ export interface HostCleanupArgs {
  * bound (teardown.sh) and skips, with a line saying so, a clean-up that is moot; its create is the
  * host's reachability step for what depends on it. The SSH key reaches it only on stdin.
  */
-export function hostCleanup(name: string, host: JobHost, args: HostCleanupArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
+export function hostCleanup(
+    name: string,
+    host: JobHost,
+    args: HostCleanupArgs,
+    opts: pulumi.CustomResourceOptions,
+): command.local.Command {
     const common = { interpreter: ["/bin/bash", "-c"], addPreviousOutputInEnv: false, triggers: args.triggers };
     if (host.connection === undefined) {
         return new command.local.Command(name, { ...common, delete: args.script }, opts);

@@ -51,7 +51,13 @@ function attempt(timeoutMs) {
         });
         socket.once("error", (err) => {
             clearTimeout(timer);
-            reject(new Error(err.code === "ECONNREFUSED" ? "connection refused (nothing listens on that port)" : `${err.code ?? err.message}`));
+            reject(
+                new Error(
+                    err.code === "ECONNREFUSED"
+                        ? "connection refused (nothing listens on that port)"
+                        : `${err.code ?? err.message}`,
+                ),
+            );
         });
         socket.once("close", () => {
             clearTimeout(timer);

@@ -33,11 +33,26 @@ export const CHART_IDS = ["chart-train-loss", "chart-eval-loss", "chart-tokens-p
 /** The three charts, each with one series per experiment (in the given order). */
 export function comparisonCharts(experiments: readonly ExperimentReport[]): LineChart[] {
     const series = (y: "loss" | "eval_loss" | "tokens_per_s", x: "step" | "elapsed_s") =>
-        experiments.map((e) => ({ name: e.history === undefined ? `${e.stack} (no history)` : e.stack, points: historySeries(e.history ?? [], y, x) }));
+        experiments.map((e) => ({
+            name: e.history === undefined ? `${e.stack} (no history)` : e.stack,
+            points: historySeries(e.history ?? [], y, x),
+        }));
     return [
         { id: CHART_IDS[0], title: "Train loss", xLabel: "step", yLabel: "loss", series: series("loss", "step") },
-        { id: CHART_IDS[1], title: "Eval loss", xLabel: "step", yLabel: "eval loss", series: series("eval_loss", "step") },
-        { id: CHART_IDS[2], title: "Throughput", xLabel: "elapsed (s)", yLabel: "tokens/s", series: series("tokens_per_s", "elapsed_s") },
+        {
+            id: CHART_IDS[1],
+            title: "Eval loss",
+            xLabel: "step",
+            yLabel: "eval loss",
+            series: series("eval_loss", "step"),
+        },
+        {
+            id: CHART_IDS[2],
+            title: "Throughput",
+            xLabel: "elapsed (s)",
+            yLabel: "tokens/s",
+            series: series("tokens_per_s", "elapsed_s"),
+        },
     ];
 }
 
@@ -49,8 +64,12 @@ function link(href: string, text: string): string {
 function modelLinks(o: StackOutputs): string {
     const m = o.model ?? {};
     const links = [
-        ...(m.mergedRepo !== undefined ? [`merged ${link(`https://huggingface.co/${m.mergedRepo}`, m.mergedRepo)}`] : []),
-        ...(m.adapterRepo !== undefined ? [`adapter ${link(`https://huggingface.co/${m.adapterRepo}`, m.adapterRepo)}`] : []),
+        ...(m.mergedRepo !== undefined
+            ? [`merged ${link(`https://huggingface.co/${m.mergedRepo}`, m.mergedRepo)}`]
+            : []),
+        ...(m.adapterRepo !== undefined
+            ? [`adapter ${link(`https://huggingface.co/${m.adapterRepo}`, m.adapterRepo)}`]
+            : []),
         ...(m.localDir !== undefined ? [link(pathToFileURL(m.localDir).href, m.localDir)] : []),
     ];
     return links.length > 0 ? links.join("<br>") : "-";
@@ -67,7 +86,8 @@ function resultsTable(experiments: readonly ExperimentReport[]): string {
     const rows = experiments.map((e, i) => {
         const m = e.outputs.metrics ?? {};
         const colour = SERIES_COLOURS[i % SERIES_COLOURS.length] as string;
-        const cost = e.outputs.estimatedCost !== undefined ? `estimated ${formatCostMoney(e.outputs.estimatedCost)}` : "-";
+        const cost =
+            e.outputs.estimatedCost !== undefined ? `estimated ${formatCostMoney(e.outputs.estimatedCost)}` : "-";
         const cells = [
             `<span class="swatch" style="background:${colour}"></span>${escapeMarkup(e.stack)}`,
             escapeMarkup(e.outputs.status ?? "not run"),
@@ -88,7 +108,8 @@ function settingsTable(experiments: readonly ExperimentReport[]): string {
     if (spread.length === 0) return `<p id="settings">Every setting is the same in these stacks.</p>`;
     const head = ["setting", ...experiments.map((e) => escapeMarkup(e.stack))];
     const rows = spread.map(
-        ({ key, values }) => `<tr><th scope="row"><code>${escapeMarkup(key)}</code></th>${values.map((v) => `<td>${escapeMarkup(formatSettingValue(v))}</td>`).join("")}</tr>`,
+        ({ key, values }) =>
+            `<tr><th scope="row"><code>${escapeMarkup(key)}</code></th>${values.map((v) => `<td>${escapeMarkup(formatSettingValue(v))}</td>`).join("")}</tr>`,
     );
     return `<table id="settings"><thead><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`;
 }
@@ -106,7 +127,11 @@ thead th{background:#f4f4f4}.swatch{display:inline-block;width:10px;height:10px;
 .chart text{font-size:12px}.chart .title{font-size:14px;font-weight:600}.notes{color:#666}`;
 
 /** The whole page. `generated` is the time it names (given, so the same inputs give the same page). */
-export function renderComparisonPage(title: string, experiments: readonly ExperimentReport[], generated: string): string {
+export function renderComparisonPage(
+    title: string,
+    experiments: readonly ExperimentReport[],
+    generated: string,
+): string {
     const charts = comparisonCharts(experiments).map(lineChartSvg);
     return [
         "<!DOCTYPE html>",

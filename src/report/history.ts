@@ -34,12 +34,16 @@ export function parseRunHistory(text: string, source: string): HistoryRecord[] {
         try {
             value = JSON.parse(line);
         } catch {
-            throw new HistoryFileError(`${source}:${index + 1} is not JSON: write the file with stacktune_train.history`);
+            throw new HistoryFileError(
+                `${source}:${index + 1} is not JSON: write the file with stacktune_train.history`,
+            );
         }
         const parsed = HistoryRecordSchema.safeParse(value);
         if (!parsed.success) {
             const issue = parsed.error.issues[0];
-            throw new HistoryFileError(`${source}:${index + 1}: ${issue?.path.join(".") || "record"}: ${issue?.message ?? "invalid"}`);
+            throw new HistoryFileError(
+                `${source}:${index + 1}: ${issue?.path.join(".") || "record"}: ${issue?.message ?? "invalid"}`,
+            );
         }
         records.push(parsed.data);
     });
@@ -54,7 +58,11 @@ export function readRunHistory(directory: string): HistoryRecord[] | undefined {
 }
 
 /** `[x, y]` points of one quantity, leaving out the records that lack it (a diverged loss is null). */
-export function historySeries(records: readonly HistoryRecord[], y: "loss" | "eval_loss" | "tokens_per_s", x: "step" | "elapsed_s" = "step"): [number, number][] {
+export function historySeries(
+    records: readonly HistoryRecord[],
+    y: "loss" | "eval_loss" | "tokens_per_s",
+    x: "step" | "elapsed_s" = "step",
+): [number, number][] {
     const points: [number, number][] = [];
     for (const record of records) {
         const value = record[y];

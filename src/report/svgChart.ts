@@ -22,7 +22,18 @@ export interface LineChart {
 }
 
 /** Colour of the i-th series: the same stack gets the same colour in every chart of a page. */
-export const SERIES_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+export const SERIES_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+];
 
 const WIDTH = 640;
 const HEIGHT = 320;
@@ -34,10 +45,11 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
     if (!(hi > lo)) return [lo];
     const raw = (hi - lo) / count;
     const power = 10 ** Math.floor(Math.log10(raw));
-    const step = ([1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power);
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
     const ticks: number[] = [];
     // The 1e-9 slack absorbs float error (0.0004 / 0.0002 is 2.0000000000000004).
-    for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+    for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
+        ticks.push(Number(t.toPrecision(12)));
     return ticks;
 }
 
@@ -74,30 +86,45 @@ export function lineChartSvg(chart: LineChart): string {
     // No points at all: empty axes and a note, but still one (empty) element per series.
     const [x0, x1] = points.length > 0 ? extent(points.map(([x]) => x)) : [0, 1];
     const [y0, y1] = points.length > 0 ? extent(points.map(([, y]) => y)) : [0, 1];
-    if (points.length === 0) parts.push(`<text class="no-data" x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data: no run here has this history</text>`);
+    if (points.length === 0)
+        parts.push(
+            `<text class="no-data" x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data: no run here has this history</text>`,
+        );
     const sx = (x: number): number => MARGIN.left + ((x - x0) / (x1 - x0)) * plotW;
     const sy = (y: number): number => MARGIN.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
     const f = (n: number): string => n.toFixed(1);
-    parts.push(`<g class="axes" stroke="#999" fill="none"><rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}"/></g>`);
+    parts.push(
+        `<g class="axes" stroke="#999" fill="none"><rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}"/></g>`,
+    );
     const xTicks = niceTicks(x0, x1);
     tickLabels(xTicks).forEach((label, i) => {
         const x = f(sx(xTicks[i] as number));
-        parts.push(`<line class="grid" x1="${x}" x2="${x}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
+        parts.push(
+            `<line class="grid" x1="${x}" x2="${x}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`,
+        );
         parts.push(`<text class="tick" x="${x}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${label}</text>`);
     });
     const yTicks = niceTicks(y0, y1);
     tickLabels(yTicks).forEach((label, i) => {
         const y = sy(yTicks[i] as number);
-        parts.push(`<line class="grid" x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${f(y)}" y2="${f(y)}" stroke="#eee"/>`);
+        parts.push(
+            `<line class="grid" x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${f(y)}" y2="${f(y)}" stroke="#eee"/>`,
+        );
         parts.push(`<text class="tick" x="${MARGIN.left - 6}" y="${f(y + 4)}" text-anchor="end">${label}</text>`);
     });
-    parts.push(`<text class="label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 8}" text-anchor="middle">${escapeMarkup(chart.xLabel)}</text>`);
-    parts.push(`<text class="label" transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeMarkup(chart.yLabel)}</text>`);
+    parts.push(
+        `<text class="label" x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 8}" text-anchor="middle">${escapeMarkup(chart.xLabel)}</text>`,
+    );
+    parts.push(
+        `<text class="label" transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeMarkup(chart.yLabel)}</text>`,
+    );
     chart.series.forEach((series, i) => {
         const colour = SERIES_COLOURS[i % SERIES_COLOURS.length] as string;
         const d = series.points.map(([x, y], j) => `${j === 0 ? "M" : "L"}${f(sx(x))} ${f(sy(y))}`).join(" ");
         const name = escapeMarkup(series.name);
-        parts.push(`<path class="series" data-series="${name}" d="${d}" fill="none" stroke="${colour}" stroke-width="2"><title>${name}</title></path>`);
+        parts.push(
+            `<path class="series" data-series="${name}" d="${d}" fill="none" stroke="${colour}" stroke-width="2"><title>${name}</title></path>`,
+        );
         if (series.points.length === 1) {
             const [x, y] = series.points[0] as readonly [number, number];
             parts.push(`<circle class="point" cx="${f(sx(x))}" cy="${f(sy(y))}" r="4" fill="${colour}"/>`);

@@ -1,23 +1,23 @@
-import type { Settings } from './schema';
-import { targetGpuCount } from './target';
+import type { Settings } from "./schema";
+import { targetGpuCount } from "./target";
 
 /** True when the run has no GPU: a local or ssh target with `gpus: 0`. */
-export function runsOnCpu(settings: Pick<Settings, 'target'>): boolean {
-  return targetGpuCount(settings.target) === 0;
+export function runsOnCpu(settings: Pick<Settings, "target">): boolean {
+    return targetGpuCount(settings.target) === 0;
 }
 
 /** Training processes on the host: `distributed.numProcesses`, else one per GPU (1 on a CPU). */
-export function processCount(settings: Pick<Settings, 'target' | 'distributed'>): number {
-  return settings.distributed.numProcesses ?? Math.max(1, targetGpuCount(settings.target));
+export function processCount(settings: Pick<Settings, "target" | "distributed">): number {
+    return settings.distributed.numProcesses ?? Math.max(1, targetGpuCount(settings.target));
 }
 
 /**
  * Held-out samples the split will produce when the settings alone tell: `testSize` of a known
  * `dataset.numSamples`, rounded up as `datasets.train_test_split` does.
  */
-export function knownTestSplitSize(dataset: Settings['dataset']): number | undefined {
-  if (dataset.numSamples === undefined) return undefined;
-  return Math.ceil(dataset.testSize * dataset.numSamples);
+export function knownTestSplitSize(dataset: Settings["dataset"]): number | undefined {
+    if (dataset.numSamples === undefined) return undefined;
+    return Math.ceil(dataset.testSize * dataset.numSamples);
 }
 
 /**
@@ -26,7 +26,7 @@ export function knownTestSplitSize(dataset: Settings['dataset']): number | undef
  * names a data file.
  */
 export function readsFromHub(id: string): boolean {
-  return !/^[/.~]/.test(id) && id.split('/').length <= 2 && !/\.(jsonl?|parquet|csv|arrow)$/i.test(id);
+    return !/^[/.~]/.test(id) && id.split("/").length <= 2 && !/\.(jsonl?|parquet|csv|arrow)$/i.test(id);
 }
 
 /**
@@ -34,21 +34,21 @@ export function readsFromHub(id: string): boolean {
  * a Hub repo to push to or pull from, or a model or dataset from the Hub (it may be gated or private,
  * which the settings cannot tell). The W&B key: tracking.kind wandb.
  */
-export function hostSecretsNeeded(settings: Pick<Settings, 'hub' | 'dataset' | 'model' | 'tracking'>): {
-  hfToken: boolean;
-  wandbApiKey: boolean;
+export function hostSecretsNeeded(settings: Pick<Settings, "hub" | "dataset" | "model" | "tracking">): {
+    hfToken: boolean;
+    wandbApiKey: boolean;
 } {
-  return {
-    hfToken: usesHubRepos(settings) || readsFromHub(settings.model.id) || readsFromHub(settings.dataset.source),
-    wandbApiKey: settings.tracking.kind === 'wandb',
-  };
+    return {
+        hfToken: usesHubRepos(settings) || readsFromHub(settings.model.id) || readsFromHub(settings.dataset.source),
+        wandbApiKey: settings.tracking.kind === "wandb",
+    };
 }
 
 /** Whether any step pushes to or pulls a private repo from the Hugging Face Hub. */
-export function usesHubRepos(settings: Pick<Settings, 'hub' | 'dataset'>): boolean {
-  return (
-    settings.hub.adapterRepo !== undefined ||
-    settings.hub.mergedRepo !== undefined ||
-    settings.dataset.preparedRepo !== undefined
-  );
+export function usesHubRepos(settings: Pick<Settings, "hub" | "dataset">): boolean {
+    return (
+        settings.hub.adapterRepo !== undefined ||
+        settings.hub.mergedRepo !== undefined ||
+        settings.dataset.preparedRepo !== undefined
+    );
 }

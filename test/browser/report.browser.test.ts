@@ -20,7 +20,16 @@ const REPO = resolve(__dirname, "..", "..");
 const SCREENSHOT = join(REPO, "test-artifacts", "report.png");
 /** scripts/setup.sh --only browser installs it; STACKTUNE_CHROMIUM names another (CI's Chrome). */
 const CHROMIUM = process.env.STACKTUNE_CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
 
 const dir = mkdtempSync(join(tmpdir(), "stacktune-report-"));
 const STACKS = ["local-demo", "aws-g5", "aws-g6-r16"];
@@ -30,8 +39,23 @@ function history(steps: number, start: number, evalEvery: number, tokensPerS: nu
     const lines: object[] = [];
     for (let step = 1; step <= steps; step++) {
         const loss = start * 0.85 ** step;
-        lines.push({ step, elapsed_s: step * 2, loss, num_tokens: step * 512, tokens_per_s: tokensPerS + step, gpu_memory_gib: null, cpu_memory_gib: 1.2 });
-        if (step % evalEvery === 0) lines.push({ step, elapsed_s: step * 2 + 1, eval_loss: loss * 1.05, gpu_memory_gib: null, cpu_memory_gib: 1.2 });
+        lines.push({
+            step,
+            elapsed_s: step * 2,
+            loss,
+            num_tokens: step * 512,
+            tokens_per_s: tokensPerS + step,
+            gpu_memory_gib: null,
+            cpu_memory_gib: 1.2,
+        });
+        if (step % evalEvery === 0)
+            lines.push({
+                step,
+                elapsed_s: step * 2 + 1,
+                eval_loss: loss * 1.05,
+                gpu_memory_gib: null,
+                cpu_memory_gib: 1.2,
+            });
     }
     return lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 }
@@ -52,7 +76,11 @@ const OUTPUTS: Record<string, StackOutputs> = {
     },
     "aws-g5": {
         status: "succeeded",
-        model: { mergedRepo: "me/aws-g5-merged", adapterRepo: "me/aws-g5-adapter", localDir: store("aws-g5", history(8, 2.2, 4, 4800)) },
+        model: {
+            mergedRepo: "me/aws-g5-merged",
+            adapterRepo: "me/aws-g5-adapter",
+            localDir: store("aws-g5", history(8, 2.2, 4, 4800)),
+        },
         metrics: { train_loss: 0.97, eval_loss: 0.96, tokens_per_s: 4804 },
         phases: { prepare: 600, train: 50_000, merge: 900, smoke: 60, publish: 300 },
         estimatedCost: { hours: 15, usdPerHour: 5.67, usd: 85.05, basis: "measured" },
@@ -72,8 +100,17 @@ async function attributes(locator: Locator, name: string): Promise<(string | nul
 }
 
 beforeAll(async () => {
-    ({ file } = await writeComparisonReport(REPO, { names: STACKS, out: join(dir, "report.html") }, (stack) => Promise.resolve(OUTPUTS[stack] ?? {}), new Date("2026-12-01T12:00:00Z")));
-    context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    ({ file } = await writeComparisonReport(
+        REPO,
+        { names: STACKS, out: join(dir, "report.html") },
+        (stack) => Promise.resolve(OUTPUTS[stack] ?? {}),
+        new Date("2026-12-01T12:00:00Z"),
+    ));
+    context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: FLAGS,
+    });
     page = await context.newPage();
     page.on("request", (request) => requests.push(request.url()));
     page.on("console", (message) => {
@@ -92,7 +129,14 @@ describe("stacktune report: the comparison page in headless Chromium", () => {
         expect(await page.title()).toBe(`stacktune: ${STACKS.join(", ")}`);
         expect(await attributes(page.locator("#results tbody tr"), "data-stack")).toEqual(STACKS);
         const demo = await page.locator('#results tr[data-stack="aws-g5"] td').allInnerTexts();
-        expect(demo.slice(1, 7)).toEqual(["succeeded", "0.97", "0.96", "4804", "estimated 85.05 USD (15 h x 5.67 USD/h)", "14h24m"]);
+        expect(demo.slice(1, 7)).toEqual([
+            "succeeded",
+            "0.97",
+            "0.96",
+            "4804",
+            "estimated 85.05 USD (15 h x 5.67 USD/h)",
+            "14h24m",
+        ]);
         expect(await attributes(page.locator('#results tr[data-stack="aws-g5"] a'), "href")).toEqual([
             "https://huggingface.co/me/aws-g5-merged",
             "https://huggingface.co/me/aws-g5-adapter",
@@ -107,18 +151,25 @@ describe("stacktune report: the comparison page in headless Chromium", () => {
     it("draws each chart with one series per stack, the curves of the runs with a history", async () => {
         expect(await attributes(page.locator("svg.chart"), "id")).toEqual([...CHART_IDS]);
         for (const id of CHART_IDS) {
-            expect(await attributes(page.locator(`#${id} path.series`), "data-series"), id).toEqual(["local-demo", "aws-g5", "aws-g6-r16 (no history)"]);
+            expect(await attributes(page.locator(`#${id} path.series`), "data-series"), id).toEqual([
+                "local-demo",
+                "aws-g5",
+                "aws-g6-r16 (no history)",
+            ]);
             const box = await page.locator(`#${id}`).boundingBox();
             expect(box?.width, id).toBeGreaterThan(300);
         }
         // Points per curve, as the browser parsed the path: 12 and 8 train steps, 3 and 2 evaluations.
-        const points = async (id: string) => (await attributes(page.locator(`#${id} path.series`), "d")).map((d) => (d?.match(/[ML]/g) ?? []).length);
+        const points = async (id: string) =>
+            (await attributes(page.locator(`#${id} path.series`), "d")).map((d) => (d?.match(/[ML]/g) ?? []).length);
         expect(await points("chart-train-loss")).toEqual([12, 8, 0]);
         expect(await points("chart-eval-loss")).toEqual([3, 2, 0]);
         expect(await points("chart-tokens-per-s")).toEqual([12, 8, 0]);
         // The curves are drawn: each series path the browser lays out has a real length.
         const lengths = await Promise.all(
-            (await page.locator("#chart-train-loss path.series").all()).map((path) => path.evaluate((p: { getTotalLength(): number }) => Math.round(p.getTotalLength()))),
+            (await page.locator("#chart-train-loss path.series").all()).map((path) =>
+                path.evaluate((p: { getTotalLength(): number }) => Math.round(p.getTotalLength())),
+            ),
         );
         expect(lengths[0]).toBeGreaterThan(100);
         expect(lengths[1]).toBeGreaterThan(100);

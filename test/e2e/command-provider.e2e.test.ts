@@ -79,19 +79,35 @@ let hostKey: string;
 let stackCount = 0;
 
 /** `pulumi up` of one scenario in a fresh stack; returns the CLI result and the stack's exported resources. */
-async function up(scenario: string, config: Record<string, string> = {}): Promise<{ code: number; output: string; resources: Resource[]; events: EngineEvent[] }> {
+async function up(
+    scenario: string,
+    config: Record<string, string> = {},
+): Promise<{ code: number; output: string; resources: Resource[]; events: EngineEvent[] }> {
     const stack = `s${++stackCount}`;
     expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
     const settings = { scenario, port: String(sshd.port), user: sshd.user, hostKey, ...config };
     for (const [key, value] of Object.entries(settings)) {
         expect((await project.pulumi(["config", "set", "--stack", stack, key, value])).code).toBe(0);
     }
-    expect((await project.pulumi(["config", "set", "--secret", "--stack", stack, "privateKey"], { input: sshd.privateKey })).code).toBe(0);
+    expect(
+        (
+            await project.pulumi(["config", "set", "--secret", "--stack", stack, "privateKey"], {
+                input: sshd.privateKey,
+            })
+        ).code,
+    ).toBe(0);
     const eventLog = join(project.cliTmp, `${stack}.events.jsonl`);
     // --event-log (the engine events as JSON lines, ephemeral flag included) is a debug command.
-    const result = await project.pulumi(["up", "--yes", "--stack", stack, "--event-log", eventLog], { env: { PULUMI_DEBUG_COMMANDS: "true" } });
-    const exported = JSON.parse((await project.pulumi(["stack", "export", "--stack", stack])).output) as { deployment: { resources?: Resource[] } };
-    const events = readFileSync(eventLog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as EngineEvent);
+    const result = await project.pulumi(["up", "--yes", "--stack", stack, "--event-log", eventLog], {
+        env: { PULUMI_DEBUG_COMMANDS: "true" },
+    });
+    const exported = JSON.parse((await project.pulumi(["stack", "export", "--stack", stack])).output) as {
+        deployment: { resources?: Resource[] };
+    };
+    const events = readFileSync(eventLog, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as EngineEvent);
     return { code: result.code, output: result.output, resources: exported.deployment.resources ?? [], events };
 }
 interface Resource {
@@ -152,13 +168,17 @@ describe("command provider contract (real engine, real sshd; upstream behaviour)
     it("a connection lost mid-command: wait: remote command exited without exit status or exit signal", async () => {
         const r = await up("lost");
         expect(r.code, r.output).not.toBe(0);
-        expect(r.output).toContain('wait: remote command exited without exit status or exit signal: running "echo before-loss; kill -KILL $PPID; sleep 5":');
+        expect(r.output).toContain(
+            'wait: remote command exited without exit status or exit signal: running "echo before-loss; kill -KILL $PPID; sleep 5":',
+        );
     });
 
     it("output lines stream as ephemeral status lines, none of them a diagnostic", async () => {
         const r = await up("streams");
         expect(r.code, r.output).toBe(0);
-        const shown = r.events.map((e) => e.diagnosticEvent).filter((d) => d !== undefined && d.severity !== "debug" && /streamed-line-/.test(d.message));
+        const shown = r.events
+            .map((e) => e.diagnosticEvent)
+            .filter((d) => d !== undefined && d.severity !== "debug" && /streamed-line-/.test(d.message));
         expect(shown.length).toBeGreaterThanOrEqual(2);
         expect(shown.filter((d) => d?.ephemeral !== true)).toEqual([]);
         const diagnostics = r.output.includes("Diagnostics:") ? r.output.slice(r.output.indexOf("Diagnostics:")) : "";
@@ -180,9 +200,14 @@ describe("command provider contract (real engine, real sshd; upstream behaviour)
         const port = 1;
         const refused = await up("streams", { port: String(port), dialErrorLimit: "2" });
         expect(refused.code, refused.output).not.toBe(0);
-        expect(refused.output).toContain(`after 2 failed attempts: dial tcp 127.0.0.1:${port}: connect: connection refused`);
+        expect(refused.output).toContain(
+            `after 2 failed attempts: dial tcp 127.0.0.1:${port}: connect: connection refused`,
+        );
 
-        const logins = (): number => readFileSync(sshd.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+        const logins = (): number =>
+            readFileSync(sshd.logPath, "utf8")
+                .split("\n")
+                .filter((l) => l.includes("Accepted publickey")).length;
         const before = logins();
         const d = mkdtempSync(join(tmpdir(), "stacktune-otherkey-"));
         execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(d, "k")]);

@@ -20,7 +20,12 @@ interface SshRun {
 type Spawner = (argv: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string }) => Promise<SshRun>;
 interface Session {
     /** Runs the tool with the connection's options, then `flags`, then `--`, then `operands`. */
-    run(tool: "ssh" | "scp", flags: string[], operands: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string }): Promise<SshRun>;
+    run(
+        tool: "ssh" | "scp",
+        flags: string[],
+        operands: string[],
+        opts: { env?: NodeJS.ProcessEnv; stdin?: string },
+    ): Promise<SshRun>;
     user: string;
     host: string;
 }
@@ -38,7 +43,9 @@ const spawner: Spawner = (argv, opts) =>
         child.stdout.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
         child.stderr.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
         child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, combined: `${stdout}${stderr}`.split("\n") }));
+        child.on("close", (code) =>
+            resolve({ code: code ?? 1, stdout, stderr, combined: `${stdout}${stderr}`.split("\n") }),
+        );
         child.stdin.end(opts.stdin ?? "");
     });
 
@@ -85,18 +92,24 @@ describe("command provider stand-in: SSH connection", () => {
     });
 
     it("a wrong connection.hostKey fails before authentication, retried and worded as upstream's dial error", async () => {
-        const before = readFileSync(sshd.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+        const before = readFileSync(sshd.logPath, "utf8")
+            .split("\n")
+            .filter((l) => l.includes("Accepted publickey")).length;
         const error = await remote(connection({ hostKey: wrongHostKey() }), "echo should-not-run").then(
             () => undefined,
             (e: Error) => e,
         );
         expect(error?.message).toBe("after 2 failed attempts: ssh: handshake failed: ssh: host key mismatch");
-        const after = readFileSync(sshd.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+        const after = readFileSync(sshd.logPath, "utf8")
+            .split("\n")
+            .filter((l) => l.includes("Accepted publickey")).length;
         expect(after).toBe(before);
     });
 
     it("a host key that is no OpenSSH public key line fails as upstream does (failed to parse host key)", async () => {
-        await expect(remote(connection({ hostKey: "ssh-ed25519 not-base64!" }), "true")).rejects.toThrow(/^failed to parse host key/);
+        await expect(remote(connection({ hostKey: "ssh-ed25519 not-base64!" }), "true")).rejects.toThrow(
+            /^failed to parse host key/,
+        );
     });
 
     it("without connection.hostKey the server is not verified, as upstream", async () => {
@@ -125,8 +138,12 @@ describe("command provider stand-in: SSH connection", () => {
             `  (ssh) => ssh.run("ssh", [], [ssh.user + "@" + ssh.host, "echo connected; sleep 5"], {}));`,
         ].join("\n");
         const before = readdirSync(tmpdir()).filter((n) => n.startsWith("stacktune-ssh-"));
-        const child = spawn(process.execPath, ["-e", script, JSON.stringify(connection({ hostKey }))], { stdio: ["ignore", "pipe", "inherit"] });
-        await new Promise<void>((resolve) => child.stdout.on("data", (b: Buffer) => b.toString().includes("connected") && resolve()));
+        const child = spawn(process.execPath, ["-e", script, JSON.stringify(connection({ hostKey }))], {
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        await new Promise<void>((resolve) =>
+            child.stdout.on("data", (b: Buffer) => b.toString().includes("connected") && resolve()),
+        );
         expect(keyFilesNow()).toEqual([]);
         child.kill("SIGKILL");
         // "exit", not "close": the orphaned ssh still holds the inherited stdout.

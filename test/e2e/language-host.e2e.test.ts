@@ -13,7 +13,9 @@ import { toolchain } from "./helpers/project";
 const REPO = resolve(__dirname, "..", "..");
 /* eslint-disable @typescript-eslint/no-require-imports -- the SDK's generated gRPC stubs are CommonJS without types */
 const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
-const languageGrpc = require("@pulumi/pulumi/proto/language_grpc_pb") as { LanguageRuntimeClient: new (address: string, creds: unknown) => LanguageClient };
+const languageGrpc = require("@pulumi/pulumi/proto/language_grpc_pb") as {
+    LanguageRuntimeClient: new (address: string, creds: unknown) => LanguageClient;
+};
 const language = require("@pulumi/pulumi/proto/language_pb") as {
     GetRequiredPackagesRequest: new () => { setInfo(info: unknown): void };
     ProgramInfo: new () => ProgramInfo;
@@ -31,7 +33,10 @@ interface PackageDependency {
     getVersion(): string;
 }
 interface LanguageClient {
-    getRequiredPackages(req: unknown, cb: (err: Error | null, resp: { getPackagesList(): PackageDependency[] }) => void): void;
+    getRequiredPackages(
+        req: unknown,
+        cb: (err: Error | null, resp: { getPackagesList(): PackageDependency[] }) => void,
+    ): void;
     close(): void;
 }
 
@@ -60,7 +65,10 @@ function startLanguageHost(): Promise<string> {
 
 describe("language host (real binary of the chosen toolchain)", () => {
     it("reports the program's resource plugins as required packages: aws and command at their package versions", async () => {
-        const client = new languageGrpc.LanguageRuntimeClient(await startLanguageHost(), grpc.credentials.createInsecure());
+        const client = new languageGrpc.LanguageRuntimeClient(
+            await startLanguageHost(),
+            grpc.credentials.createInsecure(),
+        );
         const req = new language.GetRequiredPackagesRequest();
         req.setInfo(new language.ProgramInfo().setRootDirectory(REPO).setProgramDirectory(REPO).setEntryPoint("."));
         const packages = await new Promise<PackageDependency[]>((ok, fail) =>
@@ -68,7 +76,11 @@ describe("language host (real binary of the chosen toolchain)", () => {
         );
         client.close();
         const version = (name: string): string =>
-            (JSON.parse(readFileSync(join(REPO, "node_modules", "@pulumi", name, "package.json"), "utf8")) as { version: string }).version;
+            (
+                JSON.parse(readFileSync(join(REPO, "node_modules", "@pulumi", name, "package.json"), "utf8")) as {
+                    version: string;
+                }
+            ).version;
         expect(packages.map((p) => `${p.getKind()} ${p.getName()} ${p.getVersion()}`).sort()).toEqual(
             ["aws", "command"].map((name) => `resource ${name} v${version(name)}`),
         );

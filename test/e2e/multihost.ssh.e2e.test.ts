@@ -110,21 +110,31 @@ const oneMachine = () =>
     ].join("\n");
 
 /** Whether a run.env names `stack`, written by the one quoting rule (src/render/shell.ts) as run.env is. */
-const runEnvNamesStack = (runEnv: string, stack: string) => runEnv.split("\n").includes(`STACKTUNE_STACK=${shellQuote(stack)}`);
+const runEnvNamesStack = (runEnv: string, stack: string) =>
+    runEnv.split("\n").includes(`STACKTUNE_STACK=${shellQuote(stack)}`);
 const runRoot = (m: Sshd) => join(m.home, ".stacktune", "runs");
 const runDirs = (m: Sshd) => (existsSync(runRoot(m)) ? readdirSync(runRoot(m)).map((d) => join(runRoot(m), d)) : []);
-const jobLog = (m: Sshd) => runDirs(m).map((d) => (existsSync(join(d, "job.log")) ? readFileSync(join(d, "job.log"), "utf8") : "")).join("\n");
+const jobLog = (m: Sshd) =>
+    runDirs(m)
+        .map((d) => (existsSync(join(d, "job.log")) ? readFileSync(join(d, "job.log"), "utf8") : ""))
+        .join("\n");
 const runDirOf = (m: Sshd, stack: string) =>
-    runDirs(m).find((d) => existsSync(join(d, "run.env")) && runEnvNamesStack(readFileSync(join(d, "run.env"), "utf8"), stack));
-const readIn = (dir: string | undefined, file: string) => (dir !== undefined && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8") : "");
+    runDirs(m).find(
+        (d) => existsSync(join(d, "run.env")) && runEnvNamesStack(readFileSync(join(d, "run.env"), "utf8"), stack),
+    );
+const readIn = (dir: string | undefined, file: string) =>
+    dir !== undefined && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8") : "";
 /** Every `STACKTUNE_PROGRESS` step of a log, in order. */
-const progressSteps = (log: string) => [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
+const progressSteps = (log: string) =>
+    [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
 
 /** The last `STACKTUNE_PROGRESS` line of a log: step and total steps. */
 function lastProgress(log: string): { step: number; total: number } | undefined {
     const lines = log.split("\n").filter((l) => l.startsWith("STACKTUNE_PROGRESS "));
     const last = lines.at(-1);
-    return last === undefined ? undefined : (JSON.parse(last.slice("STACKTUNE_PROGRESS ".length)) as { step: number; total: number });
+    return last === undefined
+        ? undefined
+        : (JSON.parse(last.slice("STACKTUNE_PROGRESS ".length)) as { step: number; total: number });
 }
 
 async function outputsOf(stack: string): Promise<Record<string, unknown>> {
@@ -142,7 +152,10 @@ beforeAll(async () => {
     project = copyProject(REPO, "multihost");
     writeStackConfig(project.stackFile(TWO), settingsYaml(twoMachines(), { perDevice: 2 }));
     writeStackConfig(project.stackFile(ONE), settingsYaml(oneMachine(), { perDevice: 4 }));
-    writeStackConfig(project.stackFile(SPOT), settingsYaml(twoMachines(), { perDevice: 2, epochs: EPOCHS, checkpointSteps: 2 }));
+    writeStackConfig(
+        project.stackFile(SPOT),
+        settingsYaml(twoMachines(), { perDevice: 2, epochs: EPOCHS, checkpointSteps: 2 }),
+    );
     imds = await startImds();
     // One store for both machines' checkpoints, writable by both login users.
     checkpointStore = mkdtempSync(join(tmpdir(), "stacktune-mh-store-"));
@@ -179,10 +192,16 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
 
         // Merge, smoke test and publish on machine 0 only.
         expect(mainLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"end"');
-        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"merge","event":"skip","elapsed_s":0,"detail":"main machine only"}');
-        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        expect(workerLog).toContain(
+            'STACKTUNE_PHASE {"phase":"merge","event":"skip","elapsed_s":0,"detail":"main machine only"}',
+        );
+        expect(workerLog).toContain(
+            'STACKTUNE_PHASE {"phase":"smoke","event":"skip","elapsed_s":0,"detail":"main machine only"}',
+        );
         expect(mainLog).toContain('STACKTUNE_PHASE {"phase":"publish","event":"end"');
-        expect(workerLog).toContain('STACKTUNE_PHASE {"phase":"publish","event":"skip","elapsed_s":0,"detail":"main machine only"}');
+        expect(workerLog).toContain(
+            'STACKTUNE_PHASE {"phase":"publish","event":"skip","elapsed_s":0,"detail":"main machine only"}',
+        );
         const store = join(main.home, ".stacktune", "models", TWO);
         expect(existsSync(join(store, "config.json"))).toBe(true);
         expect(existsSync(join(store, "tokenizer.json"))).toBe(true);
@@ -251,12 +270,17 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         // What a spot instance's environment gives the job: the metadata service (here the stand-in,
         // polled by spot-watch.sh) and a checkpoint store shared by the machines (here one directory).
         for (const m of machines) {
-            m.setUserEnvironment({ STACKTUNE_IMDS_ENDPOINT: imds.url, STACKTUNE_SPOT_POLL_SECONDS: "0.5", STACKTUNE_CHECKPOINT_STORE: checkpointStore });
+            m.setUserEnvironment({
+                STACKTUNE_IMDS_ENDPOINT: imds.url,
+                STACKTUNE_SPOT_POLL_SECONDS: "0.5",
+                STACKTUNE_CHECKPOINT_STORE: checkpointStore,
+            });
         }
         // The notice comes once machine 0 has trained past its first checkpoint.
         let noticeAt = 0;
         const watch = setInterval(() => {
-            if (noticeAt === 0 && progressSteps(readIn(runDirOf(main, SPOT), "job.log")).some((step) => step >= 3)) noticeAt = imds.serveNotice();
+            if (noticeAt === 0 && progressSteps(readIn(runDirOf(main, SPOT), "job.log")).some((step) => step >= 3))
+                noticeAt = imds.serveNotice();
         }, 200);
         const first = await project.pulumi(["up", "--yes", "--stack", SPOT]).finally(() => clearInterval(watch));
         expect(noticeAt, first.output.slice(-3000)).toBeGreaterThan(0);
@@ -283,7 +307,9 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         expect(second.code, second.output.slice(-5000)).toBe(0);
         for (const dir of dirs) {
             const log = readIn(dir, "job.log");
-            expect(log).toMatch(new RegExp(`restored (checkpoint-\\d+, )?checkpoint-${step} from the checkpoint store`));
+            expect(log).toMatch(
+                new RegExp(`restored (checkpoint-\\d+, )?checkpoint-${step} from the checkpoint store`),
+            );
             expect(log).toContain(`[train] resuming from checkpoints/checkpoint-${step}`);
             expect(readIn(dir, "starts").trim()).toBe("2");
         }
@@ -308,7 +334,10 @@ describe("one job across two SSH machines (accelerate multi-node, gloo, CPU)", (
         expect(up.code, up.output.slice(-4000)).toBe(0);
         expect(up.output).toContain("the main machine already holds the model");
         expect(machines.map((m) => shared.trainingStarts(m))).toEqual(before);
-        expect(((await outputsOf(TWO)).machines as { status: string }[]).map((m) => m.status)).toEqual(["succeeded", "succeeded"]);
+        expect(((await outputsOf(TWO)).machines as { status: string }[]).map((m) => m.status)).toEqual([
+            "succeeded",
+            "succeeded",
+        ]);
     });
 
     it("destroy leaves no run directory and no stacktune process on either machine", async () => {

@@ -9,7 +9,16 @@
  *   the smoke test exists to catch. Nothing in stacktune knows about the test.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readdirSync,
+    readFileSync,
+    rmSync,
+    symlinkSync,
+    writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +35,10 @@ const pythonEnv = { ...process.env, PYTHONPATH: join(REPO, "python"), HF_HUB_OFF
 
 /** The local-demo stack's settings (no salt: each stack gets its own), with `changes` applied to lines. */
 function stackYaml(changes: [from: string, to: string][]): string {
-    let text = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(/^encryptionsalt: .*\n?/m, "");
+    let text = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(
+        /^encryptionsalt: .*\n?/m,
+        "",
+    );
     for (const [from, to] of changes) {
         if (!text.includes(from)) throw new Error(`local-demo stack has no ${from}`);
         text = text.replace(from, to);
@@ -48,16 +60,25 @@ beforeAll(() => {
     const tiny = join(project.dir, ".stacktune", "tiny-llama");
     execFileSync(python, ["-m", "stacktune_train.tiny_model", tiny], { env: pythonEnv, stdio: "ignore" });
     // The same model, whose generation may only end the turn: it answers every prompt with nothing.
-    execFileSync(python, ["-c", [
-        "import shutil, sys",
-        "from transformers import AutoConfig, GenerationConfig",
-        "src, dst = sys.argv[1:]",
-        "shutil.copytree(src, dst)",
-        "g = GenerationConfig.from_pretrained(dst)",
-        "eos = g.eos_token_id if isinstance(g.eos_token_id, list) else [g.eos_token_id]",
-        "g.suppress_tokens = [i for i in range(AutoConfig.from_pretrained(dst).vocab_size) if i not in eos]",
-        "g.save_pretrained(dst)",
-    ].join("\n"), tiny, join(project.dir, ".stacktune", "silent-llama")], { env: pythonEnv, stdio: "ignore" });
+    execFileSync(
+        python,
+        [
+            "-c",
+            [
+                "import shutil, sys",
+                "from transformers import AutoConfig, GenerationConfig",
+                "src, dst = sys.argv[1:]",
+                "shutil.copytree(src, dst)",
+                "g = GenerationConfig.from_pretrained(dst)",
+                "eos = g.eos_token_id if isinstance(g.eos_token_id, list) else [g.eos_token_id]",
+                "g.suppress_tokens = [i for i in range(AutoConfig.from_pretrained(dst).vocab_size) if i not in eos]",
+                "g.save_pretrained(dst)",
+            ].join("\n"),
+            tiny,
+            join(project.dir, ".stacktune", "silent-llama"),
+        ],
+        { env: pythonEnv, stdio: "ignore" },
+    );
 });
 
 afterAll(() => {
@@ -76,7 +97,9 @@ describe("the output store on the local target (real engine, CPU)", () => {
         const r = await up("foreign");
         expect(r.code, r.output.slice(-3000)).not.toBe(0);
         expect(r.output).toContain(`${mine} already holds files that stacktune did not write`);
-        expect(r.output).toContain("set stacktune:hub.localDir to a directory of its own (e.g. ~/.stacktune/models/foreign)");
+        expect(r.output).toContain(
+            "set stacktune:hub.localDir to a directory of its own (e.g. ~/.stacktune/models/foreign)",
+        );
         expect(r.output).toContain("[prepare] FAILED after ");
         expect(r.output).not.toContain("[train] st");
         expect(readdirSync(mine)).toEqual(["thesis.tex"]);

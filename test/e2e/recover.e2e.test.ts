@@ -22,19 +22,33 @@ const stacktune = stacktuneRunner(() => project, PASSPHRASE, { HOME: home });
 const pulumi = (args: string[]) => project.pulumi(args, { env: { PULUMI_CONFIG_PASSPHRASE: PASSPHRASE } });
 
 const urn = (type: string, name: string) => `urn:pulumi:local-demo::stacktune::${type}::${name}`;
-const instanceUrn = urn("stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance", "experiment-host-instance");
-const commandUrn = urn("stacktune:index:Experiment$stacktune:job:TrainingJob$command:local:Command", "experiment-job-run");
+const instanceUrn = urn(
+    "stacktune:index:Experiment$stacktune:aws:GpuHost$aws:ec2/instance:Instance",
+    "experiment-host-instance",
+);
+const commandUrn = urn(
+    "stacktune:index:Experiment$stacktune:job:TrainingJob$command:local:Command",
+    "experiment-job-run",
+);
 
 async function pendingOperations(): Promise<string[]> {
     const exported = await pulumi(["stack", "export", "--stack", "local-demo"]);
     expect(exported.code, exported.output).toBe(0);
-    const state = JSON.parse(exported.output) as { deployment: { pending_operations?: { type: string; resource: { urn: string } }[] } };
+    const state = JSON.parse(exported.output) as {
+        deployment: { pending_operations?: { type: string; resource: { urn: string } }[] };
+    };
     return (state.deployment.pending_operations ?? []).map((op) => `${op.type} ${op.resource.urn}`);
 }
 
 const commandProvider = urn("pulumi:providers:command", "default_1_2_1");
 const commandOperation = {
-    resource: { urn: commandUrn, custom: true, type: "command:local:Command", inputs: { create: "bash start-or-attach.sh" }, provider: `${commandProvider}::b452421d-b273-441c-9e69-4653685aa768` },
+    resource: {
+        urn: commandUrn,
+        custom: true,
+        type: "command:local:Command",
+        inputs: { create: "bash start-or-attach.sh" },
+        provider: `${commandProvider}::b452421d-b273-441c-9e69-4653685aa768`,
+    },
     type: "creating",
 };
 const instanceOperation = {
@@ -54,7 +68,14 @@ function writeKilledCheckpoint(pending: unknown[]): void {
     const checkpoint = JSON.parse(readFileSync(file, "utf8")) as { checkpoint: { latest: Record<string, unknown> } };
     checkpoint.checkpoint.latest.resources = [
         { urn: urn("pulumi:pulumi:Stack", "stacktune-local-demo"), custom: false, type: "pulumi:pulumi:Stack" },
-        { urn: commandProvider, custom: true, id: "b452421d-b273-441c-9e69-4653685aa768", type: "pulumi:providers:command", inputs: { __internal: {}, version: "1.2.1" }, outputs: { version: "1.2.1" } },
+        {
+            urn: commandProvider,
+            custom: true,
+            id: "b452421d-b273-441c-9e69-4653685aa768",
+            type: "pulumi:providers:command",
+            inputs: { __internal: {}, version: "1.2.1" },
+            outputs: { version: "1.2.1" },
+        },
     ];
     checkpoint.checkpoint.latest.pending_operations = pending;
     writeFileSync(file, JSON.stringify(checkpoint));
@@ -82,9 +103,15 @@ describe("stacktune recover after a killed up with a pending instance create (re
         expect(refused.output).toContain(
             "stacktune: recovery stops: the killed update left 1 operation(s) on resources other than stacktune's commands",
         );
-        expect(refused.output).toContain(`  ${instanceUrn} (aws:ec2/instance:Instance), interrupted while creating; tagged Name=experiment-host, stacktune:stack=local-demo`);
-        expect(refused.output).toContain(`  it exists:         pulumi refresh --stack local-demo --import-pending-creates '${instanceUrn}' --import-pending-creates <its id>`);
-        expect(refused.output).toContain("  it does not exist: pulumi refresh --stack local-demo --clear-pending-creates");
+        expect(refused.output).toContain(
+            `  ${instanceUrn} (aws:ec2/instance:Instance), interrupted while creating; tagged Name=experiment-host, stacktune:stack=local-demo`,
+        );
+        expect(refused.output).toContain(
+            `  it exists:         pulumi refresh --stack local-demo --import-pending-creates '${instanceUrn}' --import-pending-creates <its id>`,
+        );
+        expect(refused.output).toContain(
+            "  it does not exist: pulumi refresh --stack local-demo --clear-pending-creates",
+        );
         // Nothing dropped, the job's command included: one import would have dropped both.
         expect(await pendingOperations()).toEqual([`creating ${commandUrn}`, `creating ${instanceUrn}`]);
         // `run` and `down` stop in the same place, before any up or destroy.
@@ -106,7 +133,9 @@ describe("stacktune recover after a killed up with a pending instance create (re
         writeKilledCheckpoint([commandOperation]);
         const r = await stacktune(["recover", "local-demo"]);
         expect(r.code, r.output).toBe(0);
-        expect(r.output).toContain("[recover] dropped 1 pending operation(s) of the interrupted update: creating experiment-job-run");
+        expect(r.output).toContain(
+            "[recover] dropped 1 pending operation(s) of the interrupted update: creating experiment-job-run",
+        );
         expect(await pendingOperations()).toEqual([]);
     });
 });

@@ -11,7 +11,17 @@
  * The project is a copy in a temp dir (stack files and state are the test's own); HOME is a temp dir.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import {
+    copyFileSync,
+    existsSync,
+    mkdirSync,
+    mkdtempSync,
+    readdirSync,
+    readFileSync,
+    rmSync,
+    statSync,
+    symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,7 +41,11 @@ function processTable(): { pid: number; ppid: number; comm: string }[] {
         try {
             const stat = readFileSync(`/proc/${name}/stat`, "utf8");
             const close = stat.lastIndexOf(")");
-            table.push({ pid: Number(name), comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(stat.slice(close + 2).split(" ")[1]) });
+            table.push({
+                pid: Number(name),
+                comm: stat.slice(stat.indexOf("(") + 1, close),
+                ppid: Number(stat.slice(close + 2).split(" ")[1]),
+            });
         } catch {
             // the process ended between readdir and read
         }
@@ -46,7 +60,7 @@ function processTable(): { pid: number; ppid: number; comm: string }[] {
 function pluginPids(root: number): number[] {
     const table = processTable();
     const tree = new Set([root]);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
         grew = false;
         for (const p of table) {
             if (tree.has(p.ppid) && !tree.has(p.pid)) {
@@ -93,16 +107,21 @@ function newestRunDir(): string {
 const FAKE_AWS = join(REPO, "test", "e2e", "fixtures", "fake-aws");
 
 const read = (file: string) => readFileSync(file, "utf8").trim();
-const globalStep = (checkpoint: string) => (JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")) as { global_step: number }).global_step;
+const globalStep = (checkpoint: string) =>
+    (JSON.parse(readFileSync(join(checkpoint, "trainer_state.json"), "utf8")) as { global_step: number }).global_step;
 
 beforeAll(async () => {
     project = copyProject(REPO, "resilience");
     symlinkSync(join(REPO, ".venv"), join(project.dir, ".venv"));
     copyFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), project.stackFile("local-demo"));
-    execFileSync(join(REPO, ".venv", "bin", "python"), ["-m", "stacktune_train.tiny_model", join(project.dir, ".stacktune", "tiny-llama")], {
-        env: { ...process.env, PYTHONPATH: join(REPO, "python") },
-        stdio: "ignore",
-    });
+    execFileSync(
+        join(REPO, ".venv", "bin", "python"),
+        ["-m", "stacktune_train.tiny_model", join(project.dir, ".stacktune", "tiny-llama")],
+        {
+            env: { ...process.env, PYTHONPATH: join(REPO, "python") },
+            stdio: "ignore",
+        },
+    );
     imds = await startImds();
 });
 
@@ -140,10 +159,16 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         const summary = r.output.slice(r.output.lastIndexOf("stacktune local-demo"));
         expect(summary).toMatch(/ {2}status {12}succeeded\n/);
         expect(summary).toContain(`  model directory   ${join(home, ".stacktune", "models", "local-demo")}\n`);
-        expect(summary).toMatch(/ {2}train loss {8}\d+\.\d+ \(run mean\); last logging window \d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/);
+        expect(summary).toMatch(
+            / {2}train loss {8}\d+\.\d+ \(run mean\); last logging window \d+\.\d+\n {2}eval loss {9}\d+\.\d+\n {2}tokens\/s {10}\d+/,
+        );
         // Each phase as formatDuration writes it: `42s`, or `1m17s` once a phase takes a minute (a loaded machine).
         const took = String.raw`\d+(?:m\d{2})?s`;
-        expect(summary).toMatch(new RegExp(` {2}wall time/phase {3}prepare ${took}, train ${took}, merge ${took}, smoke ${took}, publish ${took}\n`));
+        expect(summary).toMatch(
+            new RegExp(
+                ` {2}wall time/phase {3}prepare ${took}, train ${took}, merge ${took}, smoke ${took}, publish ${took}\n`,
+            ),
+        );
         expect(summary).toMatch(/ {2}cost {14}estimated 0 USD, [\d.]+ h: .*local host, no charge/);
         // The estimate is in the engine's own output too (pulumi.log.info) and a stack output.
         expect(r.output).toMatch(/estimated cost: 0 USD/);
@@ -158,11 +183,29 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("an operator killed mid-job (SIGKILL): the next run recovers the stack and re-attaches, one start", async () => {
-        const made = await stacktune(["new", "slow", "--from", "local-demo", "--set", "training.maxSteps=600", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
-            "--set", "checkpointing.steps=100", "--set", "hub.localDir=~/.stacktune/models/slow"]);
+        const made = await stacktune([
+            "new",
+            "slow",
+            "--from",
+            "local-demo",
+            "--set",
+            "training.maxSteps=600",
+            "--set",
+            "evaluation.strategy=no",
+            "--set",
+            "evaluation.steps=",
+            "--set",
+            "checkpointing.steps=100",
+            "--set",
+            "hub.localDir=~/.stacktune/models/slow",
+        ]);
         expect(made.code, made.output).toBe(0);
-        expect(made.output).toContain("wrote stacks/Pulumi.slow.yaml and rendered/slow/accelerate.yaml, rendered/slow/training.yaml, rendered/slow/launch.sh");
-        expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(/^# Made by: stacktune new slow --from local-demo --set training.maxSteps=600/);
+        expect(made.output).toContain(
+            "wrote stacks/Pulumi.slow.yaml and rendered/slow/accelerate.yaml, rendered/slow/training.yaml, rendered/slow/launch.sh",
+        );
+        expect(readFileSync(project.stackFile("slow"), "utf8")).toMatch(
+            /^# Made by: stacktune new slow --from local-demo --set training.maxSteps=600/,
+        );
 
         let killedAt = 0;
         let plugins: number[] = [];
@@ -187,7 +230,9 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         const again = await stacktune(["run", "slow"]);
         expect(again.code, again.output.slice(-3000)).toBe(0);
         expect(again.output).toContain("[recover] removed the lock of a killed update");
-        expect(again.output).toMatch(/\[recover\] dropped \d+ pending operation\(s\) of the interrupted update: .*experiment-job-run/);
+        expect(again.output).toMatch(
+            /\[recover\] dropped \d+ pending operation\(s\) of the interrupted update: .*experiment-job-run/,
+        );
         expect(again.output).toMatch(/\[attach\] re-attaching to the running job \(pid \d+\), start #1/);
         expect(again.output).toMatch(/ {2}status {12}succeeded\n/);
         expect(read(join(runDir, "starts"))).toBe("1");
@@ -209,8 +254,24 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         mkdirSync(bin, { recursive: true });
         symlinkSync(FAKE_AWS, join(bin, "aws"));
         const store = join(s3Root, "ckpt-bucket", "spot");
-        const made = await stacktune(["new", "spot", "--from", "local-demo", "--set", "training.maxSteps=300", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
-            "--set", "checkpointing.steps=1000", "--set", "budget.keepRunDir=true", "--set", "hub.localDir=~/.stacktune/models/spot"]);
+        const made = await stacktune([
+            "new",
+            "spot",
+            "--from",
+            "local-demo",
+            "--set",
+            "training.maxSteps=300",
+            "--set",
+            "evaluation.strategy=no",
+            "--set",
+            "evaluation.steps=",
+            "--set",
+            "checkpointing.steps=1000",
+            "--set",
+            "budget.keepRunDir=true",
+            "--set",
+            "hub.localDir=~/.stacktune/models/spot",
+        ]);
         expect(made.code, made.output).toBe(0);
         const env = {
             STACKTUNE_IMDS_ENDPOINT: imds.url,
@@ -253,7 +314,9 @@ describe("stacktune on the local target (real engine, CPU)", () => {
         const log = read(join(runDir, "job.log"));
         expect(log).toContain(`restored checkpoint-${preempted.step} from the checkpoint store`);
         expect(log).toContain(`resuming from checkpoints/checkpoint-${preempted.step}`);
-        const steps = [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) => Number(m[1]));
+        const steps = [...log.matchAll(/^STACKTUNE_PROGRESS \{"phase":"train","step":(\d+)/gm)].map((m) =>
+            Number(m[1]),
+        );
         expect(steps[0]).toBe(preempted.step + 1);
         expect(steps[steps.length - 1]).toBe(300);
         expect(globalStep(join(runDir, "checkpoints", "checkpoint-300"))).toBe(300);
@@ -261,8 +324,24 @@ describe("stacktune on the local target (real engine, CPU)", () => {
     });
 
     it("budget.maxHours on the host: the job stops at the limit, checkpoints kept, nothing published", async () => {
-        const made = await stacktune(["new", "budget", "--from", "local-demo", "--set", "training.maxSteps=6000", "--set", "evaluation.strategy=no", "--set", "evaluation.steps=",
-            "--set", "checkpointing.steps=5", "--set", "budget.maxHours=0.01", "--set", "hub.localDir=~/.stacktune/models/budget"]);
+        const made = await stacktune([
+            "new",
+            "budget",
+            "--from",
+            "local-demo",
+            "--set",
+            "training.maxSteps=6000",
+            "--set",
+            "evaluation.strategy=no",
+            "--set",
+            "evaluation.steps=",
+            "--set",
+            "checkpointing.steps=5",
+            "--set",
+            "budget.maxHours=0.01",
+            "--set",
+            "hub.localDir=~/.stacktune/models/budget",
+        ]);
         expect(made.code, made.output).toBe(0);
         const r = await stacktune(["run", "budget"]);
         expect(r.code).toBe(1);

@@ -84,7 +84,13 @@ beforeAll(async () => {
     // The key only as a secret, as an aws stack has it (no target.privateKeyPath): `stacktune status`
     // and `logs` reach the host through what the program saved in the state.
     expect((await project.pulumi(["stack", "init", STACK])).code).toBe(0);
-    expect((await project.pulumi(["config", "set", "--secret", "--stack", STACK, "stacktune:sshPrivateKey"], { input: sshd.privateKey })).code).toBe(0);
+    expect(
+        (
+            await project.pulumi(["config", "set", "--secret", "--stack", STACK, "stacktune:sshPrivateKey"], {
+                input: sshd.privateKey,
+            })
+        ).code,
+    ).toBe(0);
 });
 
 afterAll(async () => {
@@ -99,7 +105,9 @@ afterAll(async () => {
     }
     // The job runs detached on the host: stop its process group (runner.pid) if a test left it running.
     for (const dir of runDirs()) {
-        const pid = existsSync(join(dir, "runner.pid")) ? Number(readFileSync(join(dir, "runner.pid"), "utf8").split(" ")[0]) : 0;
+        const pid = existsSync(join(dir, "runner.pid"))
+            ? Number(readFileSync(join(dir, "runner.pid"), "utf8").split(" ")[0])
+            : 0;
         if (pid > 0) spawnSync("kill", ["-KILL", "--", `-${pid}`]);
     }
     await sshd?.stop();

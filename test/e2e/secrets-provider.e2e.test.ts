@@ -14,7 +14,10 @@ const REPO = resolve(__dirname, "..", "..");
 const CANARY = "hf_CANARY_e2e_demo_passphrase_51b7";
 const DEMO_FILE = join(REPO, "src", "demo-passphrase.txt");
 // The local demo's settings without its committed salt (each stack here gets its own).
-const settings = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(/^encryptionsalt: .*$/m, "");
+const settings = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(
+    /^encryptionsalt: .*$/m,
+    "",
+);
 let project: PulumiProject;
 
 /** The passphrase for Pulumi: the demo one (what scripts/env.sh's default file holds), or `own`. */
@@ -27,7 +30,10 @@ function passphraseEnv(own?: string): Record<string, string> {
 async function stackWithToken(stack: string, env: Record<string, string>): Promise<void> {
     writeStackConfig(project.stackFile(stack), settings);
     expect((await project.pulumi(["stack", "init", stack], { env })).code).toBe(0);
-    const set = await project.pulumi(["config", "set", "--secret", "--stack", stack, "stacktune:hfToken"], { env, input: CANARY });
+    const set = await project.pulumi(["config", "set", "--secret", "--stack", stack, "stacktune:hfToken"], {
+        env,
+        input: CANARY,
+    });
     expect(set.code, set.output).toBe(0);
 }
 
@@ -42,9 +48,13 @@ describe("secrets provider of a stack (real pulumi preview)", () => {
         await stackWithToken("held", env);
         const preview = await project.pulumi(["preview", "--stack", "held"], { env });
         expect(preview.code).not.toBe(0);
-        expect(preview.output).toContain("stack held holds secrets (stacktune:hfToken) and its secrets passphrase is the demo one, which is public");
+        expect(preview.output).toContain(
+            "stack held holds secrets (stacktune:hfToken) and its secrets passphrase is the demo one, which is public",
+        );
         expect(preview.output).toContain("export PULUMI_CONFIG_PASSPHRASE_FILE=~/.config/stacktune/passphrase");
-        expect(preview.output).toContain("pulumi stack init held --secrets-provider 'awskms://alias/<key>?region=<region>'");
+        expect(preview.output).toContain(
+            "pulumi stack init held --secrets-provider 'awskms://alias/<key>?region=<region>'",
+        );
         expect(preview.output).not.toContain(CANARY);
         // Refused before the experiment is declared: only the stack itself shows in the plan.
         expect(preview.output).not.toContain("stacktune:index:Experiment");

@@ -161,14 +161,17 @@ beforeAll(async () => {
             }
         }
     });
-    console.log(`[e2e] set-up (sshd, host venv + tiny model, project copy, stack) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+        `[e2e] set-up (sshd, host venv + tiny model, project copy, stack) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
 });
 
 afterAll(async () => {
     sampler?.stop();
     await sshd?.stop();
     // The project copy, its state and logs: kept for a look with STACKTUNE_E2E_KEEP=1.
-    if (project !== undefined && process.env.STACKTUNE_E2E_KEEP !== "1") rmSync(resolve(project.dir, ".."), { recursive: true, force: true });
+    if (project !== undefined && process.env.STACKTUNE_E2E_KEEP !== "1")
+        rmSync(resolve(project.dir, ".."), { recursive: true, force: true });
     console.log(`[e2e] ssh target suite: ${elapsed()} in all`);
 });
 
@@ -188,7 +191,10 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         const port = (blackhole.address() as { port: number }).port;
         try {
             const stack = "e2e-unreachable";
-            writeStackConfig(project.stackFile(stack), stackYaml({ port }).replace("    gpus: 0", `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`));
+            writeStackConfig(
+                project.stackFile(stack),
+                stackYaml({ port }).replace("    gpus: 0", `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`),
+            );
             expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
             const up = await project.pulumi(["up", "--yes", "--stack", stack]);
             const failedAt = Date.now();
@@ -201,7 +207,9 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             // start before it (engine, language host, transpiling) is not part of it: that took 62 s
             // in all on a 2-core machine at load 13.
             expect(firstAttemptAt).toBeGreaterThan(0);
-            console.log(`[e2e] unreachable host: up failed ${((failedAt - firstAttemptAt) / 1000).toFixed(1)} s after the first attempt to reach it`);
+            console.log(
+                `[e2e] unreachable host: up failed ${((failedAt - firstAttemptAt) / 1000).toFixed(1)} s after the first attempt to reach it`,
+            );
             expect((failedAt - firstAttemptAt) / 1000, up.output.slice(-3000)).toBeLessThan(60);
             // The error quotes the probe's command: a file run by path, not its source inlined.
             expect(up.output).not.toContain('require("node:net")');
@@ -215,13 +223,23 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
 
     it("a wrong target.hostKey fails up before logging in (no secret sent): host key mismatch", async () => {
         const stack = "e2e-wrong-hostkey";
-        const other = execFileSync("bash", ["-c", 'd=$(mktemp -d) && ssh-keygen -q -t ed25519 -N "" -f "$d/k" && cat "$d/k.pub" && rm -rf "$d"'], { encoding: "utf8" }).trim();
+        const other = execFileSync(
+            "bash",
+            ["-c", 'd=$(mktemp -d) && ssh-keygen -q -t ed25519 -N "" -f "$d/k" && cat "$d/k.pub" && rm -rf "$d"'],
+            { encoding: "utf8" },
+        ).trim();
         writeStackConfig(
             project.stackFile(stack),
-            stackYaml({ port: sshd.port, hostKey: other }).replace("    gpus: 0", `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`),
+            stackYaml({ port: sshd.port, hostKey: other }).replace(
+                "    gpus: 0",
+                `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`,
+            ),
         );
         expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
-        const logins = (): number => readFileSync(sshd.logPath, "utf8").split("\n").filter((l) => l.includes("Accepted publickey")).length;
+        const logins = (): number =>
+            readFileSync(sshd.logPath, "utf8")
+                .split("\n")
+                .filter((l) => l.includes("Accepted publickey")).length;
         const before = logins();
         const up = await project.pulumi(["up", "--yes", "--stack", stack]);
         expect(up.code).not.toBe(0);
@@ -251,7 +269,13 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         for (const seconds of Object.values(phases)) expect(seconds).toBeGreaterThanOrEqual(0);
 
         // The output store on the host: merged weights, tokenizer, the marker with this hash, metrics.
-        for (const file of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "metrics.json"]) {
+        for (const file of [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "metrics.json",
+        ]) {
             expect(existsSync(join(store(), file)), file).toBe(true);
         }
         const marker = JSON.parse(readFileSync(join(store(), "stacktune.json"), "utf8")) as Record<string, unknown>;
@@ -291,7 +315,9 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
             onOutput: (_chunk, soFar) => {
                 if (killed.length > 0 || !soFar.includes("[prepare] started")) return;
                 // The sshd session processes of the host user carry the job's SSH connection.
-                const pids = spawnSync("pgrep", ["-u", USER, "-x", "sshd"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+                const pids = spawnSync("pgrep", ["-u", USER, "-x", "sshd"], { encoding: "utf8" })
+                    .stdout.split("\n")
+                    .filter(Boolean);
                 killed = pids.map(Number);
                 for (const pid of killed) spawnSync("kill", ["-KILL", String(pid)]);
                 console.log(`[e2e] killed the SSH session(s) ${killed.join(", ")} mid-job`);
@@ -321,7 +347,10 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
 
     it("a failing job fails up with its last log lines and run-dir path, and pushes nothing", async () => {
         const model = join(store(), "model.safetensors");
-        const before = { marker: readFileSync(join(store(), "stacktune.json"), "utf8"), mtime: statSync(model).mtimeMs };
+        const before = {
+            marker: readFileSync(join(store(), "stacktune.json"), "utf8"),
+            mtime: statSync(model).mtimeMs,
+        };
         writeStackConfig(
             project.stackFile(STACK),
             stackYaml({ port: sshd.port, learningRate: 0.0002, modelPath: join(sshd.home, "no-such-model") }),
@@ -357,15 +386,21 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         expect(runDirs()).toEqual([]);
         const exported = await project.pulumi(["stack", "export", "--stack", STACK]);
         expect(exported.code).toBe(0);
-        expect((JSON.parse(exported.output) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []).toEqual([]);
+        expect(
+            (JSON.parse(exported.output) as { deployment: { resources?: unknown[] } }).deployment.resources ?? [],
+        ).toEqual([]);
     });
 
     it("the secrets canaries appear nowhere: state, stack file, CLI output, logs, host files, command lines, rendered files", async () => {
         sampler.stop();
         const exported = await project.pulumi(["stack", "export", "--stack", STACK]);
-        const render = spawnSync(join(REPO, "node_modules", ".bin", "tsx"), [join(project.dir, "src", "cli", "render.ts"), "--root", project.dir], {
-            encoding: "utf8",
-        });
+        const render = spawnSync(
+            join(REPO, "node_modules", ".bin", "tsx"),
+            [join(project.dir, "src", "cli", "render.ts"), "--root", project.dir],
+            {
+                encoding: "utf8",
+            },
+        );
         expect(render.status, render.stderr).toBe(0);
         const renderedFiles = filesUnder(join(project.dir, "rendered"));
         expect(renderedFiles.some((f) => f.endsWith(`${STACK}/training.yaml`))).toBe(true);
@@ -396,17 +431,27 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
                 if (value && text.includes(value)) leaks.push(`${name} in ${place}`);
             }
         }
-        console.log(`[e2e] canary scan: ${places.size} places, ${sampler.commandLines.size} command lines from ${sampler.polls()} polls`);
+        console.log(
+            `[e2e] canary scan: ${places.size} places, ${sampler.commandLines.size} command lines from ${sampler.polls()} polls`,
+        );
         expect(leaks).toEqual([]);
     });
 
     it("a host that is gone after a successful run (sshd stopped) still tears down: destroy succeeds in bounded time and leaves nothing in state", async () => {
         const stack = "e2e-gone";
-        writeStackConfig(project.stackFile(stack), stackYaml({ port: sshd.port }).replace("    gpus: 0", `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`));
+        writeStackConfig(
+            project.stackFile(stack),
+            stackYaml({ port: sshd.port }).replace(
+                "    gpus: 0",
+                `    gpus: 0\n    privateKeyPath: ${sshd.privateKeyPath}`,
+            ),
+        );
         expect((await project.pulumi(["stack", "init", stack])).code).toBe(0);
         const up = await project.pulumi(["up", "--yes", "--stack", stack]);
         expect(up.code, up.output.slice(-4000)).toBe(0);
-        const outputs = JSON.parse((await project.pulumi(["stack", "output", "--json", "--stack", stack])).output) as Record<string, unknown>;
+        const outputs = JSON.parse(
+            (await project.pulumi(["stack", "output", "--json", "--stack", stack])).output,
+        ) as Record<string, unknown>;
         expect(outputs.status).toBe("succeeded");
 
         // The host self-terminated after its run, or was interrupted: nothing answers SSH any more.
@@ -416,6 +461,8 @@ describe("pulumi up on a real SSH host (venv runtime, CPU, tiny model)", () => {
         expect(destroy.seconds).toBeLessThan(90);
         const exported = await project.pulumi(["stack", "export", "--stack", stack]);
         expect(exported.code).toBe(0);
-        expect((JSON.parse(exported.output) as { deployment: { resources?: unknown[] } }).deployment.resources ?? []).toEqual([]);
+        expect(
+            (JSON.parse(exported.output) as { deployment: { resources?: unknown[] } }).deployment.resources ?? [],
+        ).toEqual([]);
     });
 });

@@ -35,9 +35,15 @@ const pythonEnv = { ...process.env, PYTHONPATH: join(REPO, "python"), HF_HUB_OFF
 
 /** The local-demo stack with W&B tracking and its own output store. */
 function stackYaml(): string {
-    let text = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(/^encryptionsalt: .*\n?/m, "");
+    let text = readFileSync(join(REPO, "stacks", "Pulumi.local-demo.yaml"), "utf8").replace(
+        /^encryptionsalt: .*\n?/m,
+        "",
+    );
     const changes: [from: string, to: string][] = [
-        ["  stacktune:tracking:\n    kind: none\n", "  stacktune:tracking:\n    kind: wandb\n    project: stacktune-e2e\n"],
+        [
+            "  stacktune:tracking:\n    kind: none\n",
+            "  stacktune:tracking:\n    kind: wandb\n    project: stacktune-e2e\n",
+        ],
         ["localDir: ~/.stacktune/models/local-demo", `localDir: ~/.stacktune/models/${STACK}`],
     ];
     for (const [from, to] of changes) {
@@ -81,11 +87,16 @@ function readOfflineRun(log: string): OfflineRun {
 beforeAll(async () => {
     project = copyProject(REPO, "wandb");
     symlinkSync(join(REPO, ".venv"), join(project.dir, ".venv"));
-    execFileSync(python, ["-m", "stacktune_train.tiny_model", join(project.dir, ".stacktune", "tiny-llama")], { env: pythonEnv, stdio: "ignore" });
+    execFileSync(python, ["-m", "stacktune_train.tiny_model", join(project.dir, ".stacktune", "tiny-llama")], {
+        env: pythonEnv,
+        stdio: "ignore",
+    });
     writeStackConfig(project.stackFile(STACK), stackYaml());
     const init = await project.pulumi(["stack", "init", STACK]);
     expect(init.code, init.output).toBe(0);
-    const set = await project.pulumi(["config", "set", "--secret", "--stack", STACK, "stacktune:wandbApiKey"], { input: CANARY });
+    const set = await project.pulumi(["config", "set", "--secret", "--stack", STACK, "stacktune:wandbApiKey"], {
+        input: CANARY,
+    });
     expect(set.code, set.output).toBe(0);
     sampler = sampleCommandLines();
 });
@@ -102,7 +113,9 @@ describe("tracking.kind wandb, offline (real engine, local target, CPU)", () => 
     let runDir = "";
 
     it("up trains and the run's offline W&B log holds its train and eval metrics, under tracking.project", async () => {
-        const up = await project.pulumi(["up", "--yes", "--stack", STACK], { env: { HOME: home, WANDB_MODE: "offline" } });
+        const up = await project.pulumi(["up", "--yes", "--stack", STACK], {
+            env: { HOME: home, WANDB_MODE: "offline" },
+        });
         expect(up.code, up.output.slice(-4000)).toBe(0);
         const dirs = readdirSync(runRoot);
         expect(dirs).toHaveLength(1);

@@ -41,11 +41,14 @@ export function bucketNameProblems(name: string): string[] {
     const problems: string[] = [];
     if (name.length < 3 || name.length > 63) problems.push(`is ${name.length} characters, not 3 to 63`);
     if (!/^[a-z0-9.-]*$/.test(name)) problems.push("has characters other than a-z 0-9 . -");
-    if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) problems.push("does not begin and end with a letter or digit");
+    if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name))
+        problems.push("does not begin and end with a letter or digit");
     if (name.includes("..")) problems.push("has two adjacent periods");
     if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) problems.push("is formatted as an IP address");
-    for (const prefix of ["xn--", "sthree-", "amzn-s3-demo-"]) if (name.startsWith(prefix)) problems.push(`starts with ${prefix}`);
-    for (const suffix of ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]) if (name.endsWith(suffix)) problems.push(`ends with ${suffix}`);
+    for (const prefix of ["xn--", "sthree-", "amzn-s3-demo-"])
+        if (name.startsWith(prefix)) problems.push(`starts with ${prefix}`);
+    for (const suffix of ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"])
+        if (name.endsWith(suffix)) problems.push(`ends with ${suffix}`);
     return problems;
 }
 
@@ -89,9 +92,11 @@ function tagProblems(tags: unknown, where: string): string[] {
     if (tags === null || typeof tags !== "object") return [`${where} is not a map`];
     const entries = Object.entries(tags as Record<string, unknown>);
     const problems: string[] = [];
-    if (entries.length > TAGS_PER_RESOURCE_MAX) problems.push(`${where} has ${entries.length} tags, more than ${TAGS_PER_RESOURCE_MAX}`);
+    if (entries.length > TAGS_PER_RESOURCE_MAX)
+        problems.push(`${where} has ${entries.length} tags, more than ${TAGS_PER_RESOURCE_MAX}`);
     for (const [key, value] of entries) {
-        if (key.length === 0 || key.length > TAG_KEY_MAX) problems.push(`${where} key "${key}" is not 1 to ${TAG_KEY_MAX} characters`);
+        if (key.length === 0 || key.length > TAG_KEY_MAX)
+            problems.push(`${where} key "${key}" is not 1 to ${TAG_KEY_MAX} characters`);
         if (/^aws:/i.test(key)) problems.push(`${where} key "${key}" uses the reserved aws: prefix`);
         if (typeof value !== "string") problems.push(`${where}["${key}"] is not a string`);
         else {
@@ -104,9 +109,12 @@ function tagProblems(tags: unknown, where: string): string[] {
 
 function descriptionProblem(value: unknown, where: string): string | undefined {
     if (typeof value !== "string") return `${where} is not a string`;
-    if (value.length > SECURITY_GROUP_DESCRIPTION_MAX) return `${where} is longer than ${SECURITY_GROUP_DESCRIPTION_MAX}`;
+    if (value.length > SECURITY_GROUP_DESCRIPTION_MAX)
+        return `${where} is longer than ${SECURITY_GROUP_DESCRIPTION_MAX}`;
     const bad = [...value].filter((c) => !SECURITY_GROUP_DESCRIPTION.test(c));
-    return bad.length > 0 ? `${where} "${value}" has characters AWS refuses: ${JSON.stringify(bad.join(""))}` : undefined;
+    return bad.length > 0
+        ? `${where} "${value}" has characters AWS refuses: ${JSON.stringify(bad.join(""))}`
+        : undefined;
 }
 
 /** What AWS or its provider would refuse in one resource's inputs (empty when nothing). */
@@ -133,26 +141,37 @@ export function awsRuleViolations(resource: RegisteredResource): string[] {
         case "aws:ec2/keyPair:KeyPair": {
             const type = String(inputs.publicKey).split(" ")[0];
             if (!(IMPORTABLE_KEY_TYPES as readonly string[]).includes(type ?? ""))
-                problems.push(`${at}.publicKey is a ${type} key; EC2 imports only ${IMPORTABLE_KEY_TYPES.join(" and ")}`);
+                problems.push(
+                    `${at}.publicKey is a ${type} key; EC2 imports only ${IMPORTABLE_KEY_TYPES.join(" and ")}`,
+                );
             break;
         }
         case "aws:s3/bucket:Bucket":
-            if (typeof inputs.bucket === "string") problems.push(...bucketNameProblems(inputs.bucket).map((p) => `${at}.bucket ${p}`));
+            if (typeof inputs.bucket === "string")
+                problems.push(...bucketNameProblems(inputs.bucket).map((p) => `${at}.bucket ${p}`));
             if (typeof inputs.bucketPrefix === "string") {
-                if (inputs.bucketPrefix.length > BUCKET_PREFIX_MAX) problems.push(`${at}.bucketPrefix is longer than ${BUCKET_PREFIX_MAX}`);
-                problems.push(...bucketNameProblems(inputs.bucketPrefix + UNIQUE_SUFFIX_STAND_IN).map((p) => `${at}.bucketPrefix + suffix ${p}`));
+                if (inputs.bucketPrefix.length > BUCKET_PREFIX_MAX)
+                    problems.push(`${at}.bucketPrefix is longer than ${BUCKET_PREFIX_MAX}`);
+                problems.push(
+                    ...bucketNameProblems(inputs.bucketPrefix + UNIQUE_SUFFIX_STAND_IN).map(
+                        (p) => `${at}.bucketPrefix + suffix ${p}`,
+                    ),
+                );
             }
             break;
         case "aws:ec2/instance:Instance":
             if (typeof inputs.userData === "string" && Buffer.byteLength(inputs.userData, "utf8") > USER_DATA_MAX_BYTES)
-                problems.push(`${at}.userData is ${Buffer.byteLength(inputs.userData, "utf8")} bytes, more than ${USER_DATA_MAX_BYTES}`);
+                problems.push(
+                    `${at}.userData is ${Buffer.byteLength(inputs.userData, "utf8")} bytes, more than ${USER_DATA_MAX_BYTES}`,
+                );
             // RunInstances reads the public-address flag only for an instance placed in a subnet;
             // without one, the default VPC's subnet setting decides (and an account may have no default VPC).
             if (inputs.associatePublicIpAddress !== undefined && inputs.subnetId === undefined)
                 problems.push(`${at}.associatePublicIpAddress is set without subnetId: EC2 ignores it there`);
             break;
         case "aws:ec2/subnet:Subnet":
-            if (typeof inputs.availabilityZone !== "string") problems.push(`${at}.availabilityZone is unset: EC2 picks any zone, offering the instance type or not`);
+            if (typeof inputs.availabilityZone !== "string")
+                problems.push(`${at}.availabilityZone is unset: EC2 picks any zone, offering the instance type or not`);
             break;
     }
     return problems;

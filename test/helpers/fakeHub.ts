@@ -101,7 +101,8 @@ export class FakeHub {
         const known = [...(this.history.get(`${kind}:${id}`) ?? new Map<string, Files>())].find(([, f]) => f === files);
         if (known !== undefined) return known[0];
         const digest = createHash("sha1");
-        for (const [name, content] of [...files].sort(([a], [b]) => a.localeCompare(b))) digest.update(name).update("\0").update(content);
+        for (const [name, content] of [...files].sort(([a], [b]) => a.localeCompare(b)))
+            digest.update(name).update("\0").update(content);
         return digest.digest("hex");
     }
 
@@ -125,18 +126,21 @@ export class FakeHub {
             ...(req.headers.authorization !== undefined ? { authorization: req.headers.authorization } : {}),
             ...(req.headers.range !== undefined ? { range: req.headers.range } : {}),
         });
-        const authorized = this.requiredToken === undefined || req.headers.authorization === `Bearer ${this.requiredToken}`;
+        const authorized =
+            this.requiredToken === undefined || req.headers.authorization === `Bearer ${this.requiredToken}`;
         if (!authorized) {
             this.error(res, 401, "GatedRepo", "Invalid credentials in Authorization header");
             return;
         }
         const api = /^\/api\/(models|datasets)\/([^/]+\/[^/]+)\/(preupload|commit|revision)\/(.+)$/.exec(path);
         if (req.method === "POST" && path === "/api/repos/create") return this.createRepo(body, res);
-        if (req.method === "POST" && path === "/api/validate-yaml") return this.json(res, 200, { errors: [], warnings: [] });
+        if (req.method === "POST" && path === "/api/validate-yaml")
+            return this.json(res, 200, { errors: [], warnings: [] });
         if (api !== null) {
             const kind = api[1] === "models" ? "model" : "dataset";
             const [id, action, revision] = [api[2] ?? "", api[3], api[4] ?? ""];
-            if (this.filesOf(kind, id) === undefined) return this.error(res, 404, "RepoNotFound", "Repository not found");
+            if (this.filesOf(kind, id) === undefined)
+                return this.error(res, 404, "RepoNotFound", "Repository not found");
             if (this.privateRepos.has(`${kind}:${id}`) && req.headers.authorization === undefined) {
                 return this.error(res, 401, "RepoNotFound", "Repository not found");
             }
@@ -146,7 +150,14 @@ export class FakeHub {
         }
         const resolve = /^\/(datasets\/)?([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
         if ((req.method === "GET" || req.method === "HEAD") && resolve !== null) {
-            return this.resolveFile(req, resolve[1] !== undefined ? "dataset" : "model", resolve[2] ?? "", resolve[3] ?? "", resolve[4] ?? "", res);
+            return this.resolveFile(
+                req,
+                resolve[1] !== undefined ? "dataset" : "model",
+                resolve[2] ?? "",
+                resolve[3] ?? "",
+                resolve[4] ?? "",
+                res,
+            );
         }
         this.error(res, 404, "RepoNotFound", "Repository not found");
     }
@@ -168,7 +179,9 @@ export class FakeHub {
 
     private preupload(kind: "model" | "dataset", id: string, body: Buffer, res: http.ServerResponse): void {
         const files = this.filesOf(kind, id) ?? new Map<string, string | Buffer>();
-        const request = JSON.parse(body.toString("utf8")) as { files: { path: string; size: number; sample: string }[] };
+        const request = JSON.parse(body.toString("utf8")) as {
+            files: { path: string; size: number; sample: string }[];
+        };
         this.json(res, 200, {
             files: request.files.map((f) => {
                 const existing = files.get(f.path);
@@ -182,7 +195,13 @@ export class FakeHub {
         });
     }
 
-    private commit(kind: "model" | "dataset", id: string, revision: string, body: Buffer, res: http.ServerResponse): void {
+    private commit(
+        kind: "model" | "dataset",
+        id: string,
+        revision: string,
+        body: Buffer,
+        res: http.ServerResponse,
+    ): void {
         const lines = body
             .toString("utf8")
             .split("\n")
@@ -196,7 +215,8 @@ export class FakeHub {
         const files = new Map(this.filesOf(kind, id));
         for (const op of operations) {
             const target = op.value.path ?? "";
-            if (op.key === "file" && op.value.encoding === "base64") files.set(target, Buffer.from(op.value.content ?? "", "base64"));
+            if (op.key === "file" && op.value.encoding === "base64")
+                files.set(target, Buffer.from(op.value.content ?? "", "base64"));
             else if (op.key === "deletedFile") files.delete(target);
             else {
                 this.error(res, 400, "BadRequest", `unsupported commit operation ${op.key}`);
@@ -209,8 +229,18 @@ export class FakeHub {
         if (!this.history.has(key)) this.history.set(key, new Map());
         this.history.get(key)!.set(oid, files);
         (kind === "model" ? this.repos : this.datasets).set(id, files);
-        this.commits.push({ repo: key, revision, oid, summary: header.value.summary ?? "", operations: operations.map((op) => ({ key: op.key, path: op.value.path ?? "" })) });
-        this.json(res, 200, { success: true, commitOid: oid, commitUrl: `${this.url}/${kind === "dataset" ? "datasets/" : ""}${id}/commit/${oid}` });
+        this.commits.push({
+            repo: key,
+            revision,
+            oid,
+            summary: header.value.summary ?? "",
+            operations: operations.map((op) => ({ key: op.key, path: op.value.path ?? "" })),
+        });
+        this.json(res, 200, {
+            success: true,
+            commitOid: oid,
+            commitUrl: `${this.url}/${kind === "dataset" ? "datasets/" : ""}${id}/commit/${oid}`,
+        });
     }
 
     private revisionInfo(kind: "model" | "dataset", id: string, revision: string, res: http.ServerResponse): void {
@@ -229,7 +259,14 @@ export class FakeHub {
         });
     }
 
-    private resolveFile(req: http.IncomingMessage, kind: "model" | "dataset", id: string, revision: string, file: string, res: http.ServerResponse): void {
+    private resolveFile(
+        req: http.IncomingMessage,
+        kind: "model" | "dataset",
+        id: string,
+        revision: string,
+        file: string,
+        res: http.ServerResponse,
+    ): void {
         if (this.filesOf(kind, id) === undefined) return this.error(res, 404, "RepoNotFound", "Repository not found");
         if (this.privateRepos.has(`${kind}:${id}`) && req.headers.authorization === undefined) {
             return this.error(res, 401, "RepoNotFound", "Repository not found");
@@ -257,7 +294,12 @@ export class FakeHub {
             res.end(payload ?? bytes.subarray(start, end + 1));
             return;
         }
-        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": String(bytes.length), ETag: etag, "X-Repo-Commit": commit });
+        res.writeHead(200, {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": String(bytes.length),
+            ETag: etag,
+            "X-Repo-Commit": commit,
+        });
         res.end(payload ?? bytes);
     }
 

@@ -67,7 +67,10 @@ export function mockInstanceTypeOfferings(inputs: Record<string, unknown>): Reco
  * another), the zones offering the instance type ({@link mockInstanceTypeOfferings}) and the Deep
  * Learning AMI ({@link MOCK_AMI_ID}).
  */
-export function mockAwsCall(args: pulumi.runtime.MockCallArgs, gpuVcpuQuota = MOCK_GPU_VCPU_QUOTA): Record<string, unknown> {
+export function mockAwsCall(
+    args: pulumi.runtime.MockCallArgs,
+    gpuVcpuQuota = MOCK_GPU_VCPU_QUOTA,
+): Record<string, unknown> {
     const inputs = args.inputs as Record<string, unknown>;
     if (args.token === SERVICE_QUOTA_TOKEN) {
         return { value: gpuVcpuQuota, quotaCode: inputs.quotaCode, quotaName: "mock" };
@@ -76,7 +79,11 @@ export function mockAwsCall(args: pulumi.runtime.MockCallArgs, gpuVcpuQuota = MO
         return mockInstanceTypeOfferings(inputs);
     }
     if (args.token === "aws:ec2/getAmi:getAmi") {
-        return { id: MOCK_AMI_ID, imageId: MOCK_AMI_ID, name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101" };
+        return {
+            id: MOCK_AMI_ID,
+            imageId: MOCK_AMI_ID,
+            name: "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 24.04) 20260101",
+        };
     }
     return {};
 }
@@ -149,7 +156,9 @@ export async function installProgramMocks(options: {
         one(type) {
             const found = resources.filter((r) => r.type === type);
             if (found.length !== 1) {
-                throw new Error(`expected exactly one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+                throw new Error(
+                    `expected exactly one ${type}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`,
+                );
             }
             return found[0] as RegisteredResource;
         },
@@ -182,9 +191,7 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 /** True when a registered input value was sent to the engine as a secret. */
 export function isSecretInput(value: unknown): boolean {
     return (
-        value !== null &&
-        typeof value === "object" &&
-        (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+        value !== null && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
     );
 }
 

@@ -9,7 +9,10 @@ const quiet = { stdio: ["ignore", "pipe", "pipe"] as ("ignore" | "pipe")[], enco
 
 /** The words bash passes to a command after parsing `text`, NUL-separated so newlines survive. */
 function wordsBashSees(text: string, env: NodeJS.ProcessEnv = {}): string[] {
-    const r = spawnSync("bash", ["-c", `printf '%s\\0' ${text}`], { ...quiet, env: { PATH: process.env.PATH, ...env } });
+    const r = spawnSync("bash", ["-c", `printf '%s\\0' ${text}`], {
+        ...quiet,
+        env: { PATH: process.env.PATH, ...env },
+    });
     expect(r.stderr).toBe("");
     return r.stdout.split("\0").slice(0, -1);
 }
@@ -48,9 +51,12 @@ const hostile = [
 ];
 
 describe("shellQuote", () => {
-    it.each(hostile.map((v) => [JSON.stringify(v), v]))("passes %s to bash as exactly one word, unchanged", (_, value) => {
-        expect(wordsBashSees(shellQuote(value))).toEqual([value]);
-    });
+    it.each(hostile.map((v) => [JSON.stringify(v), v]))(
+        "passes %s to bash as exactly one word, unchanged",
+        (_, value) => {
+            expect(wordsBashSees(shellQuote(value))).toEqual([value]);
+        },
+    );
 
     it("leaves plain words bare, so rendered files read naturally", () => {
         expect(shellQuote("meta-llama/Meta-Llama-3-8B-Instruct")).toBe("meta-llama/Meta-Llama-3-8B-Instruct");

@@ -48,17 +48,28 @@ export function sweepStacks(projectDir: string, sweep: string): string[] {
     const file = path.join(sweepsDir(projectDir), `${sweep}.yaml`);
     const manifest = parse(fs.readFileSync(file, "utf8")) as { stacks?: { stack?: unknown }[] } | null;
     const stacks = (manifest?.stacks ?? []).map((s) => s.stack).filter((s): s is string => typeof s === "string");
-    if (stacks.length === 0) throw new ReportUsageError(`stacks/sweeps/${sweep}.yaml lists no stacks: make it again with \`stacktune sweep\``);
+    if (stacks.length === 0)
+        throw new ReportUsageError(
+            `stacks/sweeps/${sweep}.yaml lists no stacks: make it again with \`stacktune sweep\``,
+        );
     return stacks;
 }
 
 /** The report's stacks (each once, in the order named) and its title. */
 export function resolveReportStacks(projectDir: string, names: readonly string[]): { stacks: string[]; title: string } {
-    const sweeps = fs.existsSync(sweepsDir(projectDir)) ? fs.readdirSync(sweepsDir(projectDir)).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length)).sort() : [];
+    const sweeps = fs.existsSync(sweepsDir(projectDir))
+        ? fs
+              .readdirSync(sweepsDir(projectDir))
+              .filter((f) => f.endsWith(".yaml"))
+              .map((f) => f.slice(0, -".yaml".length))
+              .sort()
+        : [];
     if (names.length === 0) {
         if (sweeps.length === 1) return resolveReportStacks(projectDir, sweeps);
         throw new ReportUsageError(
-            (sweeps.length === 0 ? "no sweep in stacks/sweeps/: name the stacks to compare" : `${sweeps.length} sweeps in stacks/sweeps/ (${sweeps.join(", ")}): name one, or the stacks to compare`) +
+            (sweeps.length === 0
+                ? "no sweep in stacks/sweeps/: name the stacks to compare"
+                : `${sweeps.length} sweeps in stacks/sweeps/ (${sweeps.join(", ")}): name one, or the stacks to compare`) +
                 `\nusage: ${reportUsage}`,
         );
     }
@@ -66,10 +77,16 @@ export function resolveReportStacks(projectDir: string, names: readonly string[]
     for (const name of names) {
         if (fs.existsSync(path.join(projectDir, "stacks", `Pulumi.${name}.yaml`))) stacks.push(name);
         else if (sweeps.includes(name)) stacks.push(...sweepStacks(projectDir, name));
-        else throw new ReportUsageError(`${name} is neither a stack (stacks/Pulumi.${name}.yaml) nor a sweep (stacks/sweeps/${name}.yaml)`);
+        else
+            throw new ReportUsageError(
+                `${name} is neither a stack (stacks/Pulumi.${name}.yaml) nor a sweep (stacks/sweeps/${name}.yaml)`,
+            );
     }
     const unique = [...new Set(stacks)];
-    const title = names.length === 1 && sweeps.includes(names[0] as string) ? `stacktune sweep ${names[0]}` : `stacktune: ${unique.join(", ")}`;
+    const title =
+        names.length === 1 && sweeps.includes(names[0] as string)
+            ? `stacktune sweep ${names[0]}`
+            : `stacktune: ${unique.join(", ")}`;
     return { stacks: unique, title };
 }
 
@@ -79,7 +96,10 @@ export function experimentReport(projectDir: string, stack: string, outputs: Sta
     const localDir = outputs.model?.localDir;
     const report: ExperimentReport = { stack, settings, outputs };
     if (localDir === undefined) {
-        report.historyNote = outputs.status === undefined ? "not run yet" : `its model is not in a local output store; ${HISTORY_FILE} is in its model repo`;
+        report.historyNote =
+            outputs.status === undefined
+                ? "not run yet"
+                : `its model is not in a local output store; ${HISTORY_FILE} is in its model repo`;
         return report;
     }
     const history = readRunHistory(localDir);

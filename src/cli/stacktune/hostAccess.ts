@@ -25,7 +25,9 @@ function revealed(value: unknown): unknown {
  * The program's host access (src/hosts/access.ts) from the stack's exported state (the Automation
  * API's exportStack, which shows secrets); undefined when no `up` has got as far as the hosts.
  */
-export function hostAccessFromState(deployment: { resources?: { type?: string; outputs?: Record<string, unknown> }[] }): StackHostAccess | undefined {
+export function hostAccessFromState(deployment: {
+    resources?: { type?: string; outputs?: Record<string, unknown> }[];
+}): StackHostAccess | undefined {
     const record = (deployment.resources ?? []).find((r) => r.type === HOST_ACCESS_TYPE);
     const access = record?.outputs?.access as HostAccess | undefined;
     if (access === undefined || typeof access.runDir !== "string" || !Array.isArray(access.machines)) return undefined;
@@ -56,18 +58,24 @@ export function machineShell(access: StackHostAccess, rank: number, script: stri
     const machine = access.machines.find((m) => m.rank === rank);
     if (machine === undefined) {
         const count = access.machines.length;
-        throw new RangeError(`--machine ${rank}: the last \`stacktune run ${stackName}\` had ${count} machine(s), ranks 0 to ${count - 1}`);
+        throw new RangeError(
+            `--machine ${rank}: the last \`stacktune run ${stackName}\` had ${count} machine(s), ranks 0 to ${count - 1}`,
+        );
     }
     if (machine.ssh === undefined) return { command: "bash", args: ["-c", script], cleanup: () => undefined };
     if (machine.privateKey === undefined) {
-        throw new Error(`the state of ${stackName} holds no SSH key for machine ${rank} (its secrets cannot be read): check the stack's passphrase`);
+        throw new Error(
+            `the state of ${stackName} holds no SSH key for machine ${rank} (its secrets cannot be read): check the stack's passphrase`,
+        );
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacktune-key-"));
     let fd: number;
     try {
         const file = path.join(dir, "key");
         // A key read back from Pulumi config may have lost its last newline, without which OpenSSH cannot load it.
-        fs.writeFileSync(file, machine.privateKey.endsWith("\n") ? machine.privateKey : `${machine.privateKey}\n`, { mode: 0o600 });
+        fs.writeFileSync(file, machine.privateKey.endsWith("\n") ? machine.privateKey : `${machine.privateKey}\n`, {
+            mode: 0o600,
+        });
         fd = fs.openSync(file, "r");
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -105,8 +105,15 @@ type ExportedState = { version: number; deployment: Record<string, unknown> };
  * (`cleared`), unless an operation on another resource is pending (`unresolved`): then nothing is
  * cleared and the state is returned as it is, since importing any state drops that one too.
  */
-export function clearPendingOperations(exported: ExportedState): { state: ExportedState; cleared: PendingOperation[]; unresolved: PendingOperation[] } {
-    const pending = (exported.deployment.pending_operations ?? []) as { type?: string; resource?: { urn?: string; inputs?: { tags?: unknown } } }[];
+export function clearPendingOperations(exported: ExportedState): {
+    state: ExportedState;
+    cleared: PendingOperation[];
+    unresolved: PendingOperation[];
+} {
+    const pending = (exported.deployment.pending_operations ?? []) as {
+        type?: string;
+        resource?: { urn?: string; inputs?: { tags?: unknown } };
+    }[];
     const operations = pending.map((op): PendingOperation => {
         const urn = op.resource?.urn ?? "?";
         const tags = op.resource?.inputs?.tags;
@@ -129,7 +136,12 @@ export function unresolvedOperationsAdvice(stack: string, unresolved: readonly P
         `recovery stops: the killed update left ${unresolved.length} operation(s) on resources other than stacktune's commands, ` +
             "and whether they happened is unknown; the state is left as it is (clearing them would hide what they made):",
         ...unresolved.map((op) => {
-            const tags = op.tags === undefined ? "" : `; tagged ${Object.entries(op.tags).map(([k, v]) => `${k}=${v}`).join(", ")}`;
+            const tags =
+                op.tags === undefined
+                    ? ""
+                    : `; tagged ${Object.entries(op.tags)
+                          .map(([k, v]) => `${k}=${v}`)
+                          .join(", ")}`;
             return `  ${op.urn} (${op.resourceType}), interrupted while ${op.type}${tags}`;
         }),
     ];
@@ -141,7 +153,10 @@ export function unresolvedOperationsAdvice(stack: string, unresolved: readonly P
         lines.push(
             `Interrupted while creating: it may exist, and bill, without being in the state. Look for it with its provider${instance}; ` +
                 `then, with scripts/env.sh sourced${creates.length > 1 ? " (import those that exist first, then clear the rest)" : ""}:`,
-            ...creates.map((op) => `  it exists:         pulumi refresh --stack ${stack} --import-pending-creates ${shellQuote(op.urn)} --import-pending-creates <its id>`),
+            ...creates.map(
+                (op) =>
+                    `  it exists:         pulumi refresh --stack ${stack} --import-pending-creates ${shellQuote(op.urn)} --import-pending-creates <its id>`,
+            ),
             `  it does not exist: pulumi refresh --stack ${stack} --clear-pending-creates`,
         );
     }
@@ -151,6 +166,8 @@ export function unresolvedOperationsAdvice(stack: string, unresolved: readonly P
                 "reads the real state from the provider and clears the operation.",
         );
     }
-    lines.push(`Then \`stacktune run ${stack}\` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.`);
+    lines.push(
+        `Then \`stacktune run ${stack}\` again: it clears what is left of stacktune's own commands and re-attaches to a job still running.`,
+    );
     return lines.join("\n");
 }

@@ -40,7 +40,12 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
         lines.push(`  ${key.padEnd(18)}${value}`);
     };
     lines.push(`stacktune ${stack}`);
-    row("status", o.model?.completedBefore === true ? `${o.status} (the model already existed: nothing trained)` : (o.status ?? "unknown"));
+    row(
+        "status",
+        o.model?.completedBefore === true
+            ? `${o.status} (the model already existed: nothing trained)`
+            : (o.status ?? "unknown"),
+    );
     if (o.experimentHash !== undefined) row("experiment", o.experimentHash);
     if (o.hostAddress !== undefined) row("host", o.hostAddress);
     for (const machine of o.machines ?? []) row(`machine ${machine.rank}`, `${machine.address}  ${machine.status}`);
@@ -51,7 +56,10 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
     const m = o.metrics ?? undefined;
     if (m) {
         // The mean over every step, and the last logging window's (what W&B shows as train/loss).
-        const lastWindow = typeof m.train_loss_last_window === "number" ? `; last logging window ${formatMetric(m.train_loss_last_window, 4)}` : "";
+        const lastWindow =
+            typeof m.train_loss_last_window === "number"
+                ? `; last logging window ${formatMetric(m.train_loss_last_window, 4)}`
+                : "";
         row("train loss", formatMetric(m.train_loss, 4) + (lastWindow !== "" ? ` (run mean)${lastWindow}` : ""));
         row("eval loss", formatMetric(m.eval_loss, 4));
         row("tokens/s", formatMetric(m.tokens_per_s, 1));
@@ -65,7 +73,8 @@ export function formatSummary(stack: string, o: StackOutputs, extra: { wallSecon
             );
         }
     }
-    const rank = (phase: string): number => (PHASE_ORDER.includes(phase) ? PHASE_ORDER.indexOf(phase) : PHASE_ORDER.length);
+    const rank = (phase: string): number =>
+        PHASE_ORDER.includes(phase) ? PHASE_ORDER.indexOf(phase) : PHASE_ORDER.length;
     const phases = Object.entries(o.phases ?? {}).sort(([a], [b]) => rank(a) - rank(b));
     if (phases.length > 0) row("wall time/phase", phases.map(([k, v]) => `${k} ${formatDuration(v)}`).join(", "));
     if (extra.wallSeconds !== undefined) row("this command", formatDuration(extra.wallSeconds));

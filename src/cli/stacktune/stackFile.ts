@@ -6,7 +6,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { isMap, isNode, parse as parseYaml, parseDocument } from "yaml";
-import { type HubDestinations, describeClash, destinationKeys, findDestinationClashes, ownDestinations, renderAll } from "../../render";
+import {
+    type HubDestinations,
+    describeClash,
+    destinationKeys,
+    findDestinationClashes,
+    ownDestinations,
+    renderAll,
+} from "../../render";
 import { listStacks } from "../../render/stacks";
 import { loadSettingsFromStackFile, SettingsError, type Settings } from "../../settings";
 
@@ -17,7 +24,9 @@ import { loadSettingsFromStackFile, SettingsError, type Settings } from "../../s
 export function parseAssignment(assignment: string): { path: string[]; value: unknown; remove: boolean } {
     const eq = assignment.indexOf("=");
     if (eq <= 0) {
-        throw new Error(`--set takes key=value with a dotted key, e.g. training.learningRate=2e-4 (got "${assignment}")`);
+        throw new Error(
+            `--set takes key=value with a dotted key, e.g. training.learningRate=2e-4 (got "${assignment}")`,
+        );
     }
     const [key, ...rest] = assignment.slice(0, eq).split(".");
     if (key === undefined || key === "" || rest.some((p) => p === "")) {
@@ -31,7 +40,12 @@ export function parseAssignment(assignment: string): { path: string[]; value: un
  * The new stack file's text: the source's, with the assignments applied (comments kept) and a first
  * line saying how it was made. Pure.
  */
-export function deriveStackFile(sourceText: string, from: string, name: string, assignments: readonly string[]): string {
+export function deriveStackFile(
+    sourceText: string,
+    from: string,
+    name: string,
+    assignments: readonly string[],
+): string {
     const doc = parseDocument(sourceText);
     for (const assignment of assignments) {
         const { path: keyPath, value, remove } = parseAssignment(assignment);
@@ -54,7 +68,12 @@ export function deriveStackFile(sourceText: string, from: string, name: string, 
  * destinations ({@link ownDestinations}), for the keys `assignments` leave to the source (a
  * destination the user sets, or removes, is theirs).
  */
-export function ownDestinationAssignments(sourceHub: HubDestinations, from: string, name: string, assignments: readonly string[] = []): string[] {
+export function ownDestinationAssignments(
+    sourceHub: HubDestinations,
+    from: string,
+    name: string,
+    assignments: readonly string[] = [],
+): string[] {
     const assigned = assignments.map((a) => parseAssignment(a).path).filter((p) => p[0] === "stacktune:hub");
     const own = ownDestinations(sourceHub, from, name);
     return destinationKeys.flatMap((key) => {
@@ -69,13 +88,22 @@ export function ownDestinationAssignments(sourceHub: HubDestinations, from: stri
  * in stacks/ (a stack file of the same name is replaced by the made one), in words. An invalid
  * stack file in stacks/ is left to `npm run render`, which names it.
  */
-export function sharedDestinations(projectDir: string, made: readonly { stack: string; hub: HubDestinations }[]): string[] {
+export function sharedDestinations(
+    projectDir: string,
+    made: readonly { stack: string; hub: HubDestinations }[],
+): string[] {
     const names = new Set(made.map((m) => m.stack));
     const others = listStacks(projectDir)
         .filter((stack) => !names.has(stack))
         .flatMap((stack) => {
             try {
-                return [{ stack, hub: loadSettingsFromStackFile(path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`)).settings.hub }];
+                return [
+                    {
+                        stack,
+                        hub: loadSettingsFromStackFile(path.join(projectDir, "stacks", `Pulumi.${stack}.yaml`)).settings
+                            .hub,
+                    },
+                ];
             } catch (error) {
                 if (error instanceof SettingsError) return [];
                 throw error;
@@ -98,8 +126,10 @@ export function createStackFile(
     }
     const source = path.join(projectDir, "stacks", `Pulumi.${from}.yaml`);
     const target = path.join(projectDir, "stacks", `Pulumi.${name}.yaml`);
-    if (!fs.existsSync(source)) throw new Error(`no stack file ${path.relative(projectDir, source)}: pick one of stacks/`);
-    if (fs.existsSync(target)) throw new Error(`${path.relative(projectDir, target)} exists already: choose another name`);
+    if (!fs.existsSync(source))
+        throw new Error(`no stack file ${path.relative(projectDir, source)}: pick one of stacks/`);
+    if (fs.existsSync(target))
+        throw new Error(`${path.relative(projectDir, target)} exists already: choose another name`);
     const sourceText = fs.readFileSync(source, "utf8");
     // Validate through the same loader `render` and the program use, on a scratch copy.
     const scratch = fs.mkdtempSync(path.join(path.dirname(target), ".new-"));

@@ -17,7 +17,8 @@ import { targets } from "../../targets";
 import { formatDuration, formatMetric, type StackOutputs } from "./report";
 import { createStackFile, ownDestinationAssignments, parseAssignment, sharedDestinations } from "./stackFile";
 
-export const sweepUsage = "stacktune sweep <base-stack> --grid key=value,value... [--grid key=value,value...]... [--run] [--concurrency N]";
+export const sweepUsage =
+    "stacktune sweep <base-stack> --grid key=value,value... [--grid key=value,value...]... [--run] [--concurrency N]";
 
 /** A malformed command line: printed with the usage, exit status 2. */
 export class SweepUsageError extends Error {
@@ -70,7 +71,10 @@ export function splitGridValues(text: string): string[] {
 /** One `--grid key=v1,v2` argument. */
 export function parseGridArgument(argument: string): GridAxis {
     const eq = argument.indexOf("=");
-    if (eq <= 0) throw new SweepUsageError(`--grid takes key=value,value... with a dotted key, e.g. --grid lora.r=8,16 (got "${argument}")`);
+    if (eq <= 0)
+        throw new SweepUsageError(
+            `--grid takes key=value,value... with a dotted key, e.g. --grid lora.r=8,16 (got "${argument}")`,
+        );
     const key = argument.slice(0, eq);
     if (key.split(".").some((part) => part === "")) {
         throw new SweepUsageError(`--grid key "${key}" must be a dotted path such as training.learningRate`);
@@ -82,10 +86,15 @@ export function parseGridArgument(argument: string): GridAxis {
         );
     }
     const text = argument.slice(eq + 1);
-    if (text.trim() === "") throw new SweepUsageError(`--grid ${key}= lists no value: give one or more, comma-separated, e.g. --grid lora.r=8,16`);
+    if (text.trim() === "")
+        throw new SweepUsageError(
+            `--grid ${key}= lists no value: give one or more, comma-separated, e.g. --grid lora.r=8,16`,
+        );
     const values = splitGridValues(text);
     if (values.some((v) => v === "")) {
-        throw new SweepUsageError(`--grid ${argument} has an empty value: remove the extra comma (to drop a key from every stack, use a base stack made with \`stacktune new --set ${key}=\`)`);
+        throw new SweepUsageError(
+            `--grid ${argument} has an empty value: remove the extra comma (to drop a key from every stack, use a base stack made with \`stacktune new --set ${key}=\`)`,
+        );
     }
     const seen = new Set<string>();
     for (const value of values) {
@@ -94,7 +103,9 @@ export function parseGridArgument(argument: string): GridAxis {
         try {
             parseAssignment(`${key}=${value}`);
         } catch (error) {
-            throw new SweepUsageError(`--grid ${key}: value ${value} is not a YAML value (${(error as Error).message.split("\n")[0]}); quote it, e.g. '"${value}"'`);
+            throw new SweepUsageError(
+                `--grid ${key}: value ${value} is not a YAML value (${(error as Error).message.split("\n")[0]}); quote it, e.g. '"${value}"'`,
+            );
         }
     }
     return { key, values };
@@ -102,24 +113,31 @@ export function parseGridArgument(argument: string): GridAxis {
 
 export function parseSweepArgs(argv: readonly string[]): SweepArgs {
     const [base, ...rest] = argv;
-    if (base === undefined || base.startsWith("-")) throw new SweepUsageError("stacktune sweep needs a base stack first");
+    if (base === undefined || base.startsWith("-"))
+        throw new SweepUsageError("stacktune sweep needs a base stack first");
     const args: SweepArgs = { base, axes: [], run: false };
     for (let i = 0; i < rest.length; i++) {
         const arg = rest[i];
         if (arg === "--grid" && rest[i + 1] !== undefined) {
             const axis = parseGridArgument(rest[++i] as string);
             if (args.axes.some((a) => a.key === axis.key)) {
-                throw new SweepUsageError(`--grid ${axis.key} is given twice: put all its values in one --grid ${axis.key}=value,value...`);
+                throw new SweepUsageError(
+                    `--grid ${axis.key} is given twice: put all its values in one --grid ${axis.key}=value,value...`,
+                );
             }
             args.axes.push(axis);
         } else if (arg === "--run") args.run = true;
         else if (arg === "--concurrency" && rest[i + 1] !== undefined) {
             const n = Number(rest[++i]);
-            if (!Number.isInteger(n) || n < 1) throw new SweepUsageError(`--concurrency takes a whole number of runs at a time, 1 or more (got "${rest[i]}")`);
+            if (!Number.isInteger(n) || n < 1)
+                throw new SweepUsageError(
+                    `--concurrency takes a whole number of runs at a time, 1 or more (got "${rest[i]}")`,
+                );
             args.concurrency = n;
         } else throw new SweepUsageError(`unknown or incomplete argument ${arg ?? ""}`);
     }
-    if (args.axes.length === 0) throw new SweepUsageError("stacktune sweep needs at least one --grid key=value,value...");
+    if (args.axes.length === 0)
+        throw new SweepUsageError("stacktune sweep needs at least one --grid key=value,value...");
     return args;
 }
 
@@ -160,7 +178,8 @@ export interface SweepStack {
 export function planSweep(base: string, axes: readonly GridAxis[], destinations: HubDestinations): SweepStack[] {
     const labels = axisLabels(axes.map((a) => a.key));
     let combinations: string[][] = [[]];
-    for (const axis of axes) combinations = combinations.flatMap((combination) => axis.values.map((value) => [...combination, value]));
+    for (const axis of axes)
+        combinations = combinations.flatMap((combination) => axis.values.map((value) => [...combination, value]));
     const byName = new Map<string, string[]>();
     return combinations.map((values) => {
         const suffix = values.map((value, i) => `${labels[i]}${stackNameText(value)}`).join("-");
@@ -175,7 +194,9 @@ export function planSweep(base: string, axes: readonly GridAxis[], destinations:
         }
         byName.set(stack, values);
         if (stack.length > MAX_STACK_NAME) {
-            throw new SweepUsageError(`${described} would be stack ${stack}, longer than Pulumi's ${MAX_STACK_NAME} characters: use a shorter base stack name or fewer grid keys`);
+            throw new SweepUsageError(
+                `${described} would be stack ${stack}, longer than Pulumi's ${MAX_STACK_NAME} characters: use a shorter base stack name or fewer grid keys`,
+            );
         }
         const own = ownDestinationAssignments(destinations, base, stack);
         return { stack, values, assignments: [...axes.map((axis, i) => `${axis.key}=${values[i]}`), ...own] };
@@ -274,7 +295,8 @@ function filesUnder(dir: string): string[] {
  */
 export function writeSweep(projectDir: string, base: string, axes: readonly GridAxis[]): WrittenSweep {
     const baseFile = path.join(projectDir, "stacks", `Pulumi.${base}.yaml`);
-    if (!fs.existsSync(baseFile)) throw new Error(`no stack file stacks/Pulumi.${base}.yaml: pick one of stacks/ as the base`);
+    if (!fs.existsSync(baseFile))
+        throw new Error(`no stack file stacks/Pulumi.${base}.yaml: pick one of stacks/ as the base`);
     const { hub, target } = loadSettingsFromStackFile(baseFile).settings;
     const stacks = planSweep(base, axes, hub);
 
@@ -297,7 +319,10 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
             );
         }
         // Each was checked against the scratch copy's stacks (the base, the other combinations); now against stacks/.
-        const made = stacks.map((s) => ({ stack: s.stack, hub: loadSettingsFromStackFile(path.join(scratch, "stacks", `Pulumi.${s.stack}.yaml`)).settings.hub }));
+        const made = stacks.map((s) => ({
+            stack: s.stack,
+            hub: loadSettingsFromStackFile(path.join(scratch, "stacks", `Pulumi.${s.stack}.yaml`)).settings.hub,
+        }));
         const shared = sharedDestinations(projectDir, made);
         if (shared.length > 0) {
             throw new Error(
@@ -310,10 +335,17 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
         const states = stacks.map((s) => {
             const file = path.join("stacks", `Pulumi.${s.stack}.yaml`);
             if (!fs.existsSync(path.join(projectDir, file))) return "written" as const;
-            if (sameStackFile(fs.readFileSync(path.join(projectDir, file), "utf8"), fs.readFileSync(path.join(scratch, file), "utf8"))) {
+            if (
+                sameStackFile(
+                    fs.readFileSync(path.join(projectDir, file), "utf8"),
+                    fs.readFileSync(path.join(scratch, file), "utf8"),
+                )
+            ) {
                 return "unchanged" as const;
             }
-            refused.push(`${file} exists with other settings: a sweep never overwrites a stack file; delete it (after \`stacktune down ${s.stack}\` if it ran) or change the grid`);
+            refused.push(
+                `${file} exists with other settings: a sweep never overwrites a stack file; delete it (after \`stacktune down ${s.stack}\` if it ran) or change the grid`,
+            );
             return "written" as const;
         });
         const manifest = manifestPath(base, axes);
@@ -357,7 +389,12 @@ export function writeSweep(projectDir: string, base: string, axes: readonly Grid
 export function formatTable(rows: readonly (readonly string[])[]): string {
     const widths: number[] = [];
     for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-    return rows.map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")}`).join("\n");
+    return rows
+        .map(
+            (row) =>
+                `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")}`,
+        )
+        .join("\n");
 }
 
 /** What `stacktune sweep` wrote: the manifest, then each stack with its values. */
@@ -387,7 +424,11 @@ export function runSucceeded(result: SweepRunResult): boolean {
 }
 
 /** The one table at the end of `sweep --run`. */
-export function formatSweepSummary(base: string, axes: readonly GridAxis[], results: readonly SweepRunResult[]): string {
+export function formatSweepSummary(
+    base: string,
+    axes: readonly GridAxis[],
+    results: readonly SweepRunResult[],
+): string {
     const ok = results.filter(runSucceeded).length;
     const rows = results.map((r) => {
         const m = r.outputs.metrics ?? undefined;
@@ -405,7 +446,10 @@ export function formatSweepSummary(base: string, axes: readonly GridAxis[], resu
     });
     return [
         `sweep ${base}: ${results.length} run(s), ${ok} succeeded, ${results.length - ok} failed`,
-        formatTable([["stack", ...axes.map((a) => a.key), "status", "train loss", "eval loss", "tokens/s", "cost USD", "wall"], ...rows]),
+        formatTable([
+            ["stack", ...axes.map((a) => a.key), "status", "train loss", "eval loss", "tokens/s", "cost USD", "wall"],
+            ...rows,
+        ]),
     ].join("\n");
 }
 
@@ -422,7 +466,10 @@ export interface SweepRunner {
  * (run-job.sh's GPU lock): the default there is 1, and a larger N only makes the other runs wait on
  * the host. aws stacks each get their own instance; CPU runs share cores, not GPU memory: 2 by default.
  */
-export function sweepConcurrency(requested: number | undefined, target: { kind: Settings["target"]["kind"]; gpus: number }): { concurrency: number; note?: string } {
+export function sweepConcurrency(
+    requested: number | undefined,
+    target: { kind: Settings["target"]["kind"]; gpus: number },
+): { concurrency: number; note?: string } {
     const shared = targets[target.kind].sharedSweepMachine;
     const sharesGpus = shared !== undefined && target.gpus > 0;
     const concurrency = requested ?? (sharesGpus ? 1 : 2);
@@ -434,7 +481,11 @@ export function sweepConcurrency(requested: number | undefined, target: { kind: 
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in the items' order. */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(
+    items: readonly T[],
+    limit: number,
+    fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
     const results: R[] = new Array<R>(items.length);
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -8,7 +8,8 @@ export const createAwsHosts: HostFactory<AwsTarget> = ({ name, plan, secrets, ru
     const { settings } = plan;
     const target = settings.target;
     // The settings refuse an aws target without the key (rule aws-needs-private-key).
-    if (secrets.sshPrivateKey === undefined) throw new TypeError("the aws target reached the program without its SSH key");
+    if (secrets.sshPrivateKey === undefined)
+        throw new TypeError("the aws target reached the program without its SSH key");
     const host = new AwsGpuHost(
         name,
         {

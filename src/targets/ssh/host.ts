@@ -10,7 +10,8 @@ export const createSshHosts: HostFactory<SshTarget> = ({ name, plan, secrets, ru
     if (privateKey === undefined) throw new TypeError("the ssh target reached the program without its SSH key");
     // Machine 0 keeps the single-host name; each machine gets its own preflight.
     const hosts = clusterMachines(target).map((machine) => {
-        if (machine.hostKey === undefined) throw new TypeError(`machine ${machine.rank} of the ssh target reached the program without a host key`);
+        if (machine.hostKey === undefined)
+            throw new TypeError(`machine ${machine.rank} of the ssh target reached the program without a host key`);
         return new SshHost(
             machine.rank === 0 ? name : `${name}-${machine.rank}`,
             {

@@ -8,7 +8,10 @@ import { join } from "node:path";
  * the first (which every OpenSSH key of a type shares). Skips `except` (the sshd fixture's own copy).
  */
 export function keyFilesInTemp(privateKey: string, except: string[]): string[] {
-    const lines = privateKey.split("\n").filter((l) => l !== "" && !l.startsWith("-----")).slice(1);
+    const lines = privateKey
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("-----"))
+        .slice(1);
     const found: string[] = [];
     const walk = (dir: string, depth: number): void => {
         for (const name of existsSync(dir) ? readdirSync(dir) : []) {
@@ -16,7 +19,8 @@ export function keyFilesInTemp(privateKey: string, except: string[]): string[] {
             if (except.includes(p)) continue;
             const st = statSync(p, { throwIfNoEntry: false });
             if (st?.isDirectory() && depth > 0) walk(p, depth - 1);
-            else if (st?.isFile() && st.size < 100_000 && lines.some((l) => readFileSync(p, "utf8").includes(l))) found.push(p);
+            else if (st?.isFile() && st.size < 100_000 && lines.some((l) => readFileSync(p, "utf8").includes(l)))
+                found.push(p);
         }
     };
     walk(tmpdir(), 1);

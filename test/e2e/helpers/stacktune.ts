@@ -18,7 +18,10 @@ export interface StacktuneRun {
 }
 
 export interface StacktuneRunner {
-    (args: string[], opts?: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void }): Promise<StacktuneRun>;
+    (
+        args: string[],
+        opts?: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void },
+    ): Promise<StacktuneRun>;
     /** Every process started, for the suite's clean-up. */
     children: ChildProcess[];
 }
@@ -27,9 +30,16 @@ export interface StacktuneRunner {
  * A `stacktune` runner for `project`. `passphrase` unlocks its stacks (the committed local-demo
  * salt belongs to the public demo passphrase); `env` is added to every run (e.g. HOME).
  */
-export function stacktuneRunner(project: () => PulumiProject, passphrase: string, env: Record<string, string> = {}): StacktuneRunner {
+export function stacktuneRunner(
+    project: () => PulumiProject,
+    passphrase: string,
+    env: Record<string, string> = {},
+): StacktuneRunner {
     const children: ChildProcess[] = [];
-    const run = (args: string[], opts: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void } = {}) => {
+    const run = (
+        args: string[],
+        opts: { env?: Record<string, string>; onOutput?: (soFar: string, child: ChildProcess) => void } = {},
+    ) => {
         const started = Date.now();
         const p = project();
         return new Promise<StacktuneRun>((done, fail) => {
@@ -58,7 +68,9 @@ export function stacktuneRunner(project: () => PulumiProject, passphrase: string
             child.once("error", fail);
             child.once("close", (code, signal) => {
                 const seconds = (Date.now() - started) / 1000;
-                console.log(`[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${seconds.toFixed(1)} s`);
+                console.log(
+                    `[e2e] stacktune ${args.join(" ")}: ${signal ?? `exit ${code}`} in ${seconds.toFixed(1)} s`,
+                );
                 done({ code: code ?? -1, output, seconds });
             });
         });
