@@ -112,3 +112,66 @@ def trained_run(tmp_path_factory, tiny_model_dir):
     finally:
         os.chdir(previous)
     return directory, metrics
+
+
+# The publish, gate and benchmark tests share the run identity, the recording Hub and the run fixture.
+IDENTITY = {"experiment_hash": "0123abcd", "stack": "test-stack"}
+
+
+class RecordingHubApi:
+    """Stands in for huggingface_hub.HfApi (no network here); records what would be pushed."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_repo(self, repo_id, private, exist_ok):
+        self.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
+        import fnmatch
+        from pathlib import Path
+
+        files = sorted(
+            p.name
+            for p in Path(folder_path).iterdir()
+            if p.is_file()
+            and (allow_patterns is None or any(fnmatch.fnmatch(p.name, g) for g in allow_patterns))
+            and not any(fnmatch.fnmatch(p.name, g) for g in ignore_patterns or [])
+        )
+        self.calls.append(("upload_folder", repo_id, files, commit_message))
+
+    def upload_file(self, repo_id, path_or_fileobj, path_in_repo, commit_message):
+        self.calls.append(("upload_file", repo_id, path_in_repo, commit_message))
+
+    def delete_file(self, path_in_repo, repo_id, commit_message):
+        self.calls.append(("delete_file", repo_id, path_in_repo, commit_message))
+
+    def create_commit(self, repo_id, operations, commit_message):
+        added = []
+        for op in operations:
+            content = op.path_or_fileobj
+            if isinstance(content, (bytes, bytearray)):
+                added.append((op.path_in_repo, bytes(content)))
+            else:
+                added.append((op.path_in_repo, None))
+        self.calls.append(("create_commit", repo_id, added, commit_message))
+
+
+@pytest.fixture
+def run(trained_run, monkeypatch, tmp_path):
+    """The shared trained run, its store redirected to this test's own directory."""
+    directory, _ = trained_run
+    monkeypatch.chdir(directory)
+    for key, value in IDENTITY.items():
+        monkeypatch.setenv(f"STACKTUNE_{key.upper()}", value)
+    return directory
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """The recording Hub in place of publish's HfApi: a test asserts the exact calls, or none."""
+    from stacktune_train import publish
+
+    api = RecordingHubApi()
+    monkeypatch.setattr(publish, "hub_api", lambda: api)
+    return api

@@ -1,6 +1,6 @@
 """The evaluation gate after the merge: a merge error fails it, and a failed gate publishes nothing.
 
-The run is the shared tiny training run (conftest.trained_run); the Hub is test_publish's recording
+The run is the shared tiny training run (conftest.trained_run); the Hub is conftest's recording
 stand-in for ``HfApi``, so "nothing published" is asserted as "no Hub call at all".
 """
 
@@ -9,24 +9,25 @@ import json
 import pytest
 import torch
 from peft.tuners.lora import LoraModel
-from test_publish import IDENTITY, RecordingHubApi, run  # noqa: F401 (run: the shared trained-run fixture)
 
 from stacktune_train import gate, merge, publish
 from stacktune_train.config import ConfigError, parse_config
 from stacktune_train.store import COMPLETION_MARKER
 
 
-@pytest.fixture
-def hub(monkeypatch):
-    api = RecordingHubApi()
-    monkeypatch.setattr(publish, "hub_api", lambda: api)
-    return api
-
-
 def config(run, tmp_path, *overrides):
-    return parse_config(run / "training.yaml", ["--output_store_dir", str(tmp_path / "store"),
-                                                "--merged_repo_id", "me/merged", "--adapter_repo_id", "me/a",
-                                                *overrides])
+    return parse_config(
+        run / "training.yaml",
+        [
+            "--output_store_dir",
+            str(tmp_path / "store"),
+            "--merged_repo_id",
+            "me/merged",
+            "--adapter_repo_id",
+            "me/a",
+            *overrides,
+        ],
+    )
 
 
 def test_a_correct_merge_passes_the_gate_with_its_sample_and_losses_recorded(run, tmp_path):
@@ -42,11 +43,16 @@ def test_a_correct_merge_passes_the_gate_with_its_sample_and_losses_recorded(run
     assert record["sample_sha256"] == gate.held_out_sample(cfg).digest
     metrics = json.loads((run / "out" / "metrics.json").read_text())
     assert {k: metrics[k] for k in ("gate_samples", "gate_tolerance", "gate_passed")} == {
-        "gate_samples": test_rows, "gate_tolerance": 0.05, "gate_passed": 1}
+        "gate_samples": test_rows,
+        "gate_tolerance": 0.05,
+        "gate_passed": 1,
+    }
     assert metrics["gate_merged_loss"] == record["merged_loss"]
     card = (merged_dir / "README.md").read_text()
-    assert (f"- evaluation gate: passed: merged model loss {record['merged_loss']:.4f}, adapter loss "
-            f"{record['adapter_loss']:.4f}, tolerance 0.05 (relative)") in card
+    assert (
+        f"- evaluation gate: passed: merged model loss {record['merged_loss']:.4f}, adapter loss "
+        f"{record['adapter_loss']:.4f}, tolerance 0.05 (relative)"
+    ) in card
     assert f"texts sha256 `{record['sample_sha256']}`" in card
 
 
@@ -67,9 +73,11 @@ def test_a_corrupted_merge_fails_the_gate_saying_why_and_publishes_nothing(run, 
     message = str(failed.value)
     metrics = json.loads((run / "out" / "metrics.json").read_text())
     assert metrics["gate_passed"] == 0 and metrics["gate_merged_loss"] > metrics["gate_adapter_loss"] * 1.05
-    assert message.startswith("stacktune: evaluation gate failed: the merged model loss "
-                              f"{metrics['gate_merged_loss']:.4f} vs adapter loss {metrics['gate_adapter_loss']:.4f} "
-                              "on 12 held-out samples (split_seed 100): FAILED (tolerance 0.05: at most ")
+    assert message.startswith(
+        "stacktune: evaluation gate failed: the merged model loss "
+        f"{metrics['gate_merged_loss']:.4f} vs adapter loss {metrics['gate_adapter_loss']:.4f} "
+        "on 12 held-out samples (split_seed 100): FAILED (tolerance 0.05: at most "
+    )
     assert "nothing is published" in message
     assert "raise stacktune:evaluation.gate.tolerance (now 0.05)" in message
     # No merged model is left for a later step to publish, not even the earlier good one.
@@ -85,8 +93,11 @@ def test_publish_refuses_a_merged_model_without_a_passed_gate(run, tmp_path, hub
     merged_dir = merge.main(cfg)
     record = json.loads((merged_dir / gate.GATE_RECORD).read_text())
     (merged_dir / gate.GATE_RECORD).write_text(json.dumps({**record, "merged_loss": 9.5, "passed": False}))
-    with pytest.raises(SystemExit, match=r"evaluation gate failed .*merged model loss 9.5 vs adapter loss .*"
-                                         r"stacktune:evaluation\.gate\.tolerance"):
+    with pytest.raises(
+        SystemExit,
+        match=r"evaluation gate failed .*merged model loss 9.5 vs adapter loss .*"
+        r"stacktune:evaluation\.gate\.tolerance",
+    ):
         publish.main(cfg)
     (merged_dir / gate.GATE_RECORD).unlink()
     with pytest.raises(SystemExit, match=r"no evaluation gate record \(stacktune-gate.json\)"):
@@ -102,10 +113,13 @@ def test_the_gate_can_be_turned_off(run, tmp_path):
     assert "- evaluation gate: off (evaluation.gate.enabled: false)" in (merged_dir / "README.md").read_text()
 
 
-@pytest.mark.parametrize(("flag", "value", "problem"), [
-    ("--gate_tolerance", "1.5", "gate_tolerance must be a fraction between 0 and 1, got 1.5"),
-    ("--gate_samples", "0", "gate_samples must be at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--gate_tolerance", "1.5", "gate_tolerance must be a fraction between 0 and 1, got 1.5"),
+        ("--gate_samples", "0", "gate_samples must be at least 1, got 0"),
+    ],
+)
 def test_gate_settings_are_validated(run, tmp_path, flag, value, problem):
     with pytest.raises(ConfigError, match=problem):
         config(run, tmp_path, flag, value)

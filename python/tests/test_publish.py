@@ -10,68 +10,15 @@ import os
 import pytest
 from transformers import AutoModelForCausalLM, GenerationConfig
 
+from conftest import IDENTITY
 from stacktune_train import merge, prepare, publish, smoke
 from stacktune_train.config import parse_config
 from stacktune_train.plots import picture_files
 from stacktune_train.store import COMPLETION_MARKER
 
-IDENTITY = {"experiment_hash": "0123abcd", "stack": "test-stack"}
-
-
-class RecordingHubApi:
-    """Stands in for huggingface_hub.HfApi (no network here); records what would be pushed."""
-
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, private, exist_ok):
-        self.calls.append(("create_repo", repo_id, private))
-
-    def upload_folder(self, repo_id, folder_path, commit_message, allow_patterns=None, ignore_patterns=None):
-        import fnmatch
-        from pathlib import Path
-
-        files = sorted(p.name for p in Path(folder_path).iterdir() if p.is_file()
-                       and (allow_patterns is None or any(fnmatch.fnmatch(p.name, g) for g in allow_patterns))
-                       and not any(fnmatch.fnmatch(p.name, g) for g in ignore_patterns or []))
-        self.calls.append(("upload_folder", repo_id, files, commit_message))
-
-    def upload_file(self, repo_id, path_or_fileobj, path_in_repo, commit_message):
-        self.calls.append(("upload_file", repo_id, path_in_repo, commit_message))
-
-    def delete_file(self, path_in_repo, repo_id, commit_message):
-        self.calls.append(("delete_file", repo_id, path_in_repo, commit_message))
-
-    def create_commit(self, repo_id, operations, commit_message):
-        added = []
-        for op in operations:
-            content = op.path_or_fileobj
-            if isinstance(content, (bytes, bytearray)):
-                added.append((op.path_in_repo, bytes(content)))
-            else:
-                added.append((op.path_in_repo, None))
-        self.calls.append(("create_commit", repo_id, added, commit_message))
-
-
-@pytest.fixture
-def run(trained_run, monkeypatch, tmp_path):
-    """The shared trained run, its store redirected to this test's own directory."""
-    directory, _ = trained_run
-    monkeypatch.chdir(directory)
-    for key, value in IDENTITY.items():
-        monkeypatch.setenv(f"STACKTUNE_{key.upper()}", value)
-    return directory
-
 
 def config(run, *overrides):
     return parse_config(run / "training.yaml", list(overrides))
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    api = RecordingHubApi()
-    monkeypatch.setattr(publish, "hub_api", lambda: api)
-    return api
 
 
 def test_merge_publishes_nothing_and_writes_no_marker(run, tmp_path, hub):
@@ -147,7 +94,9 @@ def test_publish_replaces_a_previous_output_of_the_same_stack_by_staging_and_ren
     real_rename = os.rename
 
     def recording_rename(src, dst):
-        renames.append((os.path.basename(src), os.path.basename(dst), os.path.isfile(os.path.join(src, COMPLETION_MARKER))))
+        renames.append(
+            (os.path.basename(src), os.path.basename(dst), os.path.isfile(os.path.join(src, COMPLETION_MARKER)))
+        )
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", recording_rename)
@@ -201,8 +150,9 @@ def test_a_failed_smoke_test_leaves_the_hub_untouched(run, hub, capsys):
 
 
 def test_hub_publish_is_one_commit_holding_weights_and_the_marker_last(run, hub):
-    cfg = config(run, "--merged_repo_id", "me/merged", "--adapter_repo_id", "me/adapter", "--merged_output_dir",
-                 "merged-hub")
+    cfg = config(
+        run, "--merged_repo_id", "me/merged", "--adapter_repo_id", "me/adapter", "--merged_output_dir", "merged-hub"
+    )
     merged_dir = merge.main(cfg)
     publish.main(cfg)
     message = "stacktune test-stack 0123abcd"
@@ -214,9 +164,17 @@ def test_hub_publish_is_one_commit_holding_weights_and_the_marker_last(run, hub)
     ]
     assert hub.calls[0] == ("create_repo", "me/adapter", True)
     # The adapter's card links the loss curve relatively: the pictures are in the same commit, nothing else is.
-    assert sorted(p for p, _ in hub.calls[1][2]) == sorted([
-        "adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "chat_template.jinja", "README.md", *picture_files()])
+    assert sorted(p for p, _ in hub.calls[1][2]) == sorted(
+        [
+            "adapter_config.json",
+            "adapter_model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "chat_template.jinja",
+            "README.md",
+            *picture_files(),
+        ]
+    )
     assert "](loss-curve.png)" in (merged_dir / "README.md").read_text()
     assert hub.calls[2] == ("create_repo", "me/merged", True)
     _, _, added, msg = hub.calls[3]
@@ -224,8 +182,15 @@ def test_hub_publish_is_one_commit_holding_weights_and_the_marker_last(run, hub)
     paths = [path for path, _ in added]
     assert paths[-1] == COMPLETION_MARKER and paths.count(COMPLETION_MARKER) == 1
     assert sorted(paths[:-1]) == sorted(p.name for p in merged_dir.iterdir() if p.name != merge.MERGE_RECEIPT)
-    assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
-            "metrics-history.jsonl", *picture_files()} <= set(paths)
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "README.md",
+        "metrics-history.jsonl",
+        *picture_files(),
+    } <= set(paths)
     assert json.loads(added[-1][1]) == IDENTITY
 
 
