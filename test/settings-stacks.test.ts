@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
     type Settings,
@@ -40,7 +41,9 @@ function differences(a: Settings, b: Settings): Record<string, [unknown, unknown
     const fa = flatten(a);
     const fb = flatten(b);
     const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
-    return Object.fromEntries([...keys].filter((k) => fa[k] !== fb[k]).map((k) => [k, [fa[k], fb[k]]]));
+    return Object.fromEntries(
+        [...keys].filter((k) => !isDeepStrictEqual(fa[k], fb[k])).map((k) => [k, [fa[k], fb[k]]]),
+    );
 }
 
 describe("stack files", () => {

@@ -63,9 +63,21 @@ describe("pull-request workflow (checks the rendered configs in CI)", () => {
         try {
             // A repository with a base branch `main` on an `origin`, and a pull request on top of it.
             const repo = join(dir, "repo");
-            // The renderer reads the training.yaml key table from the Python package (src/contract/training-keys.ts).
-            const keyTable = "python/stacktune_train/training_keys.json";
-            for (const path of ["src", "cloud-init", "stacks", "rendered", keyTable, "package.json", "tsconfig.json"]) {
+            // The settings and the renderer read two tables of the Python package: the training.yaml keys
+            // (src/contract/training-keys.ts) and the benchmark tasks (src/settings/evaluation.ts).
+            const pythonTables = [
+                "python/stacktune_train/training_keys.json",
+                "python/stacktune_train/benchmarks/tasks.json",
+            ];
+            for (const path of [
+                "src",
+                "cloud-init",
+                "stacks",
+                "rendered",
+                ...pythonTables,
+                "package.json",
+                "tsconfig.json",
+            ]) {
                 cpSync(path, join(repo, path), { recursive: true });
             }
             symlinkSync(resolve("node_modules"), join(repo, "node_modules"));
