@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSettingsFromStackFile } from "../../src/settings";
 import { copyProject, filesUnder, writeStackConfig, type PulumiProject } from "./helpers/project";
 import { sampleCommandLines, type ProcSampler } from "./helpers/proc-sampler";
 import { killRunners } from "./helpers/runners";
@@ -133,11 +134,16 @@ describe("tracking.kind wandb, offline (real engine, local target, CPU)", () => 
 
         const metrics = JSON.parse(readFileSync(join(store, "metrics.json"), "utf8")) as Record<string, number>;
         expect(run.project).toBe("stacktune-e2e");
-        // loggingSteps 1, maxSteps 10, evaluation every 5 steps (the local-demo stack).
+        // A train row every loggingSteps and an eval row every evaluation.steps, up to maxSteps, as the
+        // local-demo stack says (its numbers belong to the demo, not to this test).
+        const { training, evaluation } = loadSettingsFromStackFile(
+            join(REPO, "stacks", "Pulumi.local-demo.yaml"),
+        ).settings;
+        const every = (n: number) => Array.from({ length: Math.floor(training.maxSteps / n) }, (_, i) => (i + 1) * n);
         const train = run.history.filter((row) => "train/loss" in row);
-        expect(train.map((row) => row["train/global_step"])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(train.map((row) => row["train/global_step"])).toEqual(every(training.loggingSteps));
         const evals = run.history.filter((row) => "eval/loss" in row);
-        expect(evals.map((row) => row["train/global_step"])).toEqual([5, 10]);
+        expect(evals.map((row) => row["train/global_step"])).toEqual(every(evaluation.steps ?? NaN));
         expect(evals.at(-1)?.["eval/loss"]).toBeCloseTo(metrics.eval_loss ?? NaN, 6);
         expect(run.summary.train_loss).toBeCloseTo(metrics.train_loss ?? NaN, 6);
         expect(run.exitCode).toBe(0);
