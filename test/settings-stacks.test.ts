@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
     type Settings,
@@ -11,6 +10,7 @@ import {
     settingsDefaults,
     knownTestSplitSize,
 } from "../src/settings";
+import { diffSettings } from "../src/render/settingsDiff";
 
 const stacksDir = join(__dirname, "..", "stacks");
 const repoRoot = join(__dirname, "..");
@@ -28,22 +28,9 @@ function deployIssues(path: string): string[] {
     }
 }
 
-/** Every `stacktune:*` value of a settings object, flattened to `path: value`. */
-function flatten(value: unknown, prefix = ""): Record<string, unknown> {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) return { [prefix]: value };
-    return Object.assign(
-        {},
-        ...Object.entries(value).map(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k)),
-    ) as Record<string, unknown>;
-}
-
+/** The settings that differ between two stacks, as `path: [a, b]` (the diff the PR workflow shows). */
 function differences(a: Settings, b: Settings): Record<string, [unknown, unknown]> {
-    const fa = flatten(a);
-    const fb = flatten(b);
-    const keys = new Set([...Object.keys(fa), ...Object.keys(fb)]);
-    return Object.fromEntries(
-        [...keys].filter((k) => !isDeepStrictEqual(fa[k], fb[k])).map((k) => [k, [fa[k], fb[k]]]),
-    );
+    return Object.fromEntries(diffSettings(a, b).map(({ key, from, to }) => [key, [from, to]]));
 }
 
 describe("stack files", () => {
